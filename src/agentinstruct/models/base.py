@@ -1,0 +1,85 @@
+"""The one model interface every backend implements, and the request/response types it speaks.
+
+Backends (OpenAI-compatible servers, the embedded llama.cpp engine, scripted test models) live in
+sibling modules; caching, accounting and concurrency limits live in `agentinstruct.models.stored`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ModelError(Exception):
+    """A model call failed; `retryable` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+class ModelRequest(BaseModel):
+    """One chat-completion request, backend-neutral."""
+
+    messages: list[dict[str, Any]]
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    seed: int | None = None
+    json_schema: dict[str, Any] | None = Field(
+        default=None, description="{'name': ..., 'schema': {...}} for structured output"
+    )
+    tools: list[dict[str, Any]] | None = None
+    tag: str = Field(default="", description="which skill/stage/agent made the call; not sent")
+
+    def payload(self) -> dict[str, Any]:
+        """Everything that determines the answer (the tag is bookkeeping and is left out)."""
+        return self.model_dump(exclude={"tag"}, exclude_none=True)
+
+    def key(self, model_name: str) -> str:
+        """Content address of this request against a given model: the call-store key."""
+        canonical = json.dumps(
+            {"model": model_name, **self.payload()}, sort_keys=True, ensure_ascii=False
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class ModelResponse(BaseModel):
+    """What a backend returns; `call_id` and `cached` are filled in by the call store."""
+
+    text: str
+    finish_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    model: str = ""
+    tool_calls: list[dict[str, Any]] | None = None
+    duration_s: float = 0.0
+    call_id: str = ""
+    cached: bool = False
+
+
+class Model(ABC):
+    """An async chat model. Implementations must be safe to call concurrently."""
+
+    name: str = "model"
+    #: whether the backend enforces `json_schema` itself (otherwise agents fall back to lenient parsing)
+    enforces_json_schema: bool = False
+
+    @abstractmethod
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        """Answer one request or raise `ModelError`."""
+
+    async def aclose(self) -> None:
+        """Release connections, threads or loaded weights."""
+
+    def describe(self) -> dict[str, Any]:
+        """Secret-free description of this model for run.json and lineage."""
+        return {"name": self.name}

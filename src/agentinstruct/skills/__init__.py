@@ -1,0 +1,203 @@
+"""Skill definitions: the YAML data files that name a skill's agents, taxonomy and policies.
+
+A skill is data, not code (SPEC §2). This module holds the schema of a skill file, the loader for the
+bundled skills and for user directories (`--skills-dir`), and the taxonomy hash recorded in run.json.
+The prompt templates a skill points at live next to the YAML files; rendering them is
+`agentinstruct.agents`' job, running them is `agentinstruct.flows`'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+BUNDLED_DIR = Path(__file__).parent
+
+
+class SkillError(ValueError):
+    """A skill file is missing, malformed or inconsistent; the message names file, field and fix."""
+
+
+class Named(BaseModel):
+    model_config = {"extra": "forbid"}
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    source: Literal["paper", "ours", "user"] = "ours"
+
+
+class Transformation(Named):
+    description: str
+    instruction_types: list[str] = Field(default_factory=list, description="empty means all")
+    prompt: str | None = Field(default=None, description="template path; default transformations/<name>.j2")
+
+
+class InstructionType(Named):
+    intent: str
+    guidance: str = ""
+    prompt: str | None = None
+
+
+class RefinementGoal(Named):
+    description: str
+    edits_content: bool = False
+    marks_unanswerable: bool = False
+
+
+class Refinement(BaseModel):
+    model_config = {"extra": "forbid"}
+    rounds: int = Field(default=2, ge=0, le=10)
+    goals: list[RefinementGoal]
+
+
+class Prompts(BaseModel):
+    model_config = {"extra": "forbid"}
+    instruction: str
+    suggester: str
+    editor: str
+    teacher: str
+    user_turn: str
+
+
+class Skill(BaseModel):
+    """One skill file, validated."""
+
+    model_config = {"extra": "forbid"}
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    seed_kinds: list[Literal["text", "code"]]
+    system_prompt: str = ""
+    transformations: list[Transformation]
+    instruction_types: list[InstructionType]
+    refinement: Refinement
+    prompts: Prompts
+    unanswerable_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    instructions_per_seed: int = Field(default=2, ge=1)
+    checks: list[str] = Field(default_factory=list)
+    directory: Path = Field(default=BUNDLED_DIR, exclude=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Skill:
+        known = {t.name for t in self.instruction_types}
+        for kind, names in (
+            ("transformations", [t.name for t in self.transformations]),
+            ("instruction_types", [t.name for t in self.instruction_types]),
+            ("refinement.goals", [g.name for g in self.refinement.goals]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{kind}: duplicate names {dupes}; give each entry a unique name")
+        for t in self.transformations:
+            unknown = sorted(set(t.instruction_types) - known)
+            if unknown:
+                raise ValueError(
+                    f"transformations.{t.name}.instruction_types: unknown types {unknown}; "
+                    "declare them under instruction_types"
+                )
+        return self
+
+    def types_for(self, transformation: Transformation) -> list[InstructionType]:
+        """Instruction types that suit a transformation (all of them when it names none)."""
+        if not transformation.instruction_types:
+            return list(self.instruction_types)
+        by_name = self.types_by_name
+        return [by_name[n] for n in transformation.instruction_types]
+
+    @cached_property
+    def types_by_name(self) -> dict[str, InstructionType]:
+        return {t.name: t for t in self.instruction_types}
+
+    def template_path(self, relative: str) -> Path:
+        return self.directory / relative
+
+    def transformation_prompt(self, transformation: Transformation) -> str:
+        return transformation.prompt or f"{self.name}/transformations/{transformation.name}.j2"
+
+    def template_files(self) -> list[str]:
+        """Every template this skill uses, relative to its directory."""
+        files = [
+            self.prompts.instruction,
+            self.prompts.suggester,
+            self.prompts.editor,
+            self.prompts.teacher,
+            self.prompts.user_turn,
+        ]
+        files += [self.transformation_prompt(t) for t in self.transformations]
+        files += [t.prompt for t in self.instruction_types if t.prompt]
+        return files
+
+    def summary(self) -> dict:
+        """The `skills --json` shape (SPEC §4)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "seed_kinds": self.seed_kinds,
+            "transformations": [
+                {"name": t.name, "description": t.description, "instruction_types": t.instruction_types}
+                for t in self.transformations
+            ],
+            "instruction_types": [
+                {"name": t.name, "intent": t.intent, "source": t.source} for t in self.instruction_types
+            ],
+            "refinement_goals": [{"name": g.name, "description": g.description} for g in self.refinement.goals],
+            "checks": self.checks,
+        }
+
+
+def load_skill_file(path: Path) -> Skill:
+    """Load and validate one skill YAML file; raise SkillError naming the file, field and fix."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SkillError(f"{path}: cannot read skill file ({exc}); fix the YAML syntax") from exc
+    if not isinstance(raw, dict):
+        raise SkillError(f"{path}: a skill file must be a YAML mapping with name, transformations, ...")
+    try:
+        skill = Skill.model_validate({**raw, "directory": path.parent})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
+        )
+        raise SkillError(f"{path}: {problems}") from exc
+    missing = [f for f in skill.template_files() if not skill.template_path(f).is_file()]
+    if missing:
+        raise SkillError(f"{path}: prompt templates not found: {missing}; create them next to the skill file")
+    return skill
+
+
+def load_skills(extra_dirs: list[Path] | None = None) -> dict[str, Skill]:
+    """The bundled skills plus any user skill directories; later directories override by name."""
+    skills: dict[str, Skill] = {}
+    for directory in [BUNDLED_DIR, *(extra_dirs or [])]:
+        if not Path(directory).is_dir():
+            raise SkillError(f"{directory}: skills directory not found; pass an existing --skills-dir")
+        for path in sorted(Path(directory).glob("*.yaml")):
+            skill = load_skill_file(path)
+            skills[skill.name] = skill
+    return skills
+
+
+def select_skills(skills: dict[str, Skill], spec: str) -> list[Skill]:
+    """Resolve a `--skills a,b|all` value against the loaded skills."""
+    if spec.strip() in ("", "all"):
+        return list(skills.values())
+    chosen = []
+    for name in (s.strip() for s in spec.split(",") if s.strip()):
+        if name not in skills:
+            raise SkillError(f"unknown skill '{name}'; available: {', '.join(sorted(skills))}")
+        chosen.append(skills[name])
+    return chosen
+
+
+def taxonomy_hash(skills: list[Skill]) -> str:
+    """Hash of the skill definitions and their prompt texts, so a changed taxonomy is detectable."""
+    digest = hashlib.sha256()
+    for skill in sorted(skills, key=lambda s: s.name):
+        digest.update(json.dumps(skill.model_dump(mode="json"), sort_keys=True).encode())
+        for rel in sorted(skill.template_files()):
+            digest.update(rel.encode() + b"\0" + skill.template_path(rel).read_bytes())
+    return digest.hexdigest()[:16]
