@@ -77,6 +77,9 @@ class Model(ABC):
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """Answer one request or raise `ModelError`."""
 
+    async def prepare(self) -> None:
+        """Load weights or check the connection before a run starts, so setup errors fail fast."""
+
     async def aclose(self) -> None:
         """Release connections, threads or loaded weights."""
 

@@ -1,0 +1,198 @@
+"""Agents: a prompt template file plus a pydantic output model, run against a `Model`.
+
+The base renders the template (Jinja2, undefined variables are errors), calls the model with JSON-schema
+structured output, validates the reply (leniently extracting JSON when the server ignores the schema),
+re-asks once with the validation error, and turns a "not suitable" answer into a recorded exit that is
+never retried. Which agents a skill has and in what order they run is `agentinstruct.flows`' business.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from agentinstruct.models.base import Model, ModelError, ModelRequest
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"
+
+
+class AgentOutput(BaseModel):
+    """Fields every structured agent reply carries: the "not suitable" exit."""
+
+    suitable: bool = Field(default=True, description="false when the material cannot support the task")
+    reason: str = Field(default="", description="why not suitable (empty when suitable)")
+
+    @model_validator(mode="after")
+    def _filled_when_suitable(self) -> AgentOutput:
+        if self.suitable:
+            empty = [
+                name
+                for name, info in type(self).model_fields.items()
+                if name not in ("suitable", "reason") and info.annotation is str and not getattr(self, name).strip()
+            ]
+            if empty:
+                raise ValueError(f"fields {empty} must not be empty when suitable is true")
+        return self
+
+
+class TransformationOutput(AgentOutput):
+    content: str = Field(default="", description="the transformed passage, complete and self-contained")
+
+
+class InstructionOutput(AgentOutput):
+    instruction: str = Field(default="", description="the complete task text (with options if any), no answer")
+
+
+class SuggestionOutput(AgentOutput):
+    suggestion: str = Field(default="", description="concrete, specific changes that achieve the goal")
+
+
+class EditOutput(AgentOutput):
+    content: str = Field(default="", description="the passage after your edits (unchanged if not edited)")
+    instruction: str = Field(default="", description="the task after your edits")
+
+
+@dataclass
+class AgentResult:
+    """Outcome of one agent run: ok with an output, a not-suitable exit, or a failure with its reason."""
+
+    status: Literal["ok", "not_suitable", "failed"]
+    output: Any = None
+    reason: str = ""
+    call_ids: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@lru_cache(maxsize=None)
+def _environment(directory: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([directory, str(PROMPTS_DIR)]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+def render(directory: Path, template: str, **variables: Any) -> str:
+    """Render a prompt template found under `directory` (or the shared prompts); undefined names fail."""
+    return _environment(str(directory)).get_template(template).render(**variables).strip()
+
+
+def extract_json(text: str) -> Any:
+    """Parse the first JSON object in a reply, tolerating code fences and chatter around it."""
+    fenced = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.DOTALL)
+    candidates = [fenced.group(1)] if fenced else []
+    start = text.find("{")
+    if start >= 0:
+        candidates.append(text[start:])
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        try:
+            value, _ = decoder.raw_decode(candidate.strip())
+            return value
+        except json.JSONDecodeError:
+            continue
+    raise ValueError("the reply contains no JSON object")
+
+
+def _output_fields(output: type[AgentOutput]) -> list[tuple[str, str]]:
+    return [(name, info.description or name) for name, info in output.model_fields.items()]
+
+
+class Agent:
+    """A prompt template + an output model (None for free-text agents such as the teacher)."""
+
+    def __init__(
+        self,
+        name: str,
+        template: str,
+        directory: Path,
+        output: type[AgentOutput] | None = None,
+        *,
+        temperature: float = 0.7,
+        max_tokens: int = 1024,
+    ):
+        self.name = name
+        self.template = template
+        self.directory = Path(directory)
+        self.output = output
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+
+    def messages(self, variables: dict[str, Any], system: str | None = None) -> list[dict[str, Any]]:
+        """The chat messages for one run: a system message and the rendered task."""
+        prompt = render(self.directory, self.template, **variables)
+        if self.output is not None:
+            prompt += "\n" + render(PROMPTS_DIR, "output_format.j2", fields=_output_fields(self.output))
+        if system is None:
+            system = render(PROMPTS_DIR, "agent_system.j2", agent_name=self.name)
+        return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+
+    async def run(
+        self, model: Model, variables: dict[str, Any], *, tag: str, seed: int | None = None,
+        system: str | None = None,
+    ) -> AgentResult:
+        """Render, call, validate, re-ask once on invalid output; never retry a not-suitable exit."""
+        messages = self.messages(variables, system)
+        call_ids: list[str] = []
+        error = ""
+        for attempt in (1, 2):
+            request = ModelRequest(
+                messages=messages,
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                seed=seed,
+                json_schema=self._schema(),
+                tag=tag,
+            )
+            try:
+                response = await model.complete(request)
+            except ModelError as exc:
+                return AgentResult("failed", reason=f"model_error: {exc}", call_ids=call_ids)
+            call_ids.append(response.call_id)
+            result, error = self._parse(response.text, response.finish_reason)
+            if result is not None:
+                result.call_ids = call_ids
+                return result
+            if attempt == 1:
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": response.text},
+                    {"role": "user", "content": render(PROMPTS_DIR, "reask.j2", error=error, structured=self.output is not None)},
+                ]
+        return AgentResult("failed", reason=f"invalid_output: {error}", call_ids=call_ids)
+
+    def _schema(self) -> dict[str, Any] | None:
+        if self.output is None:
+            return None
+        return {"name": self.output.__name__, "schema": self.output.model_json_schema()}
+
+    def _parse(self, text: str, finish_reason: str | None) -> tuple[AgentResult | None, str]:
+        if self.output is None:
+            if finish_reason == "length":
+                return None, "the answer was cut off; answer more concisely"
+            if not text.strip():
+                return None, "the answer was empty"
+            return AgentResult("ok", output=text.strip()), ""
+        try:
+            data = extract_json(text)
+            if isinstance(data, dict) and data.get("suitable") is False:
+                return AgentResult("not_suitable", reason=str(data.get("reason") or "not suitable")), ""
+            return AgentResult("ok", output=self.output.model_validate(data)), ""
+        except ValidationError as exc:
+            detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'object'}: {e['msg']}" for e in exc.errors())
+            return None, f"invalid fields ({detail})"
+        except ValueError as exc:
+            return None, str(exc)

@@ -1,0 +1,91 @@
+"""The resolved configuration of a run: defaults, `--config run.yaml`, then command-line flags.
+
+API keys are never part of it: only the *name* of the environment variable that holds the key is
+(SPEC §4), so the config can be written to run.json as it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """The configuration file or flags are invalid; the message names the field and the fix."""
+
+
+class RunConfig(BaseModel):
+    """Everything that determines what a run does."""
+
+    model_config = {"extra": "forbid"}
+
+    inputs: list[str] = Field(default_factory=list)
+    out: Path = Path("out")
+    skills: str = "all"
+    skills_dirs: list[Path] = Field(default_factory=list)
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    teacher_model: str | None = None
+    concurrency: int = Field(default=8, ge=1, le=4096)
+    max_documents: int | None = Field(default=None, ge=1)
+    max_pairs: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    chunk_chars: int = Field(default=2000, ge=200)
+    min_chunk_chars: int = Field(default=200, ge=0)
+    max_file_bytes: int = Field(default=20_000_000, ge=1)
+    text_field: str = "text"
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=1024, ge=16)
+    teacher_temperature: float = Field(default=0.7, ge=0, le=2)
+    teacher_max_tokens: int = Field(default=1024, ge=16)
+    refinement_rounds: int | None = Field(default=None, ge=0, le=10)
+    instructions_per_seed: int | None = Field(default=None, ge=1)
+    unanswerable_share: float | None = Field(default=None, ge=0, le=1)
+    request_timeout_s: float = Field(default=300.0, gt=0)
+    local_slots: int = Field(default=4, ge=1, le=64)
+    local_threads: int | None = Field(default=None, ge=1)
+    progress: bool = True
+
+    def public(self) -> dict[str, Any]:
+        """The config as recorded in run.json (it holds no secrets by construction)."""
+        return self.model_dump(mode="json")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The fields that change what is generated (used to detect an incompatible resume)."""
+        return self.model_dump(
+            mode="json",
+            include={
+                "skills", "model", "base_url", "teacher_model", "seed", "chunk_chars", "min_chunk_chars",
+                "text_field", "temperature", "max_tokens", "teacher_temperature", "teacher_max_tokens",
+                "refinement_rounds", "instructions_per_seed", "unanswerable_share",
+            },
+        )
+
+
+def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
+    """Defaults, then the YAML file, then explicit flags (None values in `overrides` are ignored)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc}); pass a readable YAML file") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the config must be a YAML mapping of option names to values")
+        for secret_like in ("api_key", "openai_api_key", "key"):
+            if secret_like in loaded:
+                raise ConfigError(
+                    f"{path}: '{secret_like}' is not allowed in a config file; put the key in an environment "
+                    "variable and name it with api_key_env"
+                )
+        data.update({k.replace("-", "_"): v for k, v in loaded.items()})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from exc

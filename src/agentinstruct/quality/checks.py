@@ -1,0 +1,70 @@
+"""Named verification checks that skills list in their `checks:` field.
+
+A check looks at one candidate pair (its answer and its context) and returns a `Check`, or None when it
+does not apply to that pair. Checks are registered by name so skill files can refer to them; an unknown
+name in a skill file is an error at load time of the flow, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agentinstruct.pairs import Check
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a check may look at."""
+
+    skill: str
+    instruction_type: str
+    content: str
+    instruction: str
+    answer: str
+    unanswerable: bool
+
+
+CheckFunction = Callable[[Candidate], Check | None]
+CHECKS: dict[str, CheckFunction] = {}
+
+
+def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check function under a name usable in skill files."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        CHECKS[name] = function
+        return function
+
+    return register
+
+
+DECLINE_PATTERNS = re.compile(
+    r"cannot be determined|can ?not be answered|not (?:possible|enough information) to (?:determine|answer)"
+    r"|does not (?:provide|contain|state|mention) enough|insufficient information|not stated in the passage",
+    re.IGNORECASE,
+)
+
+
+@check("unanswerable_declined")
+def unanswerable_declined(candidate: Candidate) -> Check | None:
+    """An item made unanswerable must be declined, not answered with invented facts."""
+    if not candidate.unanswerable:
+        return None
+    found = DECLINE_PATTERNS.search(candidate.answer)
+    detail = f"declined: '{found.group(0)}'" if found else "the answer does not say it cannot be determined"
+    return Check(name="unanswerable_declined", ok=bool(found), detail=detail)
+
+
+def resolve_checks(names: list[str]) -> list[CheckFunction]:
+    """Look up checks by name; an unknown name is an error naming the known ones."""
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise ValueError(f"unknown checks {unknown}; known checks: {sorted(CHECKS)}")
+    return [CHECKS[n] for n in names]
+
+
+def run_checks(functions: list[CheckFunction], candidate: Candidate) -> list[Check]:
+    """Run the applicable checks on a candidate."""
+    return [result for f in functions if (result := f(candidate)) is not None]

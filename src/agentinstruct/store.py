@@ -1,0 +1,106 @@
+"""The run's SQLite store: the content-addressed LLM call store and the per-seed progress table.
+
+One file per output directory (`OUT/state.sqlite`, WAL mode). The call store maps a request hash to the
+response, usage and timing, so a re-run answers completed calls from disk instead of the model. The
+seed table records which (skill, seed) units are finished, so a re-run skips them. Output files
+(pairs.jsonl, rejected.jsonl) are written by `agentinstruct.writers`, not here. Requests never contain
+API keys (keys live only in the HTTP client), so nothing secret reaches this file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from agentinstruct.models.base import ModelRequest, ModelResponse
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    duration_s REAL NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS units (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    pairs INTEGER NOT NULL DEFAULT 0,
+    finished_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class RunStore:
+    """SQLite-backed call cache, unit progress and run metadata for one output directory."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- calls -----------------------------------------------------------------------------------
+    def get_call(self, key: str) -> ModelResponse | None:
+        """The stored response for a request key, or None."""
+        row = self._db.execute("SELECT response FROM calls WHERE key = ?", (key,)).fetchone()
+        return ModelResponse.model_validate_json(row[0]) if row else None
+
+    def put_call(self, key: str, model: str, request: ModelRequest, response: ModelResponse) -> None:
+        """Record a completed call (idempotent)."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                model,
+                request.tag,
+                json.dumps(request.payload(), ensure_ascii=False),
+                response.model_dump_json(exclude={"cached", "call_id"}),
+                response.usage.prompt_tokens,
+                response.usage.completion_tokens,
+                response.duration_s,
+                time.time(),
+            ),
+        )
+
+    def call_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+    def get_request(self, key: str) -> dict[str, Any] | None:
+        """The stored request payload for a call id (for `inspect`)."""
+        row = self._db.execute("SELECT request FROM calls WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- units of work ---------------------------------------------------------------------------
+    def unit_done(self, key: str) -> bool:
+        return self._db.execute("SELECT 1 FROM units WHERE key = ?", (key,)).fetchone() is not None
+
+    def mark_unit(self, key: str, status: str, pairs: int) -> None:
+        """Record that a (skill, seed) unit finished; re-runs skip it."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?)", (key, status, pairs, time.time())
+        )
+
+    # -- metadata --------------------------------------------------------------------------------
+    def get_meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))

@@ -1,0 +1,216 @@
+"""The reading-comprehension flow with a scripted model: every transformation and refinement goal runs,
+each successful refinement round yields its own pair, exits and failures are recorded, and runs repeat."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from agentinstruct.documents import Document, Seed
+from agentinstruct.flows import FlowSettings, SkillFlow
+from agentinstruct.models import ModelRequest, ScriptedModel
+from agentinstruct.pairs import Pair, Rejection
+from agentinstruct.skills import load_skills
+
+PASSAGE = (
+    "The town of Alder Creek built its first lighthouse in 1852. Keepers lit the lamp every night for "
+    "ninety years, until an automated beacon replaced them in 1942. Fishermen argued that the keepers "
+    "had saved more than forty boats during storms, and so the town should fund a museum."
+)
+
+
+class ListSink:
+    """Collects a flow's results in memory."""
+
+    def __init__(self, max_pairs: int | None = None):
+        self.pairs: list[Pair] = []
+        self.rejections: list[Rejection] = []
+        self.max_pairs = max_pairs
+
+    @property
+    def full(self) -> bool:
+        return self.max_pairs is not None and len(self.pairs) >= self.max_pairs
+
+    def accept(self, pair: Pair) -> bool:
+        if self.full:
+            return False
+        self.pairs.append(pair)
+        return True
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rejections.append(rejection)
+
+
+def rc_reply(request: ModelRequest) -> object:
+    """Plausible agent replies chosen by the request tag (skill/stage/agent)."""
+    _, stage, *rest = request.tag.split("/")
+    name = rest[-1]
+    user = request.messages[-1]["content"]
+    if stage == "transform":
+        return {"suitable": True, "reason": "", "content": f"[{name}] {PASSAGE}"}
+    if stage == "instruct":
+        return {"suitable": True, "reason": "", "instruction": f"({name}) What did the keepers do?"}
+    if stage == "refine" and rest[0] == "suggester":
+        return {"suitable": True, "reason": "", "suggestion": f"apply {name}: remove the date"}
+    if stage == "refine" and rest[0] == "editor":
+        marker = " [UNANSWERABLE]" if name == "make_unanswerable" else f" [{name}]"
+        return {"suitable": True, "reason": "", "content": PASSAGE + marker, "instruction": f"Harder ({name})?"}
+    if stage == "teacher":
+        if "[UNANSWERABLE]" in user:
+            return "The passage removed that fact, so the answer cannot be determined from the passage."
+        return "Step 1: the passage says the keepers lit the lamp. Answer: they kept the light."
+    raise AssertionError(f"unexpected tag {request.tag}")
+
+
+def make_seed(index: int = 0, text: str = PASSAGE) -> Seed:
+    full = "Intro line.\n\n" + text
+    document = Document(id=f"doc{index:04d}", source=f"doc{index}.txt", sha256="0" * 64, text=full, kind="text")
+    start = full.index(text)
+    return Seed(id=f"doc{index:04d}:{start}-{len(full)}", document=document, span=(start, len(full)), text=text)
+
+
+def run_flow(model, seeds, sink=None, **settings) -> ListSink:
+    skill = load_skills()["reading_comprehension"]
+    sink = sink or ListSink()
+    flow = SkillFlow(skill, model, sink, FlowSettings(**settings))
+
+    async def go():
+        for seed in seeds:
+            await flow.run_seed(seed)
+
+    asyncio.run(go())
+    return sink
+
+
+def test_every_transformation_and_goal_runs_and_pairs_are_valid():
+    seeds = [make_seed(i) for i in range(60)]
+    sink = run_flow(ScriptedModel(rc_reply), seeds, unanswerable_share=0.3)
+    skill = load_skills()["reading_comprehension"]
+    transformations = {p.lineage.transformation.agent for p in sink.pairs}
+    assert transformations == {t.name for t in skill.transformations}
+    goals = {step.goal for p in sink.pairs for step in p.lineage.refinement}
+    assert goals == {g.name for g in skill.refinement.goals}
+    for pair in sink.pairs:
+        Pair.model_validate(pair.model_dump(mode="json"))  # round-trips through the contract
+        assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
+        start, end = pair.lineage.document.span
+        seed = seeds[int(pair.lineage.document.id[3:])]
+        assert seed.document.text[start:end] == seed.text
+        assert pair.instruction_type in skill.types_by_name
+        allowed = skill.types_for(next(t for t in skill.transformations if t.name == pair.lineage.transformation.agent))
+        assert pair.instruction_type in {t.name for t in allowed}
+        assert len(pair.lineage.call_ids) >= 3
+    unanswerable = [p for p in sink.pairs if p.unanswerable]
+    assert unanswerable and all(p.verification.status == "passed" for p in unanswerable)
+    assert all("cannot be determined" in p.messages[-1]["content"] for p in unanswerable)
+
+
+def test_each_successful_round_yields_its_own_pair():
+    sink = run_flow(ScriptedModel(rc_reply), [make_seed()], unanswerable_share=0.0, refinement_rounds=3)
+    # 2 instruction types per seed x (seed instruction + 3 refinement rounds)
+    assert len(sink.pairs) == 8
+    rounds = sorted(len(p.lineage.refinement) for p in sink.pairs)
+    assert rounds == [0, 0, 1, 1, 2, 2, 3, 3]
+    refined = max(sink.pairs, key=lambda p: len(p.lineage.refinement))
+    assert [s.round for s in refined.lineage.refinement] == [1, 2, 3]
+    assert refined.messages[1]["content"].endswith(refined.lineage.refinement[-1].edited)
+    assert len({p.id for p in sink.pairs}) == 8
+
+
+def test_unanswerable_share_is_near_target():
+    sink = run_flow(ScriptedModel(rc_reply), [make_seed(i) for i in range(150)])
+    share = sum(p.unanswerable for p in sink.pairs) / len(sink.pairs)
+    assert 0.05 <= share <= 0.16, share
+
+
+def test_not_suitable_is_recorded_and_not_retried():
+    def reply(request: ModelRequest):
+        if "/transform/" in request.tag:
+            return {"suitable": False, "reason": "a tax table cannot become a poem"}
+        return rc_reply(request)
+
+    model = ScriptedModel(reply)
+    sink = run_flow(model, [make_seed()])
+    assert sink.pairs == []
+    assert len(model.requests) == 1
+    [rejection] = sink.rejections
+    assert rejection.reason == "not_suitable:transformation"
+    assert "tax table" in rejection.detail
+    assert rejection.lineage["document"]["source"] == "doc0.txt"
+
+
+def test_invalid_output_is_reasked_once_with_the_error():
+    calls = {"n": 0}
+
+    def reply(request: ModelRequest):
+        if "/instruct/" in request.tag and len(request.messages) == 2:
+            calls["n"] += 1
+            return "Sure! Here is a question: what did the keepers do?"  # no JSON
+        return rc_reply(request)
+
+    model = ScriptedModel(reply)
+    sink = run_flow(model, [make_seed()], refinement_rounds=0)
+    assert calls["n"] == 2 and len(sink.pairs) == 2
+    reasks = [r for r in model.requests if "/instruct/" in r.tag and len(r.messages) == 4]
+    assert reasks and "could not be used" in reasks[0].messages[-1]["content"]
+    assert "no JSON object" in reasks[0].messages[-1]["content"]
+
+
+def test_output_that_stays_invalid_is_rejected_with_the_reason():
+    def reply(request: ModelRequest):
+        if "/instruct/" in request.tag:
+            return json.dumps({"suitable": True, "instruction": ""})
+        return rc_reply(request)
+
+    sink = run_flow(ScriptedModel(reply), [make_seed()], refinement_rounds=0)
+    assert sink.pairs == []
+    assert {r.reason for r in sink.rejections} == {"agent_failed:seed_instruction"}
+    assert all("must not be empty" in r.detail for r in sink.rejections)
+
+
+def test_teacher_that_answers_an_unanswerable_item_fails_verification():
+    def reply(request: ModelRequest):
+        if "/teacher/" in request.tag:
+            return "Answer: 1852."  # answers even when the fact was removed
+        return rc_reply(request)
+
+    sink = run_flow(ScriptedModel(reply), [make_seed(i) for i in range(40)], unanswerable_share=0.5)
+    failed = [r for r in sink.rejections if r.reason == "verification_failed:unanswerable_declined"]
+    assert failed
+    assert all(r.verification.status == "failed" for r in failed)
+    assert all(r.messages[-1]["role"] == "assistant" for r in failed)
+    assert not any(p.unanswerable for p in sink.pairs)
+
+
+def test_model_errors_become_rejections_and_the_flow_goes_on():
+    from agentinstruct.models import ModelError
+
+    def reply(request: ModelRequest):
+        if "/teacher/" in request.tag:
+            return ModelError("server exploded", retryable=False, status=500)
+        return rc_reply(request)
+
+    sink = run_flow(ScriptedModel(reply), [make_seed()], refinement_rounds=1)
+    assert sink.pairs == []
+    assert {r.reason for r in sink.rejections} == {"agent_failed:teacher"}
+    assert len(sink.rejections) == 4
+    assert all("server exploded" in r.detail for r in sink.rejections)
+
+
+def test_same_seed_same_pairs_different_seed_different_choices():
+    seeds = [make_seed(i) for i in range(10)]
+    first = run_flow(ScriptedModel(rc_reply), seeds, run_seed=7)
+    second = run_flow(ScriptedModel(rc_reply), seeds, run_seed=7)
+    other = run_flow(ScriptedModel(rc_reply), seeds, run_seed=8)
+    assert [p.id for p in first.pairs] == [p.id for p in second.pairs]
+    assert {p.id for p in first.pairs} != {p.id for p in other.pairs}
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_sink_limit_stops_new_work(limit):
+    model = ScriptedModel(rc_reply)
+    sink = run_flow(model, [make_seed(i) for i in range(5)], sink=ListSink(max_pairs=limit))
+    assert len(sink.pairs) == limit
+    assert len(model.requests) < 5 * 12
