@@ -4,6 +4,7 @@ each successful refinement round yields its own pair, exits and failures are rec
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 
 import pytest
@@ -56,7 +57,13 @@ def rc_reply(request: ModelRequest) -> object:
         return {"suitable": True, "reason": "", "suggestion": f"apply {name}: remove the date"}
     if stage == "refine" and rest[0] == "editor":
         marker = " [UNANSWERABLE]" if name == "make_unanswerable" else f" [{name}]"
-        return {"suitable": True, "reason": "", "content": PASSAGE + marker, "instruction": f"Harder ({name})?"}
+        variant = hashlib.sha256(user.encode()).hexdigest()[:6]  # distinct edits for distinct inputs
+        return {
+            "suitable": True,
+            "reason": "",
+            "content": PASSAGE + marker,
+            "instruction": f"Harder ({name}) {variant}?",
+        }
     if stage == "teacher":
         if "[UNANSWERABLE]" in user:
             return "The passage removed that fact, so the answer cannot be determined from the passage."
@@ -66,9 +73,13 @@ def rc_reply(request: ModelRequest) -> object:
 
 def make_seed(index: int = 0, text: str = PASSAGE) -> Seed:
     full = "Intro line.\n\n" + text
-    document = Document(id=f"doc{index:04d}", source=f"doc{index}.txt", sha256="0" * 64, text=full, kind="text")
+    document = Document(
+        id=f"doc{index:04d}", source=f"doc{index}.txt", sha256="0" * 64, text=full, kind="text"
+    )
     start = full.index(text)
-    return Seed(id=f"doc{index:04d}:{start}-{len(full)}", document=document, span=(start, len(full)), text=text)
+    return Seed(
+        id=f"doc{index:04d}:{start}-{len(full)}", document=document, span=(start, len(full)), text=text
+    )
 
 
 def run_flow(model, seeds, sink=None, **settings) -> ListSink:
@@ -99,7 +110,9 @@ def test_every_transformation_and_goal_runs_and_pairs_are_valid():
         seed = seeds[int(pair.lineage.document.id[3:])]
         assert seed.document.text[start:end] == seed.text
         assert pair.instruction_type in skill.types_by_name
-        allowed = skill.types_for(next(t for t in skill.transformations if t.name == pair.lineage.transformation.agent))
+        allowed = skill.types_for(
+            next(t for t in skill.transformations if t.name == pair.lineage.transformation.agent)
+        )
         assert pair.instruction_type in {t.name for t in allowed}
         assert len(pair.lineage.call_ids) >= 3
     unanswerable = [p for p in sink.pairs if p.unanswerable]

@@ -171,6 +171,11 @@ async def _schedule(
         await asyncio.gather(*workers)
     if abort:
         raise RunError(abort[0])
+    if model.stats.failed and not model.stats.calls and not model.stats.cached:
+        raise RunError(
+            f"all {model.stats.failed} model calls failed (last: {model.last_error}); check that the server is up "
+            "and --base-url/--model are right, then re-run to resume"
+        )
 
 
 async def _run_unit(flow: SkillFlow, seed: Seed, writer: OutputWriter, store: RunStore, counters: RunCounters) -> None:

@@ -56,8 +56,8 @@ def too_large_failure(source: str, size: int, max_bytes: int) -> DocumentFailure
     return DocumentFailure(
         source,
         "too_large",
-        f"{source} is {size:,} bytes, over the {max_bytes:,}-byte limit; raise the limit "
-        "(max_bytes= / --max-bytes) or split the input into smaller files.",
+        f"{source} is {size:,} bytes, over the {max_bytes:,}-byte limit; raise it (max_file_bytes in the "
+        "run config, max_bytes= in the library) or split the input into smaller files.",
     )
 
 

@@ -25,21 +25,7 @@ _BLOCK_TAGS = frozenset(
     {
         *("address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "dialog", "div"),
         *("dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "html", "li"),
-        *(
-            "main",
-            "ol",
-            "p",
-            "section",
-            "summary",
-            "table",
-            "tbody",
-            "td",
-            "tfoot",
-            "th",
-            "thead",
-            "tr",
-            "ul",
-        ),
+        *("main", "ol", "p", "section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul"),
     }
 )
 _CELL_TAGS = frozenset({"td", "th"})

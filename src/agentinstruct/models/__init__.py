@@ -61,7 +61,9 @@ def create_model(
     url = base_url or os.environ.get("OPENAI_BASE_URL")
     if url:
         if not name:
-            raise ModelError(f"pass --model NAME for the server at {url} (the name it serves the model under)")
+            raise ModelError(
+                f"pass --model NAME for the server at {url} (the name the server knows the model by)"
+            )
         return OpenAIModel(name, base_url=url, api_key_env=api_key_env)
     if os.environ.get(api_key_env) or name:
         # without a key OpenAIModel raises an error saying to set it or pass --base-url

@@ -42,9 +42,7 @@ class ModelRequest(BaseModel):
 
     def key(self, model_name: str) -> str:
         """Content address of this request against a given model: the call-store key."""
-        canonical = json.dumps(
-            {"model": model_name, **self.payload()}, sort_keys=True, ensure_ascii=False
-        )
+        canonical = json.dumps({"model": model_name, **self.payload()}, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -77,10 +75,10 @@ class Model(ABC):
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """Answer one request or raise `ModelError`."""
 
-    async def prepare(self) -> None:
+    async def prepare(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Load weights or check the connection before a run starts, so setup errors fail fast."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Release connections, threads or loaded weights."""
 
     def describe(self) -> dict[str, Any]:

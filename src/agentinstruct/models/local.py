@@ -41,7 +41,9 @@ def _int_from_env(variable: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ModelError(f"${variable}={raw!r} is not an integer; set it to a whole number or unset it") from None
+        raise ModelError(
+            f"${variable}={raw!r} is not an integer; set it to a whole number or unset it"
+        ) from None
 
 
 def default_threads() -> int:
@@ -64,7 +66,9 @@ class LocalModel(Model):
         cache_dir: Path | str | None = None,
     ):
         if slots < 1 or ctx_per_slot < 256:
-            raise ModelError(f"LocalModel needs slots >= 1 and ctx_per_slot >= 256, got {slots}, {ctx_per_slot}")
+            raise ModelError(
+                f"LocalModel needs slots >= 1 and ctx_per_slot >= 256, got {slots}, {ctx_per_slot}"
+            )
         self.weights = lookup_weights(name)
         self.name = name
         self.slots = slots
@@ -73,7 +77,8 @@ class LocalModel(Model):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._server: Any = None
         self._executor: ThreadPoolExecutor | None = None
-        self._load_lock = threading.Lock()
+        self._load_lock = threading.Lock()  # held while loading, which can take minutes
+        self._pool_lock = threading.Lock()  # held only briefly, so the event loop never waits on a load
 
     def start(self) -> None:
         """Load the weights and start the engine now (otherwise the first call does it)."""
@@ -98,16 +103,21 @@ class LocalModel(Model):
         """Answer one request on a free slot; at most `slots` run at once."""
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._slot_pool(), self._complete_blocking, _payload(request))
+        result = self._complete_blocking(_payload(request))
         return self._to_response(result, time.perf_counter() - started)
+
+    async def prepare(self) -> None:
+        """Assemble the weights and load the engine before a run, so setup errors surface first."""
+        await asyncio.to_thread(self.start)
 
     def close(self) -> None:
         """Stop the engine and free the weights (synchronous form of `aclose`)."""
-        with self._load_lock:
+        with self._pool_lock:
             executor, self._executor = self._executor, None
-            server, self._server = self._server, None
         if executor is not None:
             executor.shutdown(wait=True)
+        with self._load_lock:
+            server, self._server = self._server, None
         del server  # the last reference: xllamacpp stops its HTTP thread and frees the model
 
     async def aclose(self) -> None:
@@ -115,7 +125,7 @@ class LocalModel(Model):
         await asyncio.to_thread(self.close)
 
     def _slot_pool(self) -> ThreadPoolExecutor:
-        with self._load_lock:
+        with self._pool_lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="llama-slot")
             return self._executor
@@ -149,7 +159,14 @@ class LocalModel(Model):
             ) from None
 
     def _complete_blocking(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return self._running_server().handle_chat_completions(payload)
+        server = self._running_server()
+        try:
+            return server.handle_chat_completions(payload)
+        except (ValueError, RuntimeError) as error:  # e.g. a json_schema llama.cpp cannot turn into a grammar
+            raise ModelError(
+                f"{self.name}: the engine rejected the request ({error}); check the json_schema and messages",
+                status=400,
+            ) from None
 
     def _to_response(self, result: dict[str, Any], duration_s: float) -> ModelResponse:
         """Turn the engine's OpenAI-shaped dict into a `ModelResponse`, raising on errors."""
@@ -158,7 +175,9 @@ class LocalModel(Model):
         choices = result.get("choices") or []
         message = choices[0].get("message") if choices else None
         if not message:
-            raise ModelError(f"{self.name}: the engine returned no choices; retrying may help", retryable=True)
+            raise ModelError(
+                f"{self.name}: the engine returned no choices; retrying may help", retryable=True
+            )
         usage = result.get("usage") or {}
         return ModelResponse(
             text=message.get("content") or "",

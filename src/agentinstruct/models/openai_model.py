@@ -85,6 +85,16 @@ class OpenAIModel(Model):
         completion = await self._create(self._arguments(request))
         return self._to_response(completion, time.perf_counter() - started)
 
+    async def prepare(self) -> None:
+        """Fail fast when the server is unreachable or rejects the key; other answers are let through."""
+        client = self._client_for_running_loop().with_options(max_retries=0, timeout=min(self.timeout, 30.0))
+        try:
+            await client.models.list()
+        except (openai.AuthenticationError, openai.APIConnectionError) as error:
+            raise self._model_error(error) from None
+        except (openai.OpenAIError, ValueError):
+            pass  # some OpenAI-compatible servers have no /models; the first call will tell
+
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
         client, self._client = self._client, None
@@ -141,6 +151,11 @@ class OpenAIModel(Model):
                     raise self._model_error(error) from None
             except openai.OpenAIError as error:
                 raise self._model_error(error) from None
+            except ValueError as error:  # the SDK lets a non-JSON 200 body escape as JSONDecodeError
+                raise ModelError(
+                    f"{self.name} at {self.display_url}: malformed response ({error}); retrying may help",
+                    retryable=True,
+                ) from None
         raise ModelError(f"{self.name}: the server kept rejecting the request at {self.display_url}")
 
     def _adapt_to_rejection(self, arguments: dict[str, Any], error: openai.BadRequestError) -> bool:
@@ -193,7 +208,9 @@ class OpenAIModel(Model):
         choices = getattr(completion, "choices", None)
         message = getattr(choices[0], "message", None) if choices else None
         if message is None:
-            raise ModelError(f"{self.name}: the server returned no choices; retrying may help", retryable=True)
+            raise ModelError(
+                f"{self.name}: the server returned no choices; retrying may help", retryable=True
+            )
         content = getattr(message, "content", None)
         tool_calls = [call.model_dump(exclude_none=True) for call in (message.tool_calls or [])] or None
         if content is None and tool_calls is None:

@@ -10,13 +10,13 @@ import inspect
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any, Union
+from typing import Any
 
 from agentinstruct.models.base import Model, ModelError, ModelRequest, ModelResponse, Usage
 
 #: one scripted answer: text, a JSON value (dumped as the text), a full response, or an exception to raise
-Reply = Union[str, dict, list, ModelResponse, BaseException]
-ReplyFunction = Callable[[ModelRequest], Union[Reply, Awaitable[Reply]]]
+Reply = str | dict | list | ModelResponse | BaseException
+ReplyFunction = Callable[[ModelRequest], Reply | Awaitable[Reply]]
 
 
 def _approx_tokens(text: str) -> int:
@@ -47,7 +47,7 @@ class ScriptedModel(Model):
         elif callable(replies):
             self._function = replies
         elif isinstance(replies, (str, bytes, dict)):
-            raise TypeError("ScriptedModel takes a list of replies or a function; wrap a single reply in [...]")
+            raise TypeError("ScriptedModel takes a list of replies or a function; wrap one reply in [...]")
         else:
             self._queue = iter(replies)
 

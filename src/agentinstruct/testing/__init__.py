@@ -4,6 +4,11 @@ Use these to test your own skills without a network or a GPU. Nothing here is us
 """
 
 from agentinstruct.models.scripted import ScriptedModel
-from agentinstruct.testing.openai_server import OpenAIServer, ServerReply, default_responder, example_for_schema
+from agentinstruct.testing.openai_server import (
+    OpenAIServer,
+    ServerReply,
+    default_responder,
+    example_for_schema,
+)
 
 __all__ = ["OpenAIServer", "ScriptedModel", "ServerReply", "default_responder", "example_for_schema"]

@@ -104,7 +104,9 @@ def _approx_tokens(text: str) -> int:
 class OpenAIServer:
     """A threaded OpenAI-compatible HTTP server; use as a context manager or via start()/stop()."""
 
-    def __init__(self, responder: Responder | None = None, *, model: str = "test-model", latency_s: float = 0.0):
+    def __init__(
+        self, responder: Responder | None = None, *, model: str = "test-model", latency_s: float = 0.0
+    ):
         self.responder: Responder = responder or default_responder
         self.model = model
         self.latency_s = latency_s
@@ -138,7 +140,9 @@ class OpenAIServer:
         if self._httpd is None:
             self._httpd = _Backend(("127.0.0.1", 0), _Handler)
             self._httpd.owner = self
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="openai-server", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, args=(0.05,), name="openai-server", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -205,7 +209,11 @@ class OpenAIServer:
             "created": int(time.time()),
             "model": body.get("model") or self.model,
             "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
         }
 
 
