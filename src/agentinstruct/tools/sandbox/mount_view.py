@@ -78,8 +78,9 @@ class InterpreterMountView:
                 holder.wait(timeout=10)
                 reason = holder.stderr.read().decode(errors="replace").strip() if holder.stderr else ""
                 raise SandboxUnavailable(
-                    f"cannot create the private mount namespace for the interpreter ({reason or 'no output'}); "
-                    "the sandbox needs root with CAP_SYS_ADMIN, or run agentinstruct as an unprivileged user"
+                    "cannot create the private mount namespace for the interpreter "
+                    f"({reason or 'no output'}); the sandbox needs root with CAP_SYS_ADMIN, "
+                    "or run agentinstruct as an unprivileged user"
                 )
             return os.open(f"/proc/{holder.pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         finally:

@@ -104,7 +104,11 @@ def bwrap_argv(
     for source, destination in interpreter_binds:
         args += ["--ro-bind", source, destination]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    for size, path in ((limits.tmp_bytes, "/tmp"), (limits.work_bytes, WORK_DIR), (limits.shm_bytes, "/dev/shm")):
+    for size, path in (
+        (limits.tmp_bytes, "/tmp"),
+        (limits.work_bytes, WORK_DIR),
+        (limits.shm_bytes, "/dev/shm"),
+    ):
         args += ["--size", str(size), "--tmpfs", path]
     args += ["--perms", "0444", "--ro-bind-data", str(code_fd), program_path]
     args += ["--chdir", WORK_DIR, "--remount-ro", "/", "--seccomp", str(seccomp_fd)]

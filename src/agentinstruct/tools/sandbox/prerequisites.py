@@ -45,7 +45,9 @@ def find_tools(bwrap: str | None = None) -> HostTools:
         bwrap = which("bwrap")
     elif not (os.path.isfile(bwrap) and os.access(bwrap, os.X_OK)):
         bwrap = None
-    return HostTools(bwrap=bwrap, prlimit=which("prlimit"), nsenter=which("nsenter"), unshare=which("unshare"))
+    return HostTools(
+        bwrap=bwrap, prlimit=which("prlimit"), nsenter=which("nsenter"), unshare=which("unshare")
+    )
 
 
 def tool_checks(tools: HostTools, *, root: bool) -> list[Check]:
@@ -56,7 +58,9 @@ def tool_checks(tools: HostTools, *, root: bool) -> list[Check]:
     else:
         help_text = _output([tools.bwrap, "--help"])
         supported = "--disable-userns" in help_text
-        detail = tools.bwrap if supported else f"{tools.bwrap} lacks --disable-userns; install bubblewrap >= 0.8"
+        detail = (
+            tools.bwrap if supported else f"{tools.bwrap} lacks --disable-userns; install bubblewrap >= 0.8"
+        )
         checks.append(Check("bwrap", supported, detail))
     needed = {"prlimit": tools.prlimit}
     if root:
@@ -73,11 +77,14 @@ def userns_check() -> Check:
     if _read_int("/proc/sys/user/max_user_namespaces", 1) == 0:
         problems.append("user.max_user_namespaces is 0 (sysctl -w user.max_user_namespaces=15000)")
     if _read_int("/proc/sys/kernel/unprivileged_userns_clone", 1) == 0:
-        problems.append("kernel.unprivileged_userns_clone is 0 (sysctl -w kernel.unprivileged_userns_clone=1)")
+        problems.append(
+            "kernel.unprivileged_userns_clone is 0 (sysctl -w kernel.unprivileged_userns_clone=1)"
+        )
     if _read_int("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", 0) == 1:
         problems.append(
             "AppArmor restricts unprivileged user namespaces "
-            "(sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or allow bwrap in an AppArmor profile)"
+            "(sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, "
+            "or allow bwrap in an AppArmor profile)"
         )
     if problems:
         return Check("user namespaces", False, "; ".join(problems))

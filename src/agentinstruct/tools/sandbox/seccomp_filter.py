@@ -40,7 +40,15 @@ DENIED_SYSCALLS: tuple[str, ...] = (
 # clone3 passes its flags in memory, where seccomp cannot look: ENOSYS makes libc fall back to clone.
 ENOSYS_SYSCALLS: tuple[str, ...] = ("clone3",)
 # clone(2) flags that create namespaces (CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET).
-DENIED_CLONE_FLAGS: tuple[int, ...] = (0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000)
+DENIED_CLONE_FLAGS: tuple[int, ...] = (
+    0x20000,
+    0x2000000,
+    0x4000000,
+    0x8000000,
+    0x10000000,
+    0x20000000,
+    0x40000000,
+)
 # Only AF_UNIX sockets: no AF_INET/AF_INET6/AF_PACKET/AF_NETLINK/AF_VSOCK/...
 ALLOWED_SOCKET_FAMILY = 1
 # ioctls that inject terminal input or poke the console: TIOCSTI, TIOCLINUX.

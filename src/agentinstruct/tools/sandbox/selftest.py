@@ -31,6 +31,10 @@ from agentinstruct.tools.sandbox.prerequisites import Check
 Inspector = Callable[[subprocess.Popen[bytes], int], None]
 Launch = Callable[[str, str, Inspector], Collected]
 READY_TIMEOUT_S = 20.0
+USERNS_HINT = (
+    "unprivileged user namespaces are not available here: allow them (sysctl user.max_user_namespaces, "
+    "kernel.apparmor_restrict_unprivileged_userns=0) or run outside a container that forbids them"
+)
 
 _CANARY = r"""
 import ctypes, json, os, resource, socket, sys
@@ -71,8 +75,9 @@ def _():
 @check("seccomp, no_new_privs, no capabilities")
 def _():
     status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
-    ok = status["Seccomp"].strip() == "2" and status["NoNewPrivs"].strip() == "1" and int(status["CapEff"], 16) == 0
-    return ok, f"Seccomp={status['Seccomp'].strip()} NoNewPrivs={status['NoNewPrivs'].strip()}"
+    seccomp, no_new_privs = status["Seccomp"].strip(), status["NoNewPrivs"].strip()
+    ok = seccomp == "2" and no_new_privs == "1" and int(status["CapEff"], 16) == 0
+    return ok, f"Seccomp={seccomp} NoNewPrivs={no_new_privs} CapEff={status['CapEff'].strip()}"
 @check("nested user namespaces refused")
 def _():
     nr = {"x86_64": 272, "aarch64": 97}.get(os.uname().machine)
@@ -83,7 +88,7 @@ def _():
 def _():
     got = {n: resource.getrlimit(getattr(resource, "RLIMIT_" + n.upper())) for n in RLIMITS}
     bad = {n: v for n, v in got.items() if v != (RLIMITS[n], RLIMITS[n])}
-    return not bad, f"wrong: {bad}"
+    return not bad, f"wrong: {bad}" if bad else "as configured"
 @check("no inherited file descriptors")
 def _():
     fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))
@@ -149,6 +154,8 @@ def _parse_canary(outcome: Collected) -> list[Check]:
         reason = stderr[-1] if stderr else f"exit code {outcome.returncode}, no output"
         if outcome.timed_out:
             reason = "the canary timed out"
+        if "namespace" in reason:
+            reason += f"; {USERNS_HINT}"
         return [Check("canary ran", False, f"the sandbox could not run the canary: {reason}")]
     return [Check("canary ran", True, f"in {outcome.duration_s * 1000:.0f} ms")] + [
         Check(name, ok, detail) for name, (ok, detail) in results.items()

@@ -19,6 +19,7 @@ from pathlib import Path
 from agentinstruct.tools.sandbox.base import SandboxUnavailable
 
 LOCK_DIR = Path("/run/agentinstruct-sandbox/locks")
+MIN_SANDBOX_UID = 1000
 
 
 class UidPool:
@@ -90,13 +91,20 @@ def processes_of_uid(uid: int) -> list[int]:
                 fields = dict(line.split(b":", 1) for line in status if line[:4] in (b"Stat", b"Uid:"))
         except (OSError, ValueError):
             continue
-        if wanted in fields.get(b"Uid", b"").split() and not fields.get(b"State", b"").strip().startswith(b"Z"):
+        if wanted in fields.get(b"Uid", b"").split() and not fields.get(b"State", b"").strip().startswith(
+            b"Z"
+        ):
             found.append(int(entry.name))
     return found
 
 
 def kill_processes_of_uid(uid: int, *, rounds: int = 20) -> int:
-    """SIGKILL every process running as `uid` until none is left; returns how many were signalled."""
+    """SIGKILL every process running as `uid` until none is left; returns how many were signalled.
+
+    Refuses system uids (below MIN_SANDBOX_UID): sweeping root or a daemon's uid would hit the host.
+    """
+    if uid < MIN_SANDBOX_UID:
+        return 0
     killed = 0
     for _ in range(rounds):
         pids = processes_of_uid(uid)
@@ -112,15 +120,17 @@ def kill_processes_of_uid(uid: int, *, rounds: int = 20) -> int:
     return killed
 
 
-def foreign_owner(uid: int) -> str | None:
-    """The account or group name that already uses `uid` as its id on this host, if any."""
+def unusable_uid_reason(uid: int) -> str | None:
+    """Why `uid` must not be a sandbox uid (a system uid, or an existing account/group), or None."""
+    if uid < MIN_SANDBOX_UID:
+        return f"{uid} is a system uid (sandbox uids must be >= {MIN_SANDBOX_UID})"
     for path in ("/etc/passwd", "/etc/group"):
         try:
             with open(path, encoding="utf-8", errors="replace") as table:
                 for line in table:
                     fields = line.split(":")
                     if len(fields) > 2 and fields[2] == str(uid):
-                        return f"{fields[0]} ({path})"
+                        return f"{uid} belongs to {fields[0]!r} in {path}"
         except OSError:
             continue
     return None
