@@ -1,4 +1,4 @@
-"""`agentinstruct generate / skills / inspect` end to end against a real OpenAI-compatible server on loopback."""
+"""The CLI (generate, skills, inspect) end to end against a real OpenAI-compatible server on loopback."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def agent_responder(body: dict) -> object:
             "content": f"Edited passage ({tag}).",
             "instruction": f"Why? ({tag})",
         }
-    return f"Step by step ({tag}): the passage says so. The answer cannot be determined from the passage otherwise."
+    return f"Step by step ({tag}): the passage says so, otherwise it cannot be determined from the passage."
 
 
 def generate(out: Path, server: OpenAIServer, *extra: str, seeds: list[str] | None = None):

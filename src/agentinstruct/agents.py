@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +26,9 @@ PROMPTS_DIR = Path(__file__).parent / "prompts"
 class AgentOutput(BaseModel):
     """Fields every structured agent reply carries: the "not suitable" exit."""
 
-    suitable: bool = Field(default=True, description="true, or false when the material cannot support the task")
+    suitable: bool = Field(
+        default=True, description="true, or false when the material cannot support the task"
+    )
     reason: str = Field(default="", description="why it is not suitable (empty when suitable)")
 
     @model_validator(mode="after")
@@ -35,12 +37,13 @@ class AgentOutput(BaseModel):
             empty = [
                 name
                 for name, info in type(self).model_fields.items()
-                if name not in ("suitable", "reason") and info.annotation is str and not getattr(self, name).strip()
+                if name not in ("suitable", "reason")
+                and info.annotation is str
+                and not getattr(self, name).strip()
             ]
             if empty:
                 raise ValueError(f"fields {empty} must not be empty when suitable is true")
         return self
-
 
     @classmethod
     def request_schema(cls) -> dict[str, Any]:
@@ -72,7 +75,9 @@ class TransformationOutput(AgentOutput):
 
 
 class InstructionOutput(AgentOutput):
-    instruction: str = Field(default="", description="the complete task text (with options if any), no answer")
+    instruction: str = Field(
+        default="", description="the complete task text (with options if any), no answer"
+    )
 
 
 class SuggestionOutput(AgentOutput):
@@ -98,7 +103,7 @@ class AgentResult:
         return self.status == "ok"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _environment(directory: str) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([directory, str(PROMPTS_DIR)]),
@@ -162,7 +167,12 @@ class Agent:
         return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
 
     async def run(
-        self, model: Model, variables: dict[str, Any], *, tag: str, seed: int | None = None,
+        self,
+        model: Model,
+        variables: dict[str, Any],
+        *,
+        tag: str,
+        seed: int | None = None,
         system: str | None = None,
     ) -> AgentResult:
         """Render, call, validate, re-ask once on invalid output; never retry a not-suitable exit."""
@@ -191,7 +201,12 @@ class Agent:
                 messages = [
                     *messages,
                     {"role": "assistant", "content": response.text},
-                    {"role": "user", "content": render(PROMPTS_DIR, "reask.j2", error=error, structured=self.output is not None)},
+                    {
+                        "role": "user",
+                        "content": render(
+                            PROMPTS_DIR, "reask.j2", error=error, structured=self.output is not None
+                        ),
+                    },
                 ]
         return AgentResult("failed", reason=f"invalid_output: {error}", call_ids=call_ids)
 
@@ -203,7 +218,10 @@ class Agent:
     def _parse(self, text: str, finish_reason: str | None) -> tuple[AgentResult | None, str]:
         if self.output is None:
             if finish_reason == "length":
-                return None, f"the answer was cut off at the {self.max_tokens}-token limit; answer more concisely"
+                return (
+                    None,
+                    f"the answer was cut off at the {self.max_tokens}-token limit; answer more concisely",
+                )
             if not text.strip():
                 return None, "the answer was empty"
             return AgentResult("ok", output=text.strip()), ""
@@ -215,7 +233,9 @@ class Agent:
                 return AgentResult("not_suitable", reason=str(data.get("reason") or "not suitable")), ""
             return AgentResult("ok", output=self.output.model_validate(data)), ""
         except ValidationError as exc:
-            detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'object'}: {e['msg']}" for e in exc.errors())
+            detail = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'object'}: {e['msg']}" for e in exc.errors()
+            )
             return None, f"invalid fields ({detail})"
         except ValueError as exc:
             return None, str(exc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -48,24 +48,24 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 def generate(
     seeds: Annotated[list[str], typer.Argument(help="files, directories (recursed) or glob patterns")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output directory (re-run to resume)")],
-    skills: Annotated[Optional[str], typer.Option(help="comma-separated skill names, or 'all'")] = None,
-    model: Annotated[Optional[str], typer.Option(help="model name, or local:qwen2.5-1.5b|...")] = None,
+    skills: Annotated[str | None, typer.Option(help="comma-separated skill names, or 'all'")] = None,
+    model: Annotated[str | None, typer.Option(help="model name, or local:qwen2.5-1.5b|...")] = None,
     base_url: Annotated[
-        Optional[str], typer.Option(help="OpenAI-compatible server URL", envvar="OPENAI_BASE_URL")
+        str | None, typer.Option(help="OpenAI-compatible server URL", envvar="OPENAI_BASE_URL")
     ] = None,
-    api_key_env: Annotated[Optional[str], typer.Option(help="name of the env var holding the API key")] = None,
-    teacher_model: Annotated[Optional[str], typer.Option(help="a different model for teacher answers")] = None,
-    concurrency: Annotated[Optional[int], typer.Option(help="LLM calls in flight at once")] = None,
-    max_documents: Annotated[Optional[int], typer.Option(help="stop after this many documents")] = None,
-    max_pairs: Annotated[Optional[int], typer.Option(help="stop after this many accepted pairs")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="run.yaml with any of these options")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="random seed for reproducible choices")] = None,
-    skills_dir: Annotated[Optional[list[Path]], typer.Option(help="extra directory of skill files")] = None,
-    refinement_rounds: Annotated[Optional[int], typer.Option(help="Suggester/Editor rounds per item")] = None,
-    instructions_per_seed: Annotated[Optional[int], typer.Option(help="instruction types per seed")] = None,
-    chunk_chars: Annotated[Optional[int], typer.Option(help="maximum characters per seed chunk")] = None,
-    text_field: Annotated[Optional[str], typer.Option(help="text column of .jsonl/.parquet inputs")] = None,
-    local_threads: Annotated[Optional[int], typer.Option(help="CPU threads for the embedded model")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="name of the env var holding the API key")] = None,
+    teacher_model: Annotated[str | None, typer.Option(help="a different model for teacher answers")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="LLM calls in flight at once")] = None,
+    max_documents: Annotated[int | None, typer.Option(help="stop after this many documents")] = None,
+    max_pairs: Annotated[int | None, typer.Option(help="stop after this many accepted pairs")] = None,
+    config: Annotated[Path | None, typer.Option(help="run.yaml with any of these options")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed for reproducible choices")] = None,
+    skills_dir: Annotated[list[Path] | None, typer.Option(help="extra directory of skill files")] = None,
+    refinement_rounds: Annotated[int | None, typer.Option(help="Suggester/Editor rounds per item")] = None,
+    instructions_per_seed: Annotated[int | None, typer.Option(help="instruction types per seed")] = None,
+    chunk_chars: Annotated[int | None, typer.Option(help="maximum characters per seed chunk")] = None,
+    text_field: Annotated[str | None, typer.Option(help="text column of .jsonl/.parquet inputs")] = None,
+    local_threads: Annotated[int | None, typer.Option(help="CPU threads for the embedded model")] = None,
     progress: Annotated[bool, typer.Option(help="show live progress")] = True,
 ) -> None:
     """Generate instruction pairs from SEEDS into OUT."""
@@ -74,12 +74,23 @@ def generate(
 
     try:
         overrides = {
-            "inputs": seeds, "out": out, "skills": skills, "model": model, "base_url": base_url,
-            "api_key_env": api_key_env, "teacher_model": teacher_model, "concurrency": concurrency,
-            "max_documents": max_documents, "max_pairs": max_pairs, "seed": seed,
-            "skills_dirs": skills_dir or None, "refinement_rounds": refinement_rounds,
-            "instructions_per_seed": instructions_per_seed, "chunk_chars": chunk_chars,
-            "text_field": text_field, "local_threads": local_threads,
+            "inputs": seeds,
+            "out": out,
+            "skills": skills,
+            "model": model,
+            "base_url": base_url,
+            "api_key_env": api_key_env,
+            "teacher_model": teacher_model,
+            "concurrency": concurrency,
+            "max_documents": max_documents,
+            "max_pairs": max_pairs,
+            "seed": seed,
+            "skills_dirs": skills_dir or None,
+            "refinement_rounds": refinement_rounds,
+            "instructions_per_seed": instructions_per_seed,
+            "chunk_chars": chunk_chars,
+            "text_field": text_field,
+            "local_threads": local_threads,
             "progress": None if progress else False,
         }
         summary = run(load_config(config, overrides))
@@ -96,9 +107,9 @@ def generate(
 
 @app.command(name="skills")
 def skills_command(
-    skill: Annotated[Optional[str], typer.Argument(help="show one skill's taxonomy")] = None,
+    skill: Annotated[str | None, typer.Argument(help="show one skill's taxonomy")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    skills_dir: Annotated[Optional[list[Path]], typer.Option(help="extra directory of skill files")] = None,
+    skills_dir: Annotated[list[Path] | None, typer.Option(help="extra directory of skill files")] = None,
 ) -> None:
     """List the skills, or show one skill's transformations, instruction types, goals and checks."""
     from agentinstruct.skills import SkillError, load_skills, select_skills
@@ -114,8 +125,13 @@ def skills_command(
     if skill is None:
         table = Table("skill", "seeds", "transformations", "instruction types", "refinement goals")
         for s in chosen:
-            table.add_row(s.name, ",".join(s.seed_kinds), str(len(s.transformations)),
-                          str(len(s.instruction_types)), str(len(s.refinement.goals)))
+            table.add_row(
+                s.name,
+                ",".join(s.seed_kinds),
+                str(len(s.transformations)),
+                str(len(s.instruction_types)),
+                str(len(s.refinement.goals)),
+            )
         console.print(table)
         total = sum(len(s.instruction_types) for s in chosen)
         console.print(f"{len(chosen)} skills, {total} instruction types")
@@ -128,7 +144,7 @@ def skills_command(
 @app.command()
 def inspect(
     out: Annotated[Path, typer.Argument(help="output directory of a run")],
-    pair_id: Annotated[Optional[str], typer.Argument(metavar="ID", help="a pair or rejection id")] = None,
+    pair_id: Annotated[str | None, typer.Argument(metavar="ID", help="a pair or rejection id")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print raw JSON")] = False,
 ) -> None:
     """Show a run's counts, or one pair with its full lineage."""

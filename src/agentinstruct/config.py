@@ -46,7 +46,9 @@ class RunConfig(BaseModel):
     instructions_per_seed: int | None = Field(default=None, ge=1)
     unanswerable_share: float | None = Field(default=None, ge=0, le=1)
     request_timeout_s: float = Field(default=300.0, gt=0)
-    max_retries: int = Field(default=2, ge=0, le=20, description="retries of a failed request (server backends)")
+    max_retries: int = Field(
+        default=2, ge=0, le=20, description="retries of a failed request (server backends)"
+    )
     local_slots: int = Field(default=4, ge=1, le=64)
     local_threads: int | None = Field(default=None, ge=1)
     progress: bool = True
@@ -60,9 +62,21 @@ class RunConfig(BaseModel):
         return self.model_dump(
             mode="json",
             include={
-                "skills", "model", "base_url", "teacher_model", "seed", "chunk_chars", "min_chunk_chars",
-                "text_field", "temperature", "max_tokens", "teacher_temperature", "teacher_max_tokens",
-                "refinement_rounds", "instructions_per_seed", "unanswerable_share",
+                "skills",
+                "model",
+                "base_url",
+                "teacher_model",
+                "seed",
+                "chunk_chars",
+                "min_chunk_chars",
+                "text_field",
+                "temperature",
+                "max_tokens",
+                "teacher_temperature",
+                "teacher_max_tokens",
+                "refinement_rounds",
+                "instructions_per_seed",
+                "unanswerable_share",
             },
         )
 

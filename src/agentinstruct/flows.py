@@ -97,15 +97,21 @@ class SeedContext:
 class SkillFlow:
     """Runs one skill's agents over seeds; stateless between seeds, safe to run concurrently."""
 
-    def __init__(self, skill: Skill, model: Model, sink: Sink, settings: FlowSettings, teacher: Model | None = None):
+    def __init__(
+        self, skill: Skill, model: Model, sink: Sink, settings: FlowSettings, teacher: Model | None = None
+    ):
         self.skill = skill
         self.model = model
         self.teacher_model = teacher or model
         self.sink = sink
         self.settings = settings
-        self.rounds = skill.refinement.rounds if settings.refinement_rounds is None else settings.refinement_rounds
+        self.rounds = (
+            skill.refinement.rounds if settings.refinement_rounds is None else settings.refinement_rounds
+        )
         self.per_seed = settings.instructions_per_seed or skill.instructions_per_seed
-        share = skill.unanswerable_share if settings.unanswerable_share is None else settings.unanswerable_share
+        share = (
+            skill.unanswerable_share if settings.unanswerable_share is None else settings.unanswerable_share
+        )
         self.unanswerable_share = share
         self.checks = resolve_checks(skill.checks)
         self._agents(skill, settings)
@@ -122,7 +128,8 @@ class SkillFlow:
             )
 
         self.transformers = {
-            t.name: agent(t.name, skill.transformation_prompt(t), TransformationOutput) for t in skill.transformations
+            t.name: agent(t.name, skill.transformation_prompt(t), TransformationOutput)
+            for t in skill.transformations
         }
         self.instructors = {
             t.name: agent(t.name, t.prompt or skill.prompts.instruction, InstructionOutput)
@@ -151,7 +158,7 @@ class SkillFlow:
         chosen = rng.sample(candidates, k=min(self.per_seed, len(candidates)))
         chain_seeds = [rng.getrandbits(32) for _ in chosen]
         counts = await asyncio.gather(
-            *(self._run_chain(context, itype, cs) for itype, cs in zip(chosen, chain_seeds))
+            *(self._run_chain(context, itype, cs) for itype, cs in zip(chosen, chain_seeds, strict=True))
         )
         return sum(counts)
 
@@ -200,7 +207,9 @@ class SkillFlow:
             return rng.choice(unanswerable)
         return rng.choice(others) if others else rng.choice(goals)
 
-    async def _refine(self, context: SeedContext, chain: Chain, round_number: int, rng: random.Random) -> Chain | None:
+    async def _refine(
+        self, context: SeedContext, chain: Chain, round_number: int, rng: random.Random
+    ) -> Chain | None:
         goal = self._pick_goal(rng)
         variables = {
             "content": chain.content,
@@ -210,18 +219,29 @@ class SkillFlow:
             "round": round_number,
         }
         tag_base = f"{self.skill.name}/refine"
-        sample_seed = derive_seed(self.settings.run_seed, context.seed.id, chain.seed_instruction, round_number)
+        sample_seed = derive_seed(
+            self.settings.run_seed, context.seed.id, chain.seed_instruction, round_number
+        )
         suggestion = await self.suggester.run(
             self.model, variables, tag=f"{tag_base}/suggester/{goal.name}", seed=sample_seed
         )
         if not suggestion.ok:
-            self._reject_agent(context.seed, f"refinement_{round_number}", "suggester", suggestion,
-                               chain.instruction_type.name)
+            self._reject_agent(
+                context.seed,
+                f"refinement_{round_number}",
+                "suggester",
+                suggestion,
+                chain.instruction_type.name,
+            )
             return None
         variables["suggestion"] = suggestion.output.suggestion
-        edit = await self.editor.run(self.model, variables, tag=f"{tag_base}/editor/{goal.name}", seed=sample_seed)
+        edit = await self.editor.run(
+            self.model, variables, tag=f"{tag_base}/editor/{goal.name}", seed=sample_seed
+        )
         if not edit.ok:
-            self._reject_agent(context.seed, f"refinement_{round_number}", "editor", edit, chain.instruction_type.name)
+            self._reject_agent(
+                context.seed, f"refinement_{round_number}", "editor", edit, chain.instruction_type.name
+            )
             return None
         content = edit.output.content if goal.edits_content else chain.content
         step = RefinementStep(
@@ -244,31 +264,58 @@ class SkillFlow:
     async def _answer(self, context: SeedContext, chain: Chain, sample_seed: int) -> bool:
         if self.sink.full:
             return False
-        variables = {"content": chain.content, "instruction": chain.instruction,
-                     "instruction_type": chain.instruction_type}
+        variables = {
+            "content": chain.content,
+            "instruction": chain.instruction,
+            "instruction_type": chain.instruction_type,
+        }
         user_turn = render(self.skill.directory, self.skill.prompts.user_turn, **variables)
         teacher_system = render(
-            self.skill.directory, self.skill.prompts.teacher, skill=self.skill,
+            self.skill.directory,
+            self.skill.prompts.teacher,
+            skill=self.skill,
             instruction_type=chain.instruction_type,
         )
         result = await self.teacher.run(
-            self.teacher_model, variables, system=teacher_system,
-            tag=f"{self.skill.name}/teacher/{chain.instruction_type.name}", seed=sample_seed,
+            self.teacher_model,
+            variables,
+            system=teacher_system,
+            tag=f"{self.skill.name}/teacher/{chain.instruction_type.name}",
+            seed=sample_seed,
         )
-        messages = [{"role": "system", "content": self.skill.system_prompt}, {"role": "user", "content": user_turn}]
+        messages = [
+            {"role": "system", "content": self.skill.system_prompt},
+            {"role": "user", "content": user_turn},
+        ]
         lineage = self._lineage(context, chain, result)
         if not result.ok:
-            self._reject(context.seed, "teacher", "agent_failed:teacher", result.reason, chain, lineage, messages)
+            self._reject(
+                context.seed, "teacher", "agent_failed:teacher", result.reason, chain, lineage, messages
+            )
             return False
         messages.append({"role": "assistant", "content": result.output})
-        candidate = Candidate(self.skill.name, chain.instruction_type.name, chain.content, chain.instruction,
-                              result.output, chain.unanswerable)
+        candidate = Candidate(
+            self.skill.name,
+            chain.instruction_type.name,
+            chain.content,
+            chain.instruction,
+            result.output,
+            chain.unanswerable,
+        )
         verification = Verification.from_checks(run_checks(self.checks, candidate))
         if verification.status == "failed":
             failed = ",".join(c.name for c in verification.checks if not c.ok)
             detail = "; ".join(c.detail for c in verification.checks if not c.ok)
-            self._reject(context.seed, "verification", f"verification_failed:{failed}", detail, chain, lineage,
-                         messages, verification)
+            self._reject(
+                context.seed,
+                "verification",
+                f"verification_failed:{failed}",
+                detail,
+                chain,
+                lineage,
+                messages,
+                verification,
+            )
             return False
         pair = Pair.build(
             skill=self.skill.name,
@@ -283,10 +330,13 @@ class SkillFlow:
     def _lineage(self, context: SeedContext, chain: Chain, teacher: AgentResult) -> Lineage:
         document = context.seed.document
         return Lineage(
-            document=DocumentRef(id=document.id, source=document.source, sha256=document.sha256,
-                                 span=context.seed.span),
+            document=DocumentRef(
+                id=document.id, source=document.source, sha256=document.sha256, span=context.seed.span
+            ),
             transformation=TransformationRef(agent=context.transformation.name, content=context.transformed),
-            seed_instruction=SeedInstructionRef(agent=chain.instruction_type.name, text=chain.seed_instruction),
+            seed_instruction=SeedInstructionRef(
+                agent=chain.instruction_type.name, text=chain.seed_instruction
+            ),
             refinement=list(chain.refinement),
             teacher=TeacherRef(
                 model=self.teacher_model.name,
@@ -296,32 +346,46 @@ class SkillFlow:
         )
 
     # -- rejections --------------------------------------------------------------------------------
-    def _reject_agent(self, seed: Seed, stage: str, agent: str, result: AgentResult,
-                      instruction_type: str | None = None) -> None:
+    def _reject_agent(
+        self, seed: Seed, stage: str, agent: str, result: AgentResult, instruction_type: str | None = None
+    ) -> None:
         kind = "not_suitable" if result.status == "not_suitable" else "agent_failed"
-        self.sink.reject(Rejection(
-            id=Rejection.make_id(self.skill.name, seed.id, stage, agent, instruction_type),
-            skill=self.skill.name,
-            instruction_type=instruction_type,
-            stage=stage,
-            reason=f"{kind}:{stage}",
-            detail=f"{agent}: {result.reason}",
-            lineage={"document": _document_ref(seed), "call_ids": result.call_ids},
-        ))
+        self.sink.reject(
+            Rejection(
+                id=Rejection.make_id(self.skill.name, seed.id, stage, agent, instruction_type),
+                skill=self.skill.name,
+                instruction_type=instruction_type,
+                stage=stage,
+                reason=f"{kind}:{stage}",
+                detail=f"{agent}: {result.reason}",
+                lineage={"document": _document_ref(seed), "call_ids": result.call_ids},
+            )
+        )
 
-    def _reject(self, seed: Seed, stage: str, reason: str, detail: str, chain: Chain, lineage: Lineage,
-                messages: list[dict], verification: Verification | None = None) -> None:
-        self.sink.reject(Rejection(
-            id=Rejection.make_id(self.skill.name, seed.id, stage, chain.instruction, chain.content),
-            skill=self.skill.name,
-            instruction_type=chain.instruction_type.name,
-            stage=stage,
-            reason=reason,
-            detail=detail,
-            messages=messages,
-            lineage=lineage.model_dump(mode="json"),
-            verification=verification,
-        ))
+    def _reject(
+        self,
+        seed: Seed,
+        stage: str,
+        reason: str,
+        detail: str,
+        chain: Chain,
+        lineage: Lineage,
+        messages: list[dict],
+        verification: Verification | None = None,
+    ) -> None:
+        self.sink.reject(
+            Rejection(
+                id=Rejection.make_id(self.skill.name, seed.id, stage, chain.instruction, chain.content),
+                skill=self.skill.name,
+                instruction_type=chain.instruction_type.name,
+                stage=stage,
+                reason=reason,
+                detail=detail,
+                messages=messages,
+                lineage=lineage.model_dump(mode="json"),
+                verification=verification,
+            )
+        )
 
 
 def _document_ref(seed: Seed) -> dict:

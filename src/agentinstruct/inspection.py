@@ -36,7 +36,9 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
 
 def _require_run(out: Path) -> None:
     if not (out / "pairs.jsonl").exists() and not (out / "run.json").exists():
-        raise InspectionError(f"{out} is not a run output directory (no pairs.jsonl or run.json); pass the --out of a run")
+        raise InspectionError(
+            f"{out} is not a run output directory (no pairs.jsonl or run.json); pass the --out of a run"
+        )
 
 
 def print_counts(console: Console, out: Path, *, as_json: bool = False) -> None:
@@ -48,13 +50,18 @@ def print_counts(console: Console, out: Path, *, as_json: bool = False) -> None:
     reasons = Counter(r["reason"] for r in _records(out / "rejected.jsonl"))
     run = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
     if as_json:
-        print(json.dumps({
-            "pairs": sum(per_type.values()),
-            "pairs_per_instruction_type": {f"{s}/{t}": n for (s, t), n in sorted(per_type.items())},
-            "rejections_per_reason": dict(sorted(reasons.items())),
-            "status": run.get("status"),
-            "llm": run.get("llm"),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "pairs": sum(per_type.values()),
+                    "pairs_per_instruction_type": {f"{s}/{t}": n for (s, t), n in sorted(per_type.items())},
+                    "rejections_per_reason": dict(sorted(reasons.items())),
+                    "status": run.get("status"),
+                    "llm": run.get("llm"),
+                },
+                indent=2,
+            )
+        )
         return
     table = Table("skill", "instruction type", "pairs", title=f"{sum(per_type.values())} pairs in {out}")
     for (skill, itype), n in sorted(per_type.items()):
@@ -80,7 +87,9 @@ def find_record(out: Path, record_id: str) -> tuple[str, dict[str, Any]]:
         for record in _records(out / name):
             if record["id"].startswith(record_id):
                 return kind, record
-    raise InspectionError(f"no pair or rejection with id {record_id} in {out}; run `agentinstruct inspect {out}`")
+    raise InspectionError(
+        f"no pair or rejection with id {record_id} in {out}; run `agentinstruct inspect {out}`"
+    )
 
 
 def _shorten(text: str, limit: int = 400) -> str:
@@ -117,7 +126,8 @@ def print_record(console: Console, out: Path, record_id: str, *, as_json: bool =
         node.add(f"edited: {_shorten(step['edited'], 300)}")
     if lineage.get("teacher"):
         branch.add(f"teacher {lineage['teacher']['model']} {lineage['teacher'].get('params')}")
-    branch.add(f"calls: {len(lineage.get('call_ids', []))} ({', '.join(c[:12] for c in lineage.get('call_ids', []))})")
+    call_ids = lineage.get("call_ids", [])
+    branch.add(f"calls: {len(call_ids)} ({', '.join(c[:12] for c in call_ids)})")
     verification = record.get("verification") or {}
     checks = tree.add(f"verification: {verification.get('status', 'not_applicable')}")
     for c in verification.get("checks", []):
@@ -132,7 +142,9 @@ def print_skill(console: Console, skill: Skill) -> None:
     for t in skill.transformations:
         transformations.add_row(t.name, t.description, ", ".join(t.instruction_types) or "all")
     console.print(transformations)
-    types = Table("instruction type", "source", "intent", title=f"{len(skill.instruction_types)} instruction types")
+    types = Table(
+        "instruction type", "source", "intent", title=f"{len(skill.instruction_types)} instruction types"
+    )
     for t in skill.instruction_types:
         types.add_row(t.name, t.source, t.intent)
     console.print(types)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from itertools import pairwise
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -102,7 +103,7 @@ class Pair(BaseModel):
         body = roles[1:] if roles and roles[0] == "system" else roles
         if not body or body[0] != "user" or body[-1] != "assistant":
             raise ValueError(f"messages must run (system) user ... assistant, got {roles}")
-        for previous, current in zip(body, body[1:]):
+        for previous, current in pairwise(body):
             if previous == current and current in ("user", "assistant") and not self.tools:
                 raise ValueError(f"roles must alternate, got {roles}")
         if any(not isinstance(m.get("content"), str) for m in self.messages if m.get("role") != "assistant"):

@@ -57,7 +57,9 @@ def run(config: RunConfig, *, model: Model | None = None, teacher: Model | None 
     return asyncio.run(run_async(config, model=model, teacher=teacher))
 
 
-async def run_async(config: RunConfig, *, model: Model | None = None, teacher: Model | None = None) -> dict[str, Any]:
+async def run_async(
+    config: RunConfig, *, model: Model | None = None, teacher: Model | None = None
+) -> dict[str, Any]:
     """The asynchronous body of `run()`; usable from code that already has an event loop."""
     skills = select_skills(load_skills(config.skills_dirs), config.skills)
     taxonomy = taxonomy_hash(skills)
@@ -175,26 +177,36 @@ async def _schedule(
         raise RunError(abort[0])
     if model.stats.failed and not model.stats.calls and not model.stats.cached:
         raise RunError(
-            f"all {model.stats.failed} model calls failed (last: {model.last_error}); check that the server is up "
+            f"all {model.stats.failed} model calls failed (last: {model.last_error}); "
+            "check that the server is up "
             "and --base-url/--model are right, then re-run to resume"
         )
 
 
-async def _run_unit(flow: SkillFlow, seed: Seed, writer: OutputWriter, store: RunStore, counters: RunCounters) -> None:
+async def _run_unit(
+    flow: SkillFlow, seed: Seed, writer: OutputWriter, store: RunStore, counters: RunCounters
+) -> None:
     key = f"{flow.skill.name}:{seed.id}"
     try:
         pairs = await flow.run_seed(seed)
     except Exception as exc:  # a bug or an unexpected backend error must not end the run
         counters.units_failed += 1
-        writer.reject(Rejection(
-            id=Rejection.make_id("internal", key),
-            skill=flow.skill.name,
-            stage="flow",
-            reason="internal_error",
-            detail=f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3)[-600:]}",
-            lineage={"document": {"id": seed.document.id, "source": seed.document.source,
-                                  "span": list(seed.span)}},
-        ))
+        writer.reject(
+            Rejection(
+                id=Rejection.make_id("internal", key),
+                skill=flow.skill.name,
+                stage="flow",
+                reason="internal_error",
+                detail=f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3)[-600:]}",
+                lineage={
+                    "document": {
+                        "id": seed.document.id,
+                        "source": seed.document.source,
+                        "span": list(seed.span),
+                    }
+                },
+            )
+        )
         return
     if not writer.full:  # a unit cut short by --max-pairs stays open so a larger limit can continue it
         store.mark_unit(key, "done", pairs)
@@ -234,10 +246,13 @@ async def _produce(
         counters.seeds += 1
         matching = [s for s in skills if item.kind in s.seed_kinds]
         if not matching and new_document:
-            writer.reject(_document_rejection(
-                item.document.source, "no_matching_skill",
-                f"no selected skill takes {item.kind} seeds; select one with --skills",
-            ))
+            writer.reject(
+                _document_rejection(
+                    item.document.source,
+                    "no_matching_skill",
+                    f"no selected skill takes {item.kind} seeds; select one with --skills",
+                )
+            )
         for skill in matching:
             if store.unit_done(f"{skill.name}:{item.id}"):
                 counters.units_skipped_resume += 1

@@ -41,7 +41,8 @@ class RunMonitor:
         c = self.counters
         return (
             f"documents {c.documents} (+{c.documents_rejected} rejected) | seeds {c.seeds} | "
-            f"units {c.units_done} | pairs {self.writer.pair_count} | rejected {sum(self.writer.rejections.values())}"
+            f"units {c.units_done} | pairs {self.writer.pair_count} | "
+            f"rejected {sum(self.writer.rejections.values())}"
             f" | calls {calls} ({cached} cached) | tokens {tokens_in} in / {tokens_out} out | {elapsed:,.0f}s"
         )
 

@@ -66,7 +66,9 @@ def create_model(
             raise ModelError(
                 f"pass --model NAME for the server at {url} (the name the server knows the model by)"
             )
-        return OpenAIModel(name, base_url=url, api_key_env=api_key_env, timeout=timeout, max_retries=max_retries)
+        return OpenAIModel(
+            name, base_url=url, api_key_env=api_key_env, timeout=timeout, max_retries=max_retries
+        )
     if os.environ.get(api_key_env) or name:
         # without a key OpenAIModel raises an error saying to set it or pass --base-url
         return OpenAIModel(

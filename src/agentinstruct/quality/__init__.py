@@ -1,1 +1,4 @@
-"""Verification and filtering of produced pairs: named checks now; dedup, decontamination and judging later."""
+"""Verification and filtering of produced pairs.
+
+Named per-pair checks live in `checks`; dedup, decontamination and judging belong here too.
+"""

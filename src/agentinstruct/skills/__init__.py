@@ -143,7 +143,9 @@ class Skill(BaseModel):
             "instruction_types": [
                 {"name": t.name, "intent": t.intent, "source": t.source} for t in self.instruction_types
             ],
-            "refinement_goals": [{"name": g.name, "description": g.description} for g in self.refinement.goals],
+            "refinement_goals": [
+                {"name": g.name, "description": g.description} for g in self.refinement.goals
+            ],
             "checks": self.checks,
         }
 
