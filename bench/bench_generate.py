@@ -23,8 +23,9 @@ from agentinstruct.pipeline import run
 from agentinstruct.testing import OpenAIServer
 
 PARAGRAPH = (
-    "The harbour commission met in {year} to decide whether the old breakwater should be rebuilt. Engineers "
-    "estimated the cost at {cost} million and argued that storms had doubled since the last repair. Fishermen "
+    "The harbour commission met in {year} to decide whether the old breakwater should be rebuilt. "
+    "Engineers estimated the cost at {cost} million and argued that storms had doubled since the last "
+    "repair. Fishermen "
     "disagreed about the priorities, and the mayor proposed a public vote before any contract was signed.\n\n"
 )
 
@@ -73,8 +74,12 @@ def bench(latency: float, concurrency: int, documents: int) -> None:
         corpus.mkdir()
         write_corpus(corpus, documents)
         config = RunConfig(
-            inputs=[str(corpus)], out=Path(tmp) / "out", base_url=server.base_url, model="bench",
-            concurrency=concurrency, progress=False,
+            inputs=[str(corpus)],
+            out=Path(tmp) / "out",
+            base_url=server.base_url,
+            model="bench",
+            concurrency=concurrency,
+            progress=False,
         )
         started = time.perf_counter()
         summary = run(config)
@@ -86,7 +91,8 @@ def bench(latency: float, concurrency: int, documents: int) -> None:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"latency {latency * 1000:.0f} ms, concurrency {concurrency:>4}, {documents} documents: "
-        f"generate {generate_rps:7.1f} req/s {pairs / elapsed:6.1f} pairs/s ({requests} requests, {pairs} pairs, "
+        f"generate {generate_rps:7.1f} req/s {pairs / elapsed:6.1f} pairs/s "
+        f"({requests} requests, {pairs} pairs, "
         f"{elapsed:.1f} s) | raw openai client {raw_rps:7.1f} req/s | ratio {generate_rps / raw_rps:.2f} | "
         f"peak RSS {peak_mib:.0f} MiB"
     )

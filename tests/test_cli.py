@@ -28,7 +28,7 @@ def agent_responder(body: dict) -> object:
         return {
             "suitable": True,
             "reason": "",
-            "content": f"A passage about the seed ({tag}). " + user[-300:],
+            "content": f"A passage about the seed ({tag}). " + (user.split('"""')[1:2] or [""])[0][:300],
         }
     if schema == "InstructionOutput":
         return {

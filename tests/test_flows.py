@@ -227,3 +227,21 @@ def test_sink_limit_stops_new_work(limit):
     sink = run_flow(model, [make_seed(i) for i in range(5)], sink=ListSink(max_pairs=limit))
     assert len(sink.pairs) == limit
     assert len(model.requests) < 5 * 12
+
+
+def test_a_reply_that_copies_the_prompt_is_reasked():
+    def reply(request: ModelRequest):
+        if "/instruct/" in request.tag and len(request.messages) == 2:
+            footer_line = next(
+                line
+                for line in request.messages[-1]["content"].splitlines()
+                if line.startswith('- "instruction"')
+            )
+            return {"suitable": True, "reason": "", "instruction": footer_line}
+        return rc_reply(request)
+
+    model = ScriptedModel(reply)
+    sink = run_flow(model, [make_seed()], refinement_rounds=0)
+    assert len(sink.pairs) == 2
+    reasks = [r for r in model.requests if "/instruct/" in r.tag and len(r.messages) == 4]
+    assert len(reasks) == 2 and "repeats the instructions" in reasks[0].messages[-1]["content"]

@@ -137,6 +137,25 @@ def extract_json(text: str) -> Any:
     raise ValueError("the reply contains no JSON object")
 
 
+def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
+    """An error when the reply copies the prompt's own instructions into its fields (small models do).
+
+    Scaffold lines are the prompt's lines that come from the template, not from the material passed in, so
+    an editor that legitimately repeats the passage is not flagged.
+    """
+    material = "\n".join(str(v) for v in variables.values() if isinstance(v, str))
+    scaffold = [
+        line.strip(" -")
+        for line in prompt.splitlines()
+        if len(line.strip(" -")) >= 30 and line.strip() not in material
+    ]
+    values = output.model_dump() if isinstance(output, BaseModel) else {"answer": output}
+    for name, value in values.items():
+        if isinstance(value, str) and any(line in value for line in scaffold):
+            return f"the field '{name}' repeats the instructions instead of doing the task; write the {name}"
+    return ""
+
+
 class Agent:
     """A prompt template + an output model (None for free-text agents such as the teacher)."""
 
@@ -194,6 +213,9 @@ class Agent:
                 return AgentResult("failed", reason=f"model_error: {exc}", call_ids=call_ids)
             call_ids.append(response.call_id)
             result, error = self._parse(response.text, response.finish_reason)
+            if result is not None and result.ok:
+                error = copied_scaffold(result.output, messages[-1]["content"], variables)
+                result = None if error else result
             if result is not None:
                 result.call_ids = call_ids
                 return result
