@@ -73,6 +73,7 @@ def test_user_namespaces_unavailable(tmp_path):
     jail = ["bwrap", "--unshare-user", "--disable-userns", "--uid", "1000", "--gid", "1000"]
     jail += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     jail += ["--bind", str(tmp_path), str(tmp_path)]
+    jail += ["--ro-bind", str(SRC), str(SRC)]  # the checkout may itself live under /tmp
     proc = subprocess.run(
         [*jail, sys.executable, "-c", script],
         capture_output=True,
