@@ -389,7 +389,14 @@ def test_sandboxed_process_host_uid_is_not_zero(sandbox):
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and not seen:
             for proc in Path("/proc").glob("[0-9]*"):
-                if b"/work/main.py" in _read(proc / "cmdline"):
+                argv = [arg for arg in _read(proc / "cmdline").split(b"\0") if arg]
+                # the program itself (python ... /work/main.py), not the launcher chain that starts it as
+                # root (unshare/nsenter/prlimit/bwrap carry the same path in their own argv before the drop)
+                if (
+                    argv
+                    and argv[-1] == b"/work/main.py"
+                    and b"python" in Path(argv[0].decode()).name.encode()
+                ):
                     seen[int(proc.name)] = _uids(proc)
             time.sleep(0.05)
 
