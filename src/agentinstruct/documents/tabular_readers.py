@@ -71,33 +71,48 @@ def _fields_hint(names: list[str]) -> str:
     return shown + (", ..." if len(names) > 20 else "")
 
 
-class JsonlReader(Reader):
-    """JSON Lines files: one document per line whose `text_field` is a non-empty string."""
+class RowReader(Reader):
+    """A file of rows: the file checks and opening are shared, `_rows` yields one result per row."""
 
-    suffixes = (".jsonl", ".ndjson")
     kind = "text"
 
     def read(
         self, path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES, text_field: str = "text"
     ) -> Iterator[Document | DocumentFailure]:
-        """Yield one document or failure per non-blank line."""
+        """Yield one document or failure per row."""
         source = os.fspath(path)
         failure = check_regular_file(source)
         if failure is not None:
             yield failure
             return
         try:
-            handle = open(source, "rb")  # noqa: SIM115 - the generator below closes it
+            handle = open(source, "rb")  # noqa: SIM115 - closed by the with block below
         except PermissionError:
             yield permission_failure(source)
             return
-        rows = 0
         with handle:
-            for index, line in enumerate(handle):
-                if not line.strip():
-                    continue
-                rows += 1
-                yield self._row(f"{source}#row={index}", line, index, max_bytes, text_field)
+            yield from self._rows(source, handle, max_bytes, text_field)
+
+    def _rows(
+        self, source: str, handle: Any, max_bytes: int, text_field: str
+    ) -> Iterator[Document | DocumentFailure]:
+        raise NotImplementedError
+
+
+class JsonlReader(RowReader):
+    """JSON Lines files: one document per line whose `text_field` is a non-empty string."""
+
+    suffixes = (".jsonl", ".ndjson")
+
+    def _rows(
+        self, source: str, handle: Any, max_bytes: int, text_field: str
+    ) -> Iterator[Document | DocumentFailure]:
+        rows = 0
+        for index, line in enumerate(handle):
+            if not line.strip():
+                continue
+            rows += 1
+            yield self._row(f"{source}#row={index}", line, index, max_bytes, text_field)
         if rows == 0:
             yield empty_failure(source, "it has no rows")
 
@@ -133,32 +148,13 @@ class JsonlReader(Reader):
         )
 
 
-class ParquetReader(Reader):
-    """Parquet files: one document per row of the string column `text_field`."""
+class ParquetReader(RowReader):
+    """Parquet files: one document per row of the string column `text_field`, read batch by batch."""
 
     suffixes = (".parquet",)
-    kind = "text"
 
-    def read(
-        self, path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES, text_field: str = "text"
-    ) -> Iterator[Document | DocumentFailure]:
-        """Yield one document or failure per row, reading record batch by record batch."""
-        source = os.fspath(path)
-        failure = check_regular_file(source)
-        if failure is not None:
-            yield failure
-            return
-        try:
-            handle = open(source, "rb")  # noqa: SIM115 - the generator below closes it
-        except PermissionError:
-            yield permission_failure(source)
-            return
-        with handle:
-            yield from self._rows(source, handle, max_bytes, text_field)
-
-    @staticmethod
     def _rows(
-        source: str, handle: Any, max_bytes: int, text_field: str
+        self, source: str, handle: Any, max_bytes: int, text_field: str
     ) -> Iterator[Document | DocumentFailure]:
         row = 0
         try:
