@@ -1,7 +1,7 @@
 """Output files of a run: `pairs.jsonl`, `rejected.jsonl` and `run.json` (SPEC §3).
 
 Lines are appended as results arrive and made durable (flush + fsync) before the writer reports
-success, so a crash loses at most the line being written. On start the writer reads back the ids
+success, so a crash loses at most the line being written. On start the writer streams back the ids
 already on disk, so a resumed run never writes a pair or a rejection twice; a torn last line left by
 a crash is cut off before appending. The writer also enforces `--max-pairs`.
 """
@@ -11,30 +11,30 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agentinstruct.pairs import Pair, Rejection
 
 
-def _repair_and_read_ids(path: Path) -> list[dict[str, Any]]:
-    """Read the JSON lines of a file, truncating an incomplete last line left by a crash."""
+def _scan(path: Path, visit: Callable[[dict[str, Any]], None]) -> None:
+    """Visit each JSON line of a file, streaming, and cut off an incomplete last line left by a crash."""
     if not path.exists():
-        return []
-    records, good_bytes = [], 0
+        return
+    good_bytes = 0
     with path.open("rb") as handle:
         for line in handle:
             if not line.endswith(b"\n"):
                 break
             try:
-                records.append(json.loads(line))
+                visit(json.loads(line))
             except json.JSONDecodeError:
                 break
             good_bytes += len(line)
     if good_bytes != path.stat().st_size:
         with path.open("r+b") as handle:
             handle.truncate(good_bytes)
-    return records
 
 
 class OutputWriter:
@@ -47,21 +47,29 @@ class OutputWriter:
         self.fsync = fsync
         self.pairs_path = self.out_dir / "pairs.jsonl"
         self.rejected_path = self.out_dir / "rejected.jsonl"
-        existing_pairs = _repair_and_read_ids(self.pairs_path)
-        existing_rejections = _repair_and_read_ids(self.rejected_path)
-        self._pair_ids = {p["id"] for p in existing_pairs}
-        self._rejection_ids = {r["id"] for r in existing_rejections}
-        self.pairs_per_skill: Counter[str] = Counter(p["skill"] for p in existing_pairs)
-        self.pairs_per_type: Counter[str] = Counter(
-            f"{p['skill']}/{p['instruction_type']}" for p in existing_pairs
-        )
-        self.unanswerable = sum(1 for p in existing_pairs if p.get("unanswerable"))
-        self.rejections: Counter[str] = Counter(r["reason"] for r in existing_rejections)
-        self.resumed_pairs = len(existing_pairs)
+        self._pair_ids: set[str] = set()
+        self._rejection_ids: set[str] = set()
+        self.pairs_per_skill: Counter[str] = Counter()
+        self.pairs_per_type: Counter[str] = Counter()
+        self.rejections: Counter[str] = Counter()
+        self.unanswerable = 0
+        _scan(self.pairs_path, self._count_pair)
+        _scan(self.rejected_path, self._count_rejection)
+        self.resumed_pairs = len(self._pair_ids)
         self.new_pairs = 0
         self.duplicates = 0
         self._pairs = self.pairs_path.open("a", encoding="utf-8")
         self._rejected = self.rejected_path.open("a", encoding="utf-8")
+
+    def _count_pair(self, record: dict[str, Any]) -> None:
+        self._pair_ids.add(record["id"])
+        self.pairs_per_skill[record["skill"]] += 1
+        self.pairs_per_type[f"{record['skill']}/{record['instruction_type']}"] += 1
+        self.unanswerable += int(bool(record.get("unanswerable")))
+
+    def _count_rejection(self, record: dict[str, Any]) -> None:
+        self._rejection_ids.add(record["id"])
+        self.rejections[record["reason"]] += 1
 
     @property
     def pair_count(self) -> int:
@@ -78,11 +86,9 @@ class OutputWriter:
             return False
         if self.full:
             return False
-        self._append(self._pairs, pair.model_dump(mode="json"))
-        self._pair_ids.add(pair.id)
-        self.pairs_per_skill[pair.skill] += 1
-        self.pairs_per_type[f"{pair.skill}/{pair.instruction_type}"] += 1
-        self.unanswerable += int(pair.unanswerable)
+        record = pair.model_dump(mode="json")
+        self._append(self._pairs, record)
+        self._count_pair(record)
         self.new_pairs += 1
         return True
 
@@ -90,9 +96,9 @@ class OutputWriter:
         """Append a rejection unless the same one is already recorded."""
         if rejection.id in self._rejection_ids:
             return
-        self._append(self._rejected, rejection.model_dump(mode="json", exclude_none=True))
-        self._rejection_ids.add(rejection.id)
-        self.rejections[rejection.reason] += 1
+        record = rejection.model_dump(mode="json", exclude_none=True)
+        self._append(self._rejected, record)
+        self._count_rejection(record)
 
     def _append(self, handle: Any, record: dict[str, Any]) -> None:
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
