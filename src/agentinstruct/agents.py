@@ -97,6 +97,8 @@ class AgentResult:
     output: Any = None
     reason: str = ""
     call_ids: list[str] = field(default_factory=list)
+    #: the rendered task (the first user message), e.g. the user turn of a training pair
+    prompt: str = ""
 
     @property
     def ok(self) -> bool:
@@ -196,6 +198,7 @@ class Agent:
     ) -> AgentResult:
         """Render, call, validate, re-ask once on invalid output; never retry a not-suitable exit."""
         messages = self.messages(variables, system)
+        prompt = messages[-1]["content"]
         call_ids: list[str] = []
         error = ""
         for attempt in (1, 2):
@@ -210,14 +213,14 @@ class Agent:
             try:
                 response = await model.complete(request)
             except ModelError as exc:
-                return AgentResult("failed", reason=f"model_error: {exc}", call_ids=call_ids)
+                return AgentResult("failed", reason=f"model_error: {exc}", call_ids=call_ids, prompt=prompt)
             call_ids.append(response.call_id)
             result, error = self._parse(response.text, response.finish_reason)
             if result is not None and result.ok:
-                error = copied_scaffold(result.output, messages[-1]["content"], variables)
+                error = copied_scaffold(result.output, prompt, variables)
                 result = None if error else result
             if result is not None:
-                result.call_ids = call_ids
+                result.call_ids, result.prompt = call_ids, prompt
                 return result
             if attempt == 1:
                 messages = [
@@ -230,7 +233,7 @@ class Agent:
                         ),
                     },
                 ]
-        return AgentResult("failed", reason=f"invalid_output: {error}", call_ids=call_ids)
+        return AgentResult("failed", reason=f"invalid_output: {error}", call_ids=call_ids, prompt=prompt)
 
     def _schema(self) -> dict[str, Any] | None:
         if self.output is None:

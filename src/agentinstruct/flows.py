@@ -269,7 +269,6 @@ class SkillFlow:
             "instruction": chain.instruction,
             "instruction_type": chain.instruction_type,
         }
-        user_turn = render(self.skill.directory, self.skill.prompts.user_turn, **variables)
         teacher_system = render(
             self.skill.directory,
             self.skill.prompts.teacher,
@@ -285,7 +284,7 @@ class SkillFlow:
         )
         messages = [
             {"role": "system", "content": self.skill.system_prompt},
-            {"role": "user", "content": user_turn},
+            {"role": "user", "content": result.prompt},  # the teacher saw exactly this user turn
         ]
         lineage = self._lineage(context, chain, result)
         if not result.ok:
