@@ -58,13 +58,15 @@ class RunConfig(BaseModel):
         return self.model_dump(mode="json")
 
     def fingerprint(self) -> dict[str, Any]:
-        """The fields that change what is generated (used to detect an incompatible resume)."""
+        """The fields that change what is generated (used to detect an incompatible resume).
+
+        The server URL is left out: the same model moved to another host resumes from the call store.
+        """
         return self.model_dump(
             mode="json",
             include={
                 "skills",
                 "model",
-                "base_url",
                 "teacher_model",
                 "seed",
                 "chunk_chars",

@@ -13,7 +13,6 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 from agentinstruct.models.base import ModelRequest, ModelResponse
 
@@ -78,14 +77,6 @@ class RunStore:
                 time.time(),
             ),
         )
-
-    def call_count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
-
-    def get_request(self, key: str) -> dict[str, Any] | None:
-        """The stored request payload for a call id (for `inspect`)."""
-        row = self._db.execute("SELECT request FROM calls WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
 
     # -- units of work ---------------------------------------------------------------------------
     def unit_done(self, key: str) -> bool:

@@ -72,7 +72,6 @@ class StoredModel(Model):
     ):
         self.inner = inner
         self.name = inner.name
-        self.enforces_json_schema = inner.enforces_json_schema
         self.store = store
         self.stats = CallStats()
         #: failures since the last success: a run stops when every call keeps failing
@@ -81,6 +80,11 @@ class StoredModel(Model):
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self._slots = asyncio.Semaphore(concurrency)
+
+    @property
+    def enforces_json_schema(self) -> bool:  # type: ignore[override]
+        """The backend's own answer, which may change once a server is found to ignore schemas."""
+        return self.inner.enforces_json_schema
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         key = request.key(self.inner.name)
@@ -92,7 +96,6 @@ class StoredModel(Model):
                 return hit.model_copy(update={"cached": True, "call_id": key})
         async with self._slots:
             response = await self._call_with_retries(request)
-        self.enforces_json_schema = self.inner.enforces_json_schema
         if self.store is not None:
             self.store.put_call(key, self.inner.name, request, response)
         self.stats.add(request.tag, response)
