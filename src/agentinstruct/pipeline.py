@@ -65,7 +65,11 @@ async def run_async(
     taxonomy = taxonomy_hash(skills)
     config.out.mkdir(parents=True, exist_ok=True)
     store = RunStore(config.out / "state.sqlite")
-    _check_resume(store, config, taxonomy)
+    try:
+        _check_resume(store, config, taxonomy)
+    except RunError:
+        store.close()  # refused before anything ran: leave the previous run.json as it was
+        raise
     writer = OutputWriter(config.out, max_pairs=config.max_pairs)
     backend = model or _create_model(config, config.model)
     stored = StoredModel(backend, store, concurrency=config.concurrency, max_attempts=2)
