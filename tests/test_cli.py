@@ -145,6 +145,7 @@ def test_changed_settings_refuse_to_resume(server, tmp_path):
     result = generate(out, server, "--max-documents", "1", "--seed", "99")
     assert result.exit_code == 1
     assert "different settings (seed)" in result.output and "new --out" in result.output
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"  # the refused run left it alone
 
 
 def test_broken_inputs_are_reported_and_the_run_goes_on(server, tmp_path):
