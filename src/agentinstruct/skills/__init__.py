@@ -78,6 +78,20 @@ class Skill(BaseModel):
     unanswerable_share: float = Field(default=0.0, ge=0.0, le=1.0)
     instructions_per_seed: int = Field(default=2, ge=1)
     checks: list[str] = Field(default_factory=list)
+    flow: str = Field(default="standard", description="which flow class runs this skill (agentinstruct.flows)")
+    constraints: bool = Field(
+        default=False,
+        description="instruction and editor agents also emit machine-checkable constraints (quality.constraints)",
+    )
+    repair_rounds: int = Field(
+        default=0, ge=0, le=5, description="times a teacher answer that fails a check goes back to the teacher"
+    )
+    teacher_tools: list[Literal["python", "calculator", "search"]] = Field(
+        default_factory=list, description="real tools the teacher may call while answering"
+    )
+    corpus_search: bool = Field(
+        default=False, description="the flow searches the run's corpus (the index is built once per run)"
+    )
     directory: Path = Field(default=BUNDLED_DIR, exclude=True)
 
     @model_validator(mode="after")
@@ -147,6 +161,8 @@ class Skill(BaseModel):
                 {"name": g.name, "description": g.description} for g in self.refinement.goals
             ],
             "checks": self.checks,
+            "flow": self.flow,
+            "teacher_tools": self.teacher_tools,
         }
 
 
