@@ -18,7 +18,9 @@ from typing import Any, Literal
 import jinja2
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from agentinstruct.models.base import Model, ModelError, ModelRequest
+from agentinstruct.models.base import Model, ModelError, ModelRequest, ModelResponse
+from agentinstruct.tools import ToolUnavailable
+from agentinstruct.tools.loop import ToolCallRecord, ToolLoop
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 
@@ -99,6 +101,9 @@ class AgentResult:
     call_ids: list[str] = field(default_factory=list)
     #: the rendered task (the first user message), e.g. the user turn of a training pair
     prompt: str = ""
+    #: tool executions on the way to the answer, and the OpenAI-format turns that carried them
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -195,11 +200,17 @@ class Agent:
         tag: str,
         seed: int | None = None,
         system: str | None = None,
+        tools: ToolLoop | None = None,
     ) -> AgentResult:
-        """Render, call, validate, re-ask once on invalid output; never retry a not-suitable exit."""
+        """Render, call (through `tools` when given), validate, re-ask once on invalid output.
+
+        A not-suitable exit is never retried.
+        """
         messages = self.messages(variables, system)
         prompt = messages[-1]["content"]
         call_ids: list[str] = []
+        records: list[ToolCallRecord] = []
+        trace: list[dict[str, Any]] = []
         error = ""
         for attempt in (1, 2):
             request = ModelRequest(
@@ -211,16 +222,20 @@ class Agent:
                 tag=tag,
             )
             try:
-                response = await model.complete(request)
-            except ModelError as exc:
-                return AgentResult("failed", reason=f"model_error: {exc}", call_ids=call_ids, prompt=prompt)
-            call_ids.append(response.call_id)
+                response, trace = await self._complete(model, request, tools, call_ids, records)
+            except (ModelError, ToolUnavailable) as exc:
+                kind = "model_error" if isinstance(exc, ModelError) else "tool_unavailable"
+                reason = f"{kind}: {exc}"
+                return AgentResult(
+                    "failed", reason=reason, call_ids=call_ids, prompt=prompt, tool_calls=records
+                )
             result, error = self._parse(response.text, response.finish_reason)
             if result is not None and result.ok:
                 error = copied_scaffold(result.output, prompt, variables)
                 result = None if error else result
             if result is not None:
                 result.call_ids, result.prompt = call_ids, prompt
+                result.tool_calls, result.trace = records, trace
                 return result
             if attempt == 1:
                 messages = [
@@ -233,7 +248,27 @@ class Agent:
                         ),
                     },
                 ]
-        return AgentResult("failed", reason=f"invalid_output: {error}", call_ids=call_ids, prompt=prompt)
+        return AgentResult(
+            "failed", reason=f"invalid_output: {error}", call_ids=call_ids, prompt=prompt, tool_calls=records
+        )
+
+    @staticmethod
+    async def _complete(
+        model: Model,
+        request: ModelRequest,
+        tools: ToolLoop | None,
+        call_ids: list[str],
+        records: list[ToolCallRecord],
+    ) -> tuple[ModelResponse, list[dict[str, Any]]]:
+        """One answer, directly or through the tool loop; appends the call ids and tool executions."""
+        if tools is None:
+            response = await model.complete(request)
+            call_ids.append(response.call_id)
+            return response, []
+        looped = await tools.run(model, request)
+        call_ids += looped.call_ids
+        records += looped.tool_calls
+        return looped.response, looped.trace
 
     def _schema(self) -> dict[str, Any] | None:
         if self.output is None:

@@ -1,10 +1,11 @@
 """The run's SQLite store: the content-addressed LLM call store and the per-seed progress table.
 
 One file per output directory (`OUT/state.sqlite`, WAL mode). The call store maps a request hash to the
-response, usage and timing, so a re-run answers completed calls from disk instead of the model. The
-seed table records which (skill, seed) units are finished, so a re-run skips them. Output files
-(pairs.jsonl, rejected.jsonl) are written by `agentinstruct.writers`, not here. Requests never contain
-API keys (keys live only in the HTTP client), so nothing secret reaches this file.
+response, usage and timing, so a re-run answers completed calls from disk instead of the model; the
+tool-call table does the same for tool executions (sandbox runs, searches). The seed table records
+which (skill, seed) units are finished, so a re-run skips them. Output files (pairs.jsonl,
+rejected.jsonl) are written by `agentinstruct.writers`, not here. Requests never contain API keys (keys
+live only in the HTTP client), so nothing secret reaches this file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from agentinstruct.models.base import ModelRequest, ModelResponse
 
@@ -33,6 +35,15 @@ CREATE TABLE IF NOT EXISTS units (
     status TEXT NOT NULL,
     pairs INTEGER NOT NULL DEFAULT 0,
     finished_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tool_calls (
+    key TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    result TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    duration_s REAL NOT NULL,
+    created_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
@@ -74,6 +85,35 @@ class RunStore:
                 response.usage.prompt_tokens,
                 response.usage.completion_tokens,
                 response.duration_s,
+                time.time(),
+            ),
+        )
+
+    # -- tool calls ------------------------------------------------------------------------------
+    def get_tool_call(self, key: str) -> tuple[dict[str, Any], bool] | None:
+        """The stored (result, ok) of a tool call key, or None."""
+        row = self._db.execute("SELECT result, ok FROM tool_calls WHERE key = ?", (key,)).fetchone()
+        return (json.loads(row[0]), bool(row[1])) if row else None
+
+    def put_tool_call(
+        self,
+        key: str,
+        tool: str,
+        arguments: dict[str, Any],
+        result: dict[str, Any],
+        ok: bool,
+        duration_s: float,
+    ) -> None:
+        """Record an executed tool call (idempotent), so a resumed run replays it instead of re-running."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO tool_calls VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                tool,
+                json.dumps(arguments, ensure_ascii=False, sort_keys=True),
+                json.dumps(result, ensure_ascii=False),
+                int(ok),
+                duration_s,
                 time.time(),
             ),
         )

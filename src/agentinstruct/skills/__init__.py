@@ -78,13 +78,13 @@ class Skill(BaseModel):
     unanswerable_share: float = Field(default=0.0, ge=0.0, le=1.0)
     instructions_per_seed: int = Field(default=2, ge=1)
     checks: list[str] = Field(default_factory=list)
-    flow: str = Field(default="standard", description="which flow class runs this skill (agentinstruct.flows)")
+    flow: str = Field(default="standard", description="the flow class that runs this skill (flows registry)")
     constraints: bool = Field(
         default=False,
-        description="instruction and editor agents also emit machine-checkable constraints (quality.constraints)",
+        description="instruction and editor agents also emit machine-checkable constraints",
     )
     repair_rounds: int = Field(
-        default=0, ge=0, le=5, description="times a teacher answer that fails a check goes back to the teacher"
+        default=0, ge=0, le=5, description="times an answer that fails a check goes back to the teacher"
     )
     teacher_tools: list[Literal["python", "calculator", "search"]] = Field(
         default_factory=list, description="real tools the teacher may call while answering"

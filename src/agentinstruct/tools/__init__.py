@@ -3,13 +3,20 @@
 The tools themselves live in submodules so that importing this package stays cheap:
 `agentinstruct.tools.code_interpreter` (sandboxed Python, built on `agentinstruct.tools.sandbox`),
 `agentinstruct.tools.calculator` (exact maths with sympy) and `agentinstruct.tools.search` (BM25 over
-the run's corpus). Tool-calling loops (turning model tool calls into `Tool.call`) live elsewhere.
+the run's corpus). The tool-calling loop (turning model tool calls into `Tool.call`) is `tools.loop`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
+
+
+class ToolUnavailable(Exception):
+    """The tool itself cannot run (not the caller's mistake), e.g. the sandbox cannot isolate code.
+
+    A tool loop stops on it instead of showing the model an error it cannot fix.
+    """
 
 
 class Tool(ABC):
@@ -31,4 +38,4 @@ class Tool(ABC):
         }
 
 
-__all__ = ["Tool"]
+__all__ = ["Tool", "ToolUnavailable"]

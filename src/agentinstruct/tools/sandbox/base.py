@@ -10,8 +10,10 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from agentinstruct.tools import ToolUnavailable
 
-class SandboxUnavailable(Exception):
+
+class SandboxUnavailable(ToolUnavailable):
     """Isolation cannot be guaranteed on this host, so no code is run; the message says why and how to fix."""
 
     def __init__(self, cause: str):
