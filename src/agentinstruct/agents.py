@@ -19,6 +19,7 @@ import jinja2
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from agentinstruct.models.base import Model, ModelError, ModelRequest, ModelResponse
+from agentinstruct.quality.constraints import Constraint
 from agentinstruct.tools import ToolUnavailable
 from agentinstruct.tools.loop import ToolCallRecord, ToolLoop
 
@@ -91,6 +92,20 @@ class EditOutput(AgentOutput):
     instruction: str = Field(default="", description="the task after your edits")
 
 
+class ConstrainedInstructionOutput(InstructionOutput):
+    constraints: list[Constraint] = Field(
+        default_factory=list,
+        description="the requirements stated in the task that a program can check (may be empty)",
+    )
+
+
+class ConstrainedEditOutput(EditOutput):
+    constraints: list[Constraint] = Field(
+        default_factory=list,
+        description="every program-checkable requirement of the edited task (the full list, may be empty)",
+    )
+
+
 @dataclass
 class AgentResult:
     """Outcome of one agent run: ok with an output, a not-suitable exit, or a failure with its reason."""
@@ -104,6 +119,8 @@ class AgentResult:
     #: tool executions on the way to the answer, and the OpenAI-format turns that carried them
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     trace: list[dict[str, Any]] = field(default_factory=list)
+    #: the whole conversation that produced the output (system, task, re-asks, tool turns, reply)
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -208,9 +225,41 @@ class Agent:
         """
         messages = self.messages(variables, system)
         prompt = messages[-1]["content"]
+        return await self._converse(model, messages, prompt, variables, tag=tag, seed=seed, tools=tools)
+
+    async def revise(
+        self,
+        model: Model,
+        previous: AgentResult,
+        feedback: str,
+        variables: dict[str, Any],
+        *,
+        tag: str,
+        seed: int | None = None,
+        tools: ToolLoop | None = None,
+    ) -> AgentResult:
+        """Continue `previous`'s conversation with `feedback` (e.g. a failed check) for a new answer."""
+        messages = [*previous.messages, {"role": "user", "content": feedback}]
+        result = await self._converse(
+            model, messages, previous.prompt, variables, tag=tag, seed=seed, tools=tools
+        )
+        result.call_ids = [*previous.call_ids, *result.call_ids]
+        result.tool_calls = [*previous.tool_calls, *result.tool_calls]
+        return result
+
+    async def _converse(
+        self,
+        model: Model,
+        messages: list[dict[str, Any]],
+        prompt: str,
+        variables: dict[str, Any],
+        *,
+        tag: str,
+        seed: int | None,
+        tools: ToolLoop | None,
+    ) -> AgentResult:
         call_ids: list[str] = []
         records: list[ToolCallRecord] = []
-        trace: list[dict[str, Any]] = []
         error = ""
         for attempt in (1, 2):
             request = ModelRequest(
@@ -236,6 +285,7 @@ class Agent:
             if result is not None:
                 result.call_ids, result.prompt = call_ids, prompt
                 result.tool_calls, result.trace = records, trace
+                result.messages = [*messages, *trace, {"role": "assistant", "content": response.text}]
                 return result
             if attempt == 1:
                 messages = [

@@ -51,6 +51,8 @@ class Lineage(BaseModel):
     refinement: list[RefinementStep] = Field(default_factory=list)
     teacher: TeacherRef | None = None
     call_ids: list[str] = Field(default_factory=list)
+    #: tools the teacher ran on the way to its answer: {id, name, arguments, ok, result (cut)}
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Check(BaseModel):

@@ -18,13 +18,15 @@ from typing import Any
 
 from agentinstruct.config import RunConfig
 from agentinstruct.documents import DocumentFailure, Seed, iter_seeds
-from agentinstruct.flows import FlowSettings, SkillFlow
-from agentinstruct.models import Model, create_model
+from agentinstruct.flows import FlowSettings, SkillFlow, flow_class
+from agentinstruct.flows.resources import FlowResources, build_resources
+from agentinstruct.models import Model, create_model, split_base_urls
 from agentinstruct.models.stored import StoredModel
 from agentinstruct.pairs import Rejection
 from agentinstruct.progress import RunMonitor
 from agentinstruct.skills import Skill, load_skills, select_skills, taxonomy_hash
 from agentinstruct.store import RunStore
+from agentinstruct.tools import ToolUnavailable
 from agentinstruct.version import __version__
 from agentinstruct.writers import OutputWriter, write_json_atomic
 
@@ -72,11 +74,14 @@ async def run_async(
         raise
     writer = OutputWriter(config.out, max_pairs=config.max_pairs)
     backend = model or _create_model(config, config.model)
-    stored = StoredModel(backend, store, concurrency=config.concurrency, max_attempts=2)
+    attempts = config.max_retries + 1  # the middleware makes every retry (the SDK's own are turned off)
+    stored = StoredModel(backend, store, concurrency=config.concurrency, max_attempts=attempts)
     teacher_stored = stored
     if teacher is not None or config.teacher_model:
         teacher_backend = teacher or _create_model(config, config.teacher_model)
-        teacher_stored = StoredModel(teacher_backend, store, concurrency=config.concurrency, max_attempts=2)
+        teacher_stored = StoredModel(
+            teacher_backend, store, concurrency=config.concurrency, max_attempts=attempts
+        )
     counters = RunCounters()
     started = time.time()
     state = {"status": "running", "error": None}
@@ -85,7 +90,11 @@ async def run_async(
         await stored.prepare()
         if teacher_stored is not stored:
             await teacher_stored.prepare()
-        flows = {s.name: SkillFlow(s, stored, writer, _settings(config), teacher_stored) for s in skills}
+        resources = await _resources(config, skills, store)
+        flows = {
+            s.name: flow_class(s.flow)(s, stored, writer, _settings(config), teacher_stored, resources)
+            for s in skills
+        }
         with monitor:
             await _schedule(config, skills, flows, writer, store, stored, counters)
         state["status"] = "finished" if not writer.full else "finished_max_pairs"
@@ -101,6 +110,30 @@ async def run_async(
         if teacher_stored is not stored:
             await teacher_stored.aclose()
     return summary
+
+
+async def _resources(config: RunConfig, skills: list[Skill], store: RunStore) -> FlowResources:
+    """Build the corpus index and tools the skills need (before any model call), or stop with the cause."""
+
+    def seeds() -> Any:
+        items = _seed_stream(config)
+        return (item for item in items if not isinstance(item, DocumentFailure))
+
+    try:
+        return await asyncio.to_thread(build_resources, skills, config.out, store, seeds)
+    except (ToolUnavailable, ValueError, OSError) as error:
+        raise RunError(f"cannot set up the tools the selected skills need: {error}") from None
+
+
+def _seed_stream(config: RunConfig) -> Any:
+    return iter_seeds(
+        config.inputs,
+        max_chars=config.chunk_chars,
+        min_chars=config.min_chunk_chars,
+        max_bytes=config.max_file_bytes,
+        text_field=config.text_field,
+        max_documents=config.max_documents,
+    )
 
 
 def _create_model(config: RunConfig, name: str | None) -> Model:
@@ -155,22 +188,23 @@ async def _schedule(
     model: StoredModel,
     counters: RunCounters,
 ) -> None:
-    queue: asyncio.Queue[tuple[Skill, Seed] | None] = asyncio.Queue(maxsize=config.concurrency * 2)
+    queue: asyncio.Queue[tuple[Skill, Seed, int] | None] = asyncio.Queue(maxsize=config.concurrency * 2)
     abort: list[str] = []
 
     async def worker() -> None:
         while (unit := await queue.get()) is not None:
-            skill, seed = unit
+            skill, seed, ordinal = unit
             if writer.full or abort:
                 continue
-            await _run_unit(flows[skill.name], seed, writer, store, counters)
+            await _run_unit(flows[skill.name], seed, ordinal, writer, store, counters)
             if model.consecutive_failures >= MAX_CONSECUTIVE_FAILURES and not abort:
                 abort.append(
                     f"{model.consecutive_failures} model calls in a row failed (last: {model.last_error}); "
                     "check that the server is up and --base-url/--model are right, then re-run to resume"
                 )
 
-    workers = [asyncio.create_task(worker()) for _ in range(config.concurrency)]
+    endpoints = max(1, len(split_base_urls(config.base_url)))  # each endpoint takes `concurrency` calls
+    workers = [asyncio.create_task(worker()) for _ in range(config.concurrency * endpoints)]
     try:
         await _produce(config, skills, queue, writer, store, counters, abort)
     finally:
@@ -188,11 +222,11 @@ async def _schedule(
 
 
 async def _run_unit(
-    flow: SkillFlow, seed: Seed, writer: OutputWriter, store: RunStore, counters: RunCounters
+    flow: SkillFlow, seed: Seed, ordinal: int, writer: OutputWriter, store: RunStore, counters: RunCounters
 ) -> None:
     key = f"{flow.skill.name}:{seed.id}"
     try:
-        pairs = await flow.run_seed(seed)
+        pairs = await flow.run_seed(seed, ordinal)
     except Exception as exc:  # a bug or an unexpected backend error must not end the run
         counters.units_failed += 1
         writer.reject(
@@ -226,14 +260,8 @@ async def _produce(
     counters: RunCounters,
     abort: list[str],
 ) -> None:
-    items = iter_seeds(
-        config.inputs,
-        max_chars=config.chunk_chars,
-        min_chars=config.min_chunk_chars,
-        max_bytes=config.max_file_bytes,
-        text_field=config.text_field,
-        max_documents=config.max_documents,
-    )
+    items = _seed_stream(config)
+    ordinals = dict.fromkeys((s.name for s in skills), 0)  # the n-th seed each skill gets, for coverage
     done = object()
     while not (writer.full or abort):
         item = await asyncio.to_thread(next, items, done)  # file parsing must not block the event loop
@@ -258,10 +286,12 @@ async def _produce(
                 )
             )
         for skill in matching:
+            ordinal = ordinals[skill.name]
+            ordinals[skill.name] += 1
             if store.unit_done(f"{skill.name}:{item.id}"):
                 counters.units_skipped_resume += 1
                 continue
-            await queue.put((skill, item))
+            await queue.put((skill, item, ordinal))
 
 
 def _document_rejection(source: str, reason: str, detail: str) -> Rejection:

@@ -8,7 +8,8 @@ Scheduling many seeds is `agentinstruct.pipeline`'s job.
 
 from __future__ import annotations
 
-from agentinstruct.flows.skill_flow import FlowSettings, Sink, SkillFlow, derive_seed
+from agentinstruct.flows.skill_flow import SkillFlow
+from agentinstruct.flows.state import FlowSettings, Sink, derive_seed
 
 FLOWS: dict[str, type[SkillFlow]] = {"standard": SkillFlow}
 
@@ -32,7 +33,7 @@ def _load_bundled_flows() -> None:
     import pkgutil
 
     for module in pkgutil.iter_modules(__path__):
-        if module.name != "skill_flow":
+        if module.name not in ("skill_flow", "state", "resources"):
             importlib.import_module(f"{__name__}.{module.name}")
 
 

@@ -10,14 +10,15 @@ Scheduling many seeds is `agentinstruct.pipeline`'s job; writing files is `agent
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import replace
 
 from agentinstruct.agents import (
+    PROMPTS_DIR,
     Agent,
     AgentResult,
+    ConstrainedEditOutput,
+    ConstrainedInstructionOutput,
     EditOutput,
     InstructionOutput,
     SuggestionOutput,
@@ -25,8 +26,11 @@ from agentinstruct.agents import (
     render,
 )
 from agentinstruct.documents import Seed
+from agentinstruct.flows.resources import FlowResources
+from agentinstruct.flows.state import Chain, FlowSettings, SeedContext, Sink, derive_seed, document_ref
 from agentinstruct.models.base import Model
 from agentinstruct.pairs import (
+    Check,
     DocumentRef,
     Lineage,
     Pair,
@@ -38,69 +42,26 @@ from agentinstruct.pairs import (
     Verification,
 )
 from agentinstruct.quality.checks import Candidate, resolve_checks, run_checks
+from agentinstruct.quality.constraints import describe
 from agentinstruct.skills import InstructionType, RefinementGoal, Skill, Transformation
 
-
-class Sink(Protocol):
-    """Where a flow delivers its results (the output writer in a run, a list in tests)."""
-
-    @property
-    def full(self) -> bool: ...
-
-    def accept(self, pair: Pair) -> bool: ...
-
-    def reject(self, rejection: Rejection) -> None: ...
-
-
-@dataclass(frozen=True)
-class FlowSettings:
-    """Run-level knobs a flow needs; None means "use the skill file's value"."""
-
-    run_seed: int = 0
-    temperature: float = 0.7
-    max_tokens: int = 1024
-    teacher_temperature: float = 0.7
-    teacher_max_tokens: int = 1024
-    refinement_rounds: int | None = None
-    instructions_per_seed: int | None = None
-    unanswerable_share: float | None = None
-
-
-def derive_seed(*parts: object) -> int:
-    """A stable 32-bit integer from any parts (for RNGs and per-request sampling seeds)."""
-    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:8], 16)
-
-
-@dataclass
-class Chain:
-    """The state of one instruction as it moves through refinement rounds."""
-
-    instruction_type: InstructionType
-    content: str
-    instruction: str
-    seed_instruction: str
-    refinement: list[RefinementStep] = field(default_factory=list)
-    call_ids: list[str] = field(default_factory=list)
-    unanswerable: bool = False
-
-
-@dataclass(frozen=True)
-class SeedContext:
-    """What every step of one seed's flow shares."""
-
-    seed: Seed
-    transformation: Transformation
-    transformed: str
-    call_ids: tuple[str, ...]
+__all__ = ["Chain", "FlowSettings", "SeedContext", "Sink", "SkillFlow", "derive_seed"]
 
 
 class SkillFlow:
     """Runs one skill's agents over seeds; stateless between seeds, safe to run concurrently."""
 
     def __init__(
-        self, skill: Skill, model: Model, sink: Sink, settings: FlowSettings, teacher: Model | None = None
+        self,
+        skill: Skill,
+        model: Model,
+        sink: Sink,
+        settings: FlowSettings,
+        teacher: Model | None = None,
+        resources: FlowResources | None = None,
     ):
         self.skill = skill
+        self.resources = resources or FlowResources()
         self.model = model
         self.teacher_model = teacher or model
         self.sink = sink
@@ -114,6 +75,7 @@ class SkillFlow:
         )
         self.unanswerable_share = share
         self.checks = resolve_checks(skill.checks)
+        self.teacher_tools = self.resources.tool_loop(skill.teacher_tools)
         self._agents(skill, settings)
 
     def _agents(self, skill: Skill, settings: FlowSettings) -> None:
@@ -131,19 +93,26 @@ class SkillFlow:
             t.name: agent(t.name, skill.transformation_prompt(t), TransformationOutput)
             for t in skill.transformations
         }
+        instruction_output = ConstrainedInstructionOutput if skill.constraints else InstructionOutput
         self.instructors = {
-            t.name: agent(t.name, t.prompt or skill.prompts.instruction, InstructionOutput)
+            t.name: agent(t.name, t.prompt or skill.prompts.instruction, instruction_output)
             for t in skill.instruction_types
         }
         self.suggester = agent("suggester", skill.prompts.suggester, SuggestionOutput)
-        self.editor = agent("editor", skill.prompts.editor, EditOutput)
+        edit_output = ConstrainedEditOutput if skill.constraints else EditOutput
+        self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
 
     # -- one seed ----------------------------------------------------------------------------------
-    async def run_seed(self, seed: Seed) -> int:
-        """Run the whole flow on one seed; returns the number of pairs accepted."""
+    async def run_seed(self, seed: Seed, ordinal: int | None = None) -> int:
+        """Run the whole flow on one seed; returns the number of pairs accepted.
+
+        `ordinal` is the seed's position among the seeds this skill gets in the run: with it, the
+        transformation and instruction types rotate through the taxonomy so a run covers it evenly;
+        without it (a lone seed) they are drawn at random.
+        """
         rng = random.Random(derive_seed(self.settings.run_seed, self.skill.name, seed.id))
-        transformation = rng.choice(self.skill.transformations)
+        transformation, chosen = self._choose(rng, ordinal)
         result = await self.transformers[transformation.name].run(
             self.model,
             {"seed": seed.text, "transformation": transformation, "skill": self.skill},
@@ -154,13 +123,29 @@ class SkillFlow:
             self._reject_agent(seed, "transformation", transformation.name, result)
             return 0
         context = SeedContext(seed, transformation, result.output.content, tuple(result.call_ids))
-        candidates = self.skill.types_for(transformation)
-        chosen = rng.sample(candidates, k=min(self.per_seed, len(candidates)))
         chain_seeds = [rng.getrandbits(32) for _ in chosen]
         counts = await asyncio.gather(
             *(self._run_chain(context, itype, cs) for itype, cs in zip(chosen, chain_seeds, strict=True))
         )
         return sum(counts)
+
+    def _choose(
+        self, rng: random.Random, ordinal: int | None
+    ) -> tuple[Transformation, list[InstructionType]]:
+        """The seed's transformation and instruction types: rotated by ordinal, or random without one."""
+        transformations = self.skill.transformations
+        if ordinal is None:
+            transformation = rng.choice(transformations)
+            candidates = self.skill.types_for(transformation)
+            return transformation, rng.sample(candidates, k=min(self.per_seed, len(candidates)))
+        run_rng = random.Random(derive_seed(self.settings.run_seed, self.skill.name, "rotation"))
+        order = run_rng.sample(transformations, k=len(transformations))
+        transformation = order[ordinal % len(order)]
+        turn = ordinal // len(order)  # how many seeds this transformation had before this one
+        candidates = self.skill.types_for(transformation)
+        types = run_rng.sample(candidates, k=len(candidates))
+        count = min(self.per_seed, len(types))
+        return transformation, [types[(turn * count + i) % len(types)] for i in range(count)]
 
     async def _run_chain(self, context: SeedContext, itype: InstructionType, chain_seed: int) -> int:
         if self.sink.full:
@@ -181,7 +166,14 @@ class SkillFlow:
             self._reject_agent(context.seed, "seed_instruction", itype.name, result, itype.name)
             return 0
         text = result.output.instruction
-        chain = Chain(itype, context.transformed, text, text, call_ids=list(result.call_ids))
+        chain = Chain(
+            itype,
+            context.transformed,
+            text,
+            text,
+            call_ids=list(result.call_ids),
+            constraints=tuple(getattr(result.output, "constraints", ())),
+        )
         accepted = int(await self._answer(context, chain, chain_seed))
         for round_number in range(1, self.rounds + 1):
             if self.sink.full:
@@ -217,6 +209,7 @@ class SkillFlow:
             "instruction_type": chain.instruction_type,
             "goal": goal,
             "round": round_number,
+            "constraints": [describe(c) for c in chain.constraints],
         }
         tag_base = f"{self.skill.name}/refine"
         sample_seed = derive_seed(
@@ -258,30 +251,14 @@ class SkillFlow:
             refinement=[*chain.refinement, step],
             call_ids=[*chain.call_ids, *suggestion.call_ids, *edit.call_ids],
             unanswerable=chain.unanswerable or goal.marks_unanswerable,
+            constraints=tuple(getattr(edit.output, "constraints", chain.constraints)),
         )
 
     # -- teacher and verification -------------------------------------------------------------------
     async def _answer(self, context: SeedContext, chain: Chain, sample_seed: int) -> bool:
         if self.sink.full:
             return False
-        variables = {
-            "content": chain.content,
-            "instruction": chain.instruction,
-            "instruction_type": chain.instruction_type,
-        }
-        teacher_system = render(
-            self.skill.directory,
-            self.skill.prompts.teacher,
-            skill=self.skill,
-            instruction_type=chain.instruction_type,
-        )
-        result = await self.teacher.run(
-            self.teacher_model,
-            variables,
-            system=teacher_system,
-            tag=f"{self.skill.name}/teacher/{chain.instruction_type.name}",
-            seed=sample_seed,
-        )
+        result, verification = await self._teach(chain, sample_seed)
         messages = [
             {"role": "system", "content": self.skill.system_prompt},
             {"role": "user", "content": result.prompt},  # the teacher saw exactly this user turn
@@ -293,15 +270,6 @@ class SkillFlow:
             )
             return False
         messages.append({"role": "assistant", "content": result.output})
-        candidate = Candidate(
-            self.skill.name,
-            chain.instruction_type.name,
-            chain.content,
-            chain.instruction,
-            result.output,
-            chain.unanswerable,
-        )
-        verification = Verification.from_checks(run_checks(self.checks, candidate))
         if verification.status == "failed":
             failed = ",".join(c.name for c in verification.checks if not c.ok)
             detail = "; ".join(c.detail for c in verification.checks if not c.ok)
@@ -326,6 +294,52 @@ class SkillFlow:
         )
         return self.sink.accept(pair)
 
+    async def _teach(self, chain: Chain, sample_seed: int) -> tuple[AgentResult, Verification]:
+        """The teacher's answer and its verification; a failing answer goes back `repair_rounds` times."""
+        variables = {
+            "content": chain.content,
+            "instruction": chain.instruction,
+            "instruction_type": chain.instruction_type,
+        }
+        system = render(
+            self.skill.directory,
+            self.skill.prompts.teacher,
+            skill=self.skill,
+            instruction_type=chain.instruction_type,
+        )
+        tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}"
+        options = {"seed": sample_seed, "tools": self.teacher_tools}
+        result = await self.teacher.run(self.teacher_model, variables, system=system, tag=tag, **options)
+        verification, first_failures = Verification(), ""
+        for repair in range(self.skill.repair_rounds + 1):
+            if not result.ok:
+                return result, verification
+            verification = self._verify(chain, result.output)
+            if verification.status != "failed" or repair == self.skill.repair_rounds:
+                break
+            failures = [c for c in verification.checks if not c.ok]
+            first_failures = first_failures or "; ".join(c.detail for c in failures)
+            feedback = render(PROMPTS_DIR, "repair.j2", failures=failures)
+            result = await self.teacher.revise(
+                self.teacher_model, result, feedback, variables, tag=f"{tag}/repair", **options
+            )
+        if first_failures and verification.status == "passed":
+            detail = f"passed after {repair} repair round(s); the first answer failed: {first_failures}"
+            verification.checks.append(Check(name="repaired", ok=True, detail=detail))
+        return result, verification
+
+    def _verify(self, chain: Chain, answer: str) -> Verification:
+        candidate = Candidate(
+            self.skill.name,
+            chain.instruction_type.name,
+            chain.content,
+            chain.instruction,
+            answer,
+            chain.unanswerable,
+            chain.constraints,
+        )
+        return Verification.from_checks(run_checks(self.checks, candidate))
+
     def _lineage(self, context: SeedContext, chain: Chain, teacher: AgentResult) -> Lineage:
         document = context.seed.document
         return Lineage(
@@ -341,6 +355,7 @@ class SkillFlow:
                 model=self.teacher_model.name,
                 params={"temperature": self.teacher.temperature, "max_tokens": self.teacher.max_tokens},
             ),
+            tool_calls=[record.summary() for record in teacher.tool_calls],
             call_ids=[*context.call_ids, *chain.call_ids, *teacher.call_ids],
         )
 
@@ -357,7 +372,7 @@ class SkillFlow:
                 stage=stage,
                 reason=f"{kind}:{stage}",
                 detail=f"{agent}: {result.reason}",
-                lineage={"document": _document_ref(seed), "call_ids": result.call_ids},
+                lineage={"document": document_ref(seed), "call_ids": result.call_ids},
             )
         )
 
@@ -385,8 +400,3 @@ class SkillFlow:
                 verification=verification,
             )
         )
-
-
-def _document_ref(seed: Seed) -> dict:
-    document = seed.document
-    return {"id": document.id, "source": document.source, "sha256": document.sha256, "span": list(seed.span)}

@@ -15,12 +15,33 @@ from pydantic import BaseModel, Field
 
 
 class ModelError(Exception):
-    """A model call failed; `retryable` says whether trying again may help."""
+    """A model call failed; `retryable` says whether trying again may help.
 
-    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
+    `status` is the HTTP status when there was one; `retry_after` the seconds the server asked to wait
+    (its `Retry-After` header); `kind` classifies transport failures: "timeout" (no answer in time),
+    "connect" (the endpoint could not be reached), "connection" (the connection dropped mid-request),
+    "malformed" (an answer that is not a usable completion), or "" for anything else.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+        kind: str = "",
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.status = status
+        self.retry_after = retry_after
+        self.kind = kind
+
+    @property
+    def overloaded(self) -> bool:
+        """The endpoint is saturated (429, 503 or a timeout): concurrency limiters back off on it."""
+        return self.status in (429, 503) or self.kind == "timeout"
 
 
 class ModelRequest(BaseModel):
@@ -34,6 +55,7 @@ class ModelRequest(BaseModel):
         default=None, description="{'name': ..., 'schema': {...}} for structured output"
     )
     tools: list[dict[str, Any]] | None = None
+    tool_choice: str | None = Field(default=None, description="'none' forces a text answer")
     tag: str = Field(default="", description="which skill/stage/agent made the call; not sent")
 
     def payload(self) -> dict[str, Any]:
@@ -70,10 +92,26 @@ class Model(ABC):
     name: str = "model"
     #: whether the backend enforces `json_schema` itself (otherwise agents fall back to lenient parsing)
     enforces_json_schema: bool = False
+    #: retries of a failed call this backend was configured with (`create_model(max_retries=...)`), or
+    #: None for no preference; the middleware (`StoredModel`) makes them itself
+    max_retries: int | None = None
+    #: whether the backend speaks OpenAI function calling (otherwise tool loops emulate it with json_schema)
+    native_tool_calls: bool = False
 
     @abstractmethod
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """Answer one request or raise `ModelError`."""
+
+    def disable_internal_retries(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
+        """Stop retrying inside the backend (e.g. the SDK's own retries): the middleware retries instead."""
+
+    def set_concurrency(self, ceiling: int, *, initial: int | None = None) -> bool:
+        """Let the backend limit concurrency per endpoint itself, up to `ceiling` calls per endpoint.
+
+        Returns True when it does (several endpoints, each with its own adaptive limiter); the middleware
+        then adds no limit of its own. The default returns False: the middleware limits the calls.
+        """
+        return False
 
     async def prepare(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Load weights or check the connection before a run starts, so setup errors fail fast."""

@@ -1,18 +1,25 @@
 """`OpenAIModel`: any OpenAI-compatible chat-completions server through the official async SDK.
 
 Covers api.openai.com and local servers (vLLM, llama.cpp, Ollama, LM Studio, the embedded engine's HTTP
-port). It maps SDK exceptions to `ModelError`, degrades gracefully when a server rejects structured output,
-and keeps the API key out of messages and descriptions. The embedded engine itself lives in `local`.
+port). It maps SDK exceptions to `ModelError` (with the HTTP status, the server's `Retry-After`, and the
+kind of transport failure), degrades gracefully when a server rejects structured output, and keeps the
+API key out of messages and descriptions. Used alone it lets the SDK retry `max_retries` times; under
+`StoredModel` the SDK sends each request once and the middleware retries. The embedded engine itself
+lives in `local`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import logging
+import math
 import os
 import re
 import time
 import weakref
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,6 +34,38 @@ PLACEHOLDER_API_KEY = "not-needed"
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 _MAX_ADAPTATIONS = 3
+#: transport exceptions (httpx) that mean the endpoint could not be reached at all
+_CONNECT_FAILURES = frozenset({"ConnectError", "ConnectTimeout"})
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date), None if absent/bad.
+
+    `headers` must be case-insensitive (httpx headers) or use lower-case names. Dates in the past give 0.
+    """
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            value = float(milliseconds) / 1000
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= 0:
+            return value
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(raw.strip())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if moment.tzinfo is None:  # HTTP dates are GMT
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        value = moment.timestamp() - (time.time() if now is None else now)
+        return max(0.0, value)
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _strip_credentials(url: str) -> str:
@@ -57,8 +96,11 @@ class OpenAIModel(Model):
         self.api_key_env = api_key_env
         self.timeout = timeout
         self.max_retries = max_retries
+        #: retries the SDK makes itself: `max_retries` when used alone, 0 under the middleware
+        self._sdk_max_retries = max_retries
         self.extra_body = dict(extra_body) if extra_body else None
         self.enforces_json_schema = True
+        self.native_tool_calls = True
         self._use_max_completion_tokens = False
         key = os.environ.get(api_key_env)
         if not key and not self.base_url:
@@ -78,6 +120,12 @@ class OpenAIModel(Model):
     def describe(self) -> dict[str, Any]:
         """Name, backend and endpoint; never the key."""
         return {"name": self.name, "backend": "openai", "base_url": self.display_url}
+
+    def disable_internal_retries(self) -> None:
+        """Make the SDK send each request once: `StoredModel` retries, honouring Retry-After, instead."""
+        if self._sdk_max_retries:
+            self._sdk_max_retries = 0
+            self._client = None  # rebuilt with max_retries=0 on the next call
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """Send one chat completion; failures become `ModelError`."""
@@ -110,7 +158,7 @@ class OpenAIModel(Model):
                 api_key=self._api_key,
                 base_url=self.base_url,
                 timeout=self.timeout,
-                max_retries=self.max_retries,
+                max_retries=self._sdk_max_retries,
             )
             self._client_loop = weakref.ref(loop)
         return self._client
@@ -128,6 +176,8 @@ class OpenAIModel(Model):
             arguments["seed"] = request.seed
         if request.tools:
             arguments["tools"] = request.tools
+        if request.tool_choice:
+            arguments["tool_choice"] = request.tool_choice
         if request.json_schema and self.enforces_json_schema:
             arguments["response_format"] = {
                 "type": "json_schema",
@@ -155,6 +205,7 @@ class OpenAIModel(Model):
                 raise ModelError(
                     f"{self.name} at {self.display_url}: malformed response ({error}); retrying may help",
                     retryable=True,
+                    kind="malformed",
                 ) from None
         raise ModelError(f"{self.name}: the server kept rejecting the request at {self.display_url}")
 
@@ -175,17 +226,33 @@ class OpenAIModel(Model):
     def _model_error(self, error: openai.OpenAIError) -> ModelError:
         """Translate an SDK exception into a secret-free `ModelError` that says what to do."""
         where = f"{self.name} at {self.display_url}"
+        cause = type(error.__cause__).__name__
         if isinstance(error, openai.APITimeoutError):
+            if cause == "ConnectTimeout":
+                message = f"{where}: cannot connect (timed out); is the server running and the URL right?"
+                return ModelError(self._redact(message), retryable=True, kind="connect")
             message = f"{where}: timed out after {self.timeout:g}s; raise the timeout or lower concurrency"
-            return ModelError(self._redact(message), retryable=True)
+            return ModelError(self._redact(message), retryable=True, kind="timeout")
         if isinstance(error, openai.APIConnectionError):
-            message = f"{where}: cannot connect ({error}); is the server running and the URL right?"
-            return ModelError(self._redact(message), retryable=True)
+            if cause in _CONNECT_FAILURES:
+                message = f"{where}: cannot connect ({error}); is the server running and the URL right?"
+                return ModelError(self._redact(message), retryable=True, kind="connect")
+            detail = f"{error.__cause__}" if error.__cause__ is not None else f"{error}"
+            message = f"{where}: the connection failed before an answer came ({detail or cause})"
+            return ModelError(self._redact(message), retryable=True, kind="connection")
         if isinstance(error, (openai.APIStatusError, openai.APIResponseValidationError)):
             status = error.status_code
+            headers = error.response.headers
             retryable = status in _RETRYABLE_STATUSES or status >= 500
+            should_retry = headers.get("x-should-retry")
+            if should_retry in ("true", "false"):  # the server's explicit word overrides the status
+                retryable = should_retry == "true"
+            retry_after = parse_retry_after(headers) if status in (429, 503) else None
             message = f"{where}: HTTP {status}: {_error_detail(error)}{self._status_hint(status)}"
-            return ModelError(self._redact(message), retryable=retryable, status=status)
+            kind = "malformed" if isinstance(error, openai.APIResponseValidationError) else ""
+            return ModelError(
+                self._redact(message), retryable=retryable, status=status, retry_after=retry_after, kind=kind
+            )
         return ModelError(self._redact(f"{where}: {type(error).__name__}: {error}"), retryable=True)
 
     def _status_hint(self, status: int) -> str:
@@ -209,7 +276,9 @@ class OpenAIModel(Model):
         message = getattr(choices[0], "message", None) if choices else None
         if message is None:
             raise ModelError(
-                f"{self.name}: the server returned no choices; retrying may help", retryable=True
+                f"{self.name}: the server returned no choices; retrying may help",
+                retryable=True,
+                kind="malformed",
             )
         content = getattr(message, "content", None)
         tool_calls = [call.model_dump(exclude_none=True) for call in (message.tool_calls or [])] or None
@@ -217,7 +286,9 @@ class OpenAIModel(Model):
             refusal = getattr(message, "refusal", None)
             if refusal:
                 raise ModelError(f"{self.name} refused: {refusal}", retryable=False)
-            raise ModelError(f"{self.name}: the answer has no content; retrying may help", retryable=True)
+            raise ModelError(
+                f"{self.name}: the answer has no content; retrying may help", retryable=True, kind="malformed"
+            )
         usage = getattr(completion, "usage", None)
         return ModelResponse(
             text=content or "",

@@ -37,8 +37,15 @@ class ScriptedModel(Model):
 
     enforces_json_schema = False
 
-    def __init__(self, replies: ReplyFunction | Iterable[Reply] | None = None, *, name: str = "scripted"):
+    def __init__(
+        self,
+        replies: ReplyFunction | Iterable[Reply] | None = None,
+        *,
+        name: str = "scripted",
+        native_tool_calls: bool = False,
+    ):
         self.name = name
+        self.native_tool_calls = native_tool_calls
         self.requests: list[ModelRequest] = []
         self._function: ReplyFunction | None = None
         self._queue: Iterator[Reply] | None = None

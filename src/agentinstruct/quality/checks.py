@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agentinstruct.pairs import Check
+
+if TYPE_CHECKING:  # constraints.py imports this module to register its check, so not the other way round
+    from agentinstruct.quality.constraints import Constraint
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class Candidate:
     instruction: str
     answer: str
     unanswerable: bool
+    #: machine-checkable constraints the instruction carries (quality.constraints), checked by "constraints"
+    constraints: tuple[Constraint, ...] = ()
 
 
 CheckFunction = Callable[[Candidate], Check | None]

@@ -1,0 +1,76 @@
+"""What a flow carries between its steps: run settings, the per-seed context and one instruction's chain.
+
+Plain data and the small helpers that derive from it (sampling seeds, the document reference of a seed);
+the steps themselves are in `skill_flow` and the skill-specific flow modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from agentinstruct.documents import Seed
+from agentinstruct.pairs import Pair, RefinementStep, Rejection
+from agentinstruct.quality.constraints import Constraint
+from agentinstruct.skills import InstructionType, Transformation
+
+
+class Sink(Protocol):
+    """Where a flow delivers its results (the output writer in a run, a list in tests)."""
+
+    @property
+    def full(self) -> bool: ...
+
+    def accept(self, pair: Pair) -> bool: ...
+
+    def reject(self, rejection: Rejection) -> None: ...
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """Run-level knobs a flow needs; None means "use the skill file's value"."""
+
+    run_seed: int = 0
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    teacher_temperature: float = 0.7
+    teacher_max_tokens: int = 1024
+    refinement_rounds: int | None = None
+    instructions_per_seed: int | None = None
+    unanswerable_share: float | None = None
+
+
+def derive_seed(*parts: object) -> int:
+    """A stable 32-bit integer from any parts (for RNGs and per-request sampling seeds)."""
+    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:8], 16)
+
+
+@dataclass
+class Chain:
+    """The state of one instruction as it moves through refinement rounds."""
+
+    instruction_type: InstructionType
+    content: str
+    instruction: str
+    seed_instruction: str
+    refinement: list[RefinementStep] = field(default_factory=list)
+    call_ids: list[str] = field(default_factory=list)
+    unanswerable: bool = False
+    constraints: tuple[Constraint, ...] = ()
+
+
+@dataclass(frozen=True)
+class SeedContext:
+    """What every step of one seed's flow shares."""
+
+    seed: Seed
+    transformation: Transformation
+    transformed: str
+    call_ids: tuple[str, ...]
+
+
+def document_ref(seed: Seed) -> dict:
+    """The lineage reference of the document a seed came from."""
+    document = seed.document
+    return {"id": document.id, "source": document.source, "sha256": document.sha256, "span": list(seed.span)}

@@ -1,0 +1,279 @@
+"""The text_modification skill file (SPEC §2 row 2): taxonomy, settings, prompt templates and CLI listing."""
+
+from __future__ import annotations
+
+import json
+
+import jinja2
+import pytest
+from typer.testing import CliRunner
+
+from agentinstruct.cli import app
+from agentinstruct.quality.checks import resolve_checks
+from agentinstruct.quality.constraints import KINDS, Constraint, describe
+from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills, taxonomy_hash
+
+SKILL_FILE = BUNDLED_DIR / "text_modification.yaml"
+TYPES = [
+    "paraphrasing",
+    "text_simplification",
+    "text_expansion",
+    "text_translation",
+    "text_formatting",
+    "sentiment_modification",
+    "text_annotation",
+    "keyword_replacement",
+    "text_removal",
+    "text_capitalization",
+    "text_styling",
+    "content_rewriting",
+    "data_normalization",
+    "plagiarism_rewording",
+    "code_switching",
+    "text_obfuscation",
+    "textual_entailment",
+    "vocabulary_limited_rewriting",
+]
+GOALS = ["add_narrative_frame", "change_form", "stack_constraints"]
+
+SEED = "The city council voted 7 to 2 on Tuesday to extend the tram line by 4.5 km to the harbour district."
+CONTENT = "The council voted 7 to 2 to extend the tram line.\n\nWork starts in May 2025 and costs €40m.\n"
+INSTRUCTION = (
+    "Rewrite the text below for a school newsletter in at most 40 words, without the word 'council'."
+)
+CONSTRAINTS = [
+    describe(Constraint(kind="word_count", relation="at_most", number=40)),
+    describe(Constraint(kind="banned_words", words=["council"])),
+]
+
+
+@pytest.fixture(scope="module")
+def skill() -> Skill:
+    return load_skill_file(SKILL_FILE)
+
+
+@pytest.fixture(scope="module")
+def env(skill: Skill) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(skill.directory),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def render(env: jinja2.Environment, template: str, **variables: object) -> str:
+    text = env.get_template(template).render(**variables)
+    assert text.strip(), f"{template} rendered empty"
+    assert "{{" not in text and "{%" not in text, f"{template} left template syntax in its output"
+    return text
+
+
+def test_loads_with_the_bundled_skills() -> None:
+    skills = load_skills()
+    assert "text_modification" in skills
+    assert [t.name for t in skills["text_modification"].instruction_types] == TYPES
+
+
+def test_top_level_settings(skill: Skill) -> None:
+    assert skill.name == "text_modification"
+    assert skill.seed_kinds == ["text"]
+    assert skill.description.strip() and skill.system_prompt.strip()
+    assert skill.flow == "standard"
+    assert skill.constraints is True
+    assert skill.repair_rounds == 1
+    assert skill.checks == ["constraints"]
+    assert resolve_checks(skill.checks)
+    assert skill.instructions_per_seed == 1
+    assert skill.unanswerable_share == 0.0
+    for role in ("instruction", "suggester", "editor", "teacher", "user_turn"):
+        assert getattr(skill.prompts, role) == f"text_modification/{role}.j2"
+
+
+def test_transformations(skill: Skill) -> None:
+    assert [t.name for t in skill.transformations] == ["identity", "excerpt"]
+    by_name = {t.name: t for t in skill.transformations}
+    assert by_name["identity"].source == "paper"
+    for t in skill.transformations:
+        assert t.description.strip()
+        assert t.instruction_types == [], "every type suits both transformations"
+        assert skill.transformation_prompt(t) == f"text_modification/transformations/{t.name}.j2"
+        assert [x.name for x in skill.types_for(t)] == TYPES
+
+
+def test_instruction_types(skill: Skill) -> None:
+    assert [t.name for t in skill.instruction_types] == TYPES
+    for t in skill.instruction_types:
+        assert t.source == "paper", t.name
+        assert t.intent.strip() and "\n" not in t.intent.strip(), f"{t.name}: intent must be one line"
+        lines = [line for line in t.guidance.splitlines() if line.strip()]
+        assert 2 <= len(lines) <= 5, f"{t.name}: guidance has {len(lines)} lines"
+        assert t.prompt is None
+    guidance = {t.name: t.guidance for t in skill.instruction_types}
+    assert "language constraint" in guidance["text_translation"]
+    assert "No language constraint" in guidance["code_switching"]
+    assert "case constraint" in guidance["text_capitalization"]
+    assert (
+        "banned words" in guidance["keyword_replacement"]
+        and "required words" in guidance["keyword_replacement"]
+    )
+
+
+def test_refinement(skill: Skill) -> None:
+    assert skill.refinement.rounds == 2
+    goals = {g.name: g for g in skill.refinement.goals}
+    assert list(goals) == GOALS
+    assert goals["add_narrative_frame"].source == goals["change_form"].source == "paper"
+    assert goals["stack_constraints"].source == "ours"
+    for goal in goals.values():
+        assert goal.description.strip()
+        assert not goal.edits_content and not goal.marks_unanswerable, goal.name
+
+
+def test_transformation_templates_render(skill: Skill, env: jinja2.Environment) -> None:
+    rendered = set()
+    for t in skill.transformations:
+        text = render(env, skill.transformation_prompt(t), seed=SEED, transformation=t, skill=skill)
+        assert SEED in text
+        assert "not suitable" in text, t.name
+        assert "json" not in text.lower(), t.name
+        assert "word for word" in text or "wording exactly" in text, t.name
+        rendered.add(text)
+    assert len(rendered) == len(skill.transformations)
+
+
+def test_instruction_template_renders_every_type(skill: Skill, env: jinja2.Environment) -> None:
+    for t in skill.transformations:
+        for it in skill.types_for(t):
+            text = render(
+                env,
+                skill.prompts.instruction,
+                content=CONTENT,
+                transformation=t,
+                instruction_type=it,
+                skill=skill,
+            )
+            assert CONTENT.strip() in text
+            assert it.guidance in text and it.intent in text, it.name
+            assert "not suitable" in text
+            assert '"the text above"' in text
+            assert "json" not in text.lower()
+
+
+def test_instruction_template_lists_every_constraint_kind(skill: Skill, env: jinja2.Environment) -> None:
+    it = skill.types_by_name["paraphrasing"]
+    variables = {"content": CONTENT, "transformation": skill.transformations[0], "instruction_type": it}
+    text = render(env, skill.prompts.instruction, skill=skill, **variables)
+    for kind in KINDS:
+        assert f"{kind}" in text, kind
+    for field in Constraint.model_fields:
+        assert field in text, field
+    without = render(
+        env, skill.prompts.instruction, skill=skill.model_copy(update={"constraints": False}), **variables
+    )
+    assert "bullet_list" not in without and "not suitable" in without
+
+
+@pytest.mark.parametrize("round_", [1, 2])
+@pytest.mark.parametrize("constraints", [CONSTRAINTS, []])
+def test_refinement_templates_render(
+    skill: Skill, env: jinja2.Environment, round_: int, constraints: list[str]
+) -> None:
+    it = skill.types_by_name["content_rewriting"]
+    texts = []
+    for goal in skill.refinement.goals:
+        common = {
+            "content": CONTENT,
+            "instruction": INSTRUCTION,
+            "instruction_type": it,
+            "goal": goal,
+            "round": round_,
+            "constraints": constraints,
+        }
+        suggestion = render(env, skill.prompts.suggester, **common)
+        tip = "Frame it as a request from a teacher preparing a school newsletter."
+        edit = render(env, skill.prompts.editor, suggestion=tip, **common)
+        for text in (suggestion, edit):
+            assert CONTENT.strip() in text and INSTRUCTION in text
+            assert goal.description in text
+            assert "not suitable" in text
+            assert "json" not in text.lower()
+            for number, line in enumerate(constraints, 1):
+                assert f"{number}. {line}" in text
+            if not constraints:
+                assert "- none" in text
+        assert tip in edit
+        assert "Do not change the text" in edit
+        assert "full updated list of constraints" in edit
+        assert ("refinement round 2" in suggestion) == (round_ == 2)
+        texts.append(suggestion)
+    assert len(set(texts)) == len(texts), "each goal gets its own suggestions"
+
+
+def test_editor_lists_every_constraint_kind(skill: Skill, env: jinja2.Environment) -> None:
+    goal = skill.refinement.goals[2]
+    text = render(
+        env,
+        skill.prompts.editor,
+        content=CONTENT,
+        instruction=INSTRUCTION,
+        instruction_type=skill.instruction_types[0],
+        goal=goal,
+        round=1,
+        constraints=CONSTRAINTS,
+        suggestion="Add: every sentence starts with 'T'.",
+    )
+    for kind in KINDS:
+        assert kind in text, kind
+
+
+def test_teacher_template(skill: Skill, env: jinja2.Environment) -> None:
+    for it in skill.instruction_types:
+        text = render(env, skill.prompts.teacher, skill=skill, instruction_type=it)
+        assert it.intent in text
+        assert "constraint" in text and "count" in text
+        assert "Give only the result" in text
+
+
+def test_user_turn_is_the_text_followed_by_the_request(skill: Skill, env: jinja2.Environment) -> None:
+    it = skill.types_by_name["paraphrasing"]
+    text = render(
+        env, skill.prompts.user_turn, content=CONTENT, instruction=INSTRUCTION + "\n", instruction_type=it
+    )
+    assert text.strip() == f"{CONTENT.strip()}\n\n{INSTRUCTION}"
+    # a request that already quotes the whole text is not followed by a second copy
+    quoted = f'Rewrite this:\n"""\n{CONTENT.strip()}\n"""'
+    text = render(env, skill.prompts.user_turn, content=CONTENT, instruction=quoted, instruction_type=it)
+    assert text.strip() == quoted
+
+
+def test_templates_are_packaged_files(skill: Skill) -> None:
+    for rel in skill.template_files():
+        path = skill.template_path(rel)
+        assert path.is_file() and path.suffix == ".j2", rel
+    assert len(skill.template_files()) == 7
+
+
+def test_taxonomy_hash_is_stable(skill: Skill) -> None:
+    assert taxonomy_hash([load_skill_file(SKILL_FILE)]) == taxonomy_hash([skill])
+
+
+def test_cli_lists_the_taxonomy() -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["skills", "text_modification", "--json"])
+    assert result.exit_code == 0, result.output
+    [summary] = json.loads(result.output)
+    assert summary["name"] == "text_modification"
+    assert [t["name"] for t in summary["instruction_types"]] == TYPES
+    assert all(t["intent"] and t["source"] == "paper" for t in summary["instruction_types"])
+    assert [t["name"] for t in summary["transformations"]] == ["identity", "excerpt"]
+    assert [g["name"] for g in summary["refinement_goals"]] == GOALS
+    assert summary["checks"] == ["constraints"]
+    shown = runner.invoke(app, ["skills", "text_modification"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0
+    for name in ("18 instruction types", "vocabulary_limited_rewriting", "stack_constraints", "excerpt"):
+        assert name in shown.output, name
+    assert "checks: constraints" in shown.output
+    listing = runner.invoke(app, ["skills"], env={"COLUMNS": "200"})
+    assert listing.exit_code == 0 and "text_modification" in listing.output
