@@ -11,6 +11,7 @@ from agentinstruct.quality.constraints import (
     Constraint,
     check_constraint,
     check_constraints,
+    conflicts,
     describe,
     detect_language,
     paragraphs,
@@ -331,3 +332,46 @@ def test_constraints_check_is_registered_and_summarises() -> None:
     assert partial is not None and partial.ok and "1 not checkable" in partial.detail
     assert function(candidate("Oui.", (c("language", text="fr"),))) is None
     assert [x.name for x in run_checks([function], candidate("Quite good.", rules))] == ["constraints"]
+
+
+def test_conflicts_between_constraints() -> None:
+    assert conflicts([]) == []
+    compatible = [
+        c("word_count", relation="at_least", number=20),
+        c("word_count", relation="at_most", number=50),
+        c("starts_with", text="Dear"),
+        c("starts_with", text="dear team"),
+        c("ends_with", text="thanks."),
+        c("ends_with", text="Many thanks."),
+        c("banned_words", words=["very"]),
+        c("required_words", words=["tram"]),
+        c("case", text="lower"),
+    ]
+    assert conflicts(compatible) == []
+    problems = conflicts(
+        [
+            c("word_count", relation="at_least", number=80),
+            c("word_count", relation="at_most", number=50),
+            c("sentence_count", number=3),
+            c("sentence_count", number=4),
+            c("starts_with", text="-"),
+            c("starts_with", text="*"),
+            c("case", text="upper"),
+            c("case", text="lower"),
+            c("language", text="fr"),
+            c("language", text="de"),
+            c("every_word_starts_with", text="s"),
+            c("every_word_starts_with", text="t"),
+            c("banned_words", words=["Tram"]),
+            c("required_words", words=["tram", "bus"]),
+        ]
+    )
+    assert problems == [
+        "the word_count constraints contradict each other; keep one",
+        "the sentence_count constraints contradict each other; keep one",
+        "two starts_with constraints ask for different things; keep one",
+        "two case constraints ask for different things; keep one",
+        "two language constraints ask for different things; keep one",
+        "two every_word_starts_with constraints ask for different things; keep one",
+        "both banned and required: 'tram'; drop them from one list",
+    ]

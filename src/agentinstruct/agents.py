@@ -19,7 +19,7 @@ import jinja2
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from agentinstruct.models.base import Model, ModelError, ModelRequest, ModelResponse
-from agentinstruct.quality.constraints import Constraint
+from agentinstruct.quality.constraints import Constraint, conflicts
 from agentinstruct.tools import ToolUnavailable
 from agentinstruct.tools.loop import ToolCallRecord, ToolLoop
 
@@ -92,18 +92,29 @@ class EditOutput(AgentOutput):
     instruction: str = Field(default="", description="the task after your edits")
 
 
-class ConstrainedInstructionOutput(InstructionOutput):
+class ConstrainedOutput(AgentOutput):
+    """Adds the program-checkable constraints of a task; contradictory ones are sent back to be fixed."""
+
     constraints: list[Constraint] = Field(
         default_factory=list,
-        description="the requirements stated in the task that a program can check (may be empty)",
+        max_length=4,
+        description="every requirement stated in the task that a program can check (at most 4, may be empty)",
     )
 
+    @model_validator(mode="after")
+    def _consistent_constraints(self) -> ConstrainedOutput:
+        problems = conflicts(self.constraints)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
-class ConstrainedEditOutput(EditOutput):
-    constraints: list[Constraint] = Field(
-        default_factory=list,
-        description="every program-checkable requirement of the edited task (the full list, may be empty)",
-    )
+
+class ConstrainedInstructionOutput(ConstrainedOutput, InstructionOutput):
+    pass
+
+
+class ConstrainedEditOutput(ConstrainedOutput, EditOutput):
+    pass
 
 
 @dataclass
@@ -167,7 +178,12 @@ def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
     Scaffold lines are the prompt's lines that come from the template, not from the material passed in, so
     an editor that legitimately repeats the passage is not flagged.
     """
-    material = "\n".join(str(v) for v in variables.values() if isinstance(v, str))
+    material = "\n".join(
+        str(item)
+        for value in variables.values()
+        for item in (value if isinstance(value, list) else [value])
+        if isinstance(item, str)
+    )
     scaffold = [
         line.strip(" -")
         for line in prompt.splitlines()

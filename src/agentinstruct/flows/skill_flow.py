@@ -27,7 +27,15 @@ from agentinstruct.agents import (
 )
 from agentinstruct.documents import Seed
 from agentinstruct.flows.resources import FlowResources
-from agentinstruct.flows.state import Chain, FlowSettings, SeedContext, Sink, derive_seed, document_ref
+from agentinstruct.flows.state import (
+    Chain,
+    FlowSettings,
+    SeedContext,
+    Sink,
+    derive_seed,
+    document_ref,
+    output_details,
+)
 from agentinstruct.models.base import Model
 from agentinstruct.pairs import (
     Check,
@@ -78,17 +86,20 @@ class SkillFlow:
         self.teacher_tools = self.resources.tool_loop(skill.teacher_tools)
         self._agents(skill, settings)
 
-    def _agents(self, skill: Skill, settings: FlowSettings) -> None:
-        def agent(name: str, template: str, output: type | None, teacher: bool = False) -> Agent:
-            return Agent(
-                name,
-                template,
-                skill.directory,
-                output,
-                temperature=settings.teacher_temperature if teacher else settings.temperature,
-                max_tokens=settings.teacher_max_tokens if teacher else settings.max_tokens,
-            )
+    def agent(self, name: str, template: str, output: type | None, *, teacher: bool = False) -> Agent:
+        """An agent of this skill with the run's sampling settings (the teacher's when `teacher`)."""
+        settings = self.settings
+        return Agent(
+            name,
+            template,
+            self.skill.directory,
+            output,
+            temperature=settings.teacher_temperature if teacher else settings.temperature,
+            max_tokens=settings.teacher_max_tokens if teacher else settings.max_tokens,
+        )
 
+    def _agents(self, skill: Skill, settings: FlowSettings) -> None:
+        agent = self.agent
         self.transformers = {
             t.name: agent(t.name, skill.transformation_prompt(t), TransformationOutput)
             for t in skill.transformations
@@ -140,9 +151,13 @@ class SkillFlow:
             return transformation, rng.sample(candidates, k=min(self.per_seed, len(candidates)))
         run_rng = random.Random(derive_seed(self.settings.run_seed, self.skill.name, "rotation"))
         order = run_rng.sample(transformations, k=len(transformations))
-        transformation = order[ordinal % len(order)]
-        turn = ordinal // len(order)  # how many seeds this transformation had before this one
+        position = ordinal % len(order)
+        transformation = order[position]
         candidates = self.skill.types_for(transformation)
+        # how many earlier seeds drew from the same list of types: they continue one rotation together
+        names = {t.name for t in candidates}
+        sharing = [i for i, t in enumerate(order) if {c.name for c in self.skill.types_for(t)} == names]
+        turn = (ordinal // len(order)) * len(sharing) + sharing.index(position)
         types = run_rng.sample(candidates, k=len(candidates))
         count = min(self.per_seed, len(types))
         return transformation, [types[(turn * count + i) % len(types)] for i in range(count)]
@@ -173,6 +188,7 @@ class SkillFlow:
             text,
             call_ids=list(result.call_ids),
             constraints=tuple(getattr(result.output, "constraints", ())),
+            details=output_details(result.output),
         )
         accepted = int(await self._answer(context, chain, chain_seed))
         for round_number in range(1, self.rounds + 1):
@@ -252,6 +268,7 @@ class SkillFlow:
             call_ids=[*chain.call_ids, *suggestion.call_ids, *edit.call_ids],
             unanswerable=chain.unanswerable or goal.marks_unanswerable,
             constraints=tuple(getattr(edit.output, "constraints", chain.constraints)),
+            details=output_details(edit.output) or chain.details,
         )
 
     # -- teacher and verification -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from agentinstruct.documents import Seed
 from agentinstruct.pairs import Pair, RefinementStep, Rejection
@@ -58,6 +58,8 @@ class Chain:
     call_ids: list[str] = field(default_factory=list)
     unanswerable: bool = False
     constraints: tuple[Constraint, ...] = ()
+    #: any further fields the instruction or editor agent returned (e.g. the APIs a request needs)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,12 @@ class SeedContext:
     transformation: Transformation
     transformed: str
     call_ids: tuple[str, ...]
+
+
+def output_details(output: Any) -> dict[str, Any]:
+    """The fields of an instruction or edit output beyond the ones every flow reads."""
+    common = {"suitable", "reason", "instruction", "content", "constraints"}
+    return output.model_dump(exclude=common) if output is not None else {}
 
 
 def document_ref(seed: Seed) -> dict:

@@ -57,10 +57,11 @@ class Constraint(BaseModel):
     number: int = Field(default=0, description="the count or length the relation applies to")
     text: str = Field(
         default="",
+        max_length=300,
         description="case (upper, lower, title), a letter, a bullet marker (-, *, 1.), a language code "
         "(fr), or the exact start/end text",
     )
-    words: list[str] = Field(default_factory=list, description="words or phrases that are banned or required")
+    words: list[str] = Field(default_factory=list, max_length=12, description="words to ban or require")
 
     @model_validator(mode="after")
     def _coherent(self) -> Constraint:
@@ -82,7 +83,7 @@ class Constraint(BaseModel):
         elif kind == "bullet_list":
             if text and text not in BULLETS:
                 raise ValueError(
-                    f"bullet_list text must be a marker '-', '*', '•' or '1.', or empty (got {text!r})"
+                    f"bullet_list text must be a marker '-', '*', '•', '1.' or empty, not {text!r}"
                 )
             if self.number < 0:
                 raise ValueError(
@@ -90,16 +91,13 @@ class Constraint(BaseModel):
                 )
             text = BULLETS.get(text, "")
         elif kind in ("starts_with", "ends_with") and not text:
-            raise ValueError(
-                f"{kind} needs text: the exact words the answer must {kind.split('_')[0][:-1]} with"
-            )
+            raise ValueError(f"{kind} needs text: the exact words the answer must {kind[:-6]} with")
         elif kind == "language":
-            code = LANGUAGE_ALIASES.get(text.lower(), text.lower())
-            if not re.fullmatch(r"[a-z]{2}", code):
+            text = LANGUAGE_ALIASES.get(text.lower(), text.lower())
+            if not re.fullmatch(r"[a-z]{2}", text):
                 raise ValueError(
-                    f"language needs a two-letter ISO 639-1 code in text, such as 'fr' (got {text!r})"
+                    f"language needs a two-letter ISO 639-1 code in text, such as 'fr', not {text!r}"
                 )
-            text = code
         self.text = text
         return self
 
@@ -112,19 +110,21 @@ HEADING = re.compile(r"^\s*#{1,6}\s")
 SENTENCE_END = re.compile(r"(\.{3}|…|[.!?]+)([\"'”’)\]*_]*)(\s+|$)|([。！？]+)([」』”’)]*)\s*")
 #: a period after these does not end a sentence
 ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "st", "vs", "cf", "jr", "sr", "approx", "al",
-    "dept", "mt", "gen", "col", "lt", "sgt", "rev", "ave",
+    "mr", "mrs", "ms", "dr", "prof", "st", "vs", "cf", "jr", "sr", "approx", "al", "dept", "mt", "gen",
+    "col", "lt", "sgt", "rev", "ave",
 }  # fmt: skip
 #: ... nor after these when a number follows ("No. 5", "Fig. 3")
 NUMBER_ABBREVIATIONS = {
-    "no", "nos", "fig", "figs", "vol", "p", "pp", "art", "sec", "ch", "eq", "ref", "jan", "feb", "mar", "apr",
-    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "no", "nos", "fig", "figs", "vol", "p", "pp", "art", "sec", "ch", "eq", "ref", "jan", "feb", "mar",
+    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 }  # fmt: skip
 #: "e.g", "U.S", "Ph.D", "a.m": letters with inner periods
 DOTTED = re.compile(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")
 #: words that title case leaves in lowercase unless they come first
-MINOR_WORDS = {"a", "an", "the", "and", "but", "or", "nor", "for", "so", "yet", "as", "at", "by", "in", "of"}
-MINOR_WORDS |= {"on", "to", "up", "via", "per", "off", "out", "with", "from", "into", "onto", "over"}
+MINOR_WORDS = {
+    "a", "an", "the", "and", "but", "or", "nor", "for", "so", "yet", "as", "at", "by", "in", "of", "on",
+    "to", "up", "via", "per", "off", "out", "with", "from", "into",
+}  # fmt: skip
 
 
 def words(text: str) -> list[str]:
@@ -174,24 +174,15 @@ def sentences(text: str) -> list[str]:
                         continue  # e.g. / U.S. / initials such as J. K. Rowling
                     if token in NUMBER_ABBREVIATIONS and following.isdigit():
                         continue
-            sentence = unit[start:end].strip()
-            if sentence:
-                result.append(sentence)
+            result.append(unit[start:end].strip())
             start = end
-        if unit[start:].strip():
-            result.append(unit[start:].strip())
+        result.append(unit[start:].strip())
     return [s for s in result if any(c.isalnum() for c in s)]
 
 
 def _base_letter(char: str) -> str:
     """'É' -> 'e': the letter without case or diacritics."""
     return unicodedata.normalize("NFD", char.casefold())[0]
-
-
-def _first_alnum(text: str) -> str:
-    """The first alphanumeric character, skipping quotes, brackets and Markdown emphasis."""
-    found = re.search(r"[^\W_]", text)
-    return found.group(0) if found else ""
 
 
 def _phrase(word: str) -> re.Pattern[str]:
@@ -243,10 +234,8 @@ def describe(constraint: Constraint) -> str:
             marker = f", every line starting with '{c.text}'" if c.text and c.text != "1." else ""
             count = f" of {rel} {_plural(c.number, 'item')}" if c.number else ""
             return f"The answer must be {form}{count} and nothing else{marker}."
-        case "starts_with":
-            return f"The answer must start with '{c.text}'."
-        case "ends_with":
-            return f"The answer must end with '{c.text}'."
+        case "starts_with" | "ends_with":
+            return f"The answer must {c.kind[:-6]} with '{c.text}'."
         case "language":
             return f"The answer must be written in {LANGUAGES.get(c.text, c.text)} ({c.text})."
     raise ValueError(f"unknown constraint kind {c.kind!r}")
@@ -268,8 +257,7 @@ def detect_language(text: str) -> list[tuple[str, float]] | None:
     from langdetect.lang_detect_exception import LangDetectException
 
     cleaned = re.sub(r"https?://\S+|\S+@\S+|`[^`]*`|\d+", " ", text)
-    letters = sum(c.isalpha() for c in cleaned)
-    if letters < MIN_LANGUAGE_LETTERS or len(words(cleaned)) < MIN_LANGUAGE_WORDS:
+    if sum(c.isalpha() for c in cleaned) < MIN_LANGUAGE_LETTERS or len(words(cleaned)) < MIN_LANGUAGE_WORDS:
         return None
     detector = _language_factory().create()
     detector.append(cleaned)
@@ -294,11 +282,7 @@ def check_constraint(answer: str, constraint: Constraint) -> Check | None:
             elif c.text == "lower":
                 bad = [w for w in found if any(ch.isupper() for ch in w)]
             else:
-                bad = [
-                    w
-                    for i, w in enumerate(found)
-                    if w[0].isalpha() and not w[0].isupper() and (i == 0 or w.lower() not in MINOR_WORDS)
-                ]
+                bad = [w for i, w in enumerate(found) if w[0].islower() and (i == 0 or w not in MINOR_WORDS)]
             ok = not bad
             detail = f"{_plural(len(bad), 'word')} not {c.text} case: {_quote(bad)}" if bad else ""
             detail = detail or f"all {_plural(len(found), 'word')} in {c.text} case"
@@ -313,7 +297,9 @@ def check_constraint(answer: str, constraint: Constraint) -> Check | None:
             )
         case "every_sentence_starts_with":
             found = sentences(text)
-            bad = [s for s in found if _base_letter(_first_alnum(s) or " ") != c.text]
+            bad = [
+                s for s in found if _base_letter(re.findall(r"[^\W_]", s)[0]) != c.text
+            ]  # skips quotes, **
             ok = bool(found) and not bad
             shown = [" ".join(s.split()[:4]) + "..." for s in bad]
             detail = (
@@ -365,6 +351,29 @@ def check_constraint(answer: str, constraint: Constraint) -> Check | None:
     return Check(name=f"constraint:{c.kind}", ok=ok, detail=detail)
 
 
+def conflicts(constraints: list[Constraint] | tuple[Constraint, ...]) -> list[str]:
+    """Why a set of constraints cannot all be met (empty when it can), phrased so a model can fix it."""
+    problems: list[str] = []
+    ranges: dict[str, list[float]] = {}
+    seen: dict[str, str] = {}
+    banned = {w.casefold() for c in constraints if c.kind == "banned_words" for w in c.words}
+    for c in constraints:
+        if c.kind in COUNT_KINDS:
+            bounds = ranges.setdefault(c.kind, [0, float("inf")])
+            bounds[0] = max(bounds[0], c.number) if c.relation != "at_most" else bounds[0]
+            bounds[1] = min(bounds[1], c.number) if c.relation != "at_least" else bounds[1]
+            if bounds[0] > bounds[1]:
+                problems.append(f"the {c.kind} constraints contradict each other; keep one")
+        elif c.kind not in ("banned_words", "required_words", "bullet_list") and c.text:
+            one, two = seen.setdefault(c.kind, c.text.casefold()), c.text.casefold()
+            agree = (one.endswith(two) or two.endswith(one)) if c.kind == "ends_with" else None
+            if not (agree if agree is not None else one.startswith(two) or two.startswith(one)):
+                problems.append(f"two {c.kind} constraints ask for different things; keep one")
+        if c.kind == "required_words" and (both := [w for w in c.words if w.casefold() in banned]):
+            problems.append(f"both banned and required: {_quote(both)}; drop them from one list")
+    return list(dict.fromkeys(problems))
+
+
 def check_constraints(answer: str, constraints: list[Constraint] | tuple[Constraint, ...]) -> list[Check]:
     """The applicable checks for all constraints, in order."""
     return [result for c in constraints if (result := check_constraint(answer, c)) is not None]
@@ -381,9 +390,9 @@ def constraints_check(candidate: Candidate) -> Check | None:
         return None
     failed = [r for r in results if not r.ok]
     note = f" ({skipped} not checkable)" if skipped else ""
-    if failed:
-        detail = "; ".join(f"{r.name.removeprefix('constraint:')}: {r.detail}" for r in failed)
-        return Check(
-            name="constraints", ok=False, detail=f"{len(failed)} of {len(results)} failed{note}: {detail}"
-        )
-    return Check(name="constraints", ok=True, detail=f"all {len(results)} met{note}")
+    if not failed:
+        return Check(name="constraints", ok=True, detail=f"all {len(results)} met{note}")
+    detail = "; ".join(f"{r.name.removeprefix('constraint:')}: {r.detail}" for r in failed)
+    return Check(
+        name="constraints", ok=False, detail=f"{len(failed)} of {len(results)} failed{note}: {detail}"
+    )
