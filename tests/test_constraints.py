@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from pydantic import ValidationError
 
@@ -331,7 +333,8 @@ def test_constraints_check_is_registered_and_summarises() -> None:
     partial = function(candidate("Oui.", (c("language", text="fr"), c("word_count", number=1))))
     assert partial is not None and partial.ok and "1 not checkable" in partial.detail
     assert function(candidate("Oui.", (c("language", text="fr"),))) is None
-    assert [x.name for x in run_checks([function], candidate("Quite good.", rules))] == ["constraints"]
+    checks = asyncio.run(run_checks([function], candidate("Quite good.", rules)))
+    assert [x.name for x in checks] == ["constraints"]
 
 
 def test_conflicts_between_constraints() -> None:

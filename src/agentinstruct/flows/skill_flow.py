@@ -331,7 +331,7 @@ class SkillFlow:
         for repair in range(self.skill.repair_rounds + 1):
             if not result.ok:
                 return result, verification
-            verification = self._verify(chain, result.output)
+            verification = await self._verify(chain, result.output, variables, system, sample_seed)
             if verification.status != "failed" or repair == self.skill.repair_rounds:
                 break
             failures = [c for c in verification.checks if not c.ok]
@@ -345,7 +345,19 @@ class SkillFlow:
             verification.checks.append(Check(name="repaired", ok=True, detail=detail))
         return result, verification
 
-    def _verify(self, chain: Chain, answer: str) -> Verification:
+    async def _verify(
+        self, chain: Chain, answer: str, variables: dict, system: str, sample_seed: int
+    ) -> Verification:
+        async def resample() -> str:
+            """An independent teacher answer (another sampling seed) for agreement checks."""
+            tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}/resample"
+            second = await self.teacher.run(
+                self.teacher_model, variables, system=system, tag=tag, seed=derive_seed(sample_seed, "again")
+            )
+            if not second.ok:
+                raise RuntimeError(f"the second teacher answer failed: {second.reason}")
+            return str(second.output)
+
         candidate = Candidate(
             self.skill.name,
             chain.instruction_type.name,
@@ -354,8 +366,11 @@ class SkillFlow:
             answer,
             chain.unanswerable,
             chain.constraints,
+            details=chain.details,
+            tools=self.resources.tools,
+            resample=resample,
         )
-        return Verification.from_checks(run_checks(self.checks, candidate))
+        return Verification.from_checks(await run_checks(self.checks, candidate))
 
     def _lineage(self, context: SeedContext, chain: Chain, teacher: AgentResult) -> Lineage:
         document = context.seed.document

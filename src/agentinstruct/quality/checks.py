@@ -7,15 +7,17 @@ name in a skill file is an error at load time of the flow, not a silent no-op.
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from agentinstruct.pairs import Check
 
 if TYPE_CHECKING:  # constraints.py imports this module to register its check, so not the other way round
     from agentinstruct.quality.constraints import Constraint
+    from agentinstruct.tools import Tool
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,16 @@ class Candidate:
     unanswerable: bool
     #: machine-checkable constraints the instruction carries (quality.constraints), checked by "constraints"
     constraints: tuple[Constraint, ...] = ()
+    #: further fields the instruction/editor agents returned (an answer key, a schema, a program...)
+    details: Mapping[str, Any] = field(default_factory=dict)
+    #: the run's tools by name ("python", "calculator", "search"), for checks that execute or look up
+    tools: Mapping[str, Tool] = field(default_factory=dict)
+    #: asks the teacher again, independently, for checks that compare two answers (None outside a flow)
+    resample: Callable[[], Awaitable[str]] | None = None
 
 
-CheckFunction = Callable[[Candidate], Check | None]
+#: a check returns a Check, None when it does not apply, or an awaitable of either
+CheckFunction = Callable[[Candidate], "Check | Awaitable[Check | None] | None"]
 CHECKS: dict[str, CheckFunction] = {}
 
 
@@ -71,6 +80,13 @@ def resolve_checks(names: list[str]) -> list[CheckFunction]:
     return [CHECKS[n] for n in names]
 
 
-def run_checks(functions: list[CheckFunction], candidate: Candidate) -> list[Check]:
-    """Run the applicable checks on a candidate."""
-    return [result for f in functions if (result := f(candidate)) is not None]
+async def run_checks(functions: list[CheckFunction], candidate: Candidate) -> list[Check]:
+    """Run the applicable checks on a candidate, in order (async checks are awaited)."""
+    results = []
+    for function in functions:
+        result = function(candidate)
+        if inspect.isawaitable(result):
+            result = await result
+        if result is not None:
+            results.append(result)
+    return results
