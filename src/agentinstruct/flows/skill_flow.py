@@ -12,10 +12,14 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import replace
+from typing import Any
+
+from pydantic import Field, create_model
 
 from agentinstruct.agents import (
     PROMPTS_DIR,
     Agent,
+    AgentOutput,
     AgentResult,
     ConstrainedEditOutput,
     ConstrainedInstructionOutput,
@@ -105,12 +109,15 @@ class SkillFlow:
             for t in skill.transformations
         }
         instruction_output = ConstrainedInstructionOutput if skill.constraints else InstructionOutput
+        instruction_output = _with_fields(instruction_output, skill.instruction_fields)
         self.instructors = {
             t.name: agent(t.name, t.prompt or skill.prompts.instruction, instruction_output)
             for t in skill.instruction_types
         }
         self.suggester = agent("suggester", skill.prompts.suggester, SuggestionOutput)
-        edit_output = ConstrainedEditOutput if skill.constraints else EditOutput
+        edit_output = _with_fields(
+            ConstrainedEditOutput if skill.constraints else EditOutput, skill.instruction_fields
+        )
         self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
 
@@ -226,6 +233,7 @@ class SkillFlow:
             "goal": goal,
             "round": round_number,
             "constraints": [describe(c) for c in chain.constraints],
+            "details": chain.details,
         }
         tag_base = f"{self.skill.name}/refine"
         sample_seed = derive_seed(
@@ -432,3 +440,11 @@ class SkillFlow:
                 verification=verification,
             )
         )
+
+
+def _with_fields(output: type[AgentOutput], fields: dict[str, str]) -> type[AgentOutput]:
+    """The output model plus a skill's extra required text fields (they follow the task fields)."""
+    if not fields:
+        return output
+    extra: dict[str, Any] = {name: (str, Field(default="", description=d)) for name, d in fields.items()}
+    return create_model(output.__name__, __base__=output, **extra)

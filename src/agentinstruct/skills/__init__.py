@@ -69,7 +69,7 @@ class Skill(BaseModel):
     model_config = {"extra": "forbid"}
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str
-    seed_kinds: list[Literal["text", "code"]]
+    seed_kinds: list[Literal["text", "code", "api"]]
     system_prompt: str = ""
     transformations: list[Transformation]
     instruction_types: list[InstructionType]
@@ -88,6 +88,11 @@ class Skill(BaseModel):
     )
     teacher_tools: list[Literal["python", "calculator", "search"]] = Field(
         default_factory=list, description="real tools the teacher may call while answering"
+    )
+    instruction_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra text fields (name: description) the instruction and editor agents also return, "
+        "e.g. an answer key; checks see them in Candidate.details",
     )
     corpus_search: bool = Field(
         default=False, description="the flow searches the run's corpus (the index is built once per run)"
