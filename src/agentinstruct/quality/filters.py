@@ -1,0 +1,202 @@
+"""Heuristic answer filters, each a named rejection reason (`filter:<name>`).
+
+A pair does not carry the model's finish_reason, so truncation is judged from the text: an odd number of
+code fences, JSON that never closes, a last character that cannot end a sentence (`,` `:` `(`...), a last
+word that cannot end one ("the", "and"...), or a long last prose line without final punctuation.
+Refusals ("I'm sorry, but I can't...", "As an AI language model...") are rejected unless the pair is
+marked unanswerable, where declining is the expected answer. Degenerate repetition is the share of word
+n-grams that repeat an earlier one. Length bounds are per skill (`FilterSettings.bounds_for`).
+
+Filters run in the order of `FILTERS`; the first failure is the reason recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agentinstruct.pairs import Pair
+from agentinstruct.quality.settings import FilterSettings
+from agentinstruct.quality.text import WORD_OR_MARK, answer_text, user_text, words
+
+
+@dataclass(frozen=True)
+class FilterFailure:
+    """A failed filter: its name and what was seen."""
+
+    name: str
+    detail: str
+
+    @property
+    def reason(self) -> str:
+        return f"filter:{self.name}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the filters look at."""
+
+    skill: str
+    unanswerable: bool
+    instruction: str
+    text: str
+    #: the last assistant turn only calls tools (a tool-use trace that ends in a call): text checks skip it
+    tool_call_only: bool = False
+
+    @classmethod
+    def of(cls, pair: Pair) -> Answer:
+        return cls.from_messages(pair.skill, pair.messages, unanswerable=pair.unanswerable)
+
+    @classmethod
+    def from_messages(
+        cls, skill: str, messages: list[Mapping[str, Any]], *, unanswerable: bool = False
+    ) -> Answer:
+        last = next((m for m in reversed(messages) if m.get("role") == "assistant"), {})
+        text = answer_text(messages)
+        calls_only = not text.strip() and bool(last.get("tool_calls"))
+        if calls_only:
+            text = json.dumps(last["tool_calls"], ensure_ascii=False)
+        return cls(skill, unanswerable, user_text(messages), text, calls_only)
+
+
+# -- the filters -------------------------------------------------------------------------------------
+
+#: characters after which a text cannot have ended on purpose
+DANGLING_CHARACTERS = ",;:([{=+&\\—–"
+#: words a sentence does not end on
+_DANGLING = """a an the and or but nor of to in on at by for from with without into onto about as than that
+which who whose whom because although though if when while whereas since unless until so such is are was
+were be been being has have had will would can could should may might must my your our their its this these
+those very more most less between among"""
+DANGLING_WORDS = frozenset(_DANGLING.split())
+FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
+STRUCTURED_LINE = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|#|\||>|```|~~~)")
+FINAL_PUNCTUATION = re.compile(r"""[.!?…。！？"'”’»)\]}*`_~>]$""")
+REFUSAL = re.compile(
+    r"^(?:i'?m|i am) sorry,? (?:but )?(?:i|as an ai)|^(?:sorry|i apologi[sz]e),? (?:but )?i (?:can|am|won)"
+    r"|\bas an ai(?: language)? model\b"
+    r"|\bi (?:can(?:'|no)?t|cannot|won'?t|will not|am (?:not able|unable)|'m (?:not able|unable)) to "
+    r"(?:help|assist|provide|comply|fulfil|complete|answer|write|create|generate|do) "
+    r"|\bi (?:can(?:'|no)?t|cannot|won'?t|will not) (?:help|assist|comply) with\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+REFUSAL_WINDOW = 300
+
+
+def empty_answer(answer: Answer, settings: FilterSettings) -> str | None:
+    return "the final assistant turn is empty" if not answer.text.strip() else None
+
+
+def truncated(answer: Answer, settings: FilterSettings) -> str | None:
+    if answer.tool_call_only:
+        return None
+    text = answer.text.rstrip()
+    fences = len(FENCE.findall(text))
+    if fences % 2:
+        return f"{fences} code fences: the last one is never closed"
+    if text[:1] in "{[" and not _json_closes(text):
+        return "JSON output that never closes"
+    last_line = text.splitlines()[-1].strip() if text else ""
+    if FENCE.match(last_line) or not last_line:
+        return None
+    if last_line[-1] in DANGLING_CHARACTERS:
+        return f"ends with '{last_line[-1]}' mid-sentence: …{last_line[-60:]}"
+    if FINAL_PUNCTUATION.search(last_line):
+        return None
+    last_word = (words(last_line) or [""])[-1]
+    if last_word in DANGLING_WORDS:
+        return f"ends on '{last_word}' mid-sentence: …{last_line[-60:]}"
+    if not STRUCTURED_LINE.match(last_line) and len(words(last_line)) >= settings.truncation_line_words:
+        count = len(words(last_line))
+        return f"the last line ({count} words) stops without final punctuation: …{last_line[-60:]}"
+    return None
+
+
+def _json_closes(text: str) -> bool:
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+    return depth <= 0 and not in_string
+
+
+def refusal(answer: Answer, settings: FilterSettings) -> str | None:
+    if answer.unanswerable or answer.tool_call_only:
+        return None
+    found = REFUSAL.search(answer.text[:REFUSAL_WINDOW])
+    return f"refuses instead of answering: '{found.group(0).strip()}'" if found else None
+
+
+def repetition(answer: Answer, settings: FilterSettings) -> str | None:
+    if len(WORD_OR_MARK.findall(answer.text)) < settings.repetition_min_words:
+        return None
+    ratio = repeated_ngram_ratio(answer.text, settings.repetition_ngram)
+    if ratio <= settings.max_repetition:
+        return None
+    return f"{ratio:.0%} of its {settings.repetition_ngram}-grams repeat an earlier one"
+
+
+def repeated_ngram_ratio(text: str, n: int) -> float:
+    """The share of token n-grams (words and punctuation marks) that repeat an earlier n-gram."""
+    tokens = WORD_OR_MARK.findall(text.casefold())
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def too_short(answer: Answer, settings: FilterSettings) -> str | None:
+    bounds = settings.bounds_for(answer.skill)
+    answer_words, instruction_words = len(words(answer.text)), len(words(answer.instruction))
+    if not answer.tool_call_only and answer_words < bounds.min_answer_words:
+        return f"answer of {answer_words} words, under the {bounds.min_answer_words} of {answer.skill}"
+    if instruction_words < bounds.min_instruction_words:
+        return f"instruction of {instruction_words} words, under the {bounds.min_instruction_words}"
+    return None
+
+
+def too_long(answer: Answer, settings: FilterSettings) -> str | None:
+    bounds = settings.bounds_for(answer.skill)
+    answer_words, instruction_words = len(words(answer.text)), len(words(answer.instruction))
+    if answer_words > bounds.max_answer_words:
+        return f"answer of {answer_words} words, over the {bounds.max_answer_words} of {answer.skill}"
+    if instruction_words > bounds.max_instruction_words:
+        return f"instruction of {instruction_words} words, over the {bounds.max_instruction_words}"
+    return None
+
+
+FilterFunction = Callable[[Answer, FilterSettings], "str | None"]
+FILTERS: dict[str, FilterFunction] = {
+    "empty_answer": empty_answer,
+    "refusal": refusal,
+    "truncated": truncated,
+    "repetition": repetition,
+    "too_short": too_short,
+    "too_long": too_long,
+}
+
+
+def first_failure(pair: Pair, settings: FilterSettings | None = None) -> FilterFailure | None:
+    """The first enabled filter the pair fails, or None when it passes them all."""
+    return failure_of(Answer.of(pair), settings or FilterSettings())
+
+
+def failure_of(answer: Answer, settings: FilterSettings) -> FilterFailure | None:
+    for name, function in FILTERS.items():
+        if name in settings.enabled:
+            detail = function(answer, settings)
+            if detail is not None:
+                return FilterFailure(name, detail)
+    return None

@@ -1,0 +1,108 @@
+"""Answer filters: each one's rejection reason, and the answers that must pass it."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.quality.filters import Answer, failure_of, first_failure, repeated_ngram_ratio
+from agentinstruct.quality.settings import FilterSettings, LengthBounds
+from quality_fixtures import make_pair, tool_pair
+
+SETTINGS = FilterSettings()
+GOOD = "The engineers argued that storms had doubled since the last repair, so rebuilding was urgent."
+
+
+def verdict(answer: str, *, skill: str = "open_domain_qa", unanswerable: bool = False, settings=SETTINGS):
+    instruction = "Explain why the engineers wanted to rebuild the breakwater."
+    failure = failure_of(Answer(skill, unanswerable, instruction, answer), settings)
+    return None if failure is None else failure.reason
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        GOOD,
+        "Steps:\n1. Measure the wall\n2. Estimate the cost",
+        "Here is the function:\n```python\ndef area(r):\n    return 3.14159 * r * r\n```",
+        "| option | cost |\n|---|---|\n| rebuild | 40 |",
+        "Answer: B",
+        '{"names": ["Oslo", "Bergen"], "count": 2}',
+        "It cannot be determined (the passage gives no date).",
+    ],
+)
+def test_good_answers_pass(answer):
+    assert verdict(answer) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("", "filter:empty_answer"),
+        ("   \n ", "filter:empty_answer"),
+        ("Here is the code:\n```python\ndef area(r):\n    return", "filter:truncated"),
+        ("The main reasons are the cost, the storms,", "filter:truncated"),
+        ("The engineers wanted to rebuild it because the", "filter:truncated"),
+        (
+            "The commission decided to rebuild the breakwater because the engineers showed that storms "
+            "had doubled since 1990 and repairs",
+            "filter:truncated",
+        ),
+        ('{"names": ["Oslo", "Berg', "filter:truncated"),
+        ("I'm sorry, but I can't help with that request.", "filter:refusal"),
+        ("As an AI language model, I do not have opinions about breakwaters.", "filter:refusal"),
+        ("I am unable to provide an answer to this question.", "filter:refusal"),
+        (" ".join(["The storms doubled."] * 40), "filter:repetition"),
+        ("= " * 200 + "done.", "filter:repetition"),
+    ],
+)
+def test_each_failure_has_its_reason(answer, reason):
+    assert verdict(answer) == reason
+
+
+def test_declining_is_expected_for_unanswerable_pairs():
+    refusal = "I'm sorry, but I cannot answer this: the passage does not say when the vote took place."
+    assert verdict(refusal) == "filter:refusal"
+    assert verdict(refusal, unanswerable=True) is None
+
+
+def test_length_bounds_per_skill():
+    assert verdict("Yes.", skill="reading_comprehension") == "filter:too_short"
+    assert verdict("Yes.", skill="open_domain_qa") is None
+    settings = FilterSettings(skill_lengths={"open_domain_qa": LengthBounds(max_answer_words=10)})
+    assert verdict(GOOD, settings=settings) == "filter:too_long"
+    assert verdict(GOOD, skill="fermi", settings=settings) is None
+    instruction_bound = FilterSettings(lengths=LengthBounds(min_instruction_words=50))
+    assert verdict(GOOD, settings=instruction_bound) == "filter:too_short"
+
+
+def test_disabled_filters_do_not_run():
+    settings = FilterSettings(enabled=["empty_answer"])
+    assert verdict("The main reasons are the cost, the storms,", settings=settings) is None
+    assert verdict("", settings=settings) == "filter:empty_answer"
+
+
+def test_pairs_are_read_from_their_messages():
+    assert first_failure(make_pair("What did the engineers estimate?")) is None
+    truncated = make_pair(
+        "What did the engineers estimate?", answer="They estimated the cost at 40 million and"
+    )
+    failure = first_failure(truncated)
+    assert failure.reason == "filter:truncated" and "'and'" in failure.detail
+    assert first_failure(tool_pair()) is None
+
+
+def test_a_trace_ending_in_a_tool_call_is_not_empty():
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    answer = Answer.from_messages(
+        "tool_use",
+        [
+            {"role": "user", "content": "Call f for me now please"},
+            {"role": "assistant", "tool_calls": [call]},
+        ],
+    )
+    assert answer.tool_call_only and failure_of(answer, SETTINGS) is None
+
+
+def test_repeated_ngram_ratio():
+    assert repeated_ngram_ratio("a b c d e f g h", 2) == 0.0
+    assert repeated_ngram_ratio("a b a b a b a b", 2) == pytest.approx(5 / 7)
