@@ -54,6 +54,7 @@ from agentinstruct.pairs import (
     Verification,
 )
 from agentinstruct.quality.checks import Candidate, resolve_checks, run_checks
+from agentinstruct.quality.gate import deliver
 from agentinstruct.quality.constraints import describe
 from agentinstruct.skills import InstructionType, RefinementGoal, Skill, Transformation
 
@@ -317,7 +318,7 @@ class SkillFlow:
             verification=verification,
             unanswerable=chain.unanswerable,
         )
-        return self.sink.accept(pair)
+        return await deliver(self.sink, pair)
 
     async def _teach(self, chain: Chain, sample_seed: int) -> tuple[AgentResult, Verification]:
         """The teacher's answer and its verification; a failing answer goes back `repair_rounds` times."""
