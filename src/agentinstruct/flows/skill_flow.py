@@ -54,8 +54,8 @@ from agentinstruct.pairs import (
     Verification,
 )
 from agentinstruct.quality.checks import Candidate, resolve_checks, run_checks
-from agentinstruct.quality.gate import deliver
 from agentinstruct.quality.constraints import describe
+from agentinstruct.quality.gate import deliver
 from agentinstruct.skills import InstructionType, RefinementGoal, Skill, Transformation
 
 __all__ = ["Chain", "FlowSettings", "SeedContext", "Sink", "SkillFlow", "derive_seed"]
