@@ -1,8 +1,12 @@
 """Document ingestion: read files, directories, globs and tables into `Document`s, then `Seed` chunks.
 
+Documents have a kind: "text" (prose, markup, table rows), "code" (source files) or "api" (OpenAPI/Swagger
+specs rendered as text); skills name the kinds they take in `seed_kinds`.
+
 This package only reads and splits text; generating instructions from seeds lives elsewhere.
 """
 
+from agentinstruct.documents.api_readers import OpenApiReader
 from agentinstruct.documents.chunking import chunk_document
 from agentinstruct.documents.markup_readers import HtmlReader, PdfReader
 from agentinstruct.documents.readers import CodeReader, PlainTextReader, Reader
@@ -18,6 +22,7 @@ __all__ = [
     "DocumentFailure",
     "HtmlReader",
     "JsonlReader",
+    "OpenApiReader",
     "ParquetReader",
     "PdfReader",
     "PlainTextReader",

@@ -6,7 +6,10 @@ units are packed greedily into chunks of at most `max_chars`. Section headings (
 underlined titles, HTML headings, which the HTML reader renders as `#` lines) and top-level definitions
 start a new chunk once the current one has `min_chars`. A unit longer than `max_chars` is split at
 sentence ends (blank lines for code), then line ends, then spaces, and as a last resort hard-split.
-Short chunks are merged into a neighbour while that keeps it within 1.5 x `max_chars`.
+Short chunks are merged into a neighbour while that keeps it within 1.5 x `max_chars`. Documents of kind
+"api" (rendered OpenAPI specs: `##` group headings, one paragraph per operation) are chunked as prose, so a
+large spec splits at operation groups, then between operations; a chunk holding no operation (the spec's
+header) is joined to the next one, so every api seed offers something to call.
 
 Spans are character offsets into `document.text` (already newline-normalised by the readers) and are
 trimmed by moving their ends, never by editing text, so `seed.text == document.text[start:end]`.
@@ -19,6 +22,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from agentinstruct.documents.api_readers import OPERATION_LINE
 from agentinstruct.documents.records import Document, Seed, make_seed
 
 MERGE_LIMIT_FACTOR = 1.5
@@ -227,9 +231,23 @@ def chunk_spans(
     return _merge_short(spans, min_chars, int(max_chars * MERGE_LIMIT_FACTOR))
 
 
+def _join_operationless(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join each span of a rendered API spec that holds no operation to the span after it."""
+    joined: list[tuple[int, int]] = []
+    start: int | None = None
+    for index, (span_start, span_end) in enumerate(spans):
+        start = span_start if start is None else start
+        if OPERATION_LINE.search(text, span_start, span_end) or index == len(spans) - 1:
+            joined.append((start, span_end))
+            start = None
+    return joined
+
+
 def chunk_document(document: Document, *, max_chars: int = 2000, min_chars: int = 200) -> list[Seed]:
     """Split `document` into seeds of about `max_chars` characters on natural boundaries."""
     spans = chunk_spans(
         document.text, is_code=document.kind == "code", max_chars=max_chars, min_chars=min_chars
     )
+    if document.kind == "api":
+        spans = _join_operationless(document.text, spans)
     return [make_seed(document, start, end) for start, end in spans]

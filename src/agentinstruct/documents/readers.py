@@ -22,7 +22,7 @@ from agentinstruct.documents.records import (
 
 
 class Reader:
-    """Reads files with one of `suffixes` into documents of `kind` ("text" or "code").
+    """Reads files with one of `suffixes` into documents of `kind` ("text", "code" or "api").
 
     Single-file readers only override `extract`; readers that yield many documents per file
     (tables) override `read`.

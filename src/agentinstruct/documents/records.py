@@ -28,7 +28,11 @@ FAILURE_REASONS = frozenset(
 
 @dataclass(frozen=True)
 class Document:
-    """One extracted document: a file, or one row of a .jsonl/.parquet file."""
+    """One extracted document: a file, or one row of a .jsonl/.parquet file.
+
+    `kind` is "text" (prose, markup, table rows), "code" (source files) or "api" (an OpenAPI/Swagger spec
+    rendered as text by `api_readers`); it decides how the document is chunked and which skills take it.
+    """
 
     id: str
     source: str
@@ -49,7 +53,7 @@ class Seed:
 
     @property
     def kind(self) -> str:
-        """The kind ("text" or "code") of the document this seed came from."""
+        """The kind ("text", "code" or "api") of the document this seed came from."""
         return self.document.kind
 
 

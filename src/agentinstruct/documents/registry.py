@@ -1,7 +1,8 @@
 """Which reader handles which file: the suffix table, `reader_for`, and the known non-document suffixes.
 
-The readers themselves live in `readers`, `markup_readers` and `tabular_readers`; walking inputs is in
-`sources`.
+The readers themselves live in `readers`, `markup_readers`, `tabular_readers` and `api_readers` (.json,
+.yaml and .yml files are read only when they are OpenAPI/Swagger specs; others are reported unsupported);
+walking inputs is in `sources`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from agentinstruct.documents.api_readers import OpenApiReader
 from agentinstruct.documents.markup_readers import HtmlReader, PdfReader
 from agentinstruct.documents.readers import CodeReader, PlainTextReader, Reader
 from agentinstruct.documents.tabular_readers import JsonlReader, ParquetReader
@@ -20,6 +22,7 @@ READERS: tuple[Reader, ...] = (
     CodeReader(),
     JsonlReader(),
     ParquetReader(),
+    OpenApiReader(),
 )
 _READER_BY_SUFFIX = {suffix: reader for reader in READERS for suffix in reader.suffixes}
 

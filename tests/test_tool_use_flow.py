@@ -1,0 +1,253 @@
+"""The tool-use flow with a scripted model: every request variant yields a validated OpenAI tool-call trace,
+invalid specs and traces are rejected with their reasons, a broken trace is repaired once, API lists grow
+by corpus retrieval, and a whole `generate` run over real source files gives pairs that the OpenAI SDK
+sends as request bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import openai
+import pytest
+
+from agentinstruct.config import RunConfig
+from agentinstruct.documents import Document, Seed
+from agentinstruct.flows import FlowSettings, flow_class
+from agentinstruct.flows.resources import FlowResources
+from agentinstruct.models import ModelRequest, ScriptedModel
+from agentinstruct.pipeline import run
+from agentinstruct.skills import load_skills
+from agentinstruct.testing import OpenAIServer
+from agentinstruct.tools.search import Bm25Search
+from test_flows import ListSink
+
+pytestmark = pytest.mark.timeout(120)
+
+REPO = Path(__file__).resolve().parent.parent
+CODE = '''def get_weather(city: str, days: int = 1) -> dict:
+    """Forecast for a city: temperature in Celsius for the next `days` days."""
+'''
+
+
+def api(name: str, description: str, parameters: list[dict], returns: list[dict]) -> dict:
+    return {
+        "name": name,
+        "description": description,
+        "parameters": parameters,
+        "returns": {"type": "object", "description": f"what {name} returns", "properties": returns},
+    }
+
+
+def field(name: str, kind: str, required: bool = True) -> dict:
+    return {"name": name, "type": kind, "description": f"the {name}", "required": required}
+
+
+WEATHER = api(
+    "get_weather",
+    "Forecast for a city",
+    [field("city", "string"), field("days", "integer", False)],
+    [field("temp_c", "number")],
+)
+ALERTS = api(
+    "get_alerts", "Weather alerts for a city", [field("city", "string")], [field("count", "integer")]
+)
+
+
+def call(name: str, **arguments: object) -> dict:
+    return {"kind": "call", "name": name, "arguments": arguments, "result": None, "content": ""}
+
+
+def result(name: str, value: object) -> dict:
+    return {"kind": "result", "name": name, "arguments": {}, "result": value, "content": ""}
+
+
+def say(text: str) -> dict:
+    return {"kind": "say", "name": "", "arguments": {}, "result": None, "content": text}
+
+
+TRACES = {
+    "single_api_all_params": [
+        call("get_weather", city="Oslo", days=2),
+        result("get_weather", {"temp_c": 4.5}),
+        say("Oslo: 4.5 °C."),
+    ],
+    "single_api_extra_params": [
+        call("get_weather", city="Oslo"),
+        result("get_weather", {"temp_c": 4.5}),
+        say("Oslo will be 4.5 °C; I cannot book the hotel you mentioned."),
+    ],
+    "single_api_missing_params": [say("Which city would you like the forecast for?")],
+    "multi_api_all_params": [
+        call("get_weather", city="Oslo"),
+        call("get_alerts", city="Oslo"),
+        result("get_weather", {"temp_c": 4.5}),
+        result("get_alerts", {"count": 0}),
+        say("Oslo: 4.5 °C and no alerts."),
+    ],
+    "multi_api_missing_params": [say("Which city do you mean, for the forecast and the alerts?")],
+    "api_not_available": [say("I cannot book flights: none of the available tools can do that.")],
+    "multi_api_some_missing": [
+        call("get_weather", city="Oslo"),
+        result("get_weather", {"temp_c": 4.5}),
+        say("Oslo: 4.5 °C. I cannot book a flight with the available tools."),
+    ],
+}
+MISSING = {
+    "single_api_missing_params": ["get_weather.city"],
+    "multi_api_missing_params": ["get_weather.city"],
+}
+
+
+def tool_use_reply(broken_first_trace: bool = False, extra_apis: list | None = None):
+    """Scripted tool-use agents keyed by the request tag; the teacher's trace depends on the variant."""
+    seen_teacher: set[str] = set()
+
+    def reply(request: ModelRequest) -> object:
+        _, stage, *rest = request.tag.split("/")
+        name = rest[-1] if stage != "teacher" else rest[0]
+        if stage == "transform":
+            apis = [WEATHER, *(extra_apis or [])] if name.startswith("api_from") else [ALERTS]
+            return {"apis": apis, "suitable": True, "reason": ""}
+        if stage == "instruct":
+            return {
+                "instruction": f"({name}) What is the weather in Oslo for two days?",
+                "apis_needed": ["get_weather"],
+                "missing_information": MISSING.get(name, []),
+                "suitable": True,
+                "reason": "",
+            }
+        if stage == "refine" and rest[0] == "suggester":
+            return {"suggestion": "add a second step", "suitable": True, "reason": ""}
+        if stage == "refine":
+            user = request.messages[-1]["content"]
+            itype = next(t for t in TRACES if f"({t})" in user)
+            return {
+                "instruction": f"({itype}) Weather in Oslo, then alerts? {len(user)}",
+                "apis_needed": ["get_weather", "get_alerts"],
+                "missing_information": MISSING.get(itype, []),
+                "suitable": True,
+                "reason": "",
+            }
+        if stage == "teacher":
+            if broken_first_trace and request.tag not in seen_teacher and not request.tag.endswith("/repair"):
+                seen_teacher.add(request.tag)
+                bad = [
+                    call("get_weather", city="Oslo", days="two"),
+                    result("get_weather", {"temp_c": 1.0}),
+                    say("Cold."),
+                ]
+                return {"steps": bad, "suitable": True, "reason": ""}
+            return {"steps": TRACES[name], "suitable": True, "reason": ""}
+        raise AssertionError(f"unexpected tag {request.tag}")
+
+    return reply
+
+
+def code_seed(text: str = CODE, source: str = "weather.py", index: int = 0) -> Seed:
+    document = Document(id=f"code{index}", source=source, sha256="0" * 64, text=text, kind="code")
+    return Seed(id=f"code{index}:0-{len(text)}", document=document, span=(0, len(text)), text=text)
+
+
+def run_flow(model, seeds, resources=None, **settings) -> ListSink:
+    skill = load_skills()["tool_use"]
+    sink = ListSink()
+    flow = flow_class(skill.flow)(skill, model, sink, FlowSettings(**settings), resources=resources)
+
+    async def go() -> None:
+        for ordinal, seed in enumerate(seeds):
+            await flow.run_seed(seed, ordinal)
+
+    asyncio.run(go())
+    return sink
+
+
+def test_every_variant_yields_a_valid_trace_with_tools():
+    skill = load_skills()["tool_use"]
+    sink = run_flow(
+        ScriptedModel(tool_use_reply()), [code_seed(index=i) for i in range(8)], refinement_rounds=1
+    )
+
+    assert {p.instruction_type for p in sink.pairs} == {t.name for t in skill.instruction_types}
+    assert not [r for r in sink.rejections if r.stage != "transformation"], sink.rejections
+    for pair in sink.pairs:
+        assert [t["function"]["name"] for t in pair.tools] == ["get_weather", "get_alerts"]
+        assert pair.messages[0]["role"] == "system" and pair.messages[1]["role"] == "user"
+        assert pair.messages[-1]["role"] == "assistant" and pair.messages[-1]["content"]
+        assert pair.verification.status == "passed"
+        assert pair.lineage.transformation.agent == "api_from_code+library_reconstruction"
+        calls = [c for m in pair.messages for c in m.get("tool_calls") or []]
+        if pair.instruction_type in ("api_not_available", "single_api_missing_params"):
+            assert not calls
+        for message in pair.messages:
+            if message["role"] == "tool":
+                assert any(c["id"] == message["tool_call_id"] for c in calls)
+
+
+def test_invalid_specs_are_rejected_with_the_reason():
+    duplicate = dict(WEATHER, description="the same name again")
+    sink = run_flow(ScriptedModel(tool_use_reply(extra_apis=[duplicate])), [code_seed()], refinement_rounds=0)
+    [rejection] = [r for r in sink.rejections if r.reason == "invalid_api_spec"]
+    assert "get_weather: an API of that name is already listed" in rejection.detail
+    assert sink.pairs  # the valid spec still made pairs
+
+
+def test_a_trace_with_a_wrong_argument_type_is_repaired_once():
+    model = ScriptedModel(tool_use_reply(broken_first_trace=True))
+    sink = run_flow(model, [code_seed()], refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    checks = {c.name: c for c in pair.verification.checks}
+    assert "days" in checks["repaired"].detail and "integer" in checks["repaired"].detail
+    repair = next(r for r in model.requests if r.tag.endswith("/repair"))
+    assert "days" in repair.messages[-1]["content"]
+
+
+def test_api_retrieval_finds_similar_code_in_the_corpus():
+    other = "def get_alerts(city):\n    '''Weather alerts for a city.'''\n    return fetch_alerts(city)\n"
+    seeds = [code_seed(), code_seed(other, "alerts.py", 1)]
+    index = Bm25Search.build((s.id, s.text, {"kind": "code", "source": s.document.source}) for s in seeds)
+    model = ScriptedModel(tool_use_reply())
+    run_flow(
+        model,
+        seeds[:1],
+        FlowResources(search=index),
+        refinement_rounds=0,
+        instructions_per_seed=1,
+        run_seed=0,
+    )
+
+    retrieval = [r for r in model.requests if r.tag.endswith("/transform/api_retrieval")]
+    assert retrieval and "fetch_alerts" in retrieval[0].messages[-1]["content"]
+
+
+def test_generate_on_real_source_files_gives_openai_request_bodies(
+    tmp_path: Path, openai_server: OpenAIServer
+):
+    sources = [
+        REPO / "examples" / "seeds" / "inventory.py",
+        REPO / "src" / "agentinstruct" / "tools" / "calculator.py",
+    ]
+    config = RunConfig(
+        inputs=[str(p) for p in sources],
+        out=tmp_path / "out",
+        skills="tool_use",
+        refinement_rounds=1,
+        progress=False,
+        concurrency=2,
+    )
+    summary = run(config, model=ScriptedModel(tool_use_reply()))
+    assert summary["status"] == "finished"
+    assert (tmp_path / "out" / "search" / "search.json").is_file()  # the corpus index persisted with the run
+    pairs = [json.loads(line) for line in (tmp_path / "out" / "pairs.jsonl").read_text().splitlines()]
+    assert pairs and all(p["skill"] == "tool_use" and p["tools"] for p in pairs)
+
+    async def send_all() -> None:
+        client = openai.AsyncOpenAI(base_url=openai_server.base_url, api_key="unused")
+        for pair in pairs:
+            await client.chat.completions.create(model="m", messages=pair["messages"], tools=pair["tools"])
+        await client.close()
+
+    asyncio.run(send_all())
+    assert [r["messages"] for r in openai_server.requests] == [p["messages"] for p in pairs]
+    assert all(r["tools"] == p["tools"] for r, p in zip(openai_server.requests, pairs, strict=True))
