@@ -132,6 +132,17 @@ class SkillFlow:
         """
         rng = random.Random(derive_seed(self.settings.run_seed, self.skill.name, seed.id))
         transformation, chosen = self._choose(rng, ordinal)
+        context = await self._transform(seed, transformation)
+        if context is None:
+            return 0
+        chain_seeds = [rng.getrandbits(32) for _ in chosen]
+        counts = await asyncio.gather(
+            *(self._run_chain(context, itype, cs) for itype, cs in zip(chosen, chain_seeds, strict=True))
+        )
+        return sum(counts)
+
+    async def _transform(self, seed: Seed, transformation: Transformation) -> SeedContext | None:
+        """The seed rewritten by its transformation agent (None, with a rejection, when that fails)."""
         result = await self.transformers[transformation.name].run(
             self.model,
             {"seed": seed.text, "transformation": transformation, "skill": self.skill},
@@ -140,13 +151,8 @@ class SkillFlow:
         )
         if not result.ok:
             self._reject_agent(seed, "transformation", transformation.name, result)
-            return 0
-        context = SeedContext(seed, transformation, result.output.content, tuple(result.call_ids))
-        chain_seeds = [rng.getrandbits(32) for _ in chosen]
-        counts = await asyncio.gather(
-            *(self._run_chain(context, itype, cs) for itype, cs in zip(chosen, chain_seeds, strict=True))
-        )
-        return sum(counts)
+            return None
+        return SeedContext(seed, transformation, result.output.content, tuple(result.call_ids))
 
     def _choose(
         self, rng: random.Random, ordinal: int | None

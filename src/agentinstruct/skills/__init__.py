@@ -61,6 +61,9 @@ class Prompts(BaseModel):
     editor: str
     teacher: str
     user_turn: str
+    extra: dict[str, str] = Field(
+        default_factory=dict, description="named templates of a skill-specific flow (e.g. user_simulator)"
+    )
 
 
 class Skill(BaseModel):
@@ -144,6 +147,7 @@ class Skill(BaseModel):
             self.prompts.editor,
             self.prompts.teacher,
             self.prompts.user_turn,
+            *self.prompts.extra.values(),
         ]
         files += [self.transformation_prompt(t) for t in self.transformations]
         files += [t.prompt for t in self.instruction_types if t.prompt]
