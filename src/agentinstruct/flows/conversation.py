@@ -1,0 +1,147 @@
+"""The conversation flow (SPEC §2 row 16): multi-turn dialogues where a user-simulator agent writes the
+user's turns and the teacher writes the assistant's.
+
+The instruction agent writes the opening user message (and, through the skill's `instruction_fields`, the
+simulated user's goal or persona); refinement works on that opening as usual. Then the teacher answers,
+the simulator (`prompts.extra.user_simulator`, output `UserTurnOutput`) writes the next user message from
+the conversation so far, and so on for 3–6 user turns (drawn per chain; the simulator may end the talk
+after the minimum). The pair holds the whole conversation; checks run on the last assistant turn.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from pydantic import Field
+
+from agentinstruct.agents import AgentOutput, AgentResult, render
+from agentinstruct.flows import register_flow
+from agentinstruct.flows.skill_flow import SkillFlow
+from agentinstruct.flows.state import Chain, FlowSettings, SeedContext, derive_seed
+from agentinstruct.pairs import Pair
+from agentinstruct.quality.gate import deliver
+from agentinstruct.skills import Skill
+
+MIN_USER_TURNS = 3
+MAX_USER_TURNS = 6
+
+
+class UserTurnOutput(AgentOutput):
+    message: str = Field(default="", description="the user's next message, in the user's own voice")
+    finished: bool = Field(
+        default=False, description="true when the user has what they wanted and would stop"
+    )
+
+
+class ConversationFlow(SkillFlow):
+    """Standard seed → opening-message steps, then a teacher/user-simulator dialogue per chain."""
+
+    def _agents(self, skill: Skill, settings: FlowSettings) -> None:
+        super()._agents(skill, settings)
+        template = skill.prompts.extra.get("user_simulator")
+        if template is None:
+            raise ValueError(
+                f"skill {skill.name}: the conversation flow needs prompts.extra.user_simulator, the template "
+                "of the agent that writes the user's turns"
+            )
+        self.user_simulator = self.agent("user_simulator", template, UserTurnOutput)
+
+    async def _answer(self, context: SeedContext, chain: Chain, sample_seed: int) -> bool:
+        if self.sink.full:
+            return False
+        chain = replace(
+            chain, call_ids=list(chain.call_ids)
+        )  # the simulator's calls belong to this pair only
+        itype = chain.instruction_type
+        variables = {"content": chain.content, "instruction": chain.instruction, "instruction_type": itype}
+        system = render(
+            self.skill.directory, self.skill.prompts.teacher, skill=self.skill, instruction_type=itype
+        )
+        tag = f"{self.skill.name}/teacher/{itype.name}"
+        result = await self.teacher.run(
+            self.teacher_model, variables, system=system, tag=tag, seed=sample_seed
+        )
+        messages = [
+            {"role": "system", "content": self.skill.system_prompt},
+            {"role": "user", "content": result.prompt},
+        ]
+        turns = random.Random(sample_seed).randint(MIN_USER_TURNS, MAX_USER_TURNS)
+        for turn in range(2, turns + 2):
+            if not result.ok:
+                reason = f"turn {turn - 1}: {result.reason}"
+                lineage = self._lineage(context, chain, result)
+                self._reject(
+                    context.seed, "teacher", "agent_failed:teacher", reason, chain, lineage, messages
+                )
+                return False
+            messages.append({"role": "assistant", "content": result.output})
+            if turn > turns:
+                break
+            user = await self._next_user_turn(chain, messages, turn, turns, sample_seed)
+            if user is None or (user.output.finished and turn > MIN_USER_TURNS):
+                break
+            messages.append({"role": "user", "content": user.output.message})
+            chain.call_ids.extend(user.call_ids)
+            result = await self.teacher.revise(
+                self.teacher_model,
+                result,
+                user.output.message,
+                variables,
+                tag=f"{tag}/turn{turn}",
+                seed=sample_seed,
+            )
+        lineage = self._lineage(context, chain, result)
+        user_turns = sum(m["role"] == "user" for m in messages)
+        if user_turns < MIN_USER_TURNS:
+            detail = f"the conversation ended after {user_turns} user turn(s); {MIN_USER_TURNS} are needed"
+            self._reject(context.seed, "conversation", "too_few_turns", detail, chain, lineage, messages)
+            return False
+        verification = await self._verify(chain, result.output, variables, system, sample_seed)
+        if verification.status == "failed":
+            failed = ",".join(c.name for c in verification.checks if not c.ok)
+            detail = "; ".join(c.detail for c in verification.checks if not c.ok)
+            self._reject(
+                context.seed,
+                "verification",
+                f"verification_failed:{failed}",
+                detail,
+                chain,
+                lineage,
+                messages,
+                verification,
+            )
+            return False
+        pair = Pair.build(
+            skill=self.skill.name,
+            instruction_type=itype.name,
+            messages=messages,
+            lineage=lineage,
+            verification=verification,
+        )
+        return await deliver(self.sink, pair)
+
+    async def _next_user_turn(
+        self, chain: Chain, messages: list[dict], turn: int, turns: int, sample_seed: int
+    ) -> AgentResult | None:
+        """The simulated user's next message, or None when the simulator fails (the talk ends there)."""
+        transcript = "\n\n".join(f"{m['role'].upper()}: {m['content']}" for m in messages[1:])
+        variables = {
+            "content": chain.content,
+            "instruction": chain.instruction,
+            "instruction_type": chain.instruction_type,
+            "details": chain.details,
+            "conversation": transcript,
+            "turn": turn,
+            "turns": turns,
+        }
+        result = await self.user_simulator.run(
+            self.model,
+            variables,
+            tag=f"{self.skill.name}/user_simulator/{chain.instruction_type.name}",
+            seed=derive_seed(sample_seed, "user", turn),
+        )
+        return result if result.ok else None
+
+
+register_flow("conversation", ConversationFlow)
