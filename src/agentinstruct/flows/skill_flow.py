@@ -30,6 +30,7 @@ from agentinstruct.agents import (
     render,
 )
 from agentinstruct.documents import Seed
+from agentinstruct.flows.records import FlowRecords
 from agentinstruct.flows.resources import FlowResources
 from agentinstruct.flows.state import (
     Chain,
@@ -37,20 +38,13 @@ from agentinstruct.flows.state import (
     SeedContext,
     Sink,
     derive_seed,
-    document_ref,
     output_details,
 )
 from agentinstruct.models.base import Model
 from agentinstruct.pairs import (
     Check,
-    DocumentRef,
-    Lineage,
     Pair,
     RefinementStep,
-    Rejection,
-    SeedInstructionRef,
-    TeacherRef,
-    TransformationRef,
     Verification,
 )
 from agentinstruct.quality.checks import Candidate, resolve_checks, run_checks
@@ -61,7 +55,7 @@ from agentinstruct.skills import InstructionType, RefinementGoal, Skill, Transfo
 __all__ = ["Chain", "FlowSettings", "SeedContext", "Sink", "SkillFlow", "derive_seed"]
 
 
-class SkillFlow:
+class SkillFlow(FlowRecords):
     """Runs one skill's agents over seeds; stateless between seeds, safe to run concurrently."""
 
     def __init__(
@@ -386,67 +380,6 @@ class SkillFlow:
             resample=resample,
         )
         return Verification.from_checks(await run_checks(self.checks, candidate))
-
-    def _lineage(self, context: SeedContext, chain: Chain, teacher: AgentResult) -> Lineage:
-        document = context.seed.document
-        return Lineage(
-            document=DocumentRef(
-                id=document.id, source=document.source, sha256=document.sha256, span=context.seed.span
-            ),
-            transformation=TransformationRef(agent=context.transformation.name, content=context.transformed),
-            seed_instruction=SeedInstructionRef(
-                agent=chain.instruction_type.name, text=chain.seed_instruction
-            ),
-            refinement=list(chain.refinement),
-            teacher=TeacherRef(
-                model=self.teacher_model.name,
-                params={"temperature": self.teacher.temperature, "max_tokens": self.teacher.max_tokens},
-            ),
-            tool_calls=[record.summary() for record in teacher.tool_calls],
-            call_ids=[*context.call_ids, *chain.call_ids, *teacher.call_ids],
-        )
-
-    # -- rejections --------------------------------------------------------------------------------
-    def _reject_agent(
-        self, seed: Seed, stage: str, agent: str, result: AgentResult, instruction_type: str | None = None
-    ) -> None:
-        kind = "not_suitable" if result.status == "not_suitable" else "agent_failed"
-        self.sink.reject(
-            Rejection(
-                id=Rejection.make_id(self.skill.name, seed.id, stage, agent, instruction_type),
-                skill=self.skill.name,
-                instruction_type=instruction_type,
-                stage=stage,
-                reason=f"{kind}:{stage}",
-                detail=f"{agent}: {result.reason}",
-                lineage={"document": document_ref(seed), "call_ids": result.call_ids},
-            )
-        )
-
-    def _reject(
-        self,
-        seed: Seed,
-        stage: str,
-        reason: str,
-        detail: str,
-        chain: Chain,
-        lineage: Lineage,
-        messages: list[dict],
-        verification: Verification | None = None,
-    ) -> None:
-        self.sink.reject(
-            Rejection(
-                id=Rejection.make_id(self.skill.name, seed.id, stage, chain.instruction, chain.content),
-                skill=self.skill.name,
-                instruction_type=chain.instruction_type.name,
-                stage=stage,
-                reason=reason,
-                detail=detail,
-                messages=messages,
-                lineage=lineage.model_dump(mode="json"),
-                verification=verification,
-            )
-        )
 
 
 def _with_fields(output: type[AgentOutput], fields: dict[str, str]) -> type[AgentOutput]:
