@@ -178,9 +178,12 @@ def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
     Scaffold lines are the prompt's lines that come from the template, not from the material passed in, so
     an editor that legitimately repeats the passage is not flagged.
     """
+    values = [
+        v for value in variables.values() for v in (value.values() if isinstance(value, dict) else [value])
+    ]
     material = "\n".join(
         str(item)
-        for value in variables.values()
+        for value in values
         for item in (value if isinstance(value, list) else [value])
         if isinstance(item, str)
     )

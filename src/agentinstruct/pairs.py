@@ -29,6 +29,8 @@ class TransformationRef(BaseModel):
 class SeedInstructionRef(BaseModel):
     agent: str
     text: str
+    #: the skill's extra instruction fields (answer key, schema, solver program...) in their final state
+    fields: dict[str, Any] = Field(default_factory=dict)
 
 
 class RefinementStep(BaseModel):

@@ -38,7 +38,7 @@ class FlowRecords:
             ),
             transformation=TransformationRef(agent=context.transformation.name, content=context.transformed),
             seed_instruction=SeedInstructionRef(
-                agent=chain.instruction_type.name, text=chain.seed_instruction
+                agent=chain.instruction_type.name, text=chain.seed_instruction, fields=dict(chain.details)
             ),
             refinement=list(chain.refinement),
             teacher=TeacherRef(

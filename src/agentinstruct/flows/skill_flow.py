@@ -125,7 +125,7 @@ class SkillFlow(FlowRecords):
         without it (a lone seed) they are drawn at random.
         """
         rng = random.Random(derive_seed(self.settings.run_seed, self.skill.name, seed.id))
-        transformation, chosen = self._choose(rng, ordinal)
+        transformation, chosen = self._choose(rng, ordinal, seed.kind)
         context = await self._transform(seed, transformation)
         if context is None:
             return 0
@@ -149,10 +149,15 @@ class SkillFlow(FlowRecords):
         return SeedContext(seed, transformation, result.output.content, tuple(result.call_ids))
 
     def _choose(
-        self, rng: random.Random, ordinal: int | None
+        self, rng: random.Random, ordinal: int | None, kind: str | None = None
     ) -> tuple[Transformation, list[InstructionType]]:
-        """The seed's transformation and instruction types: rotated by ordinal, or random without one."""
-        transformations = self.skill.transformations
+        """The seed's transformation and instruction types: rotated by ordinal, or random without one.
+
+        Only transformations that take the seed's `kind` are candidates (all, if none declares it).
+        """
+        transformations = [
+            t for t in self.skill.transformations if kind is None or not t.seed_kinds or kind in t.seed_kinds
+        ] or self.skill.transformations
         if ordinal is None:
             transformation = rng.choice(transformations)
             candidates = self.skill.types_for(transformation)
@@ -357,11 +362,12 @@ class SkillFlow(FlowRecords):
     async def _verify(
         self, chain: Chain, answer: str, variables: dict, system: str, sample_seed: int
     ) -> Verification:
-        async def resample() -> str:
-            """An independent teacher answer (another sampling seed) for agreement checks."""
+        async def resample(instruction: str | None = None) -> str:
+            """An independent teacher answer (another sampling seed), to the same task or a variant of it."""
             tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}/resample"
+            asked = variables if instruction is None else {**variables, "instruction": instruction}
             second = await self.teacher.run(
-                self.teacher_model, variables, system=system, tag=tag, seed=derive_seed(sample_seed, "again")
+                self.teacher_model, asked, system=system, tag=tag, seed=derive_seed(sample_seed, "again")
             )
             if not second.ok:
                 raise RuntimeError(f"the second teacher answer failed: {second.reason}")

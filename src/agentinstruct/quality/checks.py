@@ -36,8 +36,9 @@ class Candidate:
     details: Mapping[str, Any] = field(default_factory=dict)
     #: the run's tools by name ("python", "calculator", "search"), for checks that execute or look up
     tools: Mapping[str, Tool] = field(default_factory=dict)
-    #: asks the teacher again, independently, for checks that compare two answers (None outside a flow)
-    resample: Callable[[], Awaitable[str]] | None = None
+    #: asks the teacher again, independently (optionally `instruction=` a variant of the task), for checks
+    #: that compare two answers (None outside a flow)
+    resample: Callable[..., Awaitable[str]] | None = None
 
 
 #: a check returns a Check, None when it does not apply, or an awaitable of either

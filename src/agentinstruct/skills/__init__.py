@@ -33,6 +33,10 @@ class Named(BaseModel):
 class Transformation(Named):
     description: str
     instruction_types: list[str] = Field(default_factory=list, description="empty means all")
+    seed_kinds: list[Literal["text", "code", "api"]] = Field(
+        default_factory=list,
+        description="seed kinds this transformation takes; empty means all of the skill's",
+    )
     prompt: str | None = Field(default=None, description="template path; default transformations/<name>.j2")
 
 

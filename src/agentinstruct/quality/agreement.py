@@ -1,0 +1,375 @@
+"""Agreement checks: the teacher's answer must agree with an answer key, a label set or a second answer.
+
+Skills whose items have one right answer (SPEC §2 rows 5, 7, 12, 15) list these in `checks:`:
+
+- `answer_matches_key`: the answer commits to the key. When the key is option letters ("B", "A, C") the
+  letters the answer commits to are parsed ("Answer: B", "The correct answer is (B)", "B and D", a last
+  line such as "(B) Paris", or the text of an option) and compared as a set: "answered C, the key is B".
+  Otherwise the final answer (`final_answer`) must equal the key after normalisation (case, spaces,
+  quotes, trailing period; case is kept for `format_transformation`), or equal it as a number.
+- `answers_agree`: a worked solution's final answer agrees with the key (where one exists) and with an
+  independent second teacher answer (`Candidate.resample`). "Agrees" (`same_answer`) is lenient:
+  equal after normalisation (number words to digits, articles and punctuation dropped); else, when
+  both contain numbers, the same set of numbers; else content-word overlap |A∩B| / min(|A|, |B|) of at
+  least AGREEMENT_OVERLAP, with crude stemming, and both or neither negated ("not", "never", "no").
+- `labels_from_set`: the chosen label(s) ("Label: x", "Labels: x, y", or the last line) all belong to
+  the task's label set (`labels`, comma-separated; case, spaces, hyphens and underscores ignored),
+  exactly one unless the type is `multi_label`.
+- `second_query_agrees`: the teacher, asked the same task followed by "answer this query instead:
+  <second_query>", answers `second_answer` (compared as for a key). It needs a `resample` that accepts
+  `instruction=` (the variant task); with a plain resample it does not apply.
+
+Agreement details name the key, so skills using these checks should not send failures to repair rounds
+(the teacher would copy the key instead of re-deriving it).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from fractions import Fraction
+
+from agentinstruct.pairs import Check
+from agentinstruct.quality.checks import Candidate, check
+
+#: the checks this module registers
+CHECKS_HERE = ("answer_matches_key", "answers_agree", "labels_from_set", "second_query_agrees")
+#: content-word overlap (share of the shorter answer's words) above which two free-text answers agree
+AGREEMENT_OVERLAP = 0.6
+LETTERS = "ABCDEFGH"
+#: emphasis, code marks, heading and quote markers, \boxed{ and $ (underscores inside words are kept)
+MARKDOWN = re.compile(r"\*+|(?<!\w)_+|_+(?!\w)|`+|^\s*#+\s*|^\s*>+\s*|\\boxed\{|\$", re.MULTILINE)
+ANSWER_LINE = re.compile(
+    r"^(?:so,?\s+|thus,?\s+|therefore,?\s+|hence,?\s+)?(?:the\s+|my\s+)?(?:final\s+|correct\s+)?"
+    r"(?:answer|output|result)s?\s*(?:(?:is|are|would\s+be)\s*[:：]?|[:：=]|-|–)\s*(.*)$",
+    re.IGNORECASE,
+)
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:/\d+)?(?![\w/])")
+NUMBER_WORDS = dict(
+    zero=0, one=1, two=2, three=3, four=4, five=5, six=6, seven=7, eight=8, nine=9, ten=10, eleven=11,
+    twelve=12, thirteen=13, fourteen=14, fifteen=15, sixteen=16, seventeen=17, eighteen=18, nineteen=19,
+    twenty=20, thirty=30, forty=40, fifty=50, sixty=60, seventy=70, eighty=80, ninety=90, hundred=100,
+)  # fmt: skip
+STOPWORDS = {
+    "a", "an", "the", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those",
+    "of", "in", "on", "at", "to", "for", "by", "with", "from", "and", "or", "as", "he", "she", "they", "them",
+    "his", "her", "their", "i", "you", "we", "my", "your", "our", "me", "him", "us", "answer", "final", "so",
+    "thus", "therefore", "because", "which", "who", "what", "there", "then", "than", "has", "have", "had",
+    "do", "does", "did", "can", "could", "would", "will", "just", "also",
+}  # fmt: skip
+NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|nothing|neither|nor|cannot)\b|n[’']t\b", re.IGNORECASE)
+
+
+# -- final answers ----------------------------------------------------------------------------------------
+def _lines(text: str) -> list[str]:
+    """Non-empty lines without markdown emphasis, headings, quotes or list markers."""
+    cleaned = (MARKDOWN.sub("", line).strip(" \t-•}") for line in text.splitlines())
+    return [line for line in cleaned if line]
+
+
+def final_answer(text: str) -> str:
+    """The answer a worked solution commits to: after the last "Answer:"/"Final answer:"-style marker
+    (or on the line after a bare marker), else the last non-empty line."""
+    lines = _lines(text)
+    for index in range(len(lines) - 1, -1, -1):
+        found = ANSWER_LINE.match(lines[index])
+        if found:
+            rest = found.group(1).strip()
+            if rest:
+                return rest
+            if index + 1 < len(lines):
+                return lines[index + 1]
+    return lines[-1] if lines else ""
+
+
+def _trim(answer: str) -> str:
+    """A final answer without its justification ("12, because...", "12 (3 x 4)")."""
+    answer = re.sub(r"\([^()]*\)", " ", answer)
+    return re.split(r"\s(?:because|since|—|–)\s|\.\s", answer, maxsplit=1)[0]
+
+
+def normalise(text: str) -> str:
+    """Casefolded words and digits: number words as digits; no articles, thousands separators, punctuation."""
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.casefold())
+    text = re.sub(
+        r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-(one|two|three|four|five|six|seven|eight"
+        r"|nine)\b",
+        lambda m: str(NUMBER_WORDS[m.group(1)] + NUMBER_WORDS[m.group(2)]),
+        text,
+    )
+    text = re.sub(r"\b[a-z]+\b", lambda m: str(NUMBER_WORDS.get(m.group(0), m.group(0))), text)
+    text = re.sub(r"[^\w\s./-]|(?<!\d)[./]|[./](?!\d)", " ", text)
+    return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
+
+
+def numbers(text: str) -> set[Fraction]:
+    """The distinct numbers in a normalised text (so 12, 12.0 and twelve are one number)."""
+    return {Fraction(n) for n in NUMBER.findall(text) if not n.endswith("/0")}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in re.findall(r"[^\W_]+", text) if w not in STOPWORDS}
+
+
+def same_answer(first: str, second: str) -> tuple[bool, str]:
+    """Whether two final answers say the same thing, and how that was decided (see the module doc)."""
+    a, b = normalise(_trim(first)), normalise(_trim(second))
+    if a == b:
+        return bool(a), "same after normalisation" if a else "empty answer"
+    numbers_a, numbers_b = numbers(a), numbers(b)
+    if numbers_a and numbers_b:
+        return numbers_a == numbers_b, "same numbers" if numbers_a == numbers_b else "different numbers"
+    if bool(NEGATION.search(_trim(first))) != bool(NEGATION.search(_trim(second))):
+        return False, "one is negated"
+    words_a, words_b = content_words(a), content_words(b)
+    if not words_a or not words_b:
+        return False, "no words in common"
+    overlap = len(words_a & words_b) / min(len(words_a), len(words_b))
+    return overlap >= AGREEMENT_OVERLAP, f"word overlap {overlap:.2f}"
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- option letters ---------------------------------------------------------------------------------------
+OPTION_LINE = re.compile(r"^\s*[*_]*\(?([A-H])(?:\)|\.|:)[*_]*\s+(\S.*)$")
+LETTER_LIST = re.compile(r"\(?[A-H]\)?(?:\s*(?:,|;|/|&|\+|\band\b)\s*\(?[A-H]\)?)*")
+#: "Answer: B", "the correct option is (B)", "I choose B": a statement of the chosen option(s)
+LETTER_MARKER = re.compile(
+    r"\banswers?\b(?:\s+(?:is|are|would\s+be))?\s*[:：=\-–]?"
+    r"|\bcorrect\s+(?:options?|choices?|letters?)\b(?:\s+(?:is|are|would\s+be))?\s*[:：=\-–]?"
+    r"|\b(?:choose|select|pick)\b",
+    re.IGNORECASE,
+)
+LEADING_LETTERS = re.compile(
+    r"^\s*[:：\-–]?\s*((?:\([A-Ha-h]\)|[A-H](?![A-Za-z'’])\)?)(?:\s*(?:,|;|/|&|\+|\band\b|\bor\b)\s*"
+    r"(?:\([A-Ha-h]\)|[A-H](?![A-Za-z'’])\)?))*)"
+)
+
+
+def options_in(instruction: str) -> dict[str, str]:
+    """The lettered options of a task ("A) ...", "(B) ...", "C. ...", "D: ..."), letter -> text."""
+    options: dict[str, str] = {}
+    for line in instruction.splitlines():
+        found = OPTION_LINE.match(line)
+        if found:
+            options.setdefault(found.group(1), found.group(2).strip())
+    return options
+
+
+def key_letters(key: str, options: dict[str, str]) -> list[str] | None:
+    """The option letters of a key ("B", "A, C", "(B) Paris"), or None when the key is not letters."""
+    cleaned = MARKDOWN.sub("", key).strip().rstrip(".")
+    if LETTER_LIST.fullmatch(cleaned):
+        return sorted(set(re.findall(r"[A-H]", cleaned)))
+    found = re.match(r"\(?([A-H])[).:]\s", cleaned + " ")
+    return [found.group(1)] if found and found.group(1) in options else None
+
+
+def _letters_in(rest: str, options: dict[str, str]) -> list[str]:
+    """Letters committed to right after an answer marker, or the option whose text the rest repeats."""
+    rest = rest.strip()
+    by_text = {normalise(text): letter for letter, text in options.items()}
+    if normalise(rest) in by_text:
+        return [by_text[normalise(rest)]]
+    found = LEADING_LETTERS.match(rest)
+    if not found:
+        return []
+    letters = set(re.findall(r"[A-Ha-h]", found.group(1).replace("and", "").replace("or", "")))
+    letters |= set(re.findall(r"\(([A-H])\)", rest[found.end() :]))  # "(B) Paris and (D) Rome"
+    return sorted({letter.upper() for letter in letters})
+
+
+def chosen_letters(answer: str, options: dict[str, str]) -> list[str]:
+    """The option letters an answer commits to (see the module doc); empty when it commits to none."""
+    allowed = set(options) or set(LETTERS)
+    lines = _lines(answer)
+    for line in reversed(lines):
+        for marker in reversed(list(LETTER_MARKER.finditer(line))):
+            letters = [x for x in _letters_in(line[marker.end() :], options) if x in allowed]
+            if letters:
+                return letters
+    last = re.sub(r"^(?:options?|choices?)\s+", "", lines[-1], flags=re.IGNORECASE) if lines else ""
+    letters = [x for x in _letters_in(last, options) if x in allowed]
+    plain_letters = len(last) <= 12 and LETTER_LIST.fullmatch(last.rstrip("."))
+    committed = OPTION_LINE.match(last) or last[:1] == "(" or normalise(last) in _option_texts(options)
+    return letters if plain_letters or committed else []
+
+
+def _option_texts(options: dict[str, str]) -> set[str]:
+    return {normalise(text) for text in options.values()}
+
+
+def _show(letters: list[str], options: dict[str, str]) -> str:
+    shown = ", ".join(letters)
+    if len(letters) == 1 and letters[0] in options:
+        shown += f" ('{_clip(options[letters[0]], 50)}')"
+    return shown
+
+
+# -- checks -----------------------------------------------------------------------------------------------
+def _value_matches(answer: str, key: str, case_matters: bool) -> bool:
+    """Normalised exact match (quotes, spaces, a trailing period ignored) or numeric equality."""
+
+    def tidy(text: str) -> str:
+        text = " ".join(MARKDOWN.sub("", text).split()).strip(" \"'“”‘’").rstrip(".").strip(" \"'“”‘’")
+        text = re.sub(r"^(?:output|answer)\s*[:：]\s*", "", text, flags=re.IGNORECASE)
+        return text if case_matters else text.casefold()
+
+    a, b = tidy(answer), tidy(key)
+    if a == b or re.sub(r"\s*([,;:|→>-])\s*", r"\1", a) == re.sub(r"\s*([,;:|→>-])\s*", r"\1", b):
+        return bool(a)
+    plain = re.compile(r"[-+]?[$€£]?\d[\d,]*(?:\.\d+)?%?")
+    if plain.fullmatch(a) and plain.fullmatch(b):
+        return numbers(normalise(a)) == numbers(normalise(b))
+    return False
+
+
+@check("answer_matches_key")
+def answer_matches_key(candidate: Candidate) -> Check | None:
+    """The answer commits to the option letter(s) of the key, or to the key's value (module doc)."""
+    key = str(candidate.details.get("answer_key", "")).strip()
+    if not key:
+        return None
+    name, options = "answer_matches_key", options_in(candidate.instruction)
+    expected = key_letters(key, options)
+    if expected is not None:
+        missing = [x for x in expected if options and x not in options]
+        if missing:
+            return Check(name=name, ok=False, detail=f"the key names {', '.join(missing)}, not an option")
+        chosen = chosen_letters(candidate.answer, options)
+        if not chosen:
+            return Check(
+                name=name,
+                ok=False,
+                detail="the answer commits to no option letter; end it with 'Answer: <letter(s)>'",
+            )
+        if chosen != expected:
+            detail = f"answered {_show(chosen, options)}, the key is {_show(expected, options)}"
+            return Check(name=name, ok=False, detail=detail)
+        return Check(name=name, ok=True, detail=f"answered {_show(chosen, options)}, as the key")
+    final = final_answer(candidate.answer)
+    case_matters = candidate.instruction_type == "format_transformation"
+    if _value_matches(final, key, case_matters):
+        return Check(name=name, ok=True, detail=f"final answer '{_clip(final)}' matches the key")
+    return Check(name=name, ok=False, detail=f"answered '{_clip(final)}', the key is '{_clip(key)}'")
+
+
+@check("answers_agree")
+async def answers_agree(candidate: Candidate) -> Check | None:
+    """The final answer agrees with the key (if any) and with an independent second teacher answer."""
+    name, key = "answers_agree", str(candidate.details.get("answer_key", "")).strip()
+    if not key and candidate.resample is None:
+        return None
+    final = final_answer(candidate.answer)
+    if not final:
+        return Check(name=name, ok=False, detail="the answer is empty; end it with 'Answer: <final answer>'")
+    notes = []
+    if key:
+        agreed, how = same_answer(final, final_answer(key))
+        if not agreed:
+            detail = f"the final answer '{_clip(final)}' does not agree with the key '{_clip(key)}' ({how})"
+            return Check(name=name, ok=False, detail=detail)
+        notes.append(f"the key ({how})")
+    if candidate.resample is not None:
+        try:
+            second = final_answer(await candidate.resample())
+        except RuntimeError as exc:  # the second teacher answer failed
+            return Check(name=name, ok=False, detail=f"no second independent answer to compare: {exc}")
+        agreed, how = same_answer(final, second)
+        if not agreed:
+            detail = f"a second independent answer ends '{_clip(second)}', this one '{_clip(final)}' ({how})"
+            return Check(name=name, ok=False, detail=detail)
+        notes.append(f"a second independent answer ({how})")
+    return Check(name=name, ok=True, detail=f"'{_clip(final)}' agrees with " + " and ".join(notes))
+
+
+LABEL_LINE = re.compile(
+    r"^(?:the\s+|final\s+|predicted\s+|chosen\s+)?(?:labels?|categor(?:y|ies)|class(?:es)?|classifications?)"
+    r"\s*(?:is|are|[:：=])\s*(.+)$",
+    re.IGNORECASE,
+)
+
+
+def _label_key(label: str) -> str:
+    return " ".join(re.sub(r"[_\-\s]+", " ", label.casefold()).split()).strip(" .!\"'“”‘’[](){}")
+
+
+def label_set(labels: str) -> dict[str, str]:
+    """Allowed labels (comma, semicolon, bar or line separated), normalised key -> label as written."""
+    parts = (p.strip(" \t-*•\"'“”‘’.") for p in re.split(r"[,;|\n]", labels))
+    return {_label_key(p): p for p in parts if _label_key(p)}
+
+
+def chosen_labels(answer: str, allowed: dict[str, str]) -> tuple[list[str], bool]:
+    """Labels an answer chose (from its last "Label:" line, else its last line), and whether a label
+    line was found. Parts that are not labels are kept, so the check can name them."""
+    lines = _lines(answer)
+    found = next((m.group(1) for line in reversed(lines) if (m := LABEL_LINE.match(line))), None)
+    text = found if found is not None else (lines[-1] if lines else "")
+    text = re.split(r"\s(?:because|since|—|–|-)\s", re.sub(r"\([^()]*\)", " ", text), maxsplit=1)[0]
+    chosen = []
+    for part in [text] if _label_key(text) in allowed else re.split(r"[,;|/&]", text):
+        part = re.sub(r"^\s*and\s+", "", part)
+        pieces = [part] if _label_key(part) in allowed else re.split(r"\band\b", part)
+        chosen += [key for piece in pieces if (key := _label_key(piece))]
+    return list(dict.fromkeys(chosen)), found is not None
+
+
+@check("labels_from_set")
+def labels_from_set(candidate: Candidate) -> Check | None:
+    """The chosen label(s) all belong to the task's label set; exactly one unless the type is multi_label."""
+    allowed = label_set(str(candidate.details.get("labels", "")))
+    if not allowed:
+        return None
+    name, listed = "labels_from_set", ", ".join(allowed.values())
+    chosen, marked = chosen_labels(candidate.answer, allowed)
+    outside = [c for c in chosen if c not in allowed]
+    if not chosen or (outside and not marked):
+        detail = f"no 'Label:' line naming one of the allowed labels ({listed}); end with 'Label: <label>'"
+        return Check(name=name, ok=False, detail=detail)
+    if outside:
+        shown = ", ".join(f"'{c}'" for c in outside)
+        return Check(name=name, ok=False, detail=f"chose {shown}, not among the allowed labels: {listed}")
+    multi = candidate.instruction_type == "multi_label"
+    shown = ", ".join(allowed[c] for c in chosen)
+    if len(chosen) > 1 and not multi:
+        detail = f"chose {len(chosen)} labels ({shown}); this task takes exactly one of: {listed}"
+        return Check(name=name, ok=False, detail=detail)
+    return Check(name=name, ok=True, detail=f"chose {shown}, from the allowed labels")
+
+
+def _accepts_instruction(resample: object) -> bool:
+    try:
+        return "instruction" in inspect.signature(resample).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+@check("second_query_agrees")
+async def second_query_agrees(candidate: Candidate) -> Check | None:
+    """Asked the same examples with `second_query` instead, the teacher answers `second_answer`."""
+    query = str(candidate.details.get("second_query", "")).strip()
+    expected = str(candidate.details.get("second_answer", "")).strip()
+    if not query or not expected or not _accepts_instruction(candidate.resample):
+        return None
+    name, task = "second_query_agrees", candidate.instruction.rstrip()
+    variant = f"{task}\n\nUse the same examples, but answer this query instead:\n{query}"
+    try:
+        answer = final_answer(await candidate.resample(instruction=variant))  # type: ignore[misc, call-arg]
+    except RuntimeError as exc:  # the teacher's answer to the variant failed
+        return Check(name=name, ok=False, detail=f"the second query could not be answered: {exc}")
+    case_matters = candidate.instruction_type == "format_transformation"
+    said = f"on the second query '{_clip(query, 40)}' the teacher answered '{_clip(answer)}'"
+    if _value_matches(answer, expected, case_matters):
+        return Check(name=name, ok=True, detail=f"{said}, as expected")
+    return Check(name=name, ok=False, detail=f"{said}, expected '{_clip(expected)}'")

@@ -1,0 +1,408 @@
+"""Grounding checks: the answer's facts, spans and JSON come from the material, and premises are corrected.
+
+- `grounded_in_data` (data_to_text, SPEC §2 row 8): every number and named entity of the prose answer
+  occurs in the structured data (`Candidate.content`).
+  Numbers are written with digits: "1,200", "1200", "3.50", "42%", "$3.5", "1.2 million". A number is
+  grounded when its value (thousands separators removed, trailing decimal zeros ignored, sign ignored)
+  equals a number written in the data, with or without its scale word ("1.2 million" matches 1200000 or
+  1.2 in the data); the data is read generously: every digit run counts, also inside identifiers ("Q2")
+  and comma-separated fields, and "1.2k" or "5 m" there stand for their scaled values too. Numbers
+  derived from the data (sums, differences, rounded values, shares) are not grounded: the answer must
+  restate the data's figures. Exempt: number words ("three", "a dozen"),
+  ordinals ("first", "3rd", "19th"), list markers ("1." at the start of a line), and digits inside names
+  ("A380", "Q2"). Named entities are capitalised words that do not start a sentence, line, list item,
+  table cell or clause after a colon (so "The", "In", "However" at a sentence start are never taken for
+  names), minus a stop list (pronoun I, titles such as Mr or Dr, month and weekday names); a name is
+  grounded when each of its words occurs in the data as a word, case-insensitively ("birth_place" counts
+  as "birth place"). Headings (Markdown "#" lines, wholly bold lines, short lines ending in ":") are
+  skipped. Knowingly missed: a name that is the first word of a sentence, lowercase names, a wrong month
+  or weekday, and a wrong pairing of grounded words ("Paris Curie" passes if both words are in the data).
+
+- `valid_json_for_schema` (text_extraction, row 11): the answer holds one JSON value (a ```json fence, any
+  fence, the whole answer, or the first parseable object or array in it) that validates against the JSON
+  Schema in `details["output_schema"]` (the instruction agent's; formats are checked where `jsonschema`
+  can). A schema that is not JSON or not a valid JSON Schema is reported as the instruction agent's fault.
+
+- `spans_in_source` (text_extraction): every extracted string value of at least 3 characters occurs in the
+  source text, ignoring case, runs of whitespace and typographic quote and dash variants; values under a
+  key containing "quot" (quote, quotation, quoted_text) must match exactly apart from whitespace and those
+  typographic variants. Values whose schema gives an enum, a const or a format (labels, normalised dates,
+  e-mails) are not spans and are skipped, as are object keys, numbers and booleans. Knowingly missed:
+  spans that occur in the source but not in the place the answer claims, and values whose schema sits
+  behind a non-local `$ref`.
+
+- `false_premise_addressed` (open_domain_qa, row 17): when the editor declared a false premise
+  (`details["false_premise"]`, "none" otherwise), one sentence of the answer must both signal a
+  correction ("actually", "not", "no,", "no evidence", "misconception", "in fact"...) and share at least two
+  content words (four letters or more, compared on their first six) with the premise, or all of them if
+  it has fewer. Knowingly missed: whether the correction is right, and corrections phrased without any
+  of the cue words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import jsonschema
+
+from agentinstruct.pairs import Check
+from agentinstruct.quality.arithmetic import arithmetic_verified
+from agentinstruct.quality.checks import Candidate, check
+
+__all__ = [
+    "arithmetic_verified",  # registered in quality.arithmetic, imported here so one import registers all
+    "false_premise_addressed",
+    "grounded_in_data",
+    "spans_in_source",
+    "valid_json_for_schema",
+]
+
+MAX_LISTED = 8
+MIN_SPAN = 3
+NONE_VALUES = {"", "none", "-", "n/a", "no", "null"}
+
+# -- grounded_in_data -------------------------------------------------------------------------------------
+SCALE_WORDS = {
+    "thousand": 10**3,
+    "k": 10**3,
+    "million": 10**6,
+    "mn": 10**6,
+    "m": 10**6,
+    "billion": 10**9,
+    "bn": 10**9,
+    "b": 10**9,
+    "trillion": 10**12,
+}
+ANSWER_NUMBER = re.compile(
+    r"(?<![\w.,])(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\d,]*\.?\d)"
+    r"(?P<ordinal>(?:st|nd|rd|th)\b)?%?"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion|mn|bn|[kKmMbB])\b)?"
+)
+DATA_NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*(?:\s?(?P<scale>thousand|million|billion|trillion|mn|bn|[kKmMbB])\b)?"
+)
+LIST_MARKER = re.compile(r"^\s*(?:[-*•]\s+)?\d+[.)]\s", re.MULTILINE)
+STOP_NAMES = {
+    *["i", "i'm", "i've", "i'd", "i'll", "mr", "mrs", "ms", "dr", "prof", "st", "ok"],
+    *["january", "february", "march", "april", "may", "june", "july", "august", "september"],
+    *["october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept"],
+    *["oct", "nov", "dec", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
+}
+CLAUSE_BREAK = re.compile(r"(?:[.!?:;|]|^|\n)\s*(?:[-*•>#]+\s*|\d+[.)]\s*)?[\"'“‘(\[*_]*\s*$")
+WORD = re.compile(r"[^\W\d_][\w'’.-]*")
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return abs(Decimal(text.replace(",", ""))).normalize()
+    except InvalidOperation:
+        return None
+
+
+def data_numbers(data: str) -> set[Decimal]:
+    """Every value a number in the data can stand for: as written, each digit group, and scaled."""
+    values: set[Decimal] = set()
+    for match in DATA_NUMBER.finditer(data):
+        text = match.group(0)
+        if match.group("scale"):
+            text = text[: match.start("scale") - match.start()].strip()
+        for piece in {text.replace(",", ""), *text.split(",")}:  # "1,200" or CSV fields "12,3.5"
+            value = _decimal(piece)
+            if value is None:
+                continue
+            values.add(value)
+            if match.group("scale"):
+                values.add((value * SCALE_WORDS[match.group("scale").lower()]).normalize())
+    return values
+
+
+def ungrounded_numbers(answer: str, data: str) -> list[str]:
+    known = data_numbers(data)
+    markers = {m.end() for m in LIST_MARKER.finditer(answer)}
+    missing = []
+    for match in ANSWER_NUMBER.finditer(answer):
+        if match.group("ordinal") or any(match.start() < end <= match.end() + 2 for end in markers):
+            continue
+        value = _decimal(match.group("num"))
+        if value is None or value in known:
+            continue
+        scale = match.group("scale")
+        if scale and (value * SCALE_WORDS[scale.lower()]).normalize() in known:
+            continue
+        missing.append(match.group(0).strip())
+    return missing
+
+
+def _is_heading(line: str) -> bool:
+    stripped = line.strip()
+    return (
+        stripped.startswith("#")
+        or bool(re.fullmatch(r"(\*\*|__).+(\*\*|__):?", stripped))
+        or (stripped.endswith(":") and len(stripped.split()) <= 8)
+    )
+
+
+def _name_candidates(answer: str) -> Iterator[str]:
+    """Runs of capitalised words that are not at the start of a sentence, line, item or clause."""
+    for line in answer.splitlines():
+        if _is_heading(line):
+            continue
+        run: list[str] = []
+        last_end = 0
+        for match in WORD.finditer(line):
+            word = match.group(0).rstrip(".-").removesuffix("'s").removesuffix("’s")
+            gap = line[last_end : match.start()]
+            before = line[max(0, match.start() - 24) : match.start()]
+            starts_clause = bool(CLAUSE_BREAK.search(before if match.start() <= 24 else "x" + before))
+            capitalised = word[:1].isupper() and word.lower() not in STOP_NAMES
+            if run and (not capitalised or gap.strip() or starts_clause):
+                yield " ".join(run)
+                run = []
+            if capitalised and not starts_clause:
+                run.append(word)
+            last_end = match.end()
+        if run:
+            yield " ".join(run)
+
+
+def _words_of(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[^\W_]+", text.replace("_", " "))}
+
+
+def ungrounded_names(answer: str, data: str) -> list[str]:
+    vocabulary = _words_of(data)
+    missing = []
+    for name in _name_candidates(answer):
+        words = _words_of(name)
+        if words and not words <= vocabulary and name not in missing:
+            missing.append(name)
+    return missing
+
+
+def _listed(items: list[str]) -> str:
+    shown = ", ".join(f"'{item}'" for item in items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+@check("grounded_in_data")
+def grounded_in_data(candidate: Candidate) -> Check:
+    """Every number and named entity of the answer occurs in the structured data."""
+    numbers = ungrounded_numbers(candidate.answer, candidate.content)
+    names = ungrounded_names(candidate.answer, candidate.content)
+    problems = []
+    if numbers:
+        problems.append(f"numbers not in the data: {_listed(numbers)}")
+    if names:
+        problems.append(f"names not in the data: {_listed(names)}")
+    if problems:
+        detail = "; ".join(problems) + (
+            "; use only the data's own figures and names, written as in the data, and no computed totals"
+        )
+        return Check(name="grounded_in_data", ok=False, detail=detail)
+    return Check(name="grounded_in_data", ok=True, detail="every number and name occurs in the data")
+
+
+# -- text_extraction ----------------------------------------------------------------------------------------
+FENCE = re.compile(r"```([A-Za-z]*)[ \t]*\n(.*?)```", re.DOTALL)
+TYPOGRAPHIC = str.maketrans(
+    {"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "}
+)
+
+
+def extract_json_value(text: str) -> tuple[bool, Any]:
+    """(found, value): a ```json fence first, then any fence, the whole text, the first object or array."""
+    fences = FENCE.findall(text)
+    candidates = [body for lang, body in fences if lang.lower() == "json"]
+    candidates += [body for lang, body in fences if lang.lower() != "json"]
+    candidates.append(text)
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        try:
+            return True, json.loads(candidate)
+        except json.JSONDecodeError:
+            pass
+    for at in (m.start() for m in re.finditer(r"[{\[]", text)):
+        try:
+            return True, decoder.raw_decode(text[at:])[0]
+        except json.JSONDecodeError:
+            continue
+    return False, None
+
+
+def load_schema(candidate: Candidate) -> tuple[dict | None, str]:
+    """The instruction agent's schema, or None and why it is unusable."""
+    raw = candidate.details.get("output_schema")
+    if isinstance(raw, dict):
+        schema = raw
+    else:
+        found, schema = extract_json_value(str(raw or ""))
+        if not found:
+            return None, "the instruction agent's output_schema is not JSON; the task has no usable schema"
+    if not isinstance(schema, dict):
+        return (
+            None,
+            "the instruction agent's output_schema is not a JSON object; the task has no usable schema",
+        )
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as error:
+        return None, f"the instruction agent's output_schema is not a valid JSON Schema: {error.message}"
+    return schema, ""
+
+
+@check("valid_json_for_schema")
+def valid_json_for_schema(candidate: Candidate) -> Check | None:
+    """The answer is one JSON value valid against the schema the instruction asked for."""
+    if "output_schema" not in candidate.details:
+        return None
+    schema, problem = load_schema(candidate)
+    if schema is None:
+        return Check(name="valid_json_for_schema", ok=False, detail=problem)
+    found, value = extract_json_value(candidate.answer)
+    if not found:
+        detail = "the answer contains no JSON value; give the JSON in a ```json block"
+        return Check(name="valid_json_for_schema", ok=False, detail=detail)
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        listed = "; ".join(
+            f"at {'/'.join(map(str, e.absolute_path)) or 'the top level'}: {e.message}"
+            for e in errors[:MAX_LISTED]
+        )
+        detail = f"the JSON does not follow the schema ({len(errors)} errors): {listed}"
+        return Check(name="valid_json_for_schema", ok=False, detail=detail)
+    return Check(
+        name="valid_json_for_schema", ok=True, detail="the JSON is valid against the requested schema"
+    )
+
+
+def _resolve(schema: Any, root: dict, depth: int = 0) -> list[dict]:
+    """A subschema with local $refs followed and anyOf/oneOf/allOf branches flattened."""
+    if not isinstance(schema, dict) or depth > 8:
+        return []
+    branches = [schema]
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        branches += _resolve(target, root, depth + 1)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in schema.get(key) or []:
+            branches += _resolve(branch, root, depth + 1)
+    return branches
+
+
+def _child(schemas: list[dict], key: str | int, root: dict) -> list[dict]:
+    children: list[dict] = []
+    for schema in schemas:
+        if isinstance(key, int):
+            prefix = schema.get("prefixItems") or []
+            items = prefix[key] if key < len(prefix) else schema.get("items")
+            children += _resolve(items, root)
+        else:
+            properties = schema.get("properties") or {}
+            additional = schema.get("additionalProperties")
+            children += _resolve(properties.get(key, additional), root)
+    return children
+
+
+def _spans(value: Any, schemas: list[dict], root: dict, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """(JSON path, string) for every string value that should be a span of the source."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _spans(v, _child(schemas, str(k), root), root, (*path, str(k)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _spans(v, _child(schemas, i, root), root, (*path, i))
+    elif isinstance(value, str):
+        if any(("enum" in s or "const" in s or "format" in s) for s in schemas):
+            return
+        yield path, value
+
+
+def _loose(text: str) -> str:
+    return " ".join(text.translate(TYPOGRAPHIC).lower().split())
+
+
+def _exact(text: str) -> str:
+    return " ".join(text.translate(TYPOGRAPHIC).split())
+
+
+@check("spans_in_source")
+def spans_in_source(candidate: Candidate) -> Check | None:
+    """Every extracted string value occurs in the source; quotes exactly, apart from whitespace."""
+    found, value = extract_json_value(candidate.answer)
+    if not found:
+        return None  # valid_json_for_schema reports the missing JSON
+    schema, _ = load_schema(candidate) if "output_schema" in candidate.details else ({}, "")
+    schema = schema or {}
+    loose_source, exact_source = _loose(candidate.content), _exact(candidate.content)
+    missing, checked = [], 0
+    for path, text in _spans(value, _resolve(schema, schema), schema):
+        span = text.strip().strip("\"'“”‘’").strip()
+        if len(span) < MIN_SPAN:
+            continue
+        checked += 1
+        key = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
+        ok = _exact(span) in exact_source if "quot" in key.lower() else _loose(span) in loose_source
+        if not ok:
+            missing.append(f"{'/'.join(map(str, path))}: {span}" if path else span)
+    if missing:
+        detail = (
+            f"{len(missing)} extracted values do not occur in the text: {_listed(missing)}; copy spans "
+            "exactly as they are written in the text (quotes word for word)"
+        )
+        return Check(name="spans_in_source", ok=False, detail=detail)
+    return Check(
+        name="spans_in_source", ok=True, detail=f"all {checked} extracted text values occur in the text"
+    )
+
+
+# -- open_domain_qa -----------------------------------------------------------------------------------------
+CORRECTION_CUES = re.compile(
+    r"\b(?:actually|in fact|in reality|not|never|no evidence|no record|incorrect|mistaken|misconception|"
+    r"myth|false|untrue|inaccurate|wrong|contrary to|premise|assumption|rather than|instead|isn't|aren't|"
+    r"wasn't|weren't|doesn't|didn't|don't|hasn't|haven't|cannot|can't|no(?=,))",
+    re.IGNORECASE,
+)
+STOPWORDS = {
+    *["the", "a", "an", "and", "or", "of", "in", "on", "at", "to", "for", "from", "by", "with", "about"],
+    *["into", "over", "under", "that", "this", "these", "those", "is", "are", "was", "were", "be", "been"],
+    *["being", "it", "its", "as", "which", "who", "whom", "whose", "what", "when", "where", "why", "how"],
+    *["than", "then", "there", "their", "they", "has", "have", "had", "do", "does", "did", "not", "no"],
+    *["can", "could", "would", "should", "will", "shall", "may", "might", "must"],
+}
+SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _content_words(text: str) -> set[str]:
+    """Words of four or more letters, cut to six so that "automated" and "automation" meet."""
+    return {w[:6] for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) >= 4 and w not in STOPWORDS}
+
+
+@check("false_premise_addressed")
+def false_premise_addressed(candidate: Candidate) -> Check | None:
+    """A question built on a declared false premise must be corrected, not answered as asked."""
+    premise = str(candidate.details.get("false_premise", "")).strip()
+    if premise.lower().strip(" .") in NONE_VALUES:
+        return None
+    words = _content_words(premise)
+    need = min(2, len(words))
+    for sentence in SENTENCE.split(candidate.answer):
+        if CORRECTION_CUES.search(sentence) and len(words & _content_words(sentence)) >= need:
+            return Check(
+                name="false_premise_addressed",
+                ok=True,
+                detail=f"corrects the premise: '{sentence.strip()[:160]}'",
+            )
+    detail = (
+        f"the question assumes something false ('{premise}') and the answer does not correct it; say "
+        "plainly that this is not so and give the facts before answering"
+    )
+    return Check(name="false_premise_addressed", ok=False, detail=detail)

@@ -1,0 +1,145 @@
+"""Helpers for the tests of the answer-keyed and creative skills (brain_teaser, multiple_choice,
+text_classification, creative_content, few_shot_reasoning): strict template rendering with each
+template's documented variables, and a scripted model that plays every agent of a skill by request tag."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+
+import jinja2
+import jinja2.meta
+
+from agentinstruct.flows import FlowSettings, SkillFlow
+from agentinstruct.models import ModelRequest, ScriptedModel
+from agentinstruct.pairs import Pair
+from agentinstruct.quality.constraints import Constraint, describe
+from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file
+from test_flows import ListSink, make_seed
+
+SEED = (
+    "The town of Alder Creek built its first lighthouse in 1852. Keepers lit the lamp every night for "
+    "ninety years, until an automated beacon replaced them in 1942. Each keeper trimmed six wicks a night "
+    "and climbed 120 steps to the lamp room."
+)
+
+
+def load(name: str) -> Skill:
+    """One bundled skill file (loaded on its own, so a broken file of another skill does not matter)."""
+    return load_skill_file(BUNDLED_DIR / f"{name}.yaml")
+
+
+def variables_for(
+    skill: Skill, content: str, instruction: str, details: dict[str, str], suggestion: str = "Change X."
+) -> dict[str, dict]:
+    """Every template of a skill with the variables the flow passes it (SkillFlow)."""
+    itype, goal = skill.instruction_types[0], skill.refinement.goals[0]
+    constraints = [describe(Constraint(kind="word_count", relation="at_most", number=120))]
+    refine = {
+        "content": content,
+        "instruction": instruction,
+        "instruction_type": itype,
+        "goal": goal,
+        "round": 2,
+        "constraints": constraints if skill.constraints else [],
+        "details": details,
+    }
+    result: dict[str, dict] = {
+        skill.transformation_prompt(t): {"seed": SEED, "transformation": t, "skill": skill}
+        for t in skill.transformations
+    }
+    result[skill.prompts.instruction] = {
+        "content": content,
+        "transformation": skill.transformations[0],
+        "instruction_type": itype,
+        "skill": skill,
+    }
+    result[skill.prompts.suggester] = refine
+    result[skill.prompts.editor] = {**refine, "suggestion": suggestion}
+    result[skill.prompts.teacher] = {"skill": skill, "instruction_type": itype}
+    result[skill.prompts.user_turn] = {
+        "content": content,
+        "instruction": instruction,
+        "instruction_type": itype,
+    }
+    return result
+
+
+def environment(skill: Skill) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(skill.directory),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_every_template(skill: Skill, variables: dict[str, dict]) -> dict[str, str]:
+    """Render each template strictly; it must use only its documented variables and show its material."""
+    env = environment(skill)
+    assert set(variables) == set(skill.template_files())
+    rendered = {}
+    for template, values in variables.items():
+        text = env.get_template(template).render(**values)
+        assert text.strip() and "{{" not in text and "{%" not in text, template
+        source = env.loader.get_source(env, template)[0]
+        assert jinja2.meta.find_undeclared_variables(env.parse(source)) <= set(values), template
+        for material in ("seed", "suggestion", "instruction"):
+            if material in values:
+                assert values[material] in text, (template, material)
+        if template not in (skill.prompts.user_turn, skill.prompts.teacher):
+            assert "not suitable" in text, template
+            assert "json" not in text.lower(), template  # the shared footer explains the format
+        rendered[template] = text
+    return rendered
+
+
+Teacher = Callable[[ModelRequest], str]
+
+
+def scripted(
+    skill: Skill, instruction: dict, teacher: Teacher, content: str = SEED, edit: dict | None = None
+) -> ScriptedModel:
+    """A model playing the skill's agents: `instruction` is the instruction agent's JSON (without the
+    exit fields), `edit` the editor's extra fields, `teacher` answers the teacher (and resample/repair)."""
+
+    def reply(request: ModelRequest) -> object:
+        _, stage, *rest = request.tag.split("/")
+        if stage == "transform":
+            return {"content": content, "suitable": True, "reason": ""}
+        if stage == "instruct":
+            return {**instruction, "suitable": True, "reason": ""}
+        if stage == "refine" and rest[0] == "suggester":
+            return {"suggestion": f"apply {rest[-1]}", "suitable": True, "reason": ""}
+        if stage == "refine" and rest[0] == "editor":
+            variant = hashlib.sha256(request.messages[-1]["content"].encode()).hexdigest()[:6]
+            fields = {**instruction, **(edit or {})}
+            text = f"{fields['instruction']}\n({rest[-1]} {variant})"
+            return {**fields, "instruction": text, "content": content, "suitable": True, "reason": ""}
+        if stage == "teacher":
+            return teacher(request)
+        raise AssertionError(f"unexpected tag {request.tag}")
+
+    return ScriptedModel(reply)
+
+
+def run(skill: Skill, model: ScriptedModel, seeds: int = 1, **settings) -> ListSink:
+    sink = ListSink()
+    flow = SkillFlow(skill, model, sink, FlowSettings(**settings))
+
+    async def go() -> None:
+        for ordinal in range(seeds):
+            await flow.run_seed(make_seed(ordinal, SEED), ordinal)
+
+    asyncio.run(go())
+    return sink
+
+
+def assert_pair_shape(pair: Pair, skill: Skill, user: str) -> None:
+    """A standard single-turn pair: the skill's system prompt, the user turn, the teacher's answer."""
+    assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
+    assert pair.messages[0]["content"] == skill.system_prompt
+    assert pair.messages[1]["content"].startswith(user), pair.messages[1]["content"]
+    assert pair.skill == skill.name and pair.instruction_type in skill.types_by_name
+    Pair.model_validate(pair.model_dump(mode="json"))

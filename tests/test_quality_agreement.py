@@ -1,0 +1,60 @@
+"""The answer-agreement heuristics of agentinstruct.quality.agreement: final-answer extraction,
+normalisation and the lenient `same_answer` comparison used by `answers_agree`."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.quality.agreement import CHECKS_HERE, final_answer, normalise, same_answer
+from agentinstruct.quality.checks import CHECKS
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def test_the_checks_are_registered() -> None:
+    assert set(CHECKS_HERE) <= set(CHECKS)
+
+
+@pytest.mark.parametrize(
+    ("text", "final"),
+    [
+        ("Step 1...\nAnswer: 12", "12"),
+        ("Work.\n**Final Answer:** 12 sheep", "12 sheep"),
+        ("Work.\n### Final answer\n12", "12"),
+        ("So the answer is 7.", "7."),
+        ("Therefore, the answer is: a shadow", "a shadow"),
+        ("The result is \\boxed{42}", "42"),
+        ("Answer: 3\nCheck: 3 x 4 = 12, as required.\nAnswer: 4", "4"),
+        ("no marker at all\nlast line", "last line"),
+        ("", ""),
+    ],
+)
+def test_final_answer(text: str, final: str) -> None:
+    assert final_answer(text) == final
+
+
+def test_normalise() -> None:
+    assert normalise("The Twenty-One Pilots!") == "21 pilots"
+    assert normalise("1,440 steps.") == "1440 steps"
+    assert normalise("3.5 m") == "3.5 m"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "agree"),
+    [
+        ("12", "twelve", True),
+        ("12 sheep", "12", True),
+        ("0.75", "3/4", True),
+        ("42 (6 x 7)", "42", True),
+        ("12", "13", False),
+        ("A shadow.", "your shadow", True),
+        ("He had hiccups. The bartender scared them away.", "the man had hiccups", True),
+        ("The butler did it", "the gardener did it", False),
+        ("He is not the thief", "He is the thief", False),
+        ("yes", "no", False),
+        ("Tuesday", "tuesday.", True),
+        ("", "", False),
+    ],
+)
+def test_same_answer(first: str, second: str, agree: bool) -> None:
+    assert same_answer(first, second)[0] is agree

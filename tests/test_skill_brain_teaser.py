@@ -1,0 +1,164 @@
+"""The brain_teaser skill (SPEC §2 row 5): taxonomy, templates, the flow with a scripted model, and the
+`answers_agree` check (the final answer agrees with the key and with a second, independent teacher answer)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agentinstruct.models import ModelRequest
+from agentinstruct.quality.agreement import answers_agree
+from agentinstruct.quality.checks import Candidate
+from keyed_skills_support import (
+    SEED,
+    assert_pair_shape,
+    environment,
+    load,
+    render_every_template,
+    run,
+    scripted,
+    variables_for,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+TYPES = [
+    "riddle",
+    "lateral_thinking",
+    "logic_deduction",
+    "math_puzzle",
+    "wordplay",
+    "trick_question",
+    "sequence_pattern",
+]
+PUZZLE = "A keeper climbs 120 steps each night, 6 nights a week. How many steps does he climb in 2 weeks?"
+KEY = "1440 steps"
+SOLUTION = "Each week: 120 x 6 = 720 steps. Two weeks: 2 x 720 = 1440.\nAnswer: 1440 steps"
+WRONG = "He climbs 120 steps a night for 14 nights: 120 x 14 = 1680.\nAnswer: 1680"
+
+
+@pytest.fixture(scope="module")
+def skill():
+    return load("brain_teaser")
+
+
+def test_taxonomy_matches_the_spec_row(skill) -> None:
+    assert [t.name for t in skill.transformations] == ["concept_extraction"]
+    assert [t.name for t in skill.instruction_types] == TYPES
+    assert [g.name for g in skill.refinement.goals] == ["add_red_herrings", "add_step"]
+    assert skill.checks == ["answers_agree"] and skill.repair_rounds == 0
+    assert list(skill.instruction_fields) == ["answer_key"]
+    assert skill.seed_kinds == ["text"] and skill.flow == "standard"
+    for itype in skill.instruction_types:
+        assert itype.intent.strip() and "\n" not in itype.intent.strip(), itype.name
+        assert len([line for line in itype.guidance.splitlines() if line.strip()]) >= 2, itype.name
+
+
+def test_every_template_renders_strictly(skill) -> None:
+    notes = "Thing: lighthouse, tall, has a lamp\nFact or quantity: 120 steps to the lamp room"
+    rendered = render_every_template(skill, variables_for(skill, notes, PUZZLE, {"answer_key": KEY}))
+    assert notes in rendered[skill.prompts.instruction]
+    assert KEY in rendered[skill.prompts.suggester] and KEY in rendered[skill.prompts.editor]
+    assert rendered[skill.prompts.user_turn].strip() == PUZZLE  # the notes are the writer's, not the user's
+    assert '"Answer: <the final answer>"' in rendered[skill.prompts.teacher]
+    values = variables_for(skill, notes, PUZZLE, {"answer_key": KEY})[skill.prompts.instruction]
+    template = environment(skill).get_template(skill.prompts.instruction)
+    for itype in skill.instruction_types:
+        shown = template.render(**{**values, "instruction_type": itype})
+        assert itype.guidance in shown and itype.intent in shown
+
+
+def teacher_answers(first: str, second: str):
+    def teacher(request: ModelRequest) -> str:
+        return second if request.tag.endswith("/resample") else first
+
+    return teacher
+
+
+def test_the_flow_yields_worked_solutions_confirmed_by_a_second_answer(skill) -> None:
+    model = scripted(
+        skill, {"instruction": PUZZLE, "answer_key": KEY}, teacher_answers(SOLUTION, "Answer: 1,440")
+    )
+    sink = run(skill, model, seeds=2)
+    assert len(sink.pairs) == 2 * 2 * 3 and not sink.rejections  # 2 seeds x 2 types x (seed + 2 rounds)
+    for pair in sink.pairs:
+        assert_pair_shape(pair, skill, PUZZLE)
+        assert pair.messages[2]["content"] == SOLUTION
+        [result] = pair.verification.checks
+        assert result.name == "answers_agree" and result.ok
+        assert "agrees with the key" in result.detail and "second independent answer" in result.detail
+    assert {step.goal for p in sink.pairs for step in p.lineage.refinement} == {
+        "add_red_herrings",
+        "add_step",
+    }
+    resamples = [r for r in model.requests if r.tag.endswith("/resample")]
+    assert len(resamples) == len(sink.pairs)
+    # the second answer is independent: the same task, another sampling seed, never the key
+    first = next(r for r in model.requests if r.tag == resamples[0].tag.removesuffix("/resample"))
+    assert resamples[0].messages == first.messages and resamples[0].seed != first.seed
+    assert all(KEY not in m["content"] for r in model.requests if "/teacher/" in r.tag for m in r.messages)
+
+
+def test_the_flow_rejects_an_answer_a_second_sample_contradicts(skill) -> None:
+    model = scripted(skill, {"instruction": PUZZLE, "answer_key": "1440"}, teacher_answers(SOLUTION, WRONG))
+    sink = run(skill, model, refinement_rounds=0)
+    assert not sink.pairs and len(sink.rejections) == 2
+    for rejection in sink.rejections:
+        assert rejection.reason == "verification_failed:answers_agree"
+        assert "a second independent answer ends '1680'" in rejection.detail
+    assert not any(r.tag.endswith("/repair") for r in model.requests)
+
+
+def test_the_flow_rejects_an_answer_that_contradicts_the_key(skill) -> None:
+    model = scripted(skill, {"instruction": PUZZLE, "answer_key": KEY}, teacher_answers(WRONG, WRONG))
+    sink = run(skill, model, refinement_rounds=0)
+    assert not sink.pairs
+    assert all("does not agree with the key '1440 steps'" in r.detail for r in sink.rejections)
+    assert not any(r.tag.endswith("/resample") for r in model.requests), (
+        "no second sample once the key disagrees"
+    )
+
+
+def candidate(answer: str, key: str = "", second: str | None = None) -> Candidate:
+    async def resample() -> str:
+        return second or ""
+
+    return Candidate(
+        "brain_teaser",
+        "riddle",
+        SEED,
+        "I follow you all day but vanish at night. What am I?",
+        answer,
+        False,
+        details={"answer_key": key} if key else {},
+        resample=resample if second is not None else None,
+    )
+
+
+def check(c: Candidate):
+    return asyncio.run(answers_agree(c))
+
+
+def test_the_check_accepts_agreeing_answers_and_rejects_disagreeing_ones() -> None:
+    good = "Light casts it behind you; at night there is none.\n**Final answer:** A shadow."
+    assert check(candidate(good, key="shadow", second="It must be your shadow.\nAnswer: your shadow")).ok
+    assert check(candidate(good, key="shadow")).ok  # outside a flow: the key alone
+    assert check(candidate(good, second="Answer: the shadow")).ok  # no key: the second answer alone
+    bad = check(candidate(good, key="a shadow", second="Answer: the sun"))
+    assert not bad.ok and "'the sun'" in bad.detail and "'A shadow.'" in bad.detail
+    wrong_key = check(candidate("Answer: darkness", key="shadow", second="Answer: shadow"))
+    assert not wrong_key.ok and "key 'shadow'" in wrong_key.detail
+    assert check(candidate("So the answer is twelve.", key="12")).ok
+    assert not check(candidate("Answer: 13", key="12")).ok
+    assert not check(candidate("", key="12")).ok
+    assert check(candidate("Answer: a shadow")) is None  # neither a key nor a second sample
+
+
+def test_a_failed_second_sample_fails_the_check_with_the_reason() -> None:
+    async def broken() -> str:
+        raise RuntimeError("the second teacher answer failed: timeout")
+
+    c = Candidate("brain_teaser", "riddle", "", "?", "Answer: shadow", False, resample=broken)
+    result = check(c)
+    assert not result.ok and "timeout" in result.detail

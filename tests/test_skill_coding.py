@@ -1,0 +1,411 @@
+"""The coding skill (SPEC §2 row 10) and its `code_runs_tests` check, run in the real sandbox.
+
+The skill file's taxonomy against the SPEC row, every template rendered with StrictUndefined, the check on
+candidates (passing, failing with the failing assertion, not applicable, no sandbox, timeouts, ways to skip
+tests), and the full flow with a scripted model whose teacher calls the python tool, fails, is repaired,
+or stays wrong and is rejected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+
+import jinja2
+import pytest
+
+from agentinstruct.documents import Document, Seed
+from agentinstruct.flows import FlowSettings, SkillFlow
+from agentinstruct.flows.resources import FlowResources, build_tools
+from agentinstruct.models import ModelRequest, ScriptedModel
+from agentinstruct.pairs import Pair
+from agentinstruct.quality import execution
+from agentinstruct.quality.checks import CHECKS, Candidate, resolve_checks
+from agentinstruct.quality.execution import code_runs_tests, split_solution_and_tests
+from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills
+from test_flows import ListSink
+
+pytestmark = pytest.mark.timeout(180)
+
+SKILL_FILE = BUNDLED_DIR / "coding.yaml"
+TYPES = [
+    "implement_function",
+    "fix_bug",
+    "explain_code",
+    "write_tests",
+    "refactor",
+    "translate_language",
+    "complexity_analysis",
+    "code_review",
+    "complete_code",
+    "api_usage",
+]
+PROSE = {"explain_code", "complexity_analysis", "code_review"}
+GOALS = ["add_edge_cases", "add_performance_requirement"]
+
+SEED_CODE = '''def median(values):
+    """The middle value of a non-empty list (the mean of the two middle ones for an even length)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+'''
+MATERIAL = (
+    "Problem: return the median of a list of numbers.\nFunctions: median(values: list[float]) -> float\n"
+    "Rules and edge cases: an empty list raises ValueError.\nExamples: median([3, 1, 2]) == 2\n"
+    f"Reference code:\n```python\n{SEED_CODE}```"
+)
+TASK = "Write `median(values: list[float]) -> float`; median([3, 1, 2]) is 2 and median([4, 1, 3, 2]) is 2.5."
+
+SOLUTION = """```python
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+```"""
+TESTS = """```python
+def test_odd():
+    assert median([3, 1, 2]) == 2
+
+def test_even():
+    assert median([4, 1, 3, 2]) == 2.5
+```"""
+GOOD = f"Sort, then take the middle.\n\n{SOLUTION}\n\n{TESTS}\n"
+BAD = GOOD.replace("ordered = sorted(values)", "ordered = list(values)")  # forgets to sort
+PROSE_ANSWER = "The function sorts the list, then returns the middle item or the mean of the two middle ones."
+PROSE_WITH_WRONG_TESTS = PROSE_ANSWER + f"\n\n{SOLUTION}\n\n" + TESTS.replace("== 2.5", "== 3")
+JS_ANSWER = "Same logic in JavaScript:\n\n```javascript\nfunction median(v) { return v; }\n```\n"
+
+
+@pytest.fixture(scope="module")
+def skill() -> Skill:
+    return load_skill_file(SKILL_FILE)
+
+
+@pytest.fixture(scope="module")
+def tools():
+    return build_tools(["python"], None)  # the process-wide default sandbox: shared, never closed here
+
+
+def candidate(answer: str, tools, instruction_type: str = "implement_function") -> Candidate:
+    return Candidate("coding", instruction_type, MATERIAL, TASK, answer, False, tools=tools)
+
+
+def verify(answer: str, tools, instruction_type: str = "implement_function"):
+    return asyncio.run(code_runs_tests(candidate(answer, tools, instruction_type)))
+
+
+# -- the skill file ------------------------------------------------------------------------------------
+def test_taxonomy_matches_the_spec_row(skill: Skill) -> None:
+    assert "coding" in load_skills()
+    assert skill.seed_kinds == ["code", "text"]
+    assert [t.name for t in skill.transformations] == ["problem_from_code", "task_from_docs"]
+    assert [t.name for t in skill.instruction_types] == TYPES
+    assert [g.name for g in skill.refinement.goals] == GOALS
+    assert skill.checks == ["code_runs_tests"] and resolve_checks(skill.checks)
+    assert skill.teacher_tools == ["python"]
+    assert skill.repair_rounds == 2
+    assert skill.system_prompt.strip() and skill.description.strip()
+    for t in skill.transformations:
+        assert t.description.strip() and t.instruction_types == []
+    for t in skill.instruction_types:
+        assert t.intent.strip() and "\n" not in t.intent.strip(), t.name
+        assert len(t.guidance.split()) >= 30, f"{t.name}: guidance must say what a good task looks like"
+    for g in skill.refinement.goals:
+        assert g.description.strip() and not g.edits_content and not g.marks_unanswerable
+
+
+@pytest.fixture(scope="module")
+def env(skill: Skill) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(skill.directory),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(env: jinja2.Environment, template: str, **variables: object) -> str:
+    text = env.get_template(template).render(**variables)
+    assert text.strip() and "{{" not in text and "{%" not in text, template
+    return text
+
+
+def test_every_template_renders(skill: Skill, env: jinja2.Environment) -> None:
+    assert len(skill.template_files()) == 7
+    for t in skill.transformations:
+        text = render(env, skill.transformation_prompt(t), seed=SEED_CODE, transformation=t, skill=skill)
+        assert SEED_CODE in text and "not suitable" in text and "Reference code" in text
+    for it in skill.instruction_types:
+        text = render(
+            env,
+            skill.prompts.instruction,
+            content=MATERIAL,
+            transformation=skill.transformations[0],
+            instruction_type=it,
+            skill=skill,
+        )
+        assert MATERIAL in text and it.guidance in text and "not suitable" in text
+        teacher = render(env, skill.prompts.teacher, skill=skill, instruction_type=it)
+        assert it.intent in teacher
+        if it.name in PROSE:
+            assert "Tests are not required" in teacher
+        else:
+            assert "```python block of tests" in teacher and "sandbox" in teacher
+        assert ("target language is not Python" in teacher) == (it.name == "translate_language")
+        assert render(
+            env, skill.prompts.user_turn, content=MATERIAL, instruction=TASK, instruction_type=it
+        ) == (TASK)
+    for goal in skill.refinement.goals:
+        for round_ in (1, 2):
+            common = {
+                "content": MATERIAL,
+                "instruction": TASK,
+                "instruction_type": skill.instruction_types[0],
+                "goal": goal,
+                "round": round_,
+                "constraints": [],
+                "details": {},
+            }
+            suggestion = render(env, skill.prompts.suggester, **common)
+            edit = render(env, skill.prompts.editor, suggestion="Require ValueError for []", **common)
+            for text in (suggestion, edit):
+                assert TASK in text and goal.description in text and "not suitable" in text
+            assert ("round 2" in suggestion) == (round_ == 2)
+            assert '"unchanged" in "content"' in edit
+
+
+# -- the check on candidates ------------------------------------------------------------------------------
+def test_the_convention_picks_the_last_tests_block_and_the_block_before_it() -> None:
+    shown = "Original:\n```python\nprint('buggy')\n```\n"
+    solution, tests = split_solution_and_tests(shown + GOOD)
+    assert "sorted(values)" in solution and "def test_odd" in tests
+    assert split_solution_and_tests(PROSE_ANSWER) == (None, None)
+    untagged = GOOD.replace("```python", "```")
+    assert split_solution_and_tests(untagged) == split_solution_and_tests(GOOD)
+
+
+def test_a_correct_solution_passes_and_a_wrong_one_fails_with_the_assertion(tools) -> None:
+    assert "code_runs_tests" in CHECKS
+    good = verify(GOOD, tools)
+    assert good.ok and "2 test function(s) passed" in good.detail
+    bad = verify(BAD, tools)
+    assert not bad.ok
+    assert "first failure: test_odd" in bad.detail and "AssertionError" in bad.detail
+    assert 'File "tests", line 2, in test_odd' in bad.detail  # points into the teacher's own block
+    assert len(bad.detail) < 1200
+
+
+def test_module_level_asserts_and_other_test_styles_run(tools) -> None:
+    asserts = f"{SOLUTION}\n\n```python\nassert median([5]) == 5\nassert median([1, 2]) == 1.5\n```"
+    assert verify(asserts, tools).ok
+    failing = asserts.replace("== 1.5", "== 2")
+    detail = verify(failing, tools).detail
+    assert "error while running the tests block" in detail and "assert median([1, 2]) == 2" in detail
+    styles = """```python
+import unittest
+
+class TestMedian(unittest.TestCase):
+    def test_odd(self):
+        self.assertEqual(median([3, 1, 2]), 2)
+
+class TestPlain:
+    def test_even(self):
+        assert median([4, 1, 3, 2]) == 2.5
+
+async def test_async():
+    assert median([1]) == 1
+```"""
+    result = verify(f"{SOLUTION}\n\n{styles}", tools)
+    assert result.ok and "3 test function(s) passed" in result.detail
+
+
+def test_tests_cannot_be_skipped_or_empty(tools) -> None:
+    exits = GOOD.replace("    return (ordered", "    import os\n    os._exit(0)\n    return (ordered")
+    assert "before the tests finished" in verify(exits, tools).detail
+    quits = GOOD.replace(
+        "```\n\n```python\ndef test_odd", "import sys\nsys.exit(0)\n```\n\n```python\ndef test_odd"
+    )
+    assert "called sys.exit(0)" in verify(quits, tools).detail
+    vacuous = f"{SOLUTION}\n\n```python\ndef test_nothing():\n    assert True\n```"
+    assert "never use the solution's names (median)" in verify(vacuous, tools).detail
+    empty = f"{SOLUTION}\n\n```python\ndef test_nothing():\n    median([1])\n```"
+    assert "no assert statement" in verify(empty, tools).detail
+    fixture = f"{SOLUTION}\n\n```python\ndef test_odd(tmp_path):\n    assert median([1]) == 1\n```"
+    assert "takes parameters" in verify(fixture, tools).detail
+    syntax = GOOD.replace("return ordered[middle]", "return ordered[middle")
+    assert "SyntaxError" in verify(syntax, tools).detail and 'File "solution"' in verify(syntax, tools).detail
+
+
+def test_missing_code_under_test_gets_a_hint(tools) -> None:
+    only_tests = "```python\ndef test_odd():\n    assert median([3, 1, 2]) == 2\n```"
+    result = verify(only_tests, tools, "write_tests")
+    assert not result.ok and "NameError" in result.detail and "its own ```python block" in result.detail
+
+
+def test_applicability(tools) -> None:
+    assert verify(PROSE_ANSWER, tools, "explain_code") is None
+    assert verify(PROSE_ANSWER, tools, "code_review") is None
+    assert not verify(PROSE_WITH_WRONG_TESTS, tools, "complexity_analysis").ok  # tests given: they run
+    assert verify(JS_ANSWER, tools, "translate_language") is None
+    assert verify(GOOD, tools, "translate_language").ok  # translated into Python: run
+    no_tests = verify(f"Here it is:\n{SOLUTION}", tools, "implement_function")
+    assert not no_tests.ok and "no ```python block of tests" in no_tests.detail
+    assert not verify(f"Here it is:\n{SOLUTION}", tools, "translate_language").ok
+
+
+def test_without_the_sandbox_nothing_runs(tools, monkeypatch) -> None:
+    missing = verify(GOOD, {})
+    assert not missing.ok and "code interpreter is not set up" in missing.detail
+
+    class Unavailable:
+        async def call(self, **_: object) -> dict:
+            from agentinstruct.tools.sandbox import SandboxUnavailable
+
+            raise SandboxUnavailable("bubblewrap is missing")
+
+    broken = verify(GOOD, {"python": Unavailable()})
+    assert not broken.ok and "cannot run code on this machine: bubblewrap is missing" in broken.detail
+
+
+def test_an_endless_loop_is_stopped(tools, monkeypatch) -> None:
+    monkeypatch.setattr(execution, "TESTS_TIMEOUT_S", 1.0)
+    looping = GOOD.replace("    ordered = sorted(values)", "    while True:\n        pass")
+    result = verify(looping, tools)
+    assert not result.ok and "did not finish within 1 s" in result.detail
+
+
+# -- the whole flow ------------------------------------------------------------------------------------
+def code_seed(index: int) -> Seed:
+    text = SEED_CODE
+    document = Document(id=f"code{index:03d}", source=f"m{index}.py", sha256="0" * 64, text=text, kind="code")
+    return Seed(id=f"code{index:03d}:0-{len(text)}", document=document, span=(0, len(text)), text=text)
+
+
+def coding_reply(always_bad: bool = False):
+    """Scripted coding agents; the teacher tries the python tool, answers badly, and is repaired."""
+
+    def reply(request: ModelRequest) -> object:
+        _, stage, *rest = request.tag.split("/")
+        if stage == "transform":
+            return {"content": MATERIAL, "suitable": True, "reason": ""}
+        if stage == "instruct":
+            return {"instruction": f"({rest[-1]}) {TASK}", "suitable": True, "reason": ""}
+        if stage == "refine" and rest[0] == "suggester":
+            return {"suggestion": f"{rest[-1]}: require ValueError for []", "suitable": True, "reason": ""}
+        if stage == "refine":
+            task = request.messages[-1]["content"].split('Task:\n"""\n')[1].split('\n"""')[0]
+            edited = f"{task} An empty list must raise ValueError ({rest[-1]})."
+            return {"content": "unchanged", "instruction": edited, "suitable": True, "reason": ""}
+        assert stage == "teacher", request.tag
+        itype, repair = rest[0], rest[-1] == "repair"
+        tried = any("Result of python" in str(m.get("content")) for m in request.messages)
+        if not repair and not tried:
+            return {"action": "call", "tool": "python", "arguments": {"code": "print(sorted([3, 1, 2]))"}}
+        if always_bad:
+            answer = PROSE_WITH_WRONG_TESTS if itype in PROSE else BAD
+        elif itype in PROSE:
+            answer = PROSE_ANSWER
+        elif itype == "translate_language":
+            answer = JS_ANSWER
+        else:
+            answer = GOOD if repair else BAD
+        return {"action": "answer", "answer": answer}
+
+    return reply
+
+
+def run(model: ScriptedModel, seeds: int, tools, **settings) -> ListSink:
+    skill = load_skills()["coding"]
+    sink = ListSink()
+    resources = FlowResources(tools=tools)
+    flow = SkillFlow(skill, model, sink, FlowSettings(**settings), resources=resources)
+
+    async def go() -> None:
+        for ordinal in range(seeds):
+            await flow.run_seed(code_seed(ordinal), ordinal)
+
+    asyncio.run(go())
+    return sink
+
+
+def test_the_flow_runs_every_type_and_repairs_failing_code(tools) -> None:
+    model = ScriptedModel(coding_reply())
+    sink = run(model, 5, tools, refinement_rounds=0)
+
+    assert not sink.rejections
+    assert sorted(p.instruction_type for p in sink.pairs) == sorted(TYPES)
+    for pair in sink.pairs:
+        Pair.model_validate(pair.model_dump(mode="json"))
+        assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
+        assert pair.messages[1]["content"] == f"({pair.instruction_type}) {TASK}"
+        [call] = pair.lineage.tool_calls
+        assert call["name"] == "python" and call["ok"] and "[1, 2, 3]" in call["result"]
+        checks = {c.name: c for c in pair.verification.checks}
+        if pair.instruction_type in PROSE or pair.instruction_type == "translate_language":
+            assert pair.verification.status == "not_applicable" and not checks
+            continue
+        assert pair.verification.status == "passed", pair.instruction_type
+        assert checks["code_runs_tests"].ok and "passed in the sandbox" in checks["code_runs_tests"].detail
+        assert "passed after 1 repair round" in checks["repaired"].detail
+        assert "AssertionError" in checks["repaired"].detail
+        assert pair.messages[-1]["content"] == GOOD.strip()
+    repairs = Counter(r.tag.split("/")[2] for r in model.requests if r.tag.endswith("/repair"))
+    assert set(repairs) == set(TYPES) - PROSE - {"translate_language"}
+    feedback = next(r for r in model.requests if r.tag.endswith("/repair")).messages[-1]["content"]
+    assert "first failure: test_odd" in feedback and "AssertionError" in feedback
+
+
+def test_code_that_stays_wrong_is_rejected_after_two_repairs(tools) -> None:
+    model = ScriptedModel(coding_reply(always_bad=True))
+    sink = run(model, 1, tools, refinement_rounds=0)
+
+    assert not sink.pairs and len(sink.rejections) == 2
+    for rejection in sink.rejections:
+        assert rejection.reason == "verification_failed:code_runs_tests"
+        assert "AssertionError" in rejection.detail
+        assert rejection.verification.status == "failed"
+        assert not rejection.verification.checks[0].ok
+        type_repairs = [r for r in model.requests if r.tag.endswith(f"{rejection.instruction_type}/repair")]
+        assert len(type_repairs) == 2
+
+
+def test_refined_tasks_are_answered_and_verified(tools) -> None:
+    model = ScriptedModel(coding_reply())
+    sink = run(model, 1, tools, refinement_rounds=2)
+
+    goals = {step.goal for p in sink.pairs for step in p.lineage.refinement}
+    assert goals <= set(GOALS) and goals
+    refined = [p for p in sink.pairs if p.lineage.refinement]
+    assert refined and all("must raise ValueError" in p.messages[1]["content"] for p in refined)
+    assert len(sink.pairs) == 6 and not sink.rejections
+    assert json.dumps([p.model_dump(mode="json") for p in sink.pairs])
+
+
+def test_main_guards_and_unittest_main_in_the_tests_run(tools) -> None:
+    guarded = f"{SOLUTION}\n\n```python\nif __name__ == '__main__':\n    assert median([1, 2]) == 2\n```"
+    result = verify(guarded, tools)
+    assert not result.ok and "assert median([1, 2]) == 2" in result.detail
+    unit = """```python
+import unittest
+
+class TestMedian(unittest.TestCase):
+    def test_even(self):
+        self.assertEqual(median([1, 2]), 1.5)
+
+if __name__ == "__main__":
+    unittest.main()
+```"""
+    assert verify(f"{SOLUTION}\n\n{unit}", tools).ok
+    failing = verify(f"{SOLUTION}\n\n{unit.replace('1.5', '2')}", tools)
+    assert not failing.ok and "called sys.exit(1)" in failing.detail and "AssertionError" in failing.detail
+
+
+def test_quoted_code_with_inner_asserts_is_not_taken_for_tests(tools) -> None:
+    quoted = "```python\ndef first(items):\n    assert items, 'empty'\n    return items[0]\n```"
+    assert split_solution_and_tests(quoted)[1] is None
+    assert verify(f"It checks that the list is not empty.\n\n{quoted}", tools, "explain_code") is None

@@ -1,0 +1,333 @@
+"""The conversation skill (SPEC §2 row 16): taxonomy, templates (the user simulator's included), and the
+`conversation` flow with a scripted model: 3–6 user turns alternating with the teacher's, the simulator's
+messages as user turns, refinement reaching the simulated user's goal, and too-short talks rejected."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import jinja2
+import pytest
+
+from agentinstruct.flows import FlowSettings, flow_class
+from agentinstruct.flows.conversation import MAX_USER_TURNS, MIN_USER_TURNS, ConversationFlow, UserTurnOutput
+from agentinstruct.models import ModelError, ModelRequest, ScriptedModel
+from agentinstruct.pairs import Pair
+from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills
+from test_flows import PASSAGE, ListSink, make_seed
+
+pytestmark = pytest.mark.timeout(120)
+
+SKILL_FILE = BUNDLED_DIR / "conversation.yaml"
+TYPES = [
+    "follow_up_questions",
+    "clarification",
+    "topic_shift",
+    "socratic_tutoring",
+    "role_play",
+    "misconception_correction",
+    "debate_with_user",
+]
+GOALS = ["add_turns", "make_user_less_cooperative"]
+GOAL = "You are a history student who thinks the keepers were volunteers; you push back once."
+TRANSCRIPT = "USER: What did the keepers do?\n\nASSISTANT: They lit the lamp every night."
+
+
+@pytest.fixture(scope="module")
+def skill() -> Skill:
+    return load_skill_file(SKILL_FILE)
+
+
+@pytest.fixture(scope="module")
+def env(skill: Skill) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(skill.directory),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def render(env: jinja2.Environment, template: str, **variables: object) -> str:
+    text = env.get_template(template).render(**variables).strip()
+    assert text, f"{template} rendered empty"
+    assert "{{" not in text and "{%" not in text, f"{template} left template syntax in its output"
+    return text
+
+
+# -- the skill file ------------------------------------------------------------------------------------
+def test_loads_with_the_bundled_skills() -> None:
+    assert [t.name for t in load_skills()["conversation"].instruction_types] == TYPES
+
+
+def test_top_level_settings(skill: Skill) -> None:
+    assert skill.name == "conversation" and skill.seed_kinds == ["text"]
+    assert skill.flow == "conversation" and flow_class(skill.flow) is ConversationFlow
+    assert skill.checks == [] and skill.repair_rounds == 0
+    assert list(skill.instruction_fields) == ["user_goal"]
+    assert skill.prompts.extra == {"user_simulator": "conversation/user_simulator.j2"}
+    assert skill.system_prompt.strip() and not skill.corpus_search and skill.teacher_tools == []
+
+
+def test_taxonomy_matches_the_spec_row(skill: Skill) -> None:
+    assert [t.name for t in skill.transformations] == ["identity"]
+    assert [t.name for t in skill.instruction_types] == TYPES
+    for t in skill.instruction_types:
+        assert t.intent.strip() and "\n" not in t.intent.strip(), t.name
+        assert "Opening:" in t.guidance and "user_goal:" in t.guidance, t.name
+    goals = {g.name: g for g in skill.refinement.goals}
+    assert list(goals) == GOALS
+    assert not any(g.edits_content or g.marks_unanswerable for g in goals.values())
+    assert "user_goal" in goals["make_user_less_cooperative"].description
+    assert len(skill.summary()["instruction_types"]) == 7
+
+
+# -- templates -----------------------------------------------------------------------------------------
+def test_transformation_and_instruction_templates(skill: Skill, env: jinja2.Environment) -> None:
+    t = skill.transformations[0]
+    text = render(env, skill.transformation_prompt(t), seed=PASSAGE, transformation=t, skill=skill)
+    assert PASSAGE in text and "not suitable" in text and "json" not in text.lower()
+    for it in skill.instruction_types:
+        text = render(
+            env,
+            skill.prompts.instruction,
+            content=PASSAGE,
+            transformation=t,
+            instruction_type=it,
+            skill=skill,
+        )
+        assert PASSAGE in text and it.intent in text and it.guidance in text
+        assert "user_goal" in text and "not suitable" in text and "json" not in text.lower()
+
+
+def test_refinement_templates_show_and_edit_the_user_goal(skill: Skill, env: jinja2.Environment) -> None:
+    for it in skill.instruction_types:
+        texts = []
+        for goal in skill.refinement.goals:
+            common = {
+                "content": PASSAGE,
+                "instruction": "Were the keepers paid?",
+                "instruction_type": it,
+                "goal": goal,
+                "round": 1,
+                "constraints": [],
+                "details": {"user_goal": GOAL},
+            }
+            suggestion = render(env, skill.prompts.suggester, **common)
+            edit = render(env, skill.prompts.editor, suggestion="Make the user impatient.", **common)
+            for text in (suggestion, edit):
+                assert PASSAGE in text and GOAL in text and goal.description in text
+                assert "not suitable" in text and "json" not in text.lower()
+            assert "Make the user impatient." in edit and "new user_goal" in edit
+            assert "Do not change the text" in edit
+            texts.append(suggestion)
+        assert len(set(texts)) == len(texts)
+
+
+def test_teacher_user_turn_and_simulator_templates(skill: Skill, env: jinja2.Environment) -> None:
+    teachers = set()
+    for it in skill.instruction_types:
+        text = render(env, skill.prompts.teacher, skill=skill, instruction_type=it)
+        assert it.intent in text and "never write the user's part" in text
+        teachers.add(text)
+    assert len(teachers) == len(TYPES)
+    it = skill.instruction_types[0]
+    turn = render(
+        env, skill.prompts.user_turn, content=PASSAGE, instruction="What next?", instruction_type=it
+    )
+    assert turn == f"{PASSAGE}\n\nWhat next?"
+    quoted = f"Look at this: {PASSAGE} What next?"
+    assert (
+        render(env, skill.prompts.user_turn, content=PASSAGE, instruction=quoted, instruction_type=it)
+        == quoted
+    )
+    for it in skill.instruction_types:
+        for turn_number in range(2, MAX_USER_TURNS + 1):
+            text = render(
+                env,
+                skill.prompts.extra["user_simulator"],
+                content=PASSAGE,
+                instruction="What did the keepers do?",
+                instruction_type=it,
+                details={"user_goal": GOAL},
+                conversation=TRANSCRIPT,
+                turn=turn_number,
+                turns=MAX_USER_TURNS,
+            )
+            assert GOAL in text and TRANSCRIPT in text and it.intent in text
+            assert PASSAGE not in text, "the text is in the transcript already; do not show it twice"
+            assert f"your message number {turn_number} of about {MAX_USER_TURNS}" in text
+            keep_going = 'set "finished" to false.' in text
+            assert keep_going == (turn_number <= MIN_USER_TURNS)
+            assert ("This is your last message" in text) == (turn_number == MAX_USER_TURNS)
+            assert "json" not in text.lower()
+
+
+def test_simulator_output_fields() -> None:
+    names = [name for name, _ in UserTurnOutput.field_descriptions()]
+    assert names == ["message", "finished", "suitable", "reason"]
+
+
+# -- the flow ------------------------------------------------------------------------------------------
+def conversation_reply(simulator=None, teacher=None):
+    """Scripted conversation agents by request tag; `simulator` and `teacher` functions override."""
+
+    def reply(request: ModelRequest) -> object:
+        _, stage, *rest = request.tag.split("/")
+        if stage == "transform":
+            return {"content": PASSAGE, "suitable": True, "reason": ""}
+        if stage == "instruct":
+            return {
+                "instruction": f"({rest[-1]}) I just read this. What did the keepers actually do?",
+                "user_goal": f"You are a curious reader ({rest[-1]}).",
+                "suitable": True,
+                "reason": "",
+            }
+        if stage == "refine" and rest[0] == "suggester":
+            return {"suggestion": f"apply {rest[-1]}", "suitable": True, "reason": ""}
+        if stage == "refine":
+            return {
+                "content": PASSAGE,
+                "instruction": "I have several questions about the keepers. First: were they paid?",
+                "user_goal": f"You are impatient ({rest[-1]}).",
+                "suitable": True,
+                "reason": "",
+            }
+        if stage == "user_simulator":
+            prompt = request.messages[1]["content"]  # the last message may be a re-ask
+            turn = int(re.search(r"your message number (\d+) of", prompt).group(1))
+            if simulator is not None:
+                return simulator(turn, request)
+            return {"message": f"User message {turn}?", "finished": False, "suitable": True, "reason": ""}
+        if stage == "teacher":
+            if teacher is not None:
+                return teacher(request)
+            count = sum(m["role"] == "user" for m in request.messages)
+            return f"Assistant reply {count}."
+        raise AssertionError(f"unexpected tag {request.tag}")
+
+    return reply
+
+
+def run_flow(model, count: int = 1, **settings) -> ListSink:
+    skill = load_skill_file(SKILL_FILE)
+    sink = ListSink()
+    flow = flow_class(skill.flow)(skill, model, sink, FlowSettings(**settings))
+
+    async def go() -> None:
+        for ordinal in range(count):
+            await flow.run_seed(make_seed(ordinal), ordinal)
+
+    asyncio.run(go())
+    return sink
+
+
+def user_turns(pair: Pair) -> list[str]:
+    return [m["content"] for m in pair.messages if m["role"] == "user"]
+
+
+def test_every_type_yields_a_multi_turn_conversation():
+    model = ScriptedModel(conversation_reply())
+    sink = run_flow(model, count=len(TYPES), refinement_rounds=0)
+
+    assert not sink.rejections, sink.rejections
+    assert {p.instruction_type for p in sink.pairs} == set(TYPES)
+    lengths = set()
+    for pair in sink.pairs:
+        Pair.model_validate(pair.model_dump(mode="json"))
+        roles = [m["role"] for m in pair.messages]
+        assert roles[0] == "system" and pair.messages[0]["content"].startswith("You are a helpful")
+        assert roles[1:] == ["user", "assistant"] * (len(roles[1:]) // 2)
+        users = user_turns(pair)
+        assert MIN_USER_TURNS <= len(users) <= MAX_USER_TURNS
+        lengths.add(len(users))
+        assert users[0].startswith(PASSAGE) and users[0].endswith("What did the keepers actually do?")
+        assert users[1:] == [f"User message {n}?" for n in range(2, len(users) + 1)]
+        answers = [m["content"] for m in pair.messages if m["role"] == "assistant"]
+        assert answers == [f"Assistant reply {n}." for n in range(1, len(users) + 1)]
+        assert pair.verification.status == "not_applicable"
+        assert pair.lineage.transformation.agent == "identity"
+    assert len(lengths) > 1, "the number of user turns varies between conversations"
+
+
+def test_the_simulator_sees_the_goal_and_the_transcript_and_the_teacher_the_whole_talk():
+    model = ScriptedModel(conversation_reply())
+    sink = run_flow(model, count=1, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    simulator = [r for r in model.requests if "/user_simulator/" in r.tag]
+    assert len(simulator) == len(user_turns(pair)) - 1
+    last = simulator[-1].messages[-1]["content"]
+    assert f"You are a curious reader ({pair.instruction_type})." in last
+    assert "USER: " + PASSAGE in last and "ASSISTANT: Assistant reply 1." in last
+    assert "USER: User message 2?" in last
+    assert json.loads(json.dumps(simulator[-1].json_schema))["name"] == "UserTurnOutput"
+    final_teacher = [r for r in model.requests if "/teacher/" in r.tag][-1]
+    assert [m["content"] for m in final_teacher.messages[1:]] == [m["content"] for m in pair.messages[1:-1]]
+    assert len(pair.lineage.call_ids) >= 3 + 2 * (len(user_turns(pair)) - 1)
+
+
+def test_refinement_changes_the_opening_and_the_simulated_users_goal():
+    model = ScriptedModel(conversation_reply())
+    sink = run_flow(model, count=1, refinement_rounds=1, instructions_per_seed=1)
+    [first, refined] = sink.pairs
+    goal = refined.lineage.refinement[0].goal
+    assert goal in GOALS and not first.lineage.refinement
+    assert user_turns(refined)[0].endswith("First: were they paid?")
+    prompts = [r.messages[-1]["content"] for r in model.requests if "/user_simulator/" in r.tag]
+    assert any(f"You are impatient ({goal})." in p for p in prompts)
+
+
+def test_a_user_who_is_done_after_the_minimum_ends_the_talk():
+    def finished(turn: int, request: ModelRequest) -> dict:
+        return {
+            "message": f"Thanks, that answers it ({turn}).",
+            "finished": True,
+            "suitable": True,
+            "reason": "",
+        }
+
+    sink = run_flow(ScriptedModel(conversation_reply(simulator=finished)), count=4, refinement_rounds=0)
+    assert sink.pairs and not sink.rejections
+    for pair in sink.pairs:
+        # "finished" is ignored up to the minimum (the message is sent), then the talk ends without it
+        assert user_turns(pair)[1:] == ["Thanks, that answers it (2).", "Thanks, that answers it (3)."]
+        assert pair.messages[-1]["role"] == "assistant"
+
+
+@pytest.mark.parametrize("fails_at", [2, 3])
+@pytest.mark.parametrize("how", ["invalid", "not_suitable", "model_error"])
+def test_a_simulator_that_stops_before_three_user_turns_gives_too_few_turns(fails_at: int, how: str):
+    def simulator(turn: int, request: ModelRequest) -> object:
+        if turn < fails_at:
+            return {"message": f"User message {turn}?", "finished": False, "suitable": True, "reason": ""}
+        if how == "invalid":
+            return "I am not JSON"
+        if how == "not_suitable":
+            return {"message": "-", "finished": True, "suitable": False, "reason": "nothing left to ask"}
+        return ModelError("server down", retryable=False)
+
+    sink = run_flow(ScriptedModel(conversation_reply(simulator=simulator)), count=1, refinement_rounds=0)
+    assert not sink.pairs
+    assert sink.rejections and all(r.reason == "too_few_turns" for r in sink.rejections)
+    for rejection in sink.rejections:
+        assert rejection.stage == "conversation"
+        assert f"after {fails_at - 1} user turn(s); 3 are needed" in rejection.detail
+        assert [m["role"] for m in rejection.messages][-1] == "assistant"
+
+
+def test_a_teacher_failing_mid_conversation_is_rejected():
+    def teacher(request: ModelRequest) -> str:
+        return "" if sum(m["role"] == "user" for m in request.messages) >= 2 else "Assistant reply 1."
+
+    sink = run_flow(
+        ScriptedModel(conversation_reply(teacher=teacher)),
+        count=1,
+        refinement_rounds=0,
+        instructions_per_seed=1,
+    )
+    assert not sink.pairs
+    [rejection] = sink.rejections
+    assert rejection.reason == "agent_failed:teacher" and rejection.detail.startswith("turn 2:")

@@ -1,0 +1,137 @@
+"""The creative_content skill (SPEC §2 row 14): taxonomy, templates, and the flow with a scripted model, in
+which the checkable constraints of a creative request are checked (`constraints`, one repair round)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.quality.checks import Candidate
+from agentinstruct.quality.constraints import KINDS, Constraint, constraints_check
+from keyed_skills_support import (
+    SEED,
+    assert_pair_shape,
+    environment,
+    load,
+    render_every_template,
+    run,
+    scripted,
+    variables_for,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+TYPES = [
+    "story",
+    "poem",
+    "screenplay_scene",
+    "song_lyrics",
+    "advertisement",
+    "blog_post",
+    "speech",
+    "letter",
+    "dialogue",
+    "worldbuilding",
+]
+REQUEST = (
+    "Write a poem about the last night of the Alder Creek lighthouse keepers in 1942, in exactly three "
+    "stanzas, starting with the words 'The lamp'."
+)
+CONSTRAINTS = [
+    {"kind": "paragraph_count", "relation": "exactly", "number": 3},
+    {"kind": "starts_with", "text": "The lamp"},
+]
+POEM = (
+    "The lamp burns low on the final night,\nsix wicks trimmed, one hundred twenty stairs.\n\n"
+    "Ninety years of keepers' light\nhand the sea to a beacon's cares.\n\n"
+    "Dawn comes; the tower keeps its height,\nbut no one climbs, and no one stares."
+)
+TWO_STANZAS = "The lamp burns low on the final night.\n\nDawn comes; no one climbs the stairs."
+
+
+@pytest.fixture(scope="module")
+def skill():
+    return load("creative_content")
+
+
+def test_taxonomy_matches_the_spec_row(skill) -> None:
+    assert [t.name for t in skill.transformations] == ["identity"]
+    assert [t.name for t in skill.instruction_types] == TYPES
+    assert [g.name for g in skill.refinement.goals] == ["form", "meter", "point_of_view", "length"]
+    assert skill.constraints is True and skill.repair_rounds == 1 and skill.checks == ["constraints"]
+    assert skill.instruction_fields == {}
+    for itype in skill.instruction_types:
+        assert "constraints" in itype.guidance.lower(), itype.name
+
+
+def test_every_template_renders_strictly(skill) -> None:
+    variables = variables_for(skill, SEED, REQUEST, {})
+    rendered = render_every_template(skill, variables)
+    assert rendered[skill.prompts.user_turn].strip() == REQUEST
+    assert "1. The answer must contain at most 120 words." in rendered[skill.prompts.suggester]
+    for kind in (
+        "word_count",
+        "paragraph_count",
+        "starts_with",
+        "ends_with",
+        "banned_words",
+        "required_words",
+    ):
+        assert kind in rendered[skill.prompts.instruction] and kind in rendered[skill.prompts.editor], kind
+    assert all(k in KINDS for k in ("every_sentence_starts_with", "case"))
+    env = environment(skill)
+    suggestions = set()
+    for goal in skill.refinement.goals:
+        text = env.get_template(skill.prompts.suggester).render(
+            **{**variables[skill.prompts.suggester], "goal": goal}
+        )
+        suggestions.add(text)
+    assert len(suggestions) == len(skill.refinement.goals), "each goal gets its own suggestions"
+    without = env.get_template(skill.prompts.instruction).render(
+        **{**variables[skill.prompts.instruction], "skill": skill.model_copy(update={"constraints": False})}
+    )
+    assert "paragraph_count" not in without and "not suitable" in without
+
+
+def test_the_flow_checks_the_constraints_of_each_piece(skill) -> None:
+    model = scripted(skill, {"instruction": REQUEST, "constraints": CONSTRAINTS}, lambda request: POEM)
+    sink = run(skill, model, seeds=len(TYPES))
+    assert {p.instruction_type for p in sink.pairs} == set(TYPES)
+    assert len(sink.pairs) == len(TYPES) * 3 and not sink.rejections
+    for pair in sink.pairs:
+        assert_pair_shape(pair, skill, REQUEST)
+        [result] = pair.verification.checks
+        assert result.name == "constraints" and result.ok and result.detail == "all 2 met"
+    assert {s.goal for p in sink.pairs for s in p.lineage.refinement} == {
+        "form",
+        "meter",
+        "point_of_view",
+        "length",
+    }
+
+
+def test_a_piece_that_breaks_a_constraint_is_repaired_or_rejected(skill) -> None:
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["poem"]]})
+    answers = iter([TWO_STANZAS, POEM])
+    model = scripted(
+        single, {"instruction": REQUEST, "constraints": CONSTRAINTS}, lambda request: next(answers)
+    )
+    [pair] = run(single, model, refinement_rounds=0).pairs
+    assert pair.messages[-1]["content"] == POEM
+    assert "2 paragraphs, exactly 3 required" in pair.verification.checks[-1].detail  # the "repaired" note
+
+    model = scripted(
+        single, {"instruction": REQUEST, "constraints": CONSTRAINTS}, lambda request: TWO_STANZAS
+    )
+    sink = run(single, model, refinement_rounds=0)
+    [rejection] = sink.rejections
+    assert rejection.reason == "verification_failed:constraints"
+    assert "paragraph_count: 2 paragraphs, exactly 3 required" in rejection.detail
+
+
+def test_the_constraints_check_on_a_candidate() -> None:
+    constraints = tuple(Constraint(**c) for c in CONSTRAINTS)
+    good = Candidate("creative_content", "poem", SEED, REQUEST, POEM, False, constraints)
+    bad = Candidate("creative_content", "poem", SEED, REQUEST, "A lamp.\n\nNight.", False, constraints)
+    assert constraints_check(good).ok
+    result = constraints_check(bad)
+    assert not result.ok and "starts with 'A lamp." in result.detail and "2 paragraphs" in result.detail

@@ -1,0 +1,223 @@
+"""The fermi skill (SPEC §2 row 9): taxonomy, templates, the flow with a calculator-calling scripted teacher,
+and the `arithmetic_verified` check re-doing each step of the estimate with the calculator."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from agentinstruct.flows.resources import FlowResources, build_tools
+from agentinstruct.models import ModelRequest
+from agentinstruct.pairs import Pair
+from agentinstruct.quality.arithmetic import arithmetic_verified, find_statements
+from agentinstruct.quality.checks import Candidate, resolve_checks
+from agentinstruct.skills import load_skills
+from agentinstruct.tools.calculator import CalculatorTool
+from grounded_skills import load, render_every_template, render_template, run_flow, stage, variant
+
+pytestmark = pytest.mark.timeout(120)
+
+TYPES = [
+    "population_estimate",
+    "quantity_estimate",
+    "rate_estimate",
+    "cost_estimate",
+    "physical_estimate",
+    "time_estimate",
+]
+GOALS = ["add_sub_estimate", "ask_for_range"]
+SCENARIO = (
+    "Harbourtown, a city of about 2 million people, is proud of its music school and its many upright "
+    "pianos; a tuner there charges 90 euros a visit and can do about 4 tunings a day."
+)
+QUESTION = "How many piano tuners work in Harbourtown, a city of about 2 million people?"
+GOOD = """Assumptions:
+- About 2,000,000 people live in the city, 2.5 people per household.
+- 1 household in 20 (5%) owns a piano, tuned once a year.
+- A tuner does 4 tunings a day on 250 working days.
+
+Estimate:
+1. 2,000,000 people / 2.5 people per household = 800,000 households
+2. 5% of 800,000 households = 40,000 pianos, so 40,000 tunings per year
+3. 4 tunings/day × 250 days = 1,000 tunings per tuner per year
+4. 40,000 / 1,000 ≈ 40 tuners
+
+Final answer: about 40 piano tuners, an order of magnitude of 10^1."""
+BAD = GOOD.replace("= 40,000 pianos", "= 4,000 pianos").replace("= 1,000 tunings", "= 10,000 tunings")
+
+
+def test_taxonomy_matches_the_spec_row() -> None:
+    skill = load("fermi")
+    assert skill.seed_kinds == ["text"]
+    assert [t.name for t in skill.instruction_types] == TYPES
+    assert [t.name for t in skill.transformations] == ["quantity_scenario"]
+    assert [g.name for g in skill.refinement.goals] == GOALS
+    assert skill.teacher_tools == ["calculator"]
+    assert skill.checks == ["arithmetic_verified"] and resolve_checks(skill.checks)
+    assert skill.repair_rounds == 1
+
+
+def test_loads_with_the_bundled_skills() -> None:
+    assert [t.name for t in load_skills()["fermi"].instruction_types] == TYPES
+
+
+def test_every_template_renders() -> None:
+    skill = load("fermi")
+    texts = render_every_template(skill, SCENARIO, QUESTION, {})
+    assert any("Use the calculator tool" in text for text in texts)
+    user = render_template(
+        skill,
+        skill.prompts.user_turn,
+        content=SCENARIO,
+        instruction=QUESTION,
+        instruction_type=skill.instruction_types[0],
+    )
+    assert user == QUESTION, "a Fermi question stands on its own"
+    without = skill.model_copy(update={"teacher_tools": []})
+    teacher = render_template(
+        without, skill.prompts.teacher, skill=without, instruction_type=skill.instruction_types[0]
+    )
+    assert "calculator" not in teacher
+
+
+def reply_with(answers: list[str]):
+    """Scripted agents; the teacher first calls the calculator, then gives `answers` in turn."""
+    queue = list(answers)
+
+    def reply(request: ModelRequest) -> object:
+        step, rest = stage(request)
+        if step == "transform":
+            return {"content": SCENARIO, "suitable": True}
+        if step == "instruct":
+            return {"instruction": f"({rest[-1]}) {QUESTION}", "suitable": True}
+        if step == "refine" and rest[0] == "suggester":
+            return {
+                "suggestion": f"For {rest[-1]}: also ask for a low and a high estimate.",
+                "suitable": True,
+            }
+        if step == "refine" and rest[0] == "editor":
+            text = f"{QUESTION} Give a low and a high estimate too ({rest[-1]} {variant(request)})."
+            return {"content": SCENARIO, "instruction": text, "suitable": True}
+        if step == "teacher":
+            called = any("Result of calculator" in str(m["content"]) for m in request.messages)
+            if not called and rest[-1] != "repair":
+                return {"action": "call", "tool": "calculator", "arguments": {"expression": "2000000 / 2.5"}}
+            answer = queue.pop(0) if len(queue) > 1 else queue[0]
+            return {"action": "answer", "answer": answer}
+        raise AssertionError(f"unexpected tag {request.tag}")
+
+    return reply
+
+
+def resources() -> FlowResources:
+    return FlowResources(tools=build_tools(["calculator"], None))
+
+
+def test_the_flow_covers_the_taxonomy_and_records_the_calculator() -> None:
+    skill = load("fermi")
+    sink, _ = run_flow(skill, reply_with([GOOD]), 6, resources=resources())
+    assert not sink.rejections
+    assert {p.instruction_type for p in sink.pairs} == set(TYPES)
+    assert {s.goal for p in sink.pairs for s in p.lineage.refinement} == set(GOALS)
+    for pair in sink.pairs:
+        Pair.model_validate(pair.model_dump(mode="json"))
+        assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
+        assert QUESTION in pair.messages[1]["content"] and SCENARIO not in pair.messages[1]["content"]
+        assert pair.messages[2]["content"] == GOOD
+        [call] = pair.lineage.tool_calls
+        assert call["name"] == "calculator" and call["ok"] and "800000" in call["result"]
+        [result] = pair.verification.checks
+        assert result.name == "arithmetic_verified" and result.ok and "4 arithmetic steps" in result.detail
+
+
+def test_wrong_arithmetic_is_repaired_or_rejected() -> None:
+    skill = load("fermi")
+    sink, model = run_flow(
+        skill, reply_with([BAD, GOOD]), 1, resources=resources(), refinement_rounds=0, instructions_per_seed=1
+    )
+    [pair] = sink.pairs
+    assert pair.messages[2]["content"] == GOOD
+    repaired = next(c for c in pair.verification.checks if c.name == "repaired")
+    assert "'5% of 800,000 households = 4,000'" in repaired.detail
+    repair = next(r for r in model.requests if r.tag.endswith("/repair"))
+    assert "exactly 40,000 by the calculator" in repair.messages[-1]["content"]
+
+    sink, _ = run_flow(
+        skill, reply_with([BAD]), 1, resources=resources(), refinement_rounds=0, instructions_per_seed=1
+    )
+    assert not sink.pairs
+    [rejection] = sink.rejections
+    assert rejection.reason == "verification_failed:arithmetic_verified"
+    assert rejection.detail.startswith("2 of 4 arithmetic steps are wrong")
+    assert "'4 tunings/day * 250 days = 10,000' (exactly 1,000 by the calculator)" in rejection.detail
+
+
+class RecordingCalculator(CalculatorTool):
+    def __init__(self) -> None:
+        super().__init__()
+        self.expressions: list[str] = []
+
+    async def call(self, **arguments: Any) -> dict[str, Any]:
+        self.expressions.append(arguments["expression"])
+        return await super().call(**arguments)
+
+
+def check(answer: str, tools: dict | None = None):
+    candidate = Candidate(
+        "fermi", "population_estimate", SCENARIO, QUESTION, answer, False, tools=tools or {}
+    )
+    return asyncio.run(arithmetic_verified(candidate))
+
+
+def test_check_uses_the_run_calculator_and_accepts_right_arithmetic() -> None:
+    tool = RecordingCalculator()
+    result = check(GOOD, {"calculator": tool})
+    assert result.ok, result.detail
+    assert tool.expressions == ["2000000 / 2.5", "0.05 * 800000", "4 * 250", "40000 / 1000"]
+    assert check(GOOD).ok  # without the run's tool, a local Calculator does the same
+
+
+def test_check_rejects_wrong_steps_and_answers_without_arithmetic() -> None:
+    result = check(BAD)
+    assert not result.ok and "2 of 4 arithmetic steps are wrong" in result.detail
+    result = check("There are probably about 40 piano tuners in the city.")
+    assert not result.ok and "no arithmetic step found" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("3 million × 0.25 = 750,000", True),
+        ("1.5e6 / 3 = 500,000", True),
+        ("1.5 × 10^6 people × 2 = 3 × 10^6 people", True),
+        ("2,000 * 3 = 6000", True),
+        ("2**10 = 1024", True),
+        ("20% of 300 = 60", True),
+        ("120 / 300 = 40%", True),
+        ("2 × 3 × 4 = 24", True),
+        ("8 billion × 0.3 = 2.4 billion ≈ 2.5 billion", True),  # a chain: 2.4e9 ≈ 2.5e9 within 10%
+        ("6 × 50,000 = 300,000 ≈ 10^5", True),  # an order of magnitude: within half an order
+        ("6 × 50,000 = 300,000 ≈ 10^6", False),
+        ("$\\frac{900}{3} = 300$", True),
+        ("7 \\times 8 = 56", True),
+        ("100 + 20 × 3 = 360", True),  # read left to right, as a running total
+        ("3 million × 0.25 = 75,000", False),
+        ("1,000 / 8 = 100", False),  # 125: off by 20% with "="
+        ("1,000 / 8 = about 120", True),  # hedged: within 10%
+        ("1,000 / 8 ≈ 120", True),
+        ("8 billion × 0.3 = 2.4 billion = 3 billion", False),
+    ],
+)
+def test_statement_forms(text: str, ok: bool) -> None:
+    result = check(f"Step: {text}.")
+    assert result.ok == ok, result.detail
+
+
+def test_ranges_restatements_and_plain_numbers_are_not_statements() -> None:
+    text = (
+        "Between 2-3 million × 0.1 = 200,000-300,000 people. The year 2023 = a good year. Step 5-10 = 7.\n"
+        "So 800,000 ≈ 10^6 households."
+    )
+    assert find_statements(text) == []

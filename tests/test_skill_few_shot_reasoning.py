@@ -1,0 +1,156 @@
+"""The few_shot_reasoning skill (SPEC §2 row 15): taxonomy, templates, the flow with a scripted model, and
+its checks: `answer_matches_key` (the held-out query's answer matches the key, normalised exact or
+numeric) and `second_query_agrees` (a second query checks the same rule)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agentinstruct.models import ModelRequest
+from agentinstruct.quality.agreement import answer_matches_key, second_query_agrees
+from agentinstruct.quality.checks import Candidate
+from keyed_skills_support import (
+    assert_pair_shape,
+    environment,
+    load,
+    render_every_template,
+    run,
+    scripted,
+    variables_for,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+TYPES = [
+    "pattern_induction",
+    "analogy_completion",
+    "rule_application",
+    "classification_from_examples",
+    "format_transformation",
+    "chain_of_thought_exemplars",
+]
+MAPPING = (
+    "Rule: the output is the number of years between the two years.\nExamples:\n"
+    "Input: 1852-1942 -> Output: 90\nInput: 1900-1950 -> Output: 50\nInput: 1990-2001 -> Output: 11"
+)
+TASK = MAPPING.split("Examples:\n")[1] + "\nInput: 1800-1875 -> Output: ?"
+FIELDS = {"instruction": TASK, "answer_key": "75", "second_query": "Input: 2000-2024", "second_answer": "24"}
+RIGHT = "The output is the later year minus the earlier one. 1875 - 1800 = 75.\nAnswer: 75"
+
+
+@pytest.fixture(scope="module")
+def skill():
+    return load("few_shot_reasoning")
+
+
+def test_taxonomy_matches_the_spec_row(skill) -> None:
+    assert [t.name for t in skill.transformations] == ["pattern_builder"]
+    assert [t.name for t in skill.instruction_types] == TYPES
+    assert [g.name for g in skill.refinement.goals] == ["fewer_examples", "noisier_examples"]
+    assert skill.checks == ["answer_matches_key", "second_query_agrees"] and skill.repair_rounds == 0
+    assert list(skill.instruction_fields) == ["answer_key", "second_query", "second_answer"]
+
+
+def test_every_template_renders_strictly(skill) -> None:
+    details = {k: v for k, v in FIELDS.items() if k != "instruction"}
+    variables = variables_for(skill, MAPPING, TASK, details)
+    rendered = render_every_template(skill, variables)
+    assert rendered[skill.prompts.user_turn].strip() == TASK  # the task carries its examples
+    assert "Second query: Input: 2000-2024 -> 24" in rendered[skill.prompts.editor]
+    assert "Expected answer: 75" in rendered[skill.prompts.suggester]
+    assert '"Answer: <output>"' in rendered[skill.prompts.teacher]
+    template = environment(skill).get_template(skill.prompts.instruction)
+    for itype in skill.instruction_types:
+        shown = template.render(**{**variables[skill.prompts.instruction], "instruction_type": itype})
+        assert itype.guidance in shown and "second_query" in shown and "answer_key" in shown
+
+
+def test_the_flow_yields_answers_that_match_the_key(skill) -> None:
+    def teacher(request) -> str:
+        asked_second = "2000-2024" in request.messages[-1]["content"]
+        return "2024 - 2000 = 24.\nAnswer: 24" if asked_second else RIGHT
+
+    model = scripted(skill, FIELDS, teacher, content=MAPPING)
+    sink = run(skill, model, seeds=3)
+    assert len(sink.pairs) == 3 * 2 * 3 and not sink.rejections
+    assert {p.instruction_type for p in sink.pairs} == set(TYPES)
+    for pair in sink.pairs:
+        assert_pair_shape(pair, skill, TASK)
+        assert [c.name for c in pair.verification.checks] == ["answer_matches_key", "second_query_agrees"]
+        assert pair.verification.checks[0].detail == "final answer '75' matches the key"
+    resampled = [r for r in model.requests if r.tag.endswith("/resample")]
+    assert resampled and all("2000-2024" in r.messages[-1]["content"] for r in resampled)
+    assert all(
+        "-> Output: 75" not in m["content"]
+        for r in model.requests
+        if "/teacher/" in r.tag
+        for m in r.messages
+    )
+
+
+def test_the_flow_rejects_an_answer_that_misses_the_key(skill) -> None:
+    model = scripted(skill, FIELDS, lambda request: "Add the digits.\nAnswer: 21", content=MAPPING)
+    sink = run(skill, model, refinement_rounds=0)
+    assert not sink.pairs and len(sink.rejections) == 2
+    for rejection in sink.rejections:
+        assert rejection.reason.startswith("verification_failed:answer_matches_key")
+        assert rejection.detail.startswith("answered '21', the key is '75'")
+
+
+def candidate(answer: str, key: str = "75", itype: str = "pattern_induction", resample=None) -> Candidate:
+    details = {**{k: v for k, v in FIELDS.items() if k != "instruction"}, "answer_key": key}
+    return Candidate("few_shot_reasoning", itype, "", TASK, answer, False, details=details, resample=resample)
+
+
+def test_the_key_check_is_an_exact_or_numeric_match() -> None:
+    assert answer_matches_key(candidate("Answer: 75.0")).ok
+    assert answer_matches_key(candidate("**Answer:** `Output: 75`")).ok
+    assert answer_matches_key(candidate("Answer: 1,000", key="1000")).ok
+    assert answer_matches_key(
+        candidate("Answer: Mammal.", key="mammal", itype="classification_from_examples")
+    ).ok
+    assert not answer_matches_key(candidate("Answer: 76")).ok
+    assert not answer_matches_key(candidate("Answer: mammals", key="mammal")).ok
+    # case is part of a format transformation's output
+    fmt = "format_transformation"
+    assert answer_matches_key(candidate("Answer: SMITH, John", key="SMITH, John", itype=fmt)).ok
+    assert answer_matches_key(candidate("Answer: SMITH,John", key="SMITH, John", itype=fmt)).ok
+    wrong_case = answer_matches_key(candidate("Answer: Smith, John", key="SMITH, John", itype=fmt))
+    assert not wrong_case.ok and wrong_case.detail == "answered 'Smith, John', the key is 'SMITH, John'"
+
+
+def test_the_second_query_checks_the_same_rule() -> None:
+    asked: list[str] = []
+
+    def teacher(reply: str):
+        async def resample(instruction: str | None = None) -> str:
+            asked.append(instruction or "")
+            return reply
+
+        return resample
+
+    good = asyncio.run(
+        second_query_agrees(candidate(RIGHT, resample=teacher("2024 - 2000 = 24.\nAnswer: 24")))
+    )
+    assert good.ok and "answered '24', as expected" in good.detail
+    assert asked[-1].startswith(TASK) and asked[-1].endswith("Input: 2000-2024")
+    bad = asyncio.run(second_query_agrees(candidate(RIGHT, resample=teacher("Answer: 4024"))))
+    assert not bad.ok and bad.detail.endswith("the teacher answered '4024', expected '24'")
+
+    async def plain() -> str:  # a resample that cannot take a variant: the check does not apply
+        return "Answer: 24"
+
+    assert asyncio.run(second_query_agrees(candidate(RIGHT, resample=plain))) is None
+    assert asyncio.run(second_query_agrees(candidate(RIGHT))) is None
+
+
+def test_teacher_prompt_never_sees_the_second_query(skill) -> None:
+    model = scripted(skill, FIELDS, lambda request: RIGHT, content=MAPPING)
+    run(skill, model, refinement_rounds=0)
+    # only the check's own resample (a variant of the task) asks the second query
+    teacher: list[ModelRequest] = [
+        r for r in model.requests if "/teacher/" in r.tag and not r.tag.endswith("/resample")
+    ]
+    assert teacher and all("2000-2024" not in m["content"] for r in teacher for m in r.messages)

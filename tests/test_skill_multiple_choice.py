@@ -1,0 +1,168 @@
+"""The multiple_choice skill (SPEC §2 row 7): taxonomy, templates, the flow with a scripted model, and the
+`answer_matches_key` check (the teacher, who never sees the key, commits to the key's option letters)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.models import ModelRequest
+from agentinstruct.quality.agreement import answer_matches_key, chosen_letters, key_letters, options_in
+from agentinstruct.quality.checks import Candidate
+from keyed_skills_support import (
+    SEED,
+    assert_pair_shape,
+    environment,
+    load,
+    render_every_template,
+    run,
+    scripted,
+    variables_for,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+TYPES = [
+    "factual_recall",
+    "conceptual_understanding",
+    "application",
+    "analysis",
+    "best_answer",
+    "except_question",
+    "multi_select",
+]
+QUESTION = (
+    "For how many years did keepers light the Alder Creek lamp before a beacon replaced them?\n"
+    "A) 52 years\nB) 90 years\nC) 120 years\nD) None of the above"
+)
+MULTI = (
+    "Which of these were part of a keeper's nightly work? Select all that apply.\n"
+    "A) Trimming wicks\nB) Repainting the tower\nC) Climbing to the lamp room\nD) Building boats\n"
+    "E) Writing the town charter"
+)
+RIGHT = (
+    "The lamp was lit from 1852 to 1942, which is 90 years. A is the founding gap, C the steps.\nAnswer: B"
+)
+WRONG = "The tower has 120 steps, so it must be C.\nAnswer: C"
+
+
+@pytest.fixture(scope="module")
+def skill():
+    return load("multiple_choice")
+
+
+def test_taxonomy_matches_the_spec_row(skill) -> None:
+    assert [t.name for t in skill.transformations] == ["identity", "summary"]
+    assert [t.name for t in skill.instruction_types] == TYPES
+    assert [g.name for g in skill.refinement.goals] == ["harder_distractors", "none_of_the_above"]
+    assert skill.checks == ["answer_matches_key"] and skill.repair_rounds == 0
+    assert list(skill.instruction_fields) == ["answer_key"]
+    assert all(not t.instruction_types for t in skill.transformations)  # every type after both
+    for itype in skill.instruction_types:
+        assert itype.intent.strip() and "\n" not in itype.intent.strip(), itype.name
+        assert "option" in itype.guidance.lower(), itype.name
+
+
+def test_every_template_renders_strictly(skill) -> None:
+    rendered = render_every_template(skill, variables_for(skill, SEED, QUESTION, {"answer_key": "B"}))
+    assert rendered[skill.prompts.user_turn].strip() == QUESTION  # closed book: the question alone
+    assert "Correct option(s): B" in rendered[skill.prompts.editor]
+    assert "Correct option(s): B" in rendered[skill.prompts.suggester]
+    assert '"Answer: A, C"' in rendered[skill.prompts.teacher]
+    assert (
+        "answer_key" not in rendered[skill.prompts.teacher] and "key" not in rendered[skill.prompts.user_turn]
+    )
+    values = variables_for(skill, SEED, QUESTION, {"answer_key": "B"})[skill.prompts.instruction]
+    template = environment(skill).get_template(skill.prompts.instruction)
+    for itype in skill.instruction_types:
+        shown = template.render(**{**values, "instruction_type": itype})
+        assert itype.guidance in shown and '"A) ...", "B) ..."' in shown
+
+
+def by_type(request: ModelRequest) -> str:
+    return (
+        RIGHT if "multi_select" not in request.tag else "A is nightly, C too; the rest are not.\nAnswer: A, C"
+    )
+
+
+def test_the_flow_yields_answers_that_agree_with_the_hidden_key(skill) -> None:
+    model = scripted(skill, {"instruction": QUESTION, "answer_key": "B"}, by_type)
+    sink = run(skill, model, seeds=4, refinement_rounds=1)
+    singles = [p for p in sink.pairs if p.instruction_type != "multi_select"]
+    assert len(singles) >= 10 and not [r for r in sink.rejections if "multi_select" not in r.instruction_type]
+    for pair in singles:
+        assert_pair_shape(pair, skill, QUESTION)
+        [result] = pair.verification.checks
+        assert result.ok and result.detail == "answered B ('90 years'), as the key"
+    transformed = {r.tag.split("/")[-1] for r in model.requests if "/transform/" in r.tag}
+    assert transformed == {"identity", "summary"}
+    teacher_requests = [r for r in model.requests if "/teacher/" in r.tag]
+    assert teacher_requests and not any(r.tag.endswith("/resample") for r in teacher_requests)
+
+
+def test_multi_select_compares_every_letter(skill) -> None:
+    skill = skill.model_copy(update={"instruction_types": [skill.types_by_name["multi_select"]]})
+    answers = iter(["Trimming and climbing.\nAnswer: A and C", "Answer: A"])
+    model = scripted(skill, {"instruction": MULTI, "answer_key": "A, C"}, lambda request: next(answers))
+    sink = run(skill, model, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.verification.checks[0].detail == "answered A, C, as the key"
+    sink = run(skill, model, refinement_rounds=0, instructions_per_seed=1)
+    [rejection] = sink.rejections
+    assert rejection.reason == "verification_failed:answer_matches_key"
+    assert rejection.detail == "answered A ('Trimming wicks'), the key is A, C"
+
+
+def test_the_flow_rejects_an_answer_that_differs_from_the_key(skill) -> None:
+    model = scripted(skill, {"instruction": QUESTION, "answer_key": "B"}, lambda request: WRONG)
+    sink = run(skill, model, refinement_rounds=0)
+    assert not sink.pairs and len(sink.rejections) == 2
+    for rejection in sink.rejections:
+        assert rejection.reason == "verification_failed:answer_matches_key"
+        assert rejection.detail == "answered C ('120 years'), the key is B ('90 years')"
+
+
+def candidate(answer: str, key: str = "B", question: str = QUESTION) -> Candidate:
+    return Candidate(
+        "multiple_choice", "factual_recall", SEED, question, answer, False, details={"answer_key": key}
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Answer: B",
+        "The correct answer is (B).",
+        "**Answer:** (B) 90 years",
+        "Reasoning...\nB",
+        "Reasoning...\n(B) 90 years",
+        "Reasoning...\nB) 90 years",
+        "Option A is wrong, option C is the steps.\nFinal answer: B",
+        "I choose B.",
+        "Answer: 90 years",
+        "Final answer:\nB",
+    ],
+)
+def test_the_parser_reads_the_committed_letter(answer: str) -> None:
+    assert answer_matches_key(candidate(answer)).ok
+
+
+def test_the_check_rejects_wrong_and_uncommitted_answers() -> None:
+    wrong = answer_matches_key(candidate("Answer: C"))
+    assert not wrong.ok and wrong.detail == "answered C ('120 years'), the key is B ('90 years')"
+    vague = answer_matches_key(candidate("It could be several of these."))
+    assert not vague.ok and "commits to no option letter" in vague.detail
+    extra = answer_matches_key(candidate("Answer: B and D"))
+    assert not extra.ok and "answered B, D" in extra.detail
+    assert not answer_matches_key(candidate("Answer: B", key="F")).ok  # the key names no option
+    assert answer_matches_key(candidate("Answer: None of the above", key="D")).ok
+    assert answer_matches_key(candidate("Answer: B", key="")) is None
+
+
+def test_letter_helpers() -> None:
+    options = options_in(MULTI)
+    assert list(options) == ["A", "B", "C", "D", "E"] and options["A"] == "Trimming wicks"
+    assert key_letters("A, C", options) == ["A", "C"] and key_letters("C and A", options) == ["A", "C"]
+    assert key_letters("(B) Repainting the tower", options) == ["B"] and key_letters("wicks", options) is None
+    assert chosen_letters("Answer: (A) Trimming wicks and (C) Climbing", options) == ["A", "C"]
+    assert chosen_letters("The answers are A, C and E.", options) == ["A", "C", "E"]
+    assert chosen_letters("A tricky one; no letter given", options) == []

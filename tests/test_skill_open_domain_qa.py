@@ -1,0 +1,167 @@
+"""The open_domain_qa skill (SPEC §2 row 17): taxonomy, templates, the flow with a scripted teacher that
+searches the corpus, and the `false_premise_addressed` check."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.flows.resources import FlowResources, build_tools
+from agentinstruct.models import ModelRequest
+from agentinstruct.pairs import Pair
+from agentinstruct.quality.checks import Candidate, resolve_checks
+from agentinstruct.quality.grounding import false_premise_addressed
+from agentinstruct.skills import load_skills
+from agentinstruct.tools.search import Bm25Search
+from grounded_skills import SEED, load, render_every_template, render_template, run_flow, stage, variant
+from test_flows import make_seed
+
+pytestmark = pytest.mark.timeout(120)
+
+TYPES = [
+    "factoid",
+    "explanatory",
+    "comparison",
+    "definition",
+    "how_to",
+    "balanced_opinion",
+    "multi_hop",
+    "complex_odqa",
+]
+GOALS = ["multi_hop", "add_false_premise"]
+QUESTION = "When was the Alder Creek lighthouse automated?"
+PREMISE = "The Alder Creek lighthouse was automated in 1950."
+CORRECTING = (
+    "Actually, the Alder Creek lighthouse was not automated in 1950: it was automated in 1942, "
+    "ninety years after it opened in 1852."
+)
+ACCEPTING = "The Alder Creek lighthouse was automated in 1950 because its keepers had grown old."
+
+
+def test_taxonomy_matches_the_spec_row() -> None:
+    skill = load("open_domain_qa")
+    assert skill.seed_kinds == ["text"]
+    assert [t.name for t in skill.instruction_types] == TYPES
+    assert [t.name for t in skill.transformations] == ["identity"]
+    assert [g.name for g in skill.refinement.goals] == GOALS
+    assert skill.teacher_tools == ["search"] and skill.corpus_search
+    assert list(skill.instruction_fields) == ["false_premise"]
+    assert '"none"' in skill.instruction_fields["false_premise"]
+    assert skill.checks == ["false_premise_addressed"] and resolve_checks(skill.checks)
+    assert skill.types_by_name["complex_odqa"].intent.startswith("Ask a hard")
+
+
+def test_loads_with_the_bundled_skills() -> None:
+    assert [t.name for t in load_skills()["open_domain_qa"].instruction_types] == TYPES
+
+
+def test_every_template_renders() -> None:
+    skill = load("open_domain_qa")
+    texts = render_every_template(skill, SEED, QUESTION, {"false_premise": "none"})
+    assert any("search tool" in t for t in texts)
+    premise = render_every_template(skill, SEED, QUESTION, {"false_premise": PREMISE})
+    assert any(f"False premise so far: {PREMISE}" in t for t in premise)
+    # the instruction and editor agents are told how to fill false_premise
+    goal = skill.refinement.goals[1]
+    edit = render_template(
+        skill,
+        skill.prompts.editor,
+        content=SEED,
+        instruction=QUESTION,
+        instruction_type=skill.instruction_types[0],
+        goal=goal,
+        round=1,
+        constraints=[],
+        details={},
+        suggestion="Assume it was automated in 1950.",
+    )
+    assert "Set false_premise to that claim" in edit and "False premise so far: none" in edit
+    user = render_template(
+        skill, skill.prompts.user_turn, content=SEED, instruction=QUESTION, instruction_type=goal
+    )
+    assert user == QUESTION, "the user never sees the text"
+
+
+def reply_with(answer: str):
+    def reply(request: ModelRequest) -> object:
+        step, rest = stage(request)
+        if step == "transform":
+            return {"content": SEED, "suitable": True}
+        if step == "instruct":
+            return {"instruction": f"({rest[-1]}) {QUESTION}", "false_premise": "none", "suitable": True}
+        if step == "refine" and rest[0] == "suggester":
+            return {"suggestion": f"For {rest[-1]}: change the year the question assumes.", "suitable": True}
+        if step == "refine" and rest[0] == "editor":
+            # as the editor prompt says: set the new premise, or keep the one shown as "so far"
+            shown = request.messages[-1]["content"].split("False premise so far: ")[1].split("\n")[0]
+            premise = PREMISE if rest[-1] == "add_false_premise" else shown
+            text = f"Why was the Alder Creek lighthouse automated in 1950? ({rest[-1]} {variant(request)})"
+            return {"content": SEED, "instruction": text, "false_premise": premise, "suitable": True}
+        if step == "teacher":
+            searched = any("Result of search" in str(m["content"]) for m in request.messages)
+            if not searched and rest[-1] != "repair":
+                return {"action": "call", "tool": "search", "arguments": {"query": "Alder Creek automated"}}
+            return {"action": "answer", "answer": answer}
+        raise AssertionError(f"unexpected tag {request.tag}")
+
+    return reply
+
+
+def resources(count: int) -> FlowResources:
+    index = Bm25Search.build((s.id, s.text, {}) for s in (make_seed(i, SEED) for i in range(count)))
+    return FlowResources(search=index, tools=build_tools(["search"], index))
+
+
+def test_the_flow_covers_the_taxonomy_searches_and_checks_false_premises() -> None:
+    skill = load("open_domain_qa")
+    sink, _ = run_flow(skill, reply_with(CORRECTING), 6, resources=resources(6))
+    assert not sink.rejections
+    assert {p.instruction_type for p in sink.pairs} == set(TYPES)
+    assert {s.goal for p in sink.pairs for s in p.lineage.refinement} == set(GOALS)
+    checked = 0
+    for pair in sink.pairs:
+        Pair.model_validate(pair.model_dump(mode="json"))
+        assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
+        assert SEED not in pair.messages[1]["content"]
+        [call] = pair.lineage.tool_calls
+        assert call["name"] == "search" and call["ok"] and "Alder Creek" in call["result"]
+        premised = any(s.goal == "add_false_premise" for s in pair.lineage.refinement)
+        if premised:
+            [result] = pair.verification.checks
+            assert result.name == "false_premise_addressed" and result.ok
+            checked += 1
+        else:
+            assert pair.verification.status == "not_applicable"
+    assert checked
+
+
+def test_an_answer_that_accepts_the_false_premise_is_rejected() -> None:
+    skill = load("open_domain_qa")
+    sink, model = run_flow(skill, reply_with(ACCEPTING), 6, resources=resources(6))
+    assert sink.rejections and sink.pairs
+    for rejection in sink.rejections:
+        assert rejection.reason == "verification_failed:false_premise_addressed"
+        assert PREMISE in rejection.detail
+    assert all(not any(s.goal == "add_false_premise" for s in p.lineage.refinement) for p in sink.pairs)
+    assert any(r.tag.endswith("/repair") for r in model.requests)
+
+
+def candidate(answer: str, premise: str = PREMISE) -> Candidate:
+    return Candidate(
+        "open_domain_qa", "factoid", SEED, QUESTION, answer, False, details={"false_premise": premise}
+    )
+
+
+def test_false_premise_addressed() -> None:
+    assert false_premise_addressed(candidate(CORRECTING)).ok
+    assert false_premise_addressed(
+        candidate("In fact it happened in 1942; automation came earlier than 1950.")
+    ).ok
+    result = false_premise_addressed(candidate(ACCEPTING))
+    assert not result.ok and "does not correct it" in result.detail and PREMISE in result.detail
+    # a correction cue about something else does not count
+    assert not false_premise_addressed(
+        candidate("It was not a quiet place. Keepers lit the lamp every night.")
+    ).ok
+    for none in ("none", "None.", "", "-"):
+        assert false_premise_addressed(candidate(ACCEPTING, none)) is None
+    assert false_premise_addressed(Candidate("other", "x", SEED, QUESTION, ACCEPTING, False)) is None

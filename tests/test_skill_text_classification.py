@@ -1,0 +1,144 @@
+"""The text_classification skill (SPEC §2 row 12): taxonomy, templates, the flow with a scripted model, and
+the `labels_from_set` check (every chosen label is in the task's set; exactly one unless multi_label)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.models import ModelRequest
+from agentinstruct.quality.agreement import chosen_labels, label_set, labels_from_set
+from agentinstruct.quality.checks import Candidate
+from keyed_skills_support import (
+    SEED,
+    assert_pair_shape,
+    environment,
+    load,
+    render_every_template,
+    run,
+    scripted,
+    variables_for,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+TYPES = ["topic", "sentiment", "intent", "stance", "safety", "register", "multi_label", "custom_labels"]
+TASK = (
+    "Classify the sentiment of the text above as one of: positive, negative, neutral, mixed. "
+    "Justify your choice briefly."
+)
+LABELS = "positive, negative, neutral, mixed"
+GOOD = "The text reports dates and duties without praise or blame.\nLabel: Neutral"
+
+
+@pytest.fixture(scope="module")
+def skill():
+    return load("text_classification")
+
+
+def test_taxonomy_matches_the_spec_row(skill) -> None:
+    assert [t.name for t in skill.transformations] == ["identity", "excerpt"]
+    assert [t.name for t in skill.instruction_types] == TYPES
+    goals = {g.name: g for g in skill.refinement.goals}
+    assert list(goals) == ["ambiguous_cases", "label_definitions"]
+    assert goals["ambiguous_cases"].edits_content and not goals["label_definitions"].edits_content
+    assert skill.checks == ["labels_from_set"] and skill.repair_rounds == 1
+    assert list(skill.instruction_fields) == ["labels"]
+
+
+def test_every_template_renders_strictly(skill) -> None:
+    variables = variables_for(skill, SEED, TASK, {"labels": LABELS})
+    rendered = render_every_template(skill, variables)
+    assert rendered[skill.prompts.user_turn].strip() == f"{SEED}\n\n{TASK}"
+    assert f"Allowed labels: {LABELS}" in rendered[skill.prompts.suggester]
+    env = environment(skill)
+    for itype in skill.instruction_types:
+        instruction = env.get_template(skill.prompts.instruction).render(
+            **{**variables[skill.prompts.instruction], "instruction_type": itype}
+        )
+        teacher = env.get_template(skill.prompts.teacher).render(skill=skill, instruction_type=itype)
+        assert itype.guidance in instruction
+        multi = itype.name == "multi_label"
+        assert ("all that apply" in instruction) == multi and ("exactly one" in instruction) != multi
+        assert ('"Labels: <label>, <label>"' in teacher) == multi and ('"Label: <label>"' in teacher) != multi
+    for goal in skill.refinement.goals:  # the editor edits the text only for ambiguous_cases
+        editor = env.get_template(skill.prompts.editor).render(
+            **{**variables[skill.prompts.editor], "goal": goal}
+        )
+        assert ("Edit the text" in editor) == goal.edits_content
+        assert ("Do not change the text" in editor) != goal.edits_content
+
+
+def by_type(request: ModelRequest) -> str:
+    return "Dates and duties.\nLabels: neutral, mixed" if "multi_label" in request.tag else GOOD
+
+
+def test_the_flow_yields_labelled_answers_from_the_set(skill) -> None:
+    model = scripted(skill, {"instruction": TASK, "labels": LABELS}, by_type)
+    sink = run(skill, model, seeds=4)
+    assert len(sink.pairs) == 4 * 2 * 3 and not sink.rejections
+    assert {p.instruction_type for p in sink.pairs} == set(TYPES)
+    for pair in sink.pairs:
+        assert_pair_shape(pair, skill, SEED)
+        assert TASK in pair.messages[1]["content"]
+        [result] = pair.verification.checks
+        assert result.name == "labels_from_set" and result.ok, result.detail
+    assert {s.goal for p in sink.pairs for s in p.lineage.refinement} == {
+        "ambiguous_cases",
+        "label_definitions",
+    }
+
+
+def test_a_label_outside_the_set_goes_back_once_then_passes(skill) -> None:
+    answers = iter(["It sounds hopeful.\nLabel: hopeful", GOOD])
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["sentiment"]]})
+    model = scripted(single, {"instruction": TASK, "labels": LABELS}, lambda request: next(answers))
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    checks = {c.name: c for c in pair.verification.checks}
+    assert checks["labels_from_set"].ok and "passed after 1 repair round" in checks["repaired"].detail
+    repair = next(r for r in model.requests if r.tag.endswith("/repair"))
+    assert (
+        "chose 'hopeful', not among the allowed labels: positive, negative, neutral, mixed"
+        in repair.messages[-1]["content"]
+    )
+
+
+def test_an_answer_that_stays_outside_the_set_is_rejected(skill) -> None:
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["sentiment"]]})
+    model = scripted(
+        single, {"instruction": TASK, "labels": LABELS}, lambda request: "Label: positive, negative"
+    )
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [rejection] = sink.rejections
+    assert rejection.reason == "verification_failed:labels_from_set"
+    assert "chose 2 labels (positive, negative); this task takes exactly one" in rejection.detail
+
+
+def candidate(answer: str, itype: str = "sentiment", labels: str = LABELS) -> Candidate:
+    return Candidate("text_classification", itype, SEED, TASK, answer, False, details={"labels": labels})
+
+
+def test_the_check_accepts_labels_from_the_set_and_rejects_others() -> None:
+    assert labels_from_set(candidate("Reasons.\nLabel: NEUTRAL")).ok
+    assert labels_from_set(candidate("Reasons.\n**Label:** neutral (no praise or blame)")).ok
+    assert labels_from_set(candidate("Reasons.\nneutral")).ok
+    outside = labels_from_set(candidate("Label: hopeful"))
+    assert not outside.ok and outside.detail.startswith("chose 'hopeful', not among the allowed labels")
+    missing = labels_from_set(candidate("The text is mostly neutral in tone, I think."))
+    assert not missing.ok and "no 'Label:' line" in missing.detail
+    two = labels_from_set(candidate("Label: neutral, mixed"))
+    assert not two.ok and "exactly one" in two.detail
+    assert labels_from_set(candidate("Labels: neutral, mixed", itype="multi_label")).ok
+    assert not labels_from_set(candidate("Labels: neutral, sad", itype="multi_label")).ok
+    assert labels_from_set(candidate("Label: x", labels="")) is None
+
+
+def test_label_parsing_handles_multiword_and_underscored_labels() -> None:
+    allowed = label_set("Arts and Culture, Science, refund_request\n- very negative")
+    assert set(allowed) == {"arts and culture", "science", "refund request", "very negative"}
+    assert chosen_labels("Labels: Arts and Culture, Science", allowed) == (
+        ["arts and culture", "science"],
+        True,
+    )
+    assert chosen_labels("Label: refund-request", allowed) == (["refund request"], True)
+    assert chosen_labels("Category: Very_Negative.", allowed) == (["very negative"], True)

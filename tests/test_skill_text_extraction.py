@@ -1,0 +1,230 @@
+"""The text_extraction skill (SPEC §2 row 11): taxonomy, templates, the flow with a scripted model, and the
+`valid_json_for_schema` and `spans_in_source` checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agentinstruct.models import ModelRequest
+from agentinstruct.pairs import Pair
+from agentinstruct.quality.checks import Candidate, resolve_checks
+from agentinstruct.quality.grounding import extract_json_value, spans_in_source, valid_json_for_schema
+from agentinstruct.skills import load_skills
+from grounded_skills import load, render_every_template, run_flow, stage, variant
+
+pytestmark = pytest.mark.timeout(120)
+
+TYPES = [
+    "named_entities",
+    "key_value_fields",
+    "timeline",
+    "relations",
+    "table_from_text",
+    "quote_extraction",
+    "schema_guided_json",
+]
+GOALS = ["add_schema", "nested_fields"]
+TEXT = (
+    "On 3 May 2021 the Harbour Trust hired Hannah Reed as keeper of the Alder Creek lighthouse.\n"
+    '"The light must never go out," Reed told the Gazette. In 2022 the Trust opened a museum.'
+)
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "entities": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string"},
+                    "type": {"type": "string", "enum": ["person", "organisation", "place", "date"]},
+                },
+                "required": ["text", "type"],
+            },
+        }
+    },
+    "required": ["entities"],
+}
+STRICT = json.loads(json.dumps(SCHEMA)) | {"additionalProperties": False}
+ENTITIES = [
+    {"text": "Hannah Reed", "type": "person"},
+    {"text": "Harbour Trust", "type": "organisation"},
+    {"text": "alder creek", "type": "place"},  # case and whitespace do not matter outside quotes
+    {"text": "3 May  2021", "type": "date"},
+]
+GOOD = "```json\n" + json.dumps({"entities": ENTITIES}, indent=2) + "\n```"
+MISSPELT = json.dumps({"entities": [{"text": "Hannah Reid", "type": "person"}, *ENTITIES[1:]]})
+OFF_SCHEMA = json.dumps({"entities": [{"text": "Hannah Reed", "type": "human"}]})
+REQUEST = (
+    "List the people, organisations, places and dates in the text above, copied exactly.\n```json\n{}\n```"
+)
+
+
+def test_taxonomy_matches_the_spec_row() -> None:
+    skill = load("text_extraction")
+    assert skill.seed_kinds == ["text"]
+    assert [t.name for t in skill.instruction_types] == TYPES
+    assert [t.name for t in skill.transformations] == ["identity"]
+    assert [g.name for g in skill.refinement.goals] == GOALS
+    assert list(skill.instruction_fields) == ["output_schema"]
+    assert skill.checks == ["valid_json_for_schema", "spans_in_source"] and resolve_checks(skill.checks)
+    assert skill.repair_rounds == 1
+
+
+def test_loads_with_the_bundled_skills() -> None:
+    assert [t.name for t in load_skills()["text_extraction"].instruction_types] == TYPES
+
+
+def test_every_template_renders() -> None:
+    skill = load("text_extraction")
+    schema = json.dumps(SCHEMA)
+    texts = render_every_template(skill, TEXT, REQUEST.format(schema), {"output_schema": schema})
+    refinement = [t for t in texts if "Current schema:" in t]
+    assert refinement and all(schema in t for t in refinement)
+    assert any('```json block, identical to "output_schema"' in t for t in texts)
+
+
+def reply_with(answers: list[str]):
+    queue = list(answers)
+
+    def reply(request: ModelRequest) -> object:
+        step, rest = stage(request)
+        if step == "transform":
+            return {"content": TEXT, "suitable": True}
+        if step == "instruct":
+            schema = json.dumps(SCHEMA)
+            return {
+                "instruction": f"({rest[-1]}) " + REQUEST.format(schema),
+                "output_schema": schema,
+                "suitable": True,
+            }
+        if step == "refine" and rest[0] == "suggester":
+            return {"suggestion": f"For {rest[-1]}: forbid extra top-level fields.", "suitable": True}
+        if step == "refine" and rest[0] == "editor":
+            schema = json.dumps(STRICT)
+            instruction = f"({rest[-1]} {variant(request)}) " + REQUEST.format(schema)
+            return {"content": TEXT, "instruction": instruction, "output_schema": schema, "suitable": True}
+        if step == "teacher":
+            return queue.pop(0) if len(queue) > 1 else queue[0]
+        raise AssertionError(f"unexpected tag {request.tag}")
+
+    return reply
+
+
+def test_the_flow_covers_the_taxonomy_and_pairs_have_the_right_shape() -> None:
+    skill = load("text_extraction")
+    sink, _ = run_flow(skill, reply_with([GOOD]), 4)
+    assert not sink.rejections
+    assert {p.instruction_type for p in sink.pairs} == set(TYPES)
+    assert {s.goal for p in sink.pairs for s in p.lineage.refinement} == set(GOALS)
+    for pair in sink.pairs:
+        Pair.model_validate(pair.model_dump(mode="json"))
+        assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
+        user = pair.messages[1]["content"]
+        assert user.startswith(TEXT) and '"entities"' in user  # the text, then the request with its schema
+        assert pair.messages[2]["content"] == GOOD
+        assert [c.name for c in pair.verification.checks] == ["valid_json_for_schema", "spans_in_source"]
+        assert pair.verification.status == "passed"
+
+
+def test_bad_answers_are_repaired_or_rejected() -> None:
+    skill = load("text_extraction")
+    settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
+    sink, model = run_flow(skill, reply_with([MISSPELT, GOOD]), 1, **settings)
+    [pair] = sink.pairs
+    assert (
+        "'entities/0/text: Hannah Reid'"
+        in next(c for c in pair.verification.checks if c.name == "repaired").detail
+    )
+    assert any(r.tag.endswith("/repair") for r in model.requests)
+
+    sink, _ = run_flow(skill, reply_with([MISSPELT]), 1, **settings)
+    [rejection] = sink.rejections
+    assert rejection.reason == "verification_failed:spans_in_source"
+    assert "Hannah Reid" in rejection.detail
+
+    sink, _ = run_flow(skill, reply_with([OFF_SCHEMA]), 1, **settings)
+    [rejection] = sink.rejections
+    assert rejection.reason == "verification_failed:valid_json_for_schema"
+    assert "at entities/0/type: 'human' is not one of" in rejection.detail
+
+
+def candidate(
+    answer: str, schema: object = SCHEMA, content: str = TEXT, itype: str = "named_entities"
+) -> Candidate:
+    details = {"output_schema": schema if isinstance(schema, str) else json.dumps(schema)}
+    return Candidate("text_extraction", itype, content, "Extract.", answer, False, details=details)
+
+
+def test_valid_json_for_schema() -> None:
+    assert valid_json_for_schema(candidate(GOOD)).ok
+    assert valid_json_for_schema(candidate(f"Here it is:\n{json.dumps({'entities': ENTITIES})}\nDone.")).ok
+    result = valid_json_for_schema(candidate(OFF_SCHEMA))
+    assert not result.ok and "'human' is not one of" in result.detail
+    result = valid_json_for_schema(candidate('{"entities": []}', STRICT))
+    assert not result.ok and "should be non-empty" in result.detail
+    result = valid_json_for_schema(
+        candidate('{"entities": [{"text": "Hannah Reed", "type": "person"}], "x": 1}', STRICT)
+    )
+    assert not result.ok and "Additional properties are not allowed" in result.detail
+    result = valid_json_for_schema(candidate("Hannah Reed is a person."))
+    assert not result.ok and "contains no JSON value" in result.detail
+    # a schema in a ```json fence is read too; formats are checked
+    dated = {"type": "object", "properties": {"hired": {"type": "string", "format": "date"}}}
+    assert valid_json_for_schema(
+        candidate('{"hired": "2021-05-03"}', f"```json\n{json.dumps(dated)}\n```")
+    ).ok
+    assert not valid_json_for_schema(candidate('{"hired": "3 May 2021"}', dated)).ok
+
+
+def test_an_invalid_schema_is_blamed_on_the_instruction_agent() -> None:
+    result = valid_json_for_schema(candidate(GOOD, '{"type": "objekt"}'))
+    assert not result.ok and "output_schema is not a valid JSON Schema" in result.detail
+    result = valid_json_for_schema(candidate(GOOD, "the schema from the request"))
+    assert not result.ok and "output_schema is not JSON" in result.detail
+    assert valid_json_for_schema(Candidate("other", "x", TEXT, "", GOOD, False)) is None
+
+
+def test_spans_in_source() -> None:
+    assert spans_in_source(candidate(GOOD)).ok
+    result = spans_in_source(candidate(MISSPELT))
+    assert (
+        not result.ok
+        and "1 extracted values" in result.detail
+        and "'entities/0/text: Hannah Reid'" in result.detail
+    )
+    assert spans_in_source(candidate("no json here")) is None  # valid_json_for_schema reports it
+
+
+def test_quotes_must_match_exactly_and_normalised_values_are_skipped() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "quotes": {"type": "array", "items": {"$ref": "#/$defs/quote"}},
+            "hired": {"type": "string", "format": "date"},
+            "tone": {"type": "string", "enum": ["hopeful", "grim"]},
+        },
+        "$defs": {"quote": {"type": "object", "properties": {"quote": {"type": "string"}, "speaker": {}}}},
+    }
+    exact = {
+        "quotes": [{"quote": "“The light must never  go out,”", "speaker": "reed"}],
+        "hired": "2021-05-03",
+    }
+    assert spans_in_source(
+        candidate(json.dumps(exact | {"tone": "grim"}), schema, itype="quote_extraction")
+    ).ok
+    changed = {"quotes": [{"quote": "the light must never go out", "speaker": "Reed"}]}
+    result = spans_in_source(candidate(json.dumps(changed), schema, itype="quote_extraction"))
+    assert not result.ok and "quotes/0/quote: the light must never go out" in result.detail
+    # short values (under 3 characters), numbers and booleans are not spans
+    assert spans_in_source(candidate(json.dumps({"n": 12, "ok": True, "id": "B7"}), {})).ok
+
+
+def test_extract_json_value_prefers_a_json_fence() -> None:
+    text = 'Notes [1]\n```python\nprint(1)\n```\n```json\n{"a": 1}\n```'
+    assert extract_json_value(text) == (True, {"a": 1})
+    assert extract_json_value("[1, 2]") == (True, [1, 2])
+    assert extract_json_value("nothing") == (False, None)
