@@ -76,7 +76,8 @@ def server(openai_server: OpenAIServer) -> OpenAIServer:
 
 def test_generate_writes_valid_pairs_with_real_lineage(server, tmp_path):
     out = tmp_path / "out"
-    result = generate(out, server, "--seed", "3", "--concurrency", "4")
+    # reading comprehension: one transformation call per seed that sees the whole span (rag clips sources)
+    result = generate(out, server, "--seed", "3", "--concurrency", "4", "--skills", "reading_comprehension")
     assert result.exit_code == 0, result.output
     pairs = read_jsonl(out / "pairs.jsonl")
     assert len(pairs) >= 20
@@ -117,6 +118,10 @@ def test_resume_sends_no_completed_call_again_and_writes_nothing_twice(server, t
     assert generate(out, server, "--max-documents", "2").exit_code == 0
     first_pairs = read_jsonl(out / "pairs.jsonl")
     first_requests = server.request_count
+    first_llm = json.loads((out / "run.json").read_text())["llm"][0]
+    # a request made twice in one run is sent once and then answered from the store ("calls" counts both)
+    first_total = first_llm["calls"]
+    assert first_total - first_llm["cached_calls"] == first_requests
     assert generate(out, server, "--max-documents", "2").exit_code == 0
     assert server.request_count == first_requests
     assert read_jsonl(out / "pairs.jsonl") == first_pairs
@@ -126,7 +131,7 @@ def test_resume_sends_no_completed_call_again_and_writes_nothing_twice(server, t
     assert server.request_count == first_requests
     assert read_jsonl(out / "pairs.jsonl") == first_pairs
     run = json.loads((out / "run.json").read_text())
-    assert run["llm"][0]["cached_calls"] == first_requests
+    assert run["llm"][0]["cached_calls"] == run["llm"][0]["calls"] == first_total
 
 
 def test_max_pairs_and_a_larger_limit_continues(server, tmp_path):
@@ -168,7 +173,9 @@ def test_server_errors_are_reported_and_a_dead_server_stops_the_run(server, tmp_
     out = tmp_path / "out"
     config = tmp_path / "run.yaml"
     config.write_text("max_retries: 0\n")
-    result = generate(out, server, "--concurrency", "2", "--config", str(config))
+    result = generate(
+        out, server, "--concurrency", "2", "--config", str(config), "--skills", "reading_comprehension"
+    )
     assert result.exit_code == 1
     assert (
         "model calls" in result.output and "failed" in result.output and "re-run to resume" in result.output
@@ -203,8 +210,9 @@ def test_api_key_comes_from_the_named_env_var_and_is_never_stored(server, tmp_pa
     out = tmp_path / "out"
     assert generate(out, server, "--max-documents", "1", "--api-key-env", "MY_SECRET_KEY").exit_code == 0
     assert server.request_headers[-1]["authorization"] == f"Bearer {secret}"
-    for path in out.iterdir():
-        assert secret.encode() not in path.read_bytes(), path.name
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path.name
     assert json.loads((out / "run.json").read_text())["config"]["api_key_env"] == "MY_SECRET_KEY"
 
 

@@ -151,9 +151,9 @@ def _failure(result: dict[str, Any], what: str, timeout_s: float) -> str:
     if result.get("truncated"):
         return f"{what} printed too much output and was cut off; print less"
     if result.get("killed"):
-        seconds = float(result.get("duration_s") or 0.0)
+        # no timing in the detail: it goes back to the teacher, and a resumed run must send the same request
         return (
-            f"{what} was killed after {seconds:.1f} s (exit {result.get('exit_code')}): it went over the "
+            f"{what} was killed (exit {result.get('exit_code')}): it went over the "
             "sandbox's CPU-time or memory limit, e.g. an endless loop or a too slow or too big computation"
         )
     return ""
