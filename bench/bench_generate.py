@@ -1,9 +1,20 @@
-"""Throughput of `generate` against a local OpenAI-compatible server with fixed latency, next to the raw
-`openai` async client driving the same server at the same concurrency.
+"""Throughput and memory of `generate` against a local OpenAI-compatible server with fixed latency, next to
+the raw `openai` async client driving the same server at the same concurrency.
 
-    python bench/bench_generate.py [--latency 0.2] [--concurrency 16 64] [--documents 40]
+    python bench/bench_generate.py                       # 500 ms latency, concurrency 16 64 256
+    python bench/bench_generate.py --latency 0.5 --concurrency 64 256 --documents 600
+    python bench/bench_generate.py --rss 1000 10000      # only: peak RSS of generate, 1k and 10k documents
 
-Prints requests/s and pairs/s for generate, requests/s for the raw client, their ratio, and peak RSS.
+The server runs in its own process (its request log and CPU stay out of the measurement) and every
+measurement runs in a fresh child process, so peak RSS (ru_maxrss) is that run's alone. For each
+concurrency it prints generate's requests/s and pairs/s and the peak RSS of the generate process, next to
+the raw client sending (a) the very requests generate sent (same prompts and JSON schemas: the SDK's own
+cost per call grows with the payload) and (b) tiny one-line requests, with the ratios. "overall" counts
+the whole run (start-up and the tail of the last units included); "steady" counts the requests between
+the 10th and the 90th percentile of their arrival times at the server, which is the rate the scheduler
+sustains while there is work for every slot. On a small machine the client side is CPU-bound long before
+256 x 2 req/s: compare generate with the raw client, not with the ideal rate; the CPU time per request of
+each client process is printed too, as it does not depend on what else the machine is doing.
 """
 
 from __future__ import annotations
@@ -11,16 +22,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
+import multiprocessing
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
-
-import openai
-
-from agentinstruct.config import RunConfig
-from agentinstruct.pipeline import run
-from agentinstruct.testing import OpenAIServer
+from typing import Any
 
 PARAGRAPH = (
     "The harbour commission met in {year} to decide whether the old breakwater should be rebuilt. "
@@ -46,66 +56,253 @@ def responder(body: dict) -> object:
 
 
 def write_corpus(directory: Path, documents: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
     for index in range(documents):
         text = "".join(PARAGRAPH.format(year=1900 + index, cost=index + p) for p in range(3))
         (directory / f"doc{index:05d}.txt").write_text(text)
 
 
-async def raw_client(base_url: str, concurrency: int, requests: int) -> float:
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
-    slots = asyncio.Semaphore(concurrency)
-
-    async def one(i: int) -> None:
-        async with slots:
-            await client.chat.completions.create(
-                model="bench", messages=[{"role": "user", "content": f"question {i}"}], max_tokens=64
-            )
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(requests)))
-    elapsed = time.perf_counter() - started
-    await client.close()
-    return requests / elapsed
+# -- the server, in its own process ------------------------------------------------------------
 
 
-def bench(latency: float, concurrency: int, documents: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, OpenAIServer(responder, latency_s=latency) as server:
+def _serve(latency: float, connection: Any) -> None:
+    from agentinstruct.testing import OpenAIServer
+
+    with OpenAIServer(responder, latency_s=latency) as server:
+        connection.send(server.base_url)
+        mark = 0
+        while True:
+            command = connection.recv()
+            if command == "mark":
+                mark = len(server.arrivals)
+                connection.send(mark)
+            elif command == "arrivals":
+                connection.send(list(server.arrivals[mark:]))
+            elif command == "bodies":  # a spread sample of the requests since the mark
+                bodies = server.requests[mark:]
+                step = max(1, len(bodies) // 300)
+                connection.send(bodies[::step][:300])
+            else:
+                return
+
+
+class ServerProcess:
+    def __init__(self, latency: float):
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(latency, child), daemon=True)
+        self._process.start()
+        self.base_url = self._connection.recv()
+
+    def mark(self) -> None:
+        self._connection.send("mark")
+        self._connection.recv()
+
+    def arrivals(self) -> list[float]:
+        self._connection.send("arrivals")
+        return self._connection.recv()
+
+    def bodies(self) -> list[dict]:
+        self._connection.send("bodies")
+        return self._connection.recv()
+
+    def close(self) -> None:
+        self._connection.send("stop")
+        self._process.join(10)
+
+
+def steady_rate(arrivals: list[float]) -> float:
+    """Requests per second between the 10th and 90th percentile of arrival times."""
+    if len(arrivals) < 20:
+        return 0.0
+    ordered = sorted(arrivals)
+    low, high = ordered[len(ordered) // 10], ordered[len(ordered) * 9 // 10]
+    count = len(ordered) * 9 // 10 - len(ordered) // 10
+    return count / (high - low) if high > low else 0.0
+
+
+# -- one measurement, in a child process ------------------------------------------------------------
+
+
+def _child_generate(args: argparse.Namespace) -> dict[str, Any]:
+    from agentinstruct.config import RunConfig
+    from agentinstruct.pipeline import run
+
+    with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
-        corpus.mkdir()
-        write_corpus(corpus, documents)
+        write_corpus(corpus, args.documents)
+        options: dict[str, Any] = {}
+        if args.light:
+            options = {"refinement_rounds": 0, "instructions_per_seed": 1}
         config = RunConfig(
             inputs=[str(corpus)],
             out=Path(tmp) / "out",
-            base_url=server.base_url,
+            base_url=args.base_url,
             model="bench",
-            concurrency=concurrency,
+            skills=args.skills,
+            concurrency=args.concurrency,
             progress=False,
+            **options,
         )
+        cpu = _usage()["cpu_s"]
         started = time.perf_counter()
         summary = run(config)
         elapsed = time.perf_counter() - started
-        requests = server.request_count
-        generate_rps = requests / elapsed
-        raw_rps = asyncio.run(raw_client(server.base_url, concurrency, max(requests, concurrency * 4)))
-    pairs = summary["counters"]["pairs"]
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        cpu = _usage()["cpu_s"] - cpu
+    return {
+        "requests": summary["accounting"]["this_run"]["calls"],
+        "pairs": summary["counters"]["pairs"],
+        "elapsed_s": elapsed,
+        **_usage(),
+        "cpu_s": cpu,
+    }
+
+
+def _child_raw(args: argparse.Namespace) -> dict[str, Any]:
+    """The raw client: minimal requests, or (with --bodies) the very requests generate sent, in a loop."""
+    import openai
+
+    bodies = json.loads(Path(args.bodies).read_text()) if args.bodies else []
+
+    def arguments(i: int) -> dict[str, Any]:
+        if not bodies:
+            return {"messages": [{"role": "user", "content": f"question {i}"}], "max_tokens": 64}
+        body = bodies[i % len(bodies)]
+        keys = ("messages", "temperature", "max_tokens", "seed", "response_format")
+        return {key: body[key] for key in keys if key in body}
+
+    async def drive() -> float:
+        client = openai.AsyncOpenAI(base_url=args.base_url, api_key="bench", max_retries=0)
+        slots = asyncio.Semaphore(args.concurrency)
+
+        async def one(i: int) -> None:
+            async with slots:
+                await client.chat.completions.create(model="bench", **arguments(i))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(args.requests)))
+        elapsed = time.perf_counter() - started
+        await client.close()
+        return elapsed
+
+    cpu = _usage()["cpu_s"]
+    elapsed = asyncio.run(drive())
+    return {
+        "requests": args.requests,
+        "elapsed_s": elapsed,
+        **_usage(),
+        "cpu_s": _usage()["cpu_s"] - cpu,
+    }
+
+
+def _usage() -> dict[str, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"peak_rss_mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}
+
+
+def measure(server: ServerProcess, kind: str, **options: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter; adds the server-side steady rate."""
+    command = [sys.executable, __file__, "--child", kind, "--base-url", server.base_url]
+    for key, value in options.items():
+        if value is True:
+            command.append(f"--{key.replace('_', '-')}")
+        elif value is not None and value is not False:
+            command += [f"--{key.replace('_', '-')}", str(value)]
+    server.mark()
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the {kind} measurement failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["steady_rps"] = steady_rate(server.arrivals())
+    result["overall_rps"] = result["requests"] / result["elapsed_s"]
+    result["cpu_ms_per_request"] = 1000 * result["cpu_s"] / max(1, result["requests"])
+    return result
+
+
+def report(latency: float, concurrency: int, documents: int, gen: dict, same: dict, minimal: dict) -> None:
     print(
-        f"latency {latency * 1000:.0f} ms, concurrency {concurrency:>4}, {documents} documents: "
-        f"generate {generate_rps:7.1f} req/s {pairs / elapsed:6.1f} pairs/s "
-        f"({requests} requests, {pairs} pairs, "
-        f"{elapsed:.1f} s) | raw openai client {raw_rps:7.1f} req/s | ratio {generate_rps / raw_rps:.2f} | "
-        f"peak RSS {peak_mib:.0f} MiB"
+        f"latency {latency * 1000:.0f} ms, concurrency {concurrency}, {documents} documents "
+        f"(ideal {concurrency / latency:.0f} req/s):\n"
+        f"  generate            {gen['overall_rps']:6.1f} req/s overall, {gen['steady_rps']:6.1f} steady, "
+        f"{gen['pairs'] / gen['elapsed_s']:5.1f} pairs/s ({gen['requests']} requests, {gen['pairs']} pairs "
+        f"in {gen['elapsed_s']:.1f} s), peak RSS {gen['peak_rss_mib']:.0f} MiB, "
+        f"{gen['cpu_ms_per_request']:.1f} ms CPU per request\n"
+        f"  raw, same requests  {same['overall_rps']:6.1f} req/s -> generate/raw "
+        f"{gen['overall_rps'] / same['overall_rps']:.2f} overall, "
+        f"{gen['steady_rps'] / same['overall_rps']:.2f} steady, {same['cpu_ms_per_request']:.1f} ms CPU per "
+        "request\n"
+        f"  raw, tiny requests  {minimal['overall_rps']:6.1f} req/s -> generate/raw "
+        f"{gen['overall_rps'] / minimal['overall_rps']:.2f} overall, "
+        f"{gen['steady_rps'] / minimal['overall_rps']:.2f} steady, "
+        f"{minimal['cpu_ms_per_request']:.1f} ms CPU per request",
+        flush=True,
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latency", type=float, default=0.2, help="seconds the server waits per request")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
-    parser.add_argument("--documents", type=int, default=40)
+    parser.add_argument("--latency", type=float, default=0.5, help="seconds the server waits per request")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--documents", type=int, default=0, help="documents (default: enough for ~30 s)")
+    parser.add_argument("--skills", default="reading_comprehension")
+    parser.add_argument("--rss", type=int, nargs="*", default=None, help="document counts for the RSS runs")
+    parser.add_argument("--rss-latency", type=float, default=0.05)
+    parser.add_argument("--rss-concurrency", type=int, default=256)
+    # child-process options
+    parser.add_argument("--child", choices=["generate", "raw"], help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--light", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bodies", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    for concurrency in args.concurrency:
-        bench(args.latency, concurrency, args.documents)
+    if args.child:
+        args.concurrency = args.concurrency[0]
+        result = _child_generate(args) if args.child == "generate" else _child_raw(args)
+        print(json.dumps(result))
+        return
+
+    if args.rss is None:
+        server = ServerProcess(args.latency)
+        try:
+            for concurrency in args.concurrency:
+                # about 16 calls per document; aim at ~30 s of work at the concurrency's ideal rate
+                documents = args.documents or max(40, int(30 * concurrency / args.latency / 16))
+                gen = measure(
+                    server, "generate", concurrency=concurrency, documents=documents, skills=args.skills
+                )
+                requests = max(gen["requests"], 4 * concurrency)
+                with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as sample:
+                    json.dump(server.bodies(), sample)
+                try:
+                    same = measure(
+                        server, "raw", concurrency=concurrency, requests=requests, bodies=sample.name
+                    )
+                finally:
+                    Path(sample.name).unlink()
+                minimal = measure(server, "raw", concurrency=concurrency, requests=requests)
+                report(args.latency, concurrency, documents, gen, same, minimal)
+        finally:
+            server.close()
+    for documents in args.rss or []:
+        server = ServerProcess(args.rss_latency)
+        try:
+            gen = measure(
+                server,
+                "generate",
+                concurrency=args.rss_concurrency,
+                documents=documents,
+                skills=args.skills,
+                light=True,
+            )
+        finally:
+            server.close()
+        print(
+            f"RSS: {documents} documents, concurrency {args.rss_concurrency}, latency "
+            f"{args.rss_latency * 1000:.0f} ms, 1 instruction and no refinement per seed: peak RSS "
+            f"{gen['peak_rss_mib']:.0f} MiB ({gen['requests']} requests, {gen['pairs']} pairs, "
+            f"{gen['elapsed_s']:.1f} s, {gen['overall_rps']:.0f} req/s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

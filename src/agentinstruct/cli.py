@@ -1,8 +1,12 @@
-"""The `agentinstruct` command line (SPEC §4): generate, skills, inspect, sandbox.
+"""The `agentinstruct` command line (SPEC §4): generate, skills, inspect, merge, sandbox.
 
 Thin on purpose: it parses flags into a `RunConfig`, calls the synchronous library entry points, and
 turns known errors into a one-line reason and a non-zero exit. Rendering of `inspect` lives in
 `agentinstruct.inspection`.
+
+Exit status of `generate`: 0 finished (or dry run done), 1 failed (the reason names the fix), 3 stopped
+at a ceiling the user set (--budget-usd, --max-total-tokens; re-run with a higher one to continue), 130
+interrupted (re-run to resume).
 """
 
 from __future__ import annotations
@@ -39,9 +43,15 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from agentinstruct.models.base import ModelError
     from agentinstruct.models.weights import WeightsError
     from agentinstruct.pipeline import RunError
+    from agentinstruct.sharding import ShardError
     from agentinstruct.skills import SkillError
 
-    return (ConfigError, ModelError, WeightsError, RunError, SkillError, OSError)
+    return (ConfigError, ModelError, WeightsError, RunError, SkillError, ShardError, OSError)
+
+
+#: exit status when a run stopped at a ceiling the user set (budget, tokens)
+EXIT_STOPPED = 3
+EXIT_INTERRUPTED = 130
 
 
 @app.command()
@@ -67,6 +77,25 @@ def generate(
     text_field: Annotated[str | None, typer.Option(help="text column of .jsonl/.parquet inputs")] = None,
     local_threads: Annotated[int | None, typer.Option(help="CPU threads for the embedded model")] = None,
     progress: Annotated[bool, typer.Option(help="show live progress")] = True,
+    budget_usd: Annotated[
+        float | None,
+        typer.Option(help="stop once OUT has spent this many USD (needs `prices:` in the config)"),
+    ] = None,
+    max_total_tokens: Annotated[
+        int | None, typer.Option(help="stop once OUT has used this many tokens (in + out, all calls)")
+    ] = None,
+    max_error_rate: Annotated[
+        float | None, typer.Option(help="stop when this share of the last 200 calls failed (default 0.5)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="run a few units into OUT/dry-run and estimate the whole run")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="answer only from OUT's call store; never call a model")
+    ] = False,
+    shard: Annotated[
+        str | None, typer.Option(help="RANK/WORLD: run only this shard of the documents (into OUT/shards/)")
+    ] = None,
 ) -> None:
     """Generate instruction pairs from SEEDS into OUT."""
     from agentinstruct.config import load_config
@@ -92,17 +121,65 @@ def generate(
             "text_field": text_field,
             "local_threads": local_threads,
             "progress": None if progress else False,
+            "budget_usd": budget_usd,
+            "max_total_tokens": max_total_tokens,
+            "max_error_rate": max_error_rate,
+            "dry_run": dry_run or None,
+            "offline": offline or None,
+            "shard": shard,
         }
         summary = run(load_config(config, overrides))
     except _known_errors() as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        _fail(f"interrupted; re-run the same command to resume into {out}", 130)
+        _fail(f"interrupted; re-run the same command to resume into {out}", EXIT_INTERRUPTED)
+    if summary.get("status") == "dry_run":
+        _print_estimate(summary)
+        return
     counters = summary["counters"]
+    spent = summary.get("accounting", {}).get("this_run", {})
+    cost = f", ${spent['cost_usd']:.4f}" if spent.get("cost_usd") is not None else ""
+    where = out if not summary.get("shard") else f"{out} (shard {summary['shard']})"
     console.print(
         f"[bold]{counters['pairs']}[/] pairs ({counters['pairs_this_run']} new), "
-        f"{counters['rejections']} rejected, {counters['documents']} documents -> {out}"
+        f"{counters['rejections']} rejected, {counters['documents']} documents, "
+        f"{spent.get('calls', 0)} calls{cost} -> {where}"
     )
+    stop = summary.get("stop")
+    if summary.get("status") == "stopped" and stop:
+        print(f"stopped: {stop['message']}", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERRUPTED if stop["kind"] == "interrupted" else EXIT_STOPPED)
+
+
+def _print_estimate(result: dict) -> None:
+    """The dry run's sample and estimate as a table (the JSON is in OUT/dry-run/estimate.json)."""
+    sample, estimate, plan = result["sample"], result["estimate"], result["plan"]
+
+    def money(value: float | None) -> str:
+        return "n/a (no prices)" if value is None else f"${value:,.4f}"
+
+    table = Table("", "sample", "whole run (estimate)", title="dry run")
+    table.add_row("units", str(sample["units"]), f"{estimate['units_remaining']:,} of {estimate['units']:,}")
+    table.add_row("LLM calls", f"{sample['calls']:,}", f"{estimate['calls']:,}")
+    table.add_row("tokens in", f"{sample['prompt_tokens']:,}", f"{estimate['prompt_tokens']:,}")
+    table.add_row("tokens out", f"{sample['completion_tokens']:,}", f"{estimate['completion_tokens']:,}")
+    table.add_row("cost", money(sample["cost_usd"]), money(estimate["cost_usd"]))
+    table.add_row("pairs", f"{sample['pairs']:,}", f"{estimate['pairs']:,}")
+    table.add_row("wall time", f"{sample['wall_s']:.1f} s", _human_seconds(estimate["wall_s"]))
+    console.print(table)
+    console.print(
+        f"{plan['documents']:,} documents, {plan['seeds']:,} seeds; mean call latency "
+        f"{sample['mean_call_latency_s']:.2f} s at {estimate['parallel_calls']} calls in parallel. "
+        f"Sample output and estimate.json in {result['directory']}"
+    )
+
+
+def _human_seconds(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @app.command(name="skills")
@@ -157,6 +234,27 @@ def inspect(
             print_record(console, out, pair_id, as_json=as_json)
     except InspectionError as exc:
         _fail(str(exc))
+
+
+@app.command()
+def merge(
+    out: Annotated[Path, typer.Argument(help="output directory of a sharded run")],
+    allow_unfinished: Annotated[
+        bool, typer.Option("--allow-unfinished", help="merge even if some shards are missing or unfinished")
+    ] = False,
+) -> None:
+    """Merge the shards of OUT (OUT/shards/RANK-of-WORLD) into OUT/pairs.jsonl, rejected.jsonl, run.json."""
+    from agentinstruct.sharding import ShardError
+    from agentinstruct.sharding import merge as merge_shards
+
+    try:
+        merged = merge_shards(out, allow_unfinished=allow_unfinished)
+    except (ShardError, OSError) as exc:
+        _fail(str(exc))
+    console.print(
+        f"[bold]{merged['pairs']}[/] pairs, {merged['rejections']} rejections from "
+        f"{len(merged['merged_from'])} shards -> {out}"
+    )
 
 
 @app.callback(invoke_without_command=True)

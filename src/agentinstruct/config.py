@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from agentinstruct.budget import ModelPrice
 
 
 class ConfigError(ValueError):
@@ -52,6 +54,38 @@ class RunConfig(BaseModel):
     local_slots: int = Field(default=4, ge=1, le=64)
     local_threads: int | None = Field(default=None, ge=1)
     progress: bool = True
+    progress_interval_s: float = Field(
+        default=30.0, gt=0, description="seconds between status lines when stderr is not a terminal"
+    )
+    # -- accounting and ceilings (none of these change what is generated, so none is in the fingerprint)
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="USD per million tokens: {model: {input_per_mtok, output_per_mtok}}"
+    )
+    budget_usd: float | None = Field(
+        default=None, gt=0, description="stop once the output directory has spent this much (needs prices)"
+    )
+    max_total_tokens: int | None = Field(
+        default=None, ge=1, description="stop once the output directory has used this many tokens in+out"
+    )
+    max_error_rate: float = Field(
+        default=0.5, gt=0, le=1, description="stop when this share of the last calls failed (1: never)"
+    )
+    error_rate_window: int = Field(default=200, ge=1, description="calls the error rate looks at")
+    max_consecutive_failures: int = Field(default=20, ge=1)
+    # -- modes
+    offline: bool = Field(default=False, description="answer only from the call store; never call a model")
+    dry_run: bool = Field(default=False, description="run a small sample and estimate the whole run")
+    dry_run_units: int = Field(default=5, ge=1, le=1000)
+    shard: str | None = Field(default=None, description="RANK/WORLD: run only this shard of the documents")
+
+    @field_validator("shard")
+    @classmethod
+    def _valid_shard(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from agentinstruct.sharding import Shard
+
+        return str(Shard.parse(value))
 
     def public(self) -> dict[str, Any]:
         """The config as recorded in run.json (it holds no secrets by construction)."""

@@ -1,6 +1,8 @@
 """Human-readable views of runs and skills for the `inspect` and `skills SKILL` commands.
 
-Reads the output files of a run (run.json, pairs.jsonl, rejected.jsonl); never writes them.
+Reads the output files of a run (run.json, pairs.jsonl, rejected.jsonl); never writes them. A sharded
+run's files live in OUT/shards/RANK-of-WORLD/ (`agentinstruct.sharding.output_parts`): counts and look-ups
+cover every shard.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from agentinstruct.sharding import output_parts, shard_directories
 from agentinstruct.skills import Skill
 
 
@@ -34,34 +37,52 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                     continue  # a torn last line from a crash; the next run repairs it
 
 
-def _require_run(out: Path) -> None:
-    if not (out / "pairs.jsonl").exists() and not (out / "run.json").exists():
+def _require_run(out: Path) -> list[Path]:
+    """The directories holding the run's files (OUT, or its shards); an error when there are none."""
+    parts = [p for p in output_parts(out) if (p / "pairs.jsonl").exists() or (p / "run.json").exists()]
+    if not parts:
         raise InspectionError(
             f"{out} is not a run output directory (no pairs.jsonl or run.json); pass the --out of a run"
         )
+    return parts
+
+
+def _run_info(out: Path, parts: list[Path]) -> dict[str, Any]:
+    """run.json of OUT, or for a sharded run the shards' statuses and LLM usage side by side."""
+    if parts == [out]:
+        return json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+    shards: dict[str, Any] = {}
+    llm: list[Any] = []
+    for shard, path in shard_directories(out):
+        run = json.loads((path / "run.json").read_text()) if (path / "run.json").exists() else {}
+        shards[str(shard)] = run.get("status")
+        llm.extend(run.get("llm") or [])
+    statuses = set(shards.values())
+    status = statuses.pop() if len(statuses) == 1 else "mixed"
+    return {"status": status, "shards": shards, "llm": llm}
 
 
 def print_counts(console: Console, out: Path, *, as_json: bool = False) -> None:
     """Pairs per skill and instruction type, rejections per reason, and the run's LLM usage."""
-    _require_run(out)
+    parts = _require_run(out)
     per_type: Counter[tuple[str, str]] = Counter()
-    for pair in _records(out / "pairs.jsonl"):
-        per_type[(pair["skill"], pair["instruction_type"])] += 1
-    reasons = Counter(r["reason"] for r in _records(out / "rejected.jsonl"))
-    run = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+    reasons: Counter[str] = Counter()
+    for part in parts:
+        for pair in _records(part / "pairs.jsonl"):
+            per_type[(pair["skill"], pair["instruction_type"])] += 1
+        reasons.update(r["reason"] for r in _records(part / "rejected.jsonl"))
+    run = _run_info(out, parts)
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "pairs": sum(per_type.values()),
-                    "pairs_per_instruction_type": {f"{s}/{t}": n for (s, t), n in sorted(per_type.items())},
-                    "rejections_per_reason": dict(sorted(reasons.items())),
-                    "status": run.get("status"),
-                    "llm": run.get("llm"),
-                },
-                indent=2,
-            )
-        )
+        data = {
+            "pairs": sum(per_type.values()),
+            "pairs_per_instruction_type": {f"{s}/{t}": n for (s, t), n in sorted(per_type.items())},
+            "rejections_per_reason": dict(sorted(reasons.items())),
+            "status": run.get("status"),
+            "llm": run.get("llm"),
+        }
+        if "shards" in run:
+            data["shards"] = run["shards"]
+        print(json.dumps(data, indent=2))
         return
     table = Table("skill", "instruction type", "pairs", title=f"{sum(per_type.values())} pairs in {out}")
     for (skill, itype), n in sorted(per_type.items()):
@@ -76,17 +97,20 @@ def print_counts(console: Console, out: Path, *, as_json: bool = False) -> None:
             f"LLM: {usage['calls']} calls ({usage['cached_calls']} from the call store), "
             f"{usage['prompt_tokens']} tokens in, {usage['completion_tokens']} out"
         )
-    if run:
+    if "shards" in run:
+        console.print(f"shards: {', '.join(f'{k} {v}' for k, v in run['shards'].items())}")
+    elif run:
         console.print(f"status: {run.get('status')} ({run.get('timings', {}).get('duration_s')} s)")
 
 
 def find_record(out: Path, record_id: str) -> tuple[str, dict[str, Any]]:
     """A pair or rejection whose id starts with `record_id`."""
-    _require_run(out)
+    parts = _require_run(out)
     for kind, name in (("pair", "pairs.jsonl"), ("rejection", "rejected.jsonl")):
-        for record in _records(out / name):
-            if record["id"].startswith(record_id):
-                return kind, record
+        for part in parts:
+            for record in _records(part / name):
+                if record["id"].startswith(record_id):
+                    return kind, record
     raise InspectionError(
         f"no pair or rejection with id {record_id} in {out}; run `agentinstruct inspect {out}`"
     )

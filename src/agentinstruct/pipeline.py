@@ -5,33 +5,55 @@ streams seeds from the documents (never holding the corpus in memory), feeds (sk
 a bounded queue to a pool of workers, and lets `StoredModel` bound the number of LLM calls in flight.
 Finished units are recorded in the run store so a re-run of the same command resumes. The flow for a
 single unit is `agentinstruct.flows`; the output files are `agentinstruct.writers`.
+
+Crash safety: every LLM answer is committed to the call store as it arrives; pairs and rejections are
+appended with one flushed write each; a unit is recorded as finished only after its lines are on disk
+(`OutputWriter.durable`). A killed run therefore resumes with nothing lost, nothing written twice, and
+no completed call sent again (a re-run unit is answered from the call store and its pairs deduplicated).
+
+Run control (`agentinstruct.control`): budget and token ceilings, error-rate and consecutive-failure
+stops, SIGINT/SIGTERM and `--offline` replay all end the run the same clean way: no new call goes out,
+the calls in flight finish, and the units still running are cancelled and stay open for a resume.
+Sharding (`agentinstruct.sharding`): with `shard="r/w"` only the documents that shard owns run, into
+`OUT/shards/r-of-w/`. `--dry-run` is `agentinstruct.dryrun`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from agentinstruct.budget import Ledger
 from agentinstruct.config import RunConfig
+from agentinstruct.control import CURRENT_UNIT, RunControl, UnitHandle
 from agentinstruct.documents import DocumentFailure, Seed, iter_seeds
 from agentinstruct.flows import FlowSettings, SkillFlow, flow_class
 from agentinstruct.flows.resources import FlowResources, build_resources
 from agentinstruct.models import Model, create_model, split_base_urls
 from agentinstruct.models.stored import StoredModel
-from agentinstruct.pairs import Rejection
+from agentinstruct.pairs import Pair, Rejection
 from agentinstruct.progress import RunMonitor
+from agentinstruct.sharding import Shard, ShardError, check_layout
 from agentinstruct.skills import Skill, load_skills, select_skills, taxonomy_hash
 from agentinstruct.store import RunStore
 from agentinstruct.tools import ToolUnavailable
 from agentinstruct.version import __version__
 from agentinstruct.writers import OutputWriter, write_json_atomic
 
-#: a run stops when this many model calls in a row failed after retries (the server is down or misconfigured)
+#: default of `RunConfig.max_consecutive_failures`: a run stops when this many model calls in a row failed
 MAX_CONSECUTIVE_FAILURES = 20
+#: seconds a stop caused by SIGINT/SIGTERM waits for the calls in flight (a second signal stops waiting)
+INTERRUPT_DRAIN_S = 10.0
+#: seconds between run.json checkpoints while a run goes on
+CHECKPOINT_INTERVAL_S = 30.0
 
 
 class RunError(RuntimeError):
@@ -45,82 +67,315 @@ class RunCounters:
     documents: int = 0
     documents_rejected: int = 0
     seeds: int = 0
+    units_planned: int = 0
     units_done: int = 0
     units_skipped_resume: int = 0
     units_failed: int = 0
+    units_offline_missing: int = 0
+    units_running: int = 0
     _last_document: str = field(default="", repr=False)
 
     def as_dict(self) -> dict[str, int]:
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        data = {k: v for k, v in self.__dict__.items() if not k.startswith("_") and k != "units_running"}
+        data["units_unfinished"] = max(0, self.units_planned - self.units_done - self.units_skipped_resume)
+        return data
+
+
+# -- planning: which units a stream of seeds makes --------------------------------------------------------
+
+
+@dataclass
+class Planned:
+    """What one item of the seed stream means for this shard."""
+
+    owned: bool
+    failure: DocumentFailure | None = None
+    new_document: bool = False
+    no_skill: bool = False
+    units: list[tuple[Skill, int, str]] = field(default_factory=list)  # (skill, ordinal, unit key)
+
+
+class Planner:
+    """Turns the seed stream into (skill, seed, ordinal) units for one shard (or the whole run).
+
+    Ordinals (the n-th seed a skill gets, which steers taxonomy coverage) are counted over the whole input,
+    whichever shard owns the seed, so sharded runs make exactly the units of an unsharded one. `only`
+    restricts the units to a set of keys (a dry run's sample) without changing ordinals.
+    """
+
+    def __init__(self, skills: list[Skill], shard: Shard | None = None, only: set[str] | None = None):
+        self.skills = skills
+        self.shard = shard
+        self.only = only
+        self.ordinals = dict.fromkeys((s.name for s in skills), 0)
+        self._last_document = ""
+
+    def plan(self, item: Seed | DocumentFailure) -> Planned:
+        if isinstance(item, DocumentFailure):
+            return Planned(owned=self._owns(item.source), failure=item)
+        new_document = item.document.id != self._last_document
+        self._last_document = item.document.id
+        owned = self._owns(item.document.id)
+        matching = [s for s in self.skills if item.kind in s.seed_kinds]
+        planned = Planned(owned=owned, new_document=new_document, no_skill=not matching and new_document)
+        for skill in matching:
+            ordinal = self.ordinals[skill.name]
+            self.ordinals[skill.name] += 1
+            key = unit_key(skill.name, item)
+            if owned and (self.only is None or key in self.only):
+                planned.units.append((skill, ordinal, key))
+        return planned
+
+    def _owns(self, key: str) -> bool:
+        return self.shard is None or self.shard.owns(key)
+
+
+def unit_key(skill: str, seed: Seed) -> str:
+    """The unit table key of a (skill, seed) unit."""
+    return f"{skill}:{seed.id}"
+
+
+# -- entry points ------------------------------------------------------------------------------------------
 
 
 def run(config: RunConfig, *, model: Model | None = None, teacher: Model | None = None) -> dict[str, Any]:
-    """Run a generation job to completion and return the run.json contents."""
+    """Run a generation job (or, with `config.dry_run`, estimate one) and return the run.json contents."""
+    if config.dry_run:
+        from agentinstruct.dryrun import dry_run
+
+        return asyncio.run(dry_run(config, model=model, teacher=teacher))
     return asyncio.run(run_async(config, model=model, teacher=teacher))
 
 
+def part_directory(config: RunConfig) -> Path:
+    """Where this run (or shard) writes: OUT, or OUT/shards/RANK-of-WORLD."""
+    return Shard.parse(config.shard).directory(config.out) if config.shard else Path(config.out)
+
+
 async def run_async(
-    config: RunConfig, *, model: Model | None = None, teacher: Model | None = None
+    config: RunConfig,
+    *,
+    model: Model | None = None,
+    teacher: Model | None = None,
+    directory: Path | None = None,
+    only_units: set[str] | None = None,
 ) -> dict[str, Any]:
-    """The asynchronous body of `run()`; usable from code that already has an event loop."""
+    """The asynchronous body of `run()`; usable from code that already has an event loop.
+
+    `directory` overrides where the output goes (default: `part_directory(config)`); `only_units`
+    restricts the run to these unit keys (a dry run's sample).
+    """
     skills = select_skills(load_skills(config.skills_dirs), config.skills)
     taxonomy = taxonomy_hash(skills)
-    config.out.mkdir(parents=True, exist_ok=True)
-    store = RunStore(config.out / "state.sqlite")
+    shard = Shard.parse(config.shard) if config.shard else None
+    if directory is None:
+        try:
+            check_layout(config.out, shard)
+        except ShardError as error:
+            raise RunError(str(error)) from None
+        directory = part_directory(config)
+    directory.mkdir(parents=True, exist_ok=True)
+    store = RunStore(directory / "state.sqlite")
     try:
-        _check_resume(store, config, taxonomy)
+        _check_resume(store, config, taxonomy, directory)
     except RunError:
         store.close()  # refused before anything ran: leave the previous run.json as it was
         raise
-    writer = OutputWriter(config.out, max_pairs=config.max_pairs)
-    backend = model or _create_model(config, config.model)
-    attempts = config.max_retries + 1  # the middleware makes every retry (the SDK's own are turned off)
-    stored = StoredModel(backend, store, concurrency=config.concurrency, max_attempts=attempts)
-    teacher_stored = stored
-    if teacher is not None or config.teacher_model:
-        teacher_backend = teacher or _create_model(config, config.teacher_model)
-        teacher_stored = StoredModel(
-            teacher_backend, store, concurrency=config.concurrency, max_attempts=attempts
-        )
+    writer = OutputWriter(directory, max_pairs=config.max_pairs)
+    backend = teacher_backend = None
+    try:
+        backend = model or _create_model(config, config.model)
+        attempts = config.max_retries + 1  # the middleware makes every retry (the SDK's own are turned off)
+        stored = StoredModel(backend, store, concurrency=config.concurrency, max_attempts=attempts)
+        teacher_stored = stored
+        if teacher is not None or config.teacher_model:
+            teacher_backend = teacher or _create_model(config, config.teacher_model)
+            teacher_stored = StoredModel(
+                teacher_backend, store, concurrency=config.concurrency, max_attempts=attempts
+            )
+        models = _unique([stored, teacher_stored])
+        ledger = Ledger.from_store(store, config.prices)
+        unpriced = ledger.unpriced([m.name for m in models])
+        if config.budget_usd is not None and unpriced:
+            example = "\n".join(
+                f"  {name}: {{input_per_mtok: 0.15, output_per_mtok: 0.6}}" for name in unpriced
+            )
+            raise RunError(
+                f"--budget-usd needs a price for {', '.join(unpriced)}; add to the --config file:\n"
+                f"prices:\n{example}"
+            )
+    except BaseException:
+        writer.close()
+        store.close()
+        for created in (backend, teacher_backend):
+            if created is not None:
+                await created.aclose()
+        raise
+    control = RunControl(
+        ledger,
+        offline=config.offline,
+        budget_usd=config.budget_usd,
+        max_total_tokens=config.max_total_tokens,
+        max_error_rate=config.max_error_rate,
+        error_rate_window=config.error_rate_window,
+        max_consecutive_failures=config.max_consecutive_failures,
+    )
+    for stored_model in models:
+        stored_model.observer = control
     counters = RunCounters()
     started = time.time()
-    state = {"status": "running", "error": None}
-    monitor = RunMonitor(counters, writer, [stored, teacher_stored], enabled=config.progress)
+    state: dict[str, Any] = {"status": "running", "error": None}
+    queue_size = [lambda: 0]
+
+    def summary() -> dict[str, Any]:
+        return _summary(config, taxonomy, counters, writer, models, control, started, state)
+
+    def checkpoint() -> None:
+        write_json_atomic(directory / "run.json", summary(), fsync=False)
+
+    monitor = RunMonitor(
+        counters,
+        writer,
+        models,
+        control=control,
+        queue_size=lambda: queue_size[0](),
+        enabled=config.progress,
+        interval_s=config.progress_interval_s,
+        checkpoint=checkpoint,
+        checkpoint_s=CHECKPOINT_INTERVAL_S,
+        title=f"{directory}" + (f" (shard {shard})" if shard else ""),
+    )
     try:
-        await stored.prepare()
-        if teacher_stored is not stored:
-            await teacher_stored.prepare()
-        resources = await _resources(config, skills, store)
+        checkpoint()
+        if not config.offline:  # offline never contacts a server nor loads weights
+            for stored_model in models:
+                await stored_model.prepare()
+        resources = await _resources(config, skills, store, directory)
+        sink = RunSink(writer)
         flows = {
-            s.name: flow_class(s.flow)(s, stored, writer, _settings(config), teacher_stored, resources)
+            s.name: flow_class(s.flow)(s, stored, sink, _settings(config), teacher_stored, resources)
             for s in skills
         }
-        with monitor:
-            await _schedule(config, skills, flows, writer, store, stored, counters)
-        state["status"] = "finished" if not writer.full else "finished_max_pairs"
+        planner = Planner(skills, shard, only_units)
+        with monitor, _stop_on_signals(control):
+            await _schedule(config, planner, flows, writer, store, control, counters, queue_size)
+        state["status"] = _final_status(control, writer, models, counters)
     except BaseException as exc:
-        state["status"], state["error"] = "failed", f"{type(exc).__name__}: {exc}"
+        if state["status"] in ("running", "finished", "finished_max_pairs"):
+            state["status"] = "failed"
+        state["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        summary = _summary(config, taxonomy, counters, writer, [stored, teacher_stored], started, state)
-        write_json_atomic(config.out / "run.json", summary)
+        final = summary()
+        write_json_atomic(directory / "run.json", final)
         writer.close()
         store.close()
         await backend.aclose()
         if teacher_stored is not stored:
             await teacher_stored.aclose()
-    return summary
+    return final
 
 
-async def _resources(config: RunConfig, skills: list[Skill], store: RunStore) -> FlowResources:
-    """Build the corpus index and tools the skills need (before any model call), or stop with the cause."""
+def _final_status(
+    control: RunControl, writer: OutputWriter, models: list[StoredModel], counters: RunCounters
+) -> str:
+    """The status of a run whose scheduler returned; raises `RunError` when it ended in failure."""
+    reason = control.stop_reason
+    if reason is not None:
+        if reason.is_ceiling:
+            return "stopped"
+        raise RunError(reason.message)
+    if control.missing:
+        raise RunError(
+            f"--offline: {control.offline_report()}; {counters.units_offline_missing} units could not be "
+            "replayed and stay open: re-run without --offline to make these calls, or check that --model "
+            "and the settings match the run that filled the call store"
+        )
+    for model in models:
+        if model.stats.failed and not model.stats.calls and not model.stats.cached:
+            raise RunError(
+                f"all {model.stats.failed} model calls failed (last: {model.last_error}); "
+                "check that the server is up "
+                "and --base-url/--model are right, then re-run to resume"
+            )
+    return "finished" if not writer.full else "finished_max_pairs"
+
+
+def _unique(models: list[StoredModel]) -> list[StoredModel]:
+    return list({id(m): m for m in models}.values())
+
+
+class RunSink:
+    """The flows' sink: the writer, except that a unit which missed an offline call writes no rejections.
+
+    Such a unit stays open (it is not recorded as finished), so its rejections would be premature: a
+    later run with the model redoes it and records what really happens.
+    """
+
+    def __init__(self, writer: OutputWriter):
+        self.writer = writer
+
+    @property
+    def full(self) -> bool:
+        return self.writer.full
+
+    def accept(self, pair: Pair) -> bool:
+        return self.writer.accept(pair)
+
+    def reject(self, rejection: Rejection) -> None:
+        unit = CURRENT_UNIT.get()
+        if unit is not None and unit.missed:
+            return
+        self.writer.reject(rejection)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(control: RunControl) -> Iterator[None]:
+    """SIGINT/SIGTERM stop the run cleanly (a second one stops waiting for the calls in flight)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        yield
+        return
+    installed: list[signal.Signals] = []
+
+    def handle(name: str) -> None:
+        if control.stopping.is_set():
+            control.abandon()
+            return
+        control.drain_limit_s = INTERRUPT_DRAIN_S
+        control.stop(
+            "interrupted",
+            f"interrupted by {name}; everything done is kept: re-run the same command to resume",
+        )
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handle, sig.name)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread, or not supported here: default handling
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def _resources(
+    config: RunConfig, skills: list[Skill], store: RunStore, directory: Path
+) -> FlowResources:
+    """Build the corpus index and tools the skills need (before any model call), or stop with the cause.
+
+    The index covers the whole input (every shard builds the same one, in its own directory).
+    """
 
     def seeds() -> Any:
         items = _seed_stream(config)
         return (item for item in items if not isinstance(item, DocumentFailure))
 
     try:
-        return await asyncio.to_thread(build_resources, skills, config.out, store, seeds)
+        return await asyncio.to_thread(build_resources, skills, directory, store, seeds)
     except (ToolUnavailable, ValueError, OSError) as error:
         raise RunError(f"cannot set up the tools the selected skills need: {error}") from None
 
@@ -161,7 +416,7 @@ def _settings(config: RunConfig) -> FlowSettings:
     )
 
 
-def _check_resume(store: RunStore, config: RunConfig, taxonomy: str) -> None:
+def _check_resume(store: RunStore, config: RunConfig, taxonomy: str, directory: Path | None = None) -> None:
     """Refuse to resume into an output directory made with a different config or taxonomy."""
     fingerprint = json.dumps({"config": config.fingerprint(), "taxonomy": taxonomy}, sort_keys=True)
     previous = store.get_meta("fingerprint")
@@ -174,110 +429,137 @@ def _check_resume(store: RunStore, config: RunConfig, taxonomy: str) -> None:
         if old["taxonomy"] != new["taxonomy"]:
             changed.append("taxonomy (skill files or prompts)")
         raise RunError(
-            f"{config.out} holds a run made with different settings ({', '.join(changed)}); "
+            f"{directory or config.out} holds a run made with different settings ({', '.join(changed)}); "
             "resuming would mix incompatible data: use a new --out directory or restore the previous settings"
         )
 
 
+# -- scheduling --------------------------------------------------------------------------------------------
+
+
 async def _schedule(
     config: RunConfig,
-    skills: list[Skill],
+    planner: Planner,
     flows: dict[str, SkillFlow],
     writer: OutputWriter,
     store: RunStore,
-    model: StoredModel,
+    control: RunControl,
     counters: RunCounters,
+    queue_size: list[Any],
 ) -> None:
-    queue: asyncio.Queue[tuple[Skill, Seed, int] | None] = asyncio.Queue(maxsize=config.concurrency * 2)
-    abort: list[str] = []
+    """Feed units to the workers until the input is exhausted or the run stops; a stop is clean."""
+    endpoints = max(1, len(split_base_urls(config.base_url)))  # each endpoint takes `concurrency` calls
+    worker_count = config.concurrency * endpoints
+    queue: asyncio.Queue[tuple[Skill, Seed, int, str] | None] = asyncio.Queue(maxsize=worker_count * 2)
+    queue_size[0] = queue.qsize
 
     async def worker() -> None:
         while (unit := await queue.get()) is not None:
-            skill, seed, ordinal = unit
-            if writer.full or abort:
+            skill, seed, ordinal, key = unit
+            if writer.full or control.stopping.is_set():
                 continue
-            await _run_unit(flows[skill.name], seed, ordinal, writer, store, counters)
-            if model.consecutive_failures >= MAX_CONSECUTIVE_FAILURES and not abort:
-                abort.append(
-                    f"{model.consecutive_failures} model calls in a row failed (last: {model.last_error}); "
-                    "check that the server is up and --base-url/--model are right, then re-run to resume"
-                )
+            await _run_unit(flows[skill.name], seed, ordinal, key, writer, store, counters)
 
-    endpoints = max(1, len(split_base_urls(config.base_url)))  # each endpoint takes `concurrency` calls
-    workers = [asyncio.create_task(worker()) for _ in range(config.concurrency * endpoints)]
+    async def main() -> None:
+        workers = [asyncio.create_task(worker()) for _ in range(worker_count)]
+        try:
+            await _produce(config, planner, queue, writer, store, counters)
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    main_task = asyncio.create_task(main())
+    stop_task = asyncio.create_task(control.stopping.wait())
     try:
-        await _produce(config, skills, queue, writer, store, counters, abort)
+        await asyncio.wait({main_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        if not main_task.done():
+            # stopping: nothing new goes out; let the calls in flight land in the call store, then cancel
+            limit = control.drain_limit_s or min(config.request_timeout_s + 5.0, 120.0)
+            await control.drain(limit)
+            main_task.cancel()
     finally:
-        for _ in workers:
-            await queue.put(None)
-        await asyncio.gather(*workers)
-    if abort:
-        raise RunError(abort[0])
-    if model.stats.failed and not model.stats.calls and not model.stats.cached:
-        raise RunError(
-            f"all {model.stats.failed} model calls failed (last: {model.last_error}); "
-            "check that the server is up "
-            "and --base-url/--model are right, then re-run to resume"
-        )
+        stop_task.cancel()
+        if not main_task.done():
+            main_task.cancel()
+        (outcome,) = await asyncio.gather(main_task, return_exceptions=True)
+    if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+        raise outcome
 
 
 async def _run_unit(
-    flow: SkillFlow, seed: Seed, ordinal: int, writer: OutputWriter, store: RunStore, counters: RunCounters
+    flow: SkillFlow,
+    seed: Seed,
+    ordinal: int,
+    key: str,
+    writer: OutputWriter,
+    store: RunStore,
+    counters: RunCounters,
 ) -> None:
-    key = f"{flow.skill.name}:{seed.id}"
+    unit = UnitHandle(key)
+    token = CURRENT_UNIT.set(unit)
+    counters.units_running += 1
     try:
         pairs = await flow.run_seed(seed, ordinal)
     except Exception as exc:  # a bug or an unexpected backend error must not end the run
         counters.units_failed += 1
-        writer.reject(
-            Rejection(
-                id=Rejection.make_id("internal", key),
-                skill=flow.skill.name,
-                stage="flow",
-                reason="internal_error",
-                detail=f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3)[-600:]}",
-                lineage={
-                    "document": {
-                        "id": seed.document.id,
-                        "source": seed.document.source,
-                        "span": list(seed.span),
-                    }
-                },
-            )
-        )
+        if not unit.missed:
+            writer.reject(_internal_rejection(flow, seed, key, exc))
+        return
+    finally:
+        counters.units_running -= 1
+        CURRENT_UNIT.reset(token)
+    if unit.missed:  # --offline could not answer a call: the unit stays open for a run with the model
+        counters.units_offline_missing += 1
         return
     if not writer.full:  # a unit cut short by --max-pairs stays open so a larger limit can continue it
+        await writer.durable()  # its pairs are on disk before the unit is recorded as finished
         store.mark_unit(key, "done", pairs)
         counters.units_done += 1
 
 
+def _internal_rejection(flow: SkillFlow, seed: Seed, key: str, exc: Exception) -> Rejection:
+    return Rejection(
+        id=Rejection.make_id("internal", key),
+        skill=flow.skill.name,
+        stage="flow",
+        reason="internal_error",
+        detail=f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3)[-600:]}",
+        lineage={
+            "document": {"id": seed.document.id, "source": seed.document.source, "span": list(seed.span)}
+        },
+    )
+
+
 async def _produce(
     config: RunConfig,
-    skills: list[Skill],
+    planner: Planner,
     queue: asyncio.Queue,
     writer: OutputWriter,
     store: RunStore,
     counters: RunCounters,
-    abort: list[str],
 ) -> None:
     items = _seed_stream(config)
-    ordinals = dict.fromkeys((s.name for s in skills), 0)  # the n-th seed each skill gets, for coverage
     done = object()
-    while not (writer.full or abort):
+    while not writer.full:
         item = await asyncio.to_thread(next, items, done)  # file parsing must not block the event loop
         if item is done:
             return
-        if isinstance(item, DocumentFailure):
-            counters.documents_rejected += 1
-            writer.reject(_document_rejection(item.source, f"document:{item.reason}", item.detail))
+        planned = planner.plan(item)
+        if not planned.owned:
             continue
-        new_document = item.document.id != counters._last_document
-        if new_document:
+        if planned.failure is not None:
+            counters.documents_rejected += 1
+            failure = planned.failure
+            writer.reject(_document_rejection(failure.source, f"document:{failure.reason}", failure.detail))
+            continue
+        if planned.new_document:
             counters.documents += 1
-            counters._last_document = item.document.id
         counters.seeds += 1
-        matching = [s for s in skills if item.kind in s.seed_kinds]
-        if not matching and new_document:
+        if planned.no_skill:
             writer.reject(
                 _document_rejection(
                     item.document.source,
@@ -285,13 +567,12 @@ async def _produce(
                     f"no selected skill takes {item.kind} seeds; select one with --skills",
                 )
             )
-        for skill in matching:
-            ordinal = ordinals[skill.name]
-            ordinals[skill.name] += 1
-            if store.unit_done(f"{skill.name}:{item.id}"):
+        for skill, ordinal, key in planned.units:
+            counters.units_planned += 1
+            if store.unit_done(key):
                 counters.units_skipped_resume += 1
                 continue
-            await queue.put((skill, item, ordinal))
+            await queue.put((skill, item, ordinal, key))
 
 
 def _document_rejection(source: str, reason: str, detail: str) -> Rejection:
@@ -304,29 +585,60 @@ def _document_rejection(source: str, reason: str, detail: str) -> Rejection:
     )
 
 
+# -- run.json ----------------------------------------------------------------------------------------------
+
+
 def _summary(
     config: RunConfig,
     taxonomy: str,
     counters: RunCounters,
     writer: OutputWriter,
     models: list[StoredModel],
+    control: RunControl,
     started: float,
     state: dict[str, Any],
 ) -> dict[str, Any]:
-    unique = list({id(m): m for m in models}.values())
+    """run.json: written at the start, every `CHECKPOINT_INTERVAL_S` while running, and at the end.
+
+    `status` is running | finished | finished_max_pairs | stopped (a ceiling or an interrupt: `stop` says
+    which, with the message) | failed (`error`, and `stop` for error-rate, consecutive-failure stops).
+    `accounting` holds tokens and cost this run and for the whole output directory, per model, skill and
+    stage; `control` the offline misses, error rate, failed calls per stage and the final concurrency.
+    """
     finished = time.time()
+    duration = finished - started
+    reason = control.stop_reason
     return {
         "version": __version__,
         "status": state["status"],
         "error": state["error"],
+        "stop": {"kind": reason.kind, "message": reason.message} if reason else None,
+        "shard": config.shard,
         "config": config.public(),
         "taxonomy_hash": taxonomy,
-        "models": [m.describe() for m in unique],
+        "models": [m.describe() for m in models],
         "counters": {**counters.as_dict(), **writer.counters()},
-        "llm": [m.stats.as_dict() for m in unique],
+        "llm": [m.stats.as_dict() for m in models],
+        "accounting": control.ledger.report([(m.name, m.stats) for m in models]),
+        "control": {
+            "offline": config.offline,
+            "offline_missing": dict(sorted(control.missing.items())),
+            "error_rate": round(control.error_rate, 4),
+            "failed_calls_per_stage": dict(sorted(control.failed.items())),
+            "concurrency": [{"model": m.name, **_concurrency(m)} for m in models],
+        },
+        "throughput": {
+            "pairs_per_s": round(writer.new_pairs / duration, 3) if duration > 0 else 0.0,
+            "calls_per_s": round(sum(control.sent.values()) / duration, 3) if duration > 0 else 0.0,
+        },
         "timings": {
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
-            "duration_s": round(finished - started, 3),
+            "duration_s": round(duration, 3),
         },
     }
+
+
+def _concurrency(model: StoredModel) -> dict[str, Any]:
+    status = model.concurrency_status()
+    return {"limit": status["limit"], "in_flight": status["in_flight"], "waiting": status["waiting"]}

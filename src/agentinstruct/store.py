@@ -3,7 +3,10 @@
 One file per output directory (`OUT/state.sqlite`, WAL mode). The call store maps a request hash to the
 response, usage and timing, so a re-run answers completed calls from disk instead of the model; the
 tool-call table does the same for tool executions (sandbox runs, searches). The seed table records
-which (skill, seed) units are finished, so a re-run skips them. Output files (pairs.jsonl,
+which (skill, seed) units are finished, so a re-run skips them. Every write is its own transaction
+(autocommit, WAL, synchronous=NORMAL): a call is in the store the moment its answer arrives, and a killed
+process (SIGKILL included) loses nothing that was committed. The call table doubles as the ledger of what
+the output directory has paid for (`usage_by_model`). Output files (pairs.jsonl,
 rejected.jsonl) are written by `agentinstruct.writers`, not here. Requests never contain API keys (keys
 live only in the HTTP client), so nothing secret reaches this file.
 """
@@ -66,6 +69,13 @@ class RunStore:
     def close(self) -> None:
         self._db.close()
 
+    def usage_by_model(self) -> dict[str, tuple[int, int, int]]:
+        """Per model: (calls, prompt tokens, completion tokens) of every call in the store."""
+        rows = self._db.execute(
+            "SELECT model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) FROM calls GROUP BY model"
+        ).fetchall()
+        return {model: (calls, prompt or 0, completion or 0) for model, calls, prompt, completion in rows}
+
     # -- calls -----------------------------------------------------------------------------------
     def get_call(self, key: str) -> ModelResponse | None:
         """The stored response for a request key, or None."""
@@ -121,6 +131,10 @@ class RunStore:
     # -- units of work ---------------------------------------------------------------------------
     def unit_done(self, key: str) -> bool:
         return self._db.execute("SELECT 1 FROM units WHERE key = ?", (key,)).fetchone() is not None
+
+    def units_count(self) -> int:
+        """How many units are recorded as finished."""
+        return self._db.execute("SELECT COUNT(*) FROM units").fetchone()[0]
 
     def mark_unit(self, key: str, status: str, pairs: int) -> None:
         """Record that a (skill, seed) unit finished; re-runs skip it."""

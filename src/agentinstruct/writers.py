@@ -1,13 +1,17 @@
 """Output files of a run: `pairs.jsonl`, `rejected.jsonl` and `run.json` (SPEC §3).
 
-Lines are appended as results arrive and made durable (flush + fsync) before the writer reports
-success, so a crash loses at most the line being written. On start the writer streams back the ids
-already on disk, so a resumed run never writes a pair or a rejection twice; a torn last line left by
-a crash is cut off before appending. The writer also enforces `--max-pairs`.
+Each line is appended with a single flushed write as its result arrives, so a killed process (SIGKILL)
+loses at most the line being written. Making lines survive a power loss takes an fsync, which costs
+milliseconds: `durable()` does it in a worker thread and one fsync serves every caller waiting at that
+moment (group commit), so the event loop never blocks on the disk. The pipeline awaits `durable()`
+before it records a unit as finished, so a unit is never marked done ahead of its pairs. On start the
+writer streams back the ids already on disk, so a resumed run never writes a pair or a rejection twice;
+a torn last line left by a crash is cut off before appending. The writer also enforces `--max-pairs`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections import Counter
@@ -60,6 +64,10 @@ class OutputWriter:
         self.duplicates = 0
         self._pairs = self.pairs_path.open("a", encoding="utf-8")
         self._rejected = self.rejected_path.open("a", encoding="utf-8")
+        #: lines written / lines known to be on disk (for group commit)
+        self._written = 0
+        self._synced = 0
+        self._sync_task: asyncio.Future[None] | None = None
 
     def _count_pair(self, record: dict[str, Any]) -> None:
         self._pair_ids.add(record["id"])
@@ -103,8 +111,32 @@ class OutputWriter:
     def _append(self, handle: Any, record: dict[str, Any]) -> None:
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         handle.flush()
+        self._written += 1
+
+    async def durable(self) -> None:
+        """Return once every line written so far is on disk (fsync, shared by concurrent callers)."""
+        if not self.fsync:
+            return
+        target = self._written
+        while self._synced < target:
+            if self._sync_task is None or self._sync_task.done():
+                self._sync_task = asyncio.ensure_future(self._sync_once())
+            await asyncio.shield(self._sync_task)
+
+    async def _sync_once(self) -> None:
+        upto = self._written
+        await asyncio.to_thread(self.sync)
+        self._synced = max(self._synced, upto)
+
+    def sync(self) -> None:
+        """fsync both files now (blocking)."""
         if self.fsync:
-            os.fsync(handle.fileno())
+            for handle in (self._pairs, self._rejected):
+                try:
+                    os.fsync(handle.fileno())
+                except (ValueError, OSError):
+                    if not handle.closed:  # closed by close() meanwhile: close() synced it
+                        raise
 
     def counters(self) -> dict[str, Any]:
         """Pair and rejection counts for run.json."""
@@ -121,12 +153,17 @@ class OutputWriter:
         }
 
     def close(self) -> None:
+        self.sync()
         self._pairs.close()
         self._rejected.close()
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write a JSON file so readers never see it half-written."""
+def write_json_atomic(path: Path, data: dict[str, Any], *, fsync: bool = True) -> None:
+    """Write a JSON file so readers never see it half-written (a crash leaves the old or the new one)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        handle.flush()
+        if fsync:
+            os.fsync(handle.fileno())
     os.replace(tmp, path)

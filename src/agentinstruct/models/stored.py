@@ -17,7 +17,7 @@ import random
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from agentinstruct.models.base import Model, ModelError, ModelRequest, ModelResponse
 from agentinstruct.models.limiter import AdaptiveLimiter, Permit
@@ -72,6 +72,23 @@ class CallStats:
         }
 
 
+class CallObserver(Protocol):
+    """Watches the calls the store cannot answer (run control: budgets, offline replay, live counts).
+
+    `before_call` may wait or raise to refuse the call; `after_call` gets the response or the error.
+    """
+
+    async def before_call(self, model: StoredModel, request: ModelRequest) -> None: ...
+
+    def after_call(
+        self,
+        model: StoredModel,
+        request: ModelRequest,
+        response: ModelResponse | None,
+        error: BaseException | None,
+    ) -> None: ...
+
+
 class StoredModel(Model):
     """Wrap a backend with the call store, an adaptive concurrency limit, retries and token accounting.
 
@@ -115,6 +132,8 @@ class StoredModel(Model):
         if not inner.set_concurrency(concurrency, initial=initial_concurrency):
             self.limiter = AdaptiveLimiter(concurrency, initial=initial_concurrency)
         self._outcomes: deque[bool] = deque(maxlen=ERROR_RATE_WINDOW)
+        #: optional hook around every call the store cannot answer (see `CallObserver`)
+        self.observer: CallObserver | None = None
 
     @property
     def enforces_json_schema(self) -> bool:  # type: ignore[override]
@@ -156,10 +175,19 @@ class StoredModel(Model):
                 self.stats.cached += 1
                 self.stats.add(request.tag, hit)
                 return hit.model_copy(update={"cached": True, "call_id": key})
-        response = await self._call_with_retries(request)
+        if self.observer is not None:
+            await self.observer.before_call(self, request)
+        try:
+            response = await self._call_with_retries(request)
+        except BaseException as error:
+            if self.observer is not None:
+                self.observer.after_call(self, request, None, error)
+            raise
         if self.store is not None:
             self.store.put_call(key, self.inner.name, request, response)
         self.stats.add(request.tag, response)
+        if self.observer is not None:
+            self.observer.after_call(self, request, response, None)
         return response.model_copy(update={"call_id": key})
 
     def retry_delay(self, attempt: int, error: ModelError) -> float:
