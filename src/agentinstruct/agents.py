@@ -218,6 +218,7 @@ class Agent:
         self.output = output
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self._schema_cache: dict[str, Any] | None = None
 
     def messages(self, variables: dict[str, Any], system: str | None = None) -> list[dict[str, Any]]:
         """The chat messages for one run: a system message and the rendered task."""
@@ -340,9 +341,12 @@ class Agent:
         return looped.response, looped.trace
 
     def _schema(self) -> dict[str, Any] | None:
+        # built once per agent: pydantic's schema generation costs more CPU than the rest of a request
         if self.output is None:
             return None
-        return {"name": self.output.__name__, "schema": self.output.request_schema()}
+        if self._schema_cache is None:
+            self._schema_cache = {"name": self.output.__name__, "schema": self.output.request_schema()}
+        return self._schema_cache
 
     def _parse(self, text: str, finish_reason: str | None) -> tuple[AgentResult | None, str]:
         if self.output is None:

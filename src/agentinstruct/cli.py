@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentinstruct.data_commands import export_command, report_command
 from agentinstruct.tools.sandbox_cli import sandbox_app
 from agentinstruct.version import __version__
 
@@ -267,6 +268,8 @@ def _root(
 
 
 app.add_typer(sandbox_app, name="sandbox")
+app.command(name="report")(report_command)
+app.command(name="export")(export_command)
 
 
 def main() -> None:

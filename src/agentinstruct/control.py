@@ -25,6 +25,8 @@ from typing import Any
 
 from agentinstruct.budget import Ledger, stage_of
 from agentinstruct.models.base import ModelError, ModelRequest, ModelResponse
+from agentinstruct.pairs import Pair, Rejection
+from agentinstruct.writers import OutputWriter
 
 
 class OfflineMiss(ModelError):
@@ -230,3 +232,27 @@ class RunControl:
         stages = ", ".join(f"{name}: {count}" for name, count in self.missing.most_common())
         examples = "; ".join(self.missing_tags[:5])
         return f"{total} calls are not in the call store ({stages}; e.g. {examples})"
+
+
+class RunSink:
+    """The flows' sink: the writer, except that a unit which missed an offline call writes no rejections.
+
+    Such a unit stays open (it is not recorded as finished), so its rejections would be premature: a
+    later run with the model redoes it and records what really happens.
+    """
+
+    def __init__(self, writer: OutputWriter):
+        self.writer = writer
+
+    @property
+    def full(self) -> bool:
+        return self.writer.full
+
+    def accept(self, pair: Pair) -> bool:
+        return self.writer.accept(pair)
+
+    def reject(self, rejection: Rejection) -> None:
+        unit = CURRENT_UNIT.get()
+        if unit is not None and unit.missed:
+            return
+        self.writer.reject(rejection)

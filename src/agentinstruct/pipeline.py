@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import time
 import traceback
@@ -33,19 +34,19 @@ from typing import Any
 
 from agentinstruct.budget import Ledger
 from agentinstruct.config import RunConfig
-from agentinstruct.control import CURRENT_UNIT, RunControl, UnitHandle
+from agentinstruct.control import CURRENT_UNIT, RunControl, RunSink, UnitHandle
 from agentinstruct.documents import DocumentFailure, Seed, iter_seeds
 from agentinstruct.flows import FlowSettings, SkillFlow, flow_class
 from agentinstruct.flows.resources import FlowResources, build_resources
 from agentinstruct.models import Model, create_model, split_base_urls
 from agentinstruct.models.stored import StoredModel
-from agentinstruct.pairs import Pair, Rejection
+from agentinstruct.pairs import Rejection
 from agentinstruct.progress import RunMonitor
+from agentinstruct.run_summary import run_summary
 from agentinstruct.sharding import Shard, ShardError, check_layout
 from agentinstruct.skills import Skill, load_skills, select_skills, taxonomy_hash
 from agentinstruct.store import RunStore
 from agentinstruct.tools import ToolUnavailable
-from agentinstruct.version import __version__
 from agentinstruct.writers import OutputWriter, write_json_atomic
 
 #: default of `RunConfig.max_consecutive_failures`: a run stops when this many model calls in a row failed
@@ -54,6 +55,9 @@ MAX_CONSECUTIVE_FAILURES = 20
 INTERRUPT_DRAIN_S = 10.0
 #: seconds between run.json checkpoints while a run goes on
 CHECKPOINT_INTERVAL_S = 30.0
+
+
+logger = logging.getLogger(__name__)
 
 
 class RunError(RuntimeError):
@@ -228,7 +232,7 @@ async def run_async(
     queue_size = [lambda: 0]
 
     def summary() -> dict[str, Any]:
-        return _summary(config, taxonomy, counters, writer, models, control, started, state)
+        return run_summary(config, taxonomy, counters, writer, models, control, started, state)
 
     def checkpoint() -> None:
         write_json_atomic(directory / "run.json", summary(), fsync=False)
@@ -250,7 +254,7 @@ async def run_async(
         if not config.offline:  # offline never contacts a server nor loads weights
             for stored_model in models:
                 await stored_model.prepare()
-        resources = await _resources(config, skills, store, directory)
+        resources, skills = await _resources(config, skills, store, directory)
         sink = RunSink(writer)
         flows = {
             s.name: flow_class(s.flow)(s, stored, sink, _settings(config), teacher_stored, resources)
@@ -305,30 +309,6 @@ def _unique(models: list[StoredModel]) -> list[StoredModel]:
     return list({id(m): m for m in models}.values())
 
 
-class RunSink:
-    """The flows' sink: the writer, except that a unit which missed an offline call writes no rejections.
-
-    Such a unit stays open (it is not recorded as finished), so its rejections would be premature: a
-    later run with the model redoes it and records what really happens.
-    """
-
-    def __init__(self, writer: OutputWriter):
-        self.writer = writer
-
-    @property
-    def full(self) -> bool:
-        return self.writer.full
-
-    def accept(self, pair: Pair) -> bool:
-        return self.writer.accept(pair)
-
-    def reject(self, rejection: Rejection) -> None:
-        unit = CURRENT_UNIT.get()
-        if unit is not None and unit.missed:
-            return
-        self.writer.reject(rejection)
-
-
 @contextlib.contextmanager
 def _stop_on_signals(control: RunControl) -> Iterator[None]:
     """SIGINT/SIGTERM stop the run cleanly (a second one stops waiting for the calls in flight)."""
@@ -364,10 +344,12 @@ def _stop_on_signals(control: RunControl) -> Iterator[None]:
 
 async def _resources(
     config: RunConfig, skills: list[Skill], store: RunStore, directory: Path
-) -> FlowResources:
+) -> tuple[FlowResources, list[Skill]]:
     """Build the corpus index and tools the skills need (before any model call), or stop with the cause.
 
-    The index covers the whole input (every shard builds the same one, in its own directory).
+    The index covers the whole input (every shard builds the same one, in its own directory). When the
+    sandbox cannot isolate code and the skills were not chosen by name (`--skills all`), the skills whose
+    teacher runs code are left out with a warning instead of failing the run; named skills fail.
     """
 
     def seeds() -> Any:
@@ -375,7 +357,15 @@ async def _resources(
         return (item for item in items if not isinstance(item, DocumentFailure))
 
     try:
-        return await asyncio.to_thread(build_resources, skills, directory, store, seeds)
+        try:
+            return await asyncio.to_thread(build_resources, skills, directory, store, seeds), skills
+        except ToolUnavailable as error:
+            if config.skills.strip() not in ("", "all"):
+                raise
+            kept = [s for s in skills if "python" not in s.teacher_tools]
+            left_out = sorted(s.name for s in skills if "python" in s.teacher_tools)
+            logger.warning("left out %s: the code sandbox is unavailable (%s)", ", ".join(left_out), error)
+            return await asyncio.to_thread(build_resources, kept, directory, store, seeds), kept
     except (ToolUnavailable, ValueError, OSError) as error:
         raise RunError(f"cannot set up the tools the selected skills need: {error}") from None
 
@@ -583,62 +573,3 @@ def _document_rejection(source: str, reason: str, detail: str) -> Rejection:
         detail=detail,
         lineage={"document": {"source": source}},
     )
-
-
-# -- run.json ----------------------------------------------------------------------------------------------
-
-
-def _summary(
-    config: RunConfig,
-    taxonomy: str,
-    counters: RunCounters,
-    writer: OutputWriter,
-    models: list[StoredModel],
-    control: RunControl,
-    started: float,
-    state: dict[str, Any],
-) -> dict[str, Any]:
-    """run.json: written at the start, every `CHECKPOINT_INTERVAL_S` while running, and at the end.
-
-    `status` is running | finished | finished_max_pairs | stopped (a ceiling or an interrupt: `stop` says
-    which, with the message) | failed (`error`, and `stop` for error-rate, consecutive-failure stops).
-    `accounting` holds tokens and cost this run and for the whole output directory, per model, skill and
-    stage; `control` the offline misses, error rate, failed calls per stage and the final concurrency.
-    """
-    finished = time.time()
-    duration = finished - started
-    reason = control.stop_reason
-    return {
-        "version": __version__,
-        "status": state["status"],
-        "error": state["error"],
-        "stop": {"kind": reason.kind, "message": reason.message} if reason else None,
-        "shard": config.shard,
-        "config": config.public(),
-        "taxonomy_hash": taxonomy,
-        "models": [m.describe() for m in models],
-        "counters": {**counters.as_dict(), **writer.counters()},
-        "llm": [m.stats.as_dict() for m in models],
-        "accounting": control.ledger.report([(m.name, m.stats) for m in models]),
-        "control": {
-            "offline": config.offline,
-            "offline_missing": dict(sorted(control.missing.items())),
-            "error_rate": round(control.error_rate, 4),
-            "failed_calls_per_stage": dict(sorted(control.failed.items())),
-            "concurrency": [{"model": m.name, **_concurrency(m)} for m in models],
-        },
-        "throughput": {
-            "pairs_per_s": round(writer.new_pairs / duration, 3) if duration > 0 else 0.0,
-            "calls_per_s": round(sum(control.sent.values()) / duration, 3) if duration > 0 else 0.0,
-        },
-        "timings": {
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
-            "duration_s": round(duration, 3),
-        },
-    }
-
-
-def _concurrency(model: StoredModel) -> dict[str, Any]:
-    status = model.concurrency_status()
-    return {"limit": status["limit"], "in_flight": status["in_flight"], "waiting": status["waiting"]}
