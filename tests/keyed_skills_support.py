@@ -16,6 +16,7 @@ from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.constraints import Constraint, describe
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file
+from skill_templates import strict_environment
 from test_flows import ListSink, make_seed
 
 SEED = (
@@ -67,12 +68,7 @@ def variables_for(
 
 
 def environment(skill: Skill) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(skill.directory),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return strict_environment(skill)
 
 
 def render_every_template(skill: Skill, variables: dict[str, dict]) -> dict[str, str]:

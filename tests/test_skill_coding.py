@@ -24,6 +24,7 @@ from agentinstruct.quality import execution
 from agentinstruct.quality.checks import CHECKS, Candidate, resolve_checks
 from agentinstruct.quality.execution import code_runs_tests, split_solution_and_tests
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills
+from skill_templates import render, strict_environment
 from test_flows import ListSink
 
 pytestmark = pytest.mark.timeout(180)
@@ -121,18 +122,7 @@ def test_taxonomy_matches_the_spec_row(skill: Skill) -> None:
 
 @pytest.fixture(scope="module")
 def env(skill: Skill) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(skill.directory),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def render(env: jinja2.Environment, template: str, **variables: object) -> str:
-    text = env.get_template(template).render(**variables)
-    assert text.strip() and "{{" not in text and "{%" not in text, template
-    return text
+    return strict_environment(skill)
 
 
 def test_every_template_renders(skill: Skill, env: jinja2.Environment) -> None:

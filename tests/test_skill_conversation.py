@@ -16,6 +16,8 @@ from agentinstruct.flows.conversation import MAX_USER_TURNS, MIN_USER_TURNS, Con
 from agentinstruct.models import ModelError, ModelRequest, ScriptedModel
 from agentinstruct.pairs import Pair
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills
+from skill_templates import render as render_strictly
+from skill_templates import strict_environment
 from test_flows import PASSAGE, ListSink, make_seed
 
 pytestmark = pytest.mark.timeout(120)
@@ -42,20 +44,11 @@ def skill() -> Skill:
 
 @pytest.fixture(scope="module")
 def env(skill: Skill) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(skill.directory),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
+    return strict_environment(skill)
 
 
 def render(env: jinja2.Environment, template: str, **variables: object) -> str:
-    text = env.get_template(template).render(**variables).strip()
-    assert text, f"{template} rendered empty"
-    assert "{{" not in text and "{%" not in text, f"{template} left template syntax in its output"
-    return text
+    return render_strictly(env, template, **variables).strip()  # these tests compare whole outputs
 
 
 # -- the skill file ------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from agentinstruct.quality.citations import (
 )
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills
 from agentinstruct.tools.search import Bm25Search
+from skill_templates import render as render_strictly
+from skill_templates import strict_environment
 from test_flows import ListSink
 
 pytestmark = pytest.mark.timeout(120)
@@ -72,20 +74,11 @@ def skill() -> Skill:
 
 @pytest.fixture(scope="module")
 def env(skill: Skill) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(skill.directory),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
+    return strict_environment(skill)
 
 
 def render(env: jinja2.Environment, template: str, **variables: object) -> str:
-    text = env.get_template(template).render(**variables).strip()
-    assert text, f"{template} rendered empty"
-    assert "{{" not in text and "{%" not in text, f"{template} left template syntax in its output"
-    return text
+    return render_strictly(env, template, **variables).strip()  # these tests compare whole outputs
 
 
 # -- the skill file ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import jinja2
 import pytest
 
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, taxonomy_hash
+from skill_templates import render, strict_environment
 
 SKILL_FILE = BUNDLED_DIR / "reading_comprehension.yaml"
 
@@ -83,20 +84,7 @@ def skill() -> Skill:
 
 @pytest.fixture(scope="module")
 def env(skill: Skill) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(skill.directory),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
-
-
-def render(env: jinja2.Environment, template: str, **variables: object) -> str:
-    text = env.get_template(template).render(**variables)
-    assert text.strip(), f"{template} rendered empty"
-    assert "{{" not in text and "{%" not in text, f"{template} left template syntax in its output"
-    return text
+    return strict_environment(skill)
 
 
 def test_top_level_settings(skill: Skill) -> None:

@@ -12,6 +12,7 @@ from agentinstruct.cli import app
 from agentinstruct.quality.checks import resolve_checks
 from agentinstruct.quality.constraints import KINDS, Constraint, describe
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills, taxonomy_hash
+from skill_templates import render, strict_environment
 
 SKILL_FILE = BUNDLED_DIR / "text_modification.yaml"
 TYPES = [
@@ -54,20 +55,7 @@ def skill() -> Skill:
 
 @pytest.fixture(scope="module")
 def env(skill: Skill) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(skill.directory),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
-
-
-def render(env: jinja2.Environment, template: str, **variables: object) -> str:
-    text = env.get_template(template).render(**variables)
-    assert text.strip(), f"{template} rendered empty"
-    assert "{{" not in text and "{%" not in text, f"{template} left template syntax in its output"
-    return text
+    return strict_environment(skill)
 
 
 def test_loads_with_the_bundled_skills() -> None:

@@ -21,6 +21,7 @@ from agentinstruct.quality.filters import Answer, failure_of
 from agentinstruct.quality.settings import FilterSettings
 from agentinstruct.quality.web import parse_answer, parse_page
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills, taxonomy_hash
+from skill_templates import render, strict_environment
 from test_flows import ListSink, make_seed
 
 pytestmark = pytest.mark.timeout(120)
@@ -112,20 +113,7 @@ def skill() -> Skill:
 
 @pytest.fixture(scope="module")
 def env(skill: Skill) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(skill.directory),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
-
-
-def render(env: jinja2.Environment, template: str, **variables: object) -> str:
-    text = env.get_template(template).render(**variables)
-    assert text.strip(), f"{template} rendered empty"
-    assert "{{" not in text and "{%" not in text, f"{template} left template syntax in its output"
-    return text
+    return strict_environment(skill)
 
 
 def test_loads_with_the_bundled_skills() -> None:
