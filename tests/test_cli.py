@@ -19,10 +19,25 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "seeds"
 runner = CliRunner()
 
 
+#: words the responder draws from, so that its instructions differ in wording (the quality gate would
+#: reject instructions that differ only in a tag as near duplicates)
+VOCABULARY = (
+    *("river", "lantern", "harvest", "copper", "meadow", "signal", "orbit", "canyon", "ledger", "violet"),
+    *("anchor", "summit", "ember", "glacier", "harbor", "prism", "falcon", "quarry", "thistle", "beacon"),
+    *("marble", "tundra", "cobalt", "willow", "furnace", "compass", "pebble", "saddle", "orchard", "vessel"),
+)
+
+
+def _words(digest: str, count: int) -> str:
+    """`count` vocabulary words chosen by a hex digest."""
+    return " ".join(VOCABULARY[int(digest[2 * i : 2 * i + 2], 16) % len(VOCABULARY)] for i in range(count))
+
+
 def agent_responder(body: dict) -> object:
     """Answers by the structured-output schema the agent asked for; free text for the teacher."""
     user = body["messages"][-1]["content"]
-    tag = hashlib.sha256(user.encode()).hexdigest()[:8]
+    digest = hashlib.sha256(user.encode()).hexdigest()
+    tag = digest[:8]
     schema = (body.get("response_format") or {}).get("json_schema", {}).get("name")
     if schema == "TransformationOutput":
         return {
@@ -34,7 +49,7 @@ def agent_responder(body: dict) -> object:
         return {
             "suitable": True,
             "reason": "",
-            "instruction": f"What is the main point of the passage? ({tag})",
+            "instruction": f"What of {_words(digest, 3)}, and why {_words(digest[6:], 3)}? ({tag})",
         }
     if schema == "SuggestionOutput":
         return {"suitable": True, "reason": "", "suggestion": f"Ask about a detail instead ({tag})."}
@@ -42,8 +57,8 @@ def agent_responder(body: dict) -> object:
         return {
             "suitable": True,
             "reason": "",
-            "content": f"Edited passage ({tag}).",
-            "instruction": f"Why? ({tag})",
+            "content": f"Edited passage ({tag}) on {_words(digest[12:], 10)}, {_words(digest[32:], 10)}.",
+            "instruction": f"Why {_words(digest[52:], 4)}? ({tag})",
         }
     return f"Step by step ({tag}): the passage says so, otherwise it cannot be determined from the passage."
 

@@ -97,9 +97,23 @@ def generate(
     shard: Annotated[
         str | None, typer.Option(help="RANK/WORLD: run only this shard of the documents (into OUT/shards/)")
     ] = None,
+    dedup_against: Annotated[
+        list[Path] | None,
+        typer.Option(help="existing dataset (JSONL/Parquet/CSV) whose instructions count as already seen"),
+    ] = None,
+    decontaminate: Annotated[
+        list[Path] | None,
+        typer.Option(help="benchmark file (JSONL/Parquet/CSV): reject pairs sharing 13-grams with it"),
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="score every pair 0-10 with this model (quality.judge_score)")
+    ] = None,
+    min_judge_score: Annotated[
+        float | None, typer.Option(help="reject pairs the judge scores below this")
+    ] = None,
 ) -> None:
     """Generate instruction pairs from SEEDS into OUT."""
-    from agentinstruct.config import load_config
+    from agentinstruct.config import load_config, with_quality_flags
     from agentinstruct.pipeline import run
 
     try:
@@ -129,7 +143,14 @@ def generate(
             "offline": offline or None,
             "shard": shard,
         }
-        summary = run(load_config(config, overrides))
+        settings = load_config(config, overrides)
+        flags = {
+            "dedup_against": dedup_against,
+            "decontaminate": decontaminate,
+            "judge_model": judge_model,
+            "min_judge_score": min_judge_score,
+        }
+        summary = run(with_quality_flags(settings, **flags))
     except _known_errors() as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from agentinstruct.budget import ModelPrice
+from agentinstruct.quality.settings import QualitySettings
 
 
 class ConfigError(ValueError):
@@ -77,6 +78,9 @@ class RunConfig(BaseModel):
     dry_run: bool = Field(default=False, description="run a small sample and estimate the whole run")
     dry_run_units: int = Field(default=5, ge=1, le=1000)
     shard: str | None = Field(default=None, description="RANK/WORLD: run only this shard of the documents")
+    quality: QualitySettings = Field(
+        default_factory=QualitySettings, description="dedup, decontamination, answer filters, judge"
+    )
 
     @field_validator("shard")
     @classmethod
@@ -140,3 +144,13 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from exc
+
+
+def with_quality_flags(config: RunConfig, **flags: Any) -> RunConfig:
+    """The config with the quality flags of `generate` applied (`QualitySettings.with_flags`)."""
+    try:
+        quality = config.quality.with_flags(**flags)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid quality option: {problems}") from exc
+    return config.model_copy(update={"quality": quality})

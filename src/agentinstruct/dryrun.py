@@ -38,7 +38,8 @@ def plan_units(config: RunConfig, skills: list[Skill], *, sample_size: int = 0) 
     Returns documents, seeds, units per skill, units per skill already finished in OUT's store, and
     `sample`: up to `sample_size` unit keys, uniformly drawn per skill and spread round-robin over skills.
     """
-    from agentinstruct.pipeline import Planner, _seed_stream, part_directory
+    from agentinstruct.pipeline import Planner, part_directory
+    from agentinstruct.run_setup import seed_stream
 
     shard = Shard.parse(config.shard) if config.shard else None
     planner = Planner(skills, shard)
@@ -50,7 +51,7 @@ def plan_units(config: RunConfig, skills: list[Skill], *, sample_size: int = 0) 
     done: Counter[str] = Counter()
     documents = rejected = seeds = 0
     try:
-        for item in _seed_stream(config):
+        for item in seed_stream(config):
             planned = planner.plan(item)
             if not planned.owned:
                 continue

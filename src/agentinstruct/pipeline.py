@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import time
@@ -35,18 +34,26 @@ from typing import Any
 from agentinstruct.budget import Ledger
 from agentinstruct.config import RunConfig
 from agentinstruct.control import CURRENT_UNIT, RunControl, RunSink, UnitHandle
-from agentinstruct.documents import DocumentFailure, Seed, iter_seeds
-from agentinstruct.flows import FlowSettings, SkillFlow, flow_class
-from agentinstruct.flows.resources import FlowResources, build_resources
-from agentinstruct.models import Model, create_model, split_base_urls
+from agentinstruct.documents import DocumentFailure, Seed
+from agentinstruct.flows import SkillFlow, flow_class
+from agentinstruct.models import Model, split_base_urls
 from agentinstruct.models.stored import StoredModel
 from agentinstruct.pairs import Rejection
 from agentinstruct.progress import RunMonitor
+from agentinstruct.run_setup import (
+    RunError,
+    build_gate,
+    build_run_resources,
+    check_prices,
+    check_resume,
+    flow_settings,
+    open_models,
+    seed_stream,
+)
 from agentinstruct.run_summary import run_summary
 from agentinstruct.sharding import Shard, ShardError, check_layout
 from agentinstruct.skills import Skill, load_skills, select_skills, taxonomy_hash
 from agentinstruct.store import RunStore
-from agentinstruct.tools import ToolUnavailable
 from agentinstruct.writers import OutputWriter, write_json_atomic
 
 #: default of `RunConfig.max_consecutive_failures`: a run stops when this many model calls in a row failed
@@ -58,10 +65,6 @@ CHECKPOINT_INTERVAL_S = 30.0
 
 
 logger = logging.getLogger(__name__)
-
-
-class RunError(RuntimeError):
-    """The run cannot start or cannot go on; the message says why and what to do."""
 
 
 @dataclass
@@ -181,39 +184,26 @@ async def run_async(
     directory.mkdir(parents=True, exist_ok=True)
     store = RunStore(directory / "state.sqlite")
     try:
-        _check_resume(store, config, taxonomy, directory)
+        check_resume(store, config, taxonomy, directory)
     except RunError:
         store.close()  # refused before anything ran: leave the previous run.json as it was
         raise
     writer = OutputWriter(directory, max_pairs=config.max_pairs)
-    backend = teacher_backend = None
     try:
-        backend = model or _create_model(config, config.model)
-        attempts = config.max_retries + 1  # the middleware makes every retry (the SDK's own are turned off)
-        stored = StoredModel(backend, store, concurrency=config.concurrency, max_attempts=attempts)
-        teacher_stored = stored
-        if teacher is not None or config.teacher_model:
-            teacher_backend = teacher or _create_model(config, config.teacher_model)
-            teacher_stored = StoredModel(
-                teacher_backend, store, concurrency=config.concurrency, max_attempts=attempts
-            )
-        models = _unique([stored, teacher_stored])
-        ledger = Ledger.from_store(store, config.prices)
-        unpriced = ledger.unpriced([m.name for m in models])
-        if config.budget_usd is not None and unpriced:
-            example = "\n".join(
-                f"  {name}: {{input_per_mtok: 0.15, output_per_mtok: 0.6}}" for name in unpriced
-            )
-            raise RunError(
-                f"--budget-usd needs a price for {', '.join(unpriced)}; add to the --config file:\n"
-                f"prices:\n{example}"
-            )
+        run_models = await open_models(config, store, model=model, teacher=teacher)
     except BaseException:
         writer.close()
         store.close()
-        for created in (backend, teacher_backend):
-            if created is not None:
-                await created.aclose()
+        raise
+    models = run_models.all
+    ledger = Ledger.from_store(store, config.prices)
+    try:
+        check_prices(config, ledger, models)
+        gate = build_gate(config, directory, RunSink(writer), run_models.judge)
+    except BaseException:
+        writer.close()
+        store.close()
+        await run_models.aclose()
         raise
     control = RunControl(
         ledger,
@@ -232,7 +222,9 @@ async def run_async(
     queue_size = [lambda: 0]
 
     def summary() -> dict[str, Any]:
-        return run_summary(config, taxonomy, counters, writer, models, control, started, state)
+        return run_summary(
+            config, taxonomy, counters, writer, models, control, started, state, gate.counters()
+        )
 
     def checkpoint() -> None:
         write_json_atomic(directory / "run.json", summary(), fsync=False)
@@ -254,10 +246,10 @@ async def run_async(
         if not config.offline:  # offline never contacts a server nor loads weights
             for stored_model in models:
                 await stored_model.prepare()
-        resources, skills = await _resources(config, skills, store, directory)
-        sink = RunSink(writer)
+        resources, skills = await build_run_resources(config, skills, store, directory)
+        settings = flow_settings(config)
         flows = {
-            s.name: flow_class(s.flow)(s, stored, sink, _settings(config), teacher_stored, resources)
+            s.name: flow_class(s.flow)(s, run_models.generator, gate, settings, run_models.teacher, resources)
             for s in skills
         }
         planner = Planner(skills, shard, only_units)
@@ -274,9 +266,7 @@ async def run_async(
         write_json_atomic(directory / "run.json", final)
         writer.close()
         store.close()
-        await backend.aclose()
-        if teacher_stored is not stored:
-            await teacher_stored.aclose()
+        await run_models.aclose()
     return final
 
 
@@ -303,10 +293,6 @@ def _final_status(
                 "and --base-url/--model are right, then re-run to resume"
             )
     return "finished" if not writer.full else "finished_max_pairs"
-
-
-def _unique(models: list[StoredModel]) -> list[StoredModel]:
-    return list({id(m): m for m in models}.values())
 
 
 @contextlib.contextmanager
@@ -340,88 +326,6 @@ def _stop_on_signals(control: RunControl) -> Iterator[None]:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-
-
-async def _resources(
-    config: RunConfig, skills: list[Skill], store: RunStore, directory: Path
-) -> tuple[FlowResources, list[Skill]]:
-    """Build the corpus index and tools the skills need (before any model call), or stop with the cause.
-
-    The index covers the whole input (every shard builds the same one, in its own directory). When the
-    sandbox cannot isolate code and the skills were not chosen by name (`--skills all`), the skills whose
-    teacher runs code are left out with a warning instead of failing the run; named skills fail.
-    """
-
-    def seeds() -> Any:
-        items = _seed_stream(config)
-        return (item for item in items if not isinstance(item, DocumentFailure))
-
-    try:
-        try:
-            return await asyncio.to_thread(build_resources, skills, directory, store, seeds), skills
-        except ToolUnavailable as error:
-            if config.skills.strip() not in ("", "all"):
-                raise
-            kept = [s for s in skills if "python" not in s.teacher_tools]
-            left_out = sorted(s.name for s in skills if "python" in s.teacher_tools)
-            logger.warning("left out %s: the code sandbox is unavailable (%s)", ", ".join(left_out), error)
-            return await asyncio.to_thread(build_resources, kept, directory, store, seeds), kept
-    except (ToolUnavailable, ValueError, OSError) as error:
-        raise RunError(f"cannot set up the tools the selected skills need: {error}") from None
-
-
-def _seed_stream(config: RunConfig) -> Any:
-    return iter_seeds(
-        config.inputs,
-        max_chars=config.chunk_chars,
-        min_chars=config.min_chunk_chars,
-        max_bytes=config.max_file_bytes,
-        text_field=config.text_field,
-        max_documents=config.max_documents,
-    )
-
-
-def _create_model(config: RunConfig, name: str | None) -> Model:
-    return create_model(
-        name,
-        base_url=config.base_url,
-        api_key_env=config.api_key_env,
-        timeout=config.request_timeout_s,
-        max_retries=config.max_retries,
-        slots=min(config.local_slots, config.concurrency),
-        threads=config.local_threads,
-    )
-
-
-def _settings(config: RunConfig) -> FlowSettings:
-    return FlowSettings(
-        run_seed=config.seed,
-        temperature=config.temperature,
-        max_tokens=config.max_tokens,
-        teacher_temperature=config.teacher_temperature,
-        teacher_max_tokens=config.teacher_max_tokens,
-        refinement_rounds=config.refinement_rounds,
-        instructions_per_seed=config.instructions_per_seed,
-        unanswerable_share=config.unanswerable_share,
-    )
-
-
-def _check_resume(store: RunStore, config: RunConfig, taxonomy: str, directory: Path | None = None) -> None:
-    """Refuse to resume into an output directory made with a different config or taxonomy."""
-    fingerprint = json.dumps({"config": config.fingerprint(), "taxonomy": taxonomy}, sort_keys=True)
-    previous = store.get_meta("fingerprint")
-    if previous is None:
-        store.set_meta("fingerprint", fingerprint)
-        return
-    if previous != fingerprint:
-        old, new = json.loads(previous), json.loads(fingerprint)
-        changed = sorted(k for k in new["config"] if old["config"].get(k) != new["config"].get(k))
-        if old["taxonomy"] != new["taxonomy"]:
-            changed.append("taxonomy (skill files or prompts)")
-        raise RunError(
-            f"{directory or config.out} holds a run made with different settings ({', '.join(changed)}); "
-            "resuming would mix incompatible data: use a new --out directory or restore the previous settings"
-        )
 
 
 # -- scheduling --------------------------------------------------------------------------------------------
@@ -532,7 +436,7 @@ async def _produce(
     store: RunStore,
     counters: RunCounters,
 ) -> None:
-    items = _seed_stream(config)
+    items = seed_stream(config)
     done = object()
     while not writer.full:
         item = await asyncio.to_thread(next, items, done)  # file parsing must not block the event loop
