@@ -134,3 +134,11 @@ def test_an_out_of_range_judge_score_is_a_config_error(server, tmp_path):
     result = generate(tmp_path / "out", server, *SMALL, "--judge-model", "m", "--min-judge-score", "11")
     assert result.exit_code != 0 and "min_score" in result.output
     assert server.request_count == 0
+
+
+def test_a_dedup_threshold_without_a_band_layout_is_refused_with_the_fix(server, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("quality:\n  dedup:\n    threshold: 0.99\n")
+    result = generate(tmp_path / "out", server, *SMALL, "--config", str(config))
+    assert result.exit_code != 0 and "lower the threshold or raise num_perm" in result.output
+    assert server.request_count == 0

@@ -109,7 +109,13 @@ class Deduplicator:
     def __init__(self, settings: DedupSettings | None = None):
         self.settings = settings or DedupSettings()
         s = self.settings
-        bands = MinHashLSH(threshold=s.threshold, num_perm=s.num_perm)
+        try:
+            bands = MinHashLSH(threshold=s.threshold, num_perm=s.num_perm)
+        except ValueError as error:  # datasketch finds no band layout (b >= 2) for this pair of values
+            raise ValueError(
+                f"quality.dedup: threshold {s.threshold} with num_perm {s.num_perm} leaves too few LSH bands "
+                f"({error}); lower the threshold or raise num_perm (e.g. threshold 0.95, num_perm 256)"
+            ) from None
         self.bands, self.rows = bands.b, bands.r
         self._template = MinHash(num_perm=s.num_perm, seed=1)
         self._ids: list[str] = []

@@ -26,16 +26,23 @@ from typing import TYPE_CHECKING, Any
 
 from agentinstruct.pairs import Pair, Rejection
 from agentinstruct.quality.decontamination import BenchmarkIndex
-from agentinstruct.quality.dedup import Deduplicator
+from agentinstruct.quality.dedup import Deduplicator, DuplicateOf
 from agentinstruct.quality.filters import first_failure
 from agentinstruct.quality.judge import JudgeScorer
-from agentinstruct.quality.settings import QualitySettings
+from agentinstruct.quality.settings import DedupSettings, QualitySettings
 
 if TYPE_CHECKING:  # the flows import this module to deliver pairs; keep the import one-way at run time
     from agentinstruct.flows.state import Sink
     from agentinstruct.models.base import Model
 
-__all__ = ["QualityGate", "QualitySettings", "deliver"]
+__all__ = [
+    "QualityGate",
+    "QualitySettings",
+    "deliver",
+    "duplicate_rejection",
+    "quality_rejection",
+    "seeded_deduplicator",
+]
 
 
 class JudgeNotAwaited(RuntimeError):
@@ -74,12 +81,7 @@ class QualityGate:
         """
         if settings.judge.model and judge_model is None:
             raise ValueError(f"the judge model {settings.judge.model!r} was configured but not passed")
-        deduplicator = None
-        if settings.dedup.exact or settings.dedup.near:
-            deduplicator = Deduplicator(settings.dedup)
-            deduplicator.seed_from_pairs_file(Path(out_dir) / "pairs.jsonl")
-            for path in settings.dedup.against:
-                deduplicator.seed_from_file(Path(path), settings.dedup.text_fields)
+        deduplicator = seeded_deduplicator(settings.dedup, pairs_file=Path(out_dir) / "pairs.jsonl")
         benchmarks = None
         if settings.decontamination.files:
             benchmarks = BenchmarkIndex.from_settings(settings.decontamination)
@@ -112,7 +114,7 @@ class QualityGate:
         if not self.judge.passes(result.score):
             detail = f"judge score {result.score} < {self.judge.min_score}: {result.rationale}"
             finding = {"judge": {"score": result.score, "rationale": result.rationale}}
-            self._refuse(pair, self._rejection(pair, "judge:low_score", detail, finding))
+            self._refuse(pair, quality_rejection(pair, "judge:low_score", detail, finding))
             return False
         # another pair may have been written while this one was being judged: compare again
         if self._refuse(pair, self._duplicate(pair)):
@@ -128,7 +130,7 @@ class QualityGate:
         self.checked += 1
         failure = first_failure(pair, self.settings.filters)
         if failure is not None:
-            return self._rejection(pair, failure.reason, failure.detail, {"filter": failure.name})
+            return quality_rejection(pair, failure.reason, failure.detail, {"filter": failure.name})
         duplicate = self._duplicate(pair)
         if duplicate is not None:
             return duplicate
@@ -136,18 +138,14 @@ class QualityGate:
             match = self.benchmarks.check(pair)
             if match is not None:
                 reason = f"decontamination:{Path(match.file).stem}"
-                return self._rejection(pair, reason, match.describe(), {"contamination": vars(match)})
+                return quality_rejection(pair, reason, match.describe(), {"contamination": vars(match)})
         return None
 
     def _duplicate(self, pair: Pair) -> Rejection | None:
         if self.deduplicator is None:
             return None
         found = self.deduplicator.check(pair)
-        if found is None:
-            return None
-        where = "" if found.source == "run" else f" from {found.source}"
-        detail = f"{found.kind} duplicate of {found.id}{where} (similarity {found.similarity:.2f})"
-        return self._rejection(pair, f"dedup:{found.kind}", detail, {"duplicate_of": vars(found)})
+        return None if found is None else duplicate_rejection(pair, found)
 
     def _screen_and_forward(self, pair: Pair) -> bool:
         if self.sink.full:
@@ -171,22 +169,6 @@ class QualityGate:
                 self.deduplicator.add(pair)
         return written
 
-    @staticmethod
-    def _rejection(pair: Pair, reason: str, detail: str, finding: dict[str, Any]) -> Rejection:
-        lineage = pair.lineage.model_dump(mode="json")
-        lineage["quality"] = finding
-        return Rejection(
-            id=Rejection.make_id("quality", pair.id, reason),
-            skill=pair.skill,
-            instruction_type=pair.instruction_type,
-            stage="quality",
-            reason=reason,
-            detail=detail,
-            messages=pair.messages,
-            lineage=lineage,
-            verification=pair.verification,
-        )
-
     def counters(self) -> dict[str, Any]:
         """The gate's numbers for run.json (rejections are also counted per reason by the writer)."""
         counters: dict[str, Any] = {
@@ -203,6 +185,47 @@ class QualityGate:
         if self.judge is not None:
             counters.update(self.judge.counters())
         return counters
+
+
+def seeded_deduplicator(settings: DedupSettings, *, pairs_file: Path | None = None) -> Deduplicator | None:
+    """The dedup index `settings` ask for, or None when exact and near dedup are both off.
+
+    It is seeded from a run's own `pairs_file` (resume) when given, then from the `against` datasets.
+    """
+    if not (settings.exact or settings.near):
+        return None
+    deduplicator = Deduplicator(settings)
+    if pairs_file is not None:
+        deduplicator.seed_from_pairs_file(pairs_file)
+    for path in settings.against:
+        deduplicator.seed_from_file(Path(path), settings.text_fields)
+    return deduplicator
+
+
+def quality_rejection(pair: Pair, reason: str, detail: str, finding: dict[str, Any]) -> Rejection:
+    """The rejection of a pair that failed a quality check: stage "quality", the pair's messages, lineage
+    and verification, and `lineage["quality"]` holding the structured `finding`. Its id is stable (pair id
+    and reason), so recording it again (a resume, a re-run merge) does not repeat it."""
+    lineage = pair.lineage.model_dump(mode="json")
+    lineage["quality"] = finding
+    return Rejection(
+        id=Rejection.make_id("quality", pair.id, reason),
+        skill=pair.skill,
+        instruction_type=pair.instruction_type,
+        stage="quality",
+        reason=reason,
+        detail=detail,
+        messages=pair.messages,
+        lineage=lineage,
+        verification=pair.verification,
+    )
+
+
+def duplicate_rejection(pair: Pair, found: DuplicateOf) -> Rejection:
+    """The `dedup:exact` / `dedup:near` rejection of a pair duplicating `found` (the gate's and merge's)."""
+    where = "" if found.source == "run" else f" from {found.source}"
+    detail = f"{found.kind} duplicate of {found.id}{where} (similarity {found.similarity:.2f})"
+    return quality_rejection(pair, f"dedup:{found.kind}", detail, {"duplicate_of": vars(found)})
 
 
 async def deliver(sink: Sink, pair: Pair) -> bool:
