@@ -173,8 +173,10 @@ def test_max_total_tokens_stops_and_resumes_to_the_same_pairs(reference, server,
     summary = run(config(server, out, max_total_tokens=ceiling, concurrency=2))
     assert summary["status"] == "stopped" and summary["stop"]["kind"] == "max_total_tokens"
     assert "higher --max-total-tokens" in summary["stop"]["message"]
+    # the run stops once spent + the expected tokens of the calls in flight reach the ceiling, so it can
+    # end a little under it when those calls were shorter than average
     assert (
-        ceiling
+        0.9 * ceiling
         <= summary["accounting"]["total"]["prompt_tokens"]
         + summary["accounting"]["total"]["completion_tokens"]
         < ceiling * 1.2
