@@ -7,7 +7,7 @@ APIs proposed by the model), rotating between the two across a run. Specs that a
 are rejected with the reason. The teacher writes its whole turn as structured steps (works on servers
 without native tool calls); the steps become OpenAI messages and go through `validate_trace`; a failing
 trace goes back to the teacher once with the problems, then is rejected. Output models and converters
-live in `flows.tool_use_outputs`, the validators in `quality.tool_calls`.
+live in `flows.tool_use_apis` and `flows.tool_use_outputs`, the validators in `quality.tool_calls`.
 """
 
 from __future__ import annotations
