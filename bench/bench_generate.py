@@ -24,6 +24,7 @@ import asyncio
 import hashlib
 import json
 import multiprocessing
+import random
 import resource
 import subprocess
 import sys
@@ -40,19 +41,40 @@ PARAGRAPH = (
 )
 
 
+#: words the replies are drawn from: every reply is a different sequence of them, so the pairs pass the
+#: quality gate (length filters, exact and near-duplicate detection) and the accept path is measured too
+_VOCABULARY_TEXT = (
+    "harbour breakwater storm engineer budget council vote tide granite contract fisherman mayor "
+    "survey winter repair estimate cost pier crane ferry lighthouse dredging channel quay ledger "
+    "audit tender concrete current erosion shoreline permit inspector rumour petition minutes delay "
+    "weather season cargo warehouse insurance surveyor committee deadline funding grant loan "
+    "interest tariff vessel anchor mooring dock timber steel harbourmaster tourist market trade "
+    "decline revival proposal"
+)
+VOCABULARY = _VOCABULARY_TEXT.split()
+
+
+def _words(tag: str, count: int) -> str:
+    """`count` words drawn from the vocabulary by the request's hash: distinct per request, deterministic."""
+    return " ".join(random.Random(tag).choices(VOCABULARY, k=count))
+
+
 def responder(body: dict) -> object:
-    """Schema-shaped replies that differ per request, so every pair is distinct."""
+    """Schema-shaped replies that differ per request, so every pair is distinct and passes the gate."""
     tag = hashlib.sha256(body["messages"][-1]["content"].encode()).hexdigest()[:10]
     name = (body.get("response_format") or {}).get("json_schema", {}).get("name")
     fields = {
-        "TransformationOutput": {"content": f"Passage {tag}. The commission met and argued about costs."},
-        "InstructionOutput": {"instruction": f"What did the commission decide? ({tag})"},
-        "SuggestionOutput": {"suggestion": f"Ask about the cost estimate ({tag})."},
-        "EditOutput": {"content": f"Edited passage {tag}.", "instruction": f"Why did they disagree? ({tag})"},
+        "TransformationOutput": {"content": f"Passage {tag}. {_words(tag, 60)}."},
+        "InstructionOutput": {"instruction": f"What does the passage say about {_words(tag, 10)}?"},
+        "SuggestionOutput": {"suggestion": f"Ask about {_words(tag, 8)}."},
+        "EditOutput": {
+            "content": f"Edited passage {tag}. {_words(tag, 60)}.",
+            "instruction": f"Why did they disagree about {_words(tag, 10)}?",
+        },
     }
     if name in fields:
         return {**fields[name], "suitable": True, "reason": ""}
-    return f"Reasoning step by step ({tag}): the passage says the commission proposed a vote."
+    return f"Reasoning step by step ({tag}): the passage says {_words(tag, 25)}."
 
 
 def write_corpus(directory: Path, documents: int) -> None:

@@ -70,7 +70,25 @@ class AgentOutput(BaseModel):
     @classmethod
     def field_descriptions(cls) -> list[tuple[str, str]]:
         """(name, description) in the order of `request_schema`, for the prompt's format footer."""
-        return [(n, p.get("description", n)) for n, p in cls.request_schema()["properties"].items()]
+        return list(_field_descriptions(cls))
+
+
+@cache
+def _field_descriptions(output: type[AgentOutput]) -> tuple[tuple[str, str], ...]:
+    # once per output class: pydantic's schema generation costs more CPU than the rest of a request
+    return tuple((n, p.get("description", n)) for n, p in output.request_schema()["properties"].items())
+
+
+@cache
+def _format_footer(output: type[AgentOutput]) -> str:
+    """The rendered output-format footer of a structured agent's prompt (it depends on the class only)."""
+    return render(PROMPTS_DIR, "output_format.j2", fields=output.field_descriptions())
+
+
+@cache
+def _agent_system(agent_name: str) -> str:
+    """The default system message of an agent (it depends on the agent's name only)."""
+    return render(PROMPTS_DIR, "agent_system.j2", agent_name=agent_name)
 
 
 class TransformationOutput(AgentOutput):
@@ -147,6 +165,7 @@ def _environment(directory: str) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
         autoescape=False,
+        auto_reload=False,  # templates do not change during a run: no stat() of the file per render
     )
 
 
@@ -176,27 +195,38 @@ def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
     """An error when the reply copies the prompt's own instructions into its fields (small models do).
 
     Scaffold lines are the prompt's lines that come from the template, not from the material passed in, so
-    an editor that legitimately repeats the passage is not flagged.
+    an editor that legitimately repeats the passage is not flagged. Only the prompt lines a field repeats
+    are looked up in the material (the costly test): in the common case there is none, and nothing is.
     """
+    fields = output.model_dump() if isinstance(output, BaseModel) else {"answer": output}
+    texts = {name: value for name, value in fields.items() if isinstance(value, str) and value}
+    joined = "\0".join(texts.values())  # a superset test: the exact one per field comes last
+    repeated = []
+    for line in prompt.splitlines():
+        core = line.strip(" -")
+        if len(core) >= 30 and core in joined:
+            repeated.append((core, line.strip()))
+    if not repeated:
+        return ""
+    material = _material(variables)
+    scaffold = [line for line, stripped in repeated if stripped not in material]
+    for name, value in texts.items():
+        if any(line in value for line in scaffold):
+            return f"the field '{name}' repeats the instructions instead of doing the task; write the {name}"
+    return ""
+
+
+def _material(variables: dict[str, Any]) -> str:
+    """The text passed into a prompt: every string among the variables (and in their dicts and lists)."""
     values = [
         v for value in variables.values() for v in (value.values() if isinstance(value, dict) else [value])
     ]
-    material = "\n".join(
+    return "\n".join(
         str(item)
         for value in values
         for item in (value if isinstance(value, list) else [value])
         if isinstance(item, str)
     )
-    scaffold = [
-        line.strip(" -")
-        for line in prompt.splitlines()
-        if len(line.strip(" -")) >= 30 and line.strip() not in material
-    ]
-    values = output.model_dump() if isinstance(output, BaseModel) else {"answer": output}
-    for name, value in values.items():
-        if isinstance(value, str) and any(line in value for line in scaffold):
-            return f"the field '{name}' repeats the instructions instead of doing the task; write the {name}"
-    return ""
 
 
 class Agent:
@@ -224,9 +254,9 @@ class Agent:
         """The chat messages for one run: a system message and the rendered task."""
         prompt = render(self.directory, self.template, **variables)
         if self.output is not None:
-            prompt += "\n" + render(PROMPTS_DIR, "output_format.j2", fields=self.output.field_descriptions())
+            prompt += "\n" + _format_footer(self.output)
         if system is None:
-            system = render(PROMPTS_DIR, "agent_system.j2", agent_name=self.name)
+            system = _agent_system(self.name)
         return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
 
     async def run(

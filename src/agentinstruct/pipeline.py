@@ -36,6 +36,7 @@ from agentinstruct.config import RunConfig
 from agentinstruct.control import CURRENT_UNIT, RunControl, RunSink, UnitHandle
 from agentinstruct.documents import DocumentFailure, Seed
 from agentinstruct.flows import SkillFlow, flow_class
+from agentinstruct.gc_tuning import quieter_collector
 from agentinstruct.models import Model, split_base_urls
 from agentinstruct.models.stored import StoredModel
 from agentinstruct.pairs import Rejection
@@ -253,7 +254,7 @@ async def run_async(
             for s in skills
         }
         planner = Planner(skills, shard, only_units)
-        with monitor, _stop_on_signals(control):
+        with monitor, _stop_on_signals(control), quieter_collector():
             await _schedule(config, planner, flows, writer, store, control, counters, queue_size)
         state["status"] = _final_status(control, writer, models, counters)
     except BaseException as exc:

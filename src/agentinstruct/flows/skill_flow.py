@@ -83,6 +83,7 @@ class SkillFlow(FlowRecords):
         self.unanswerable_share = share
         self.checks = resolve_checks(skill.checks)
         self.teacher_tools = self.resources.tool_loop(skill.teacher_tools)
+        self._teacher_systems: dict[str, str] = {}
         self._agents(skill, settings)
 
     def agent(self, name: str, template: str, output: type | None, *, teacher: bool = False) -> Agent:
@@ -332,12 +333,7 @@ class SkillFlow(FlowRecords):
             "instruction": chain.instruction,
             "instruction_type": chain.instruction_type,
         }
-        system = render(
-            self.skill.directory,
-            self.skill.prompts.teacher,
-            skill=self.skill,
-            instruction_type=chain.instruction_type,
-        )
+        system = self._teacher_system(chain.instruction_type)
         tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}"
         options = {"seed": sample_seed, "tools": self.teacher_tools}
         result = await self.teacher.run(self.teacher_model, variables, system=system, tag=tag, **options)
@@ -358,6 +354,16 @@ class SkillFlow(FlowRecords):
             detail = f"passed after {repair} repair round(s); the first answer failed: {first_failures}"
             verification.checks.append(Check(name="repaired", ok=True, detail=detail))
         return result, verification
+
+    def _teacher_system(self, itype: InstructionType) -> str:
+        """The teacher's system prompt for an instruction type, rendered once per type (not per call)."""
+        system = self._teacher_systems.get(itype.name)
+        if system is None:
+            system = render(
+                self.skill.directory, self.skill.prompts.teacher, skill=self.skill, instruction_type=itype
+            )
+            self._teacher_systems[itype.name] = system
+        return system
 
     async def _verify(
         self, chain: Chain, answer: str, variables: dict, system: str, sample_seed: int

@@ -59,13 +59,32 @@ class ModelRequest(BaseModel):
     tag: str = Field(default="", description="which skill/stage/agent made the call; not sent")
 
     def payload(self) -> dict[str, Any]:
-        """Everything that determines the answer (the tag is bookkeeping and is left out)."""
-        return self.model_dump(exclude={"tag"}, exclude_none=True)
+        """Everything that determines the answer (the tag is bookkeeping and is left out).
+
+        The fields as they are, None left out: the same as `model_dump(exclude={"tag"}, exclude_none=True)`
+        without deep-copying the messages and the schema on every call.
+        """
+        return {
+            name: value
+            for name in type(self).model_fields
+            if name != "tag" and (value := getattr(self, name)) is not None
+        }
+
+    def canonical(self, model_name: str) -> str:
+        """This request against a given model as canonical JSON (sorted keys): what `key` hashes.
+
+        The call store keeps this very text as the stored request, so a call is serialised once.
+        """
+        return json.dumps({"model": model_name, **self.payload()}, sort_keys=True, ensure_ascii=False)
 
     def key(self, model_name: str) -> str:
         """Content address of this request against a given model: the call-store key."""
-        canonical = json.dumps({"model": model_name, **self.payload()}, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return canonical_key(self.canonical(model_name))
+
+
+def canonical_key(canonical: str) -> str:
+    """The call-store key of a request's canonical JSON (`ModelRequest.canonical`)."""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class Usage(BaseModel):

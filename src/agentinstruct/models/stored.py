@@ -19,7 +19,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agentinstruct.models.base import Model, ModelError, ModelRequest, ModelResponse
+from agentinstruct.models.base import Model, ModelError, ModelRequest, ModelResponse, canonical_key
 from agentinstruct.models.limiter import AdaptiveLimiter, Permit
 from agentinstruct.store import RunStore
 
@@ -168,7 +168,8 @@ class StoredModel(Model):
         }
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        key = request.key(self.inner.name)
+        canonical = request.canonical(self.inner.name)  # serialised once: the key and the stored request
+        key = canonical_key(canonical)
         if self.store is not None:
             hit = self.store.get_call(key)
             if hit is not None:
@@ -184,7 +185,7 @@ class StoredModel(Model):
                 self.observer.after_call(self, request, None, error)
             raise
         if self.store is not None:
-            self.store.put_call(key, self.inner.name, request, response)
+            self.store.put_call(key, self.inner.name, request, response, request_json=canonical)
         self.stats.add(request.tag, response)
         if self.observer is not None:
             self.observer.after_call(self, request, response, None)
