@@ -15,6 +15,7 @@ from agentinstruct.pairs import Pair, Rejection
 from agentinstruct.quality.gate import QualityGate, quality_rejection
 from agentinstruct.quality.settings import QualitySettings
 from agentinstruct.sharding import ShardError, merge
+from quality_fixtures import make_pair as fixture_pair
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,37 +30,11 @@ OTHER_PASSAGE = (
 )
 
 
-def make_pair(
-    question: str,
-    answer: str,
-    *,
-    passage: str = PASSAGE,
-    document: str = "doc-1",
-    skill: str = "reading_comprehension",
-) -> Pair:
-    """A reading-comprehension pair as a run writes it: passage + question, lineage naming the question."""
-    return Pair.build(
-        skill=skill,
-        instruction_type="literal_comprehension",
-        messages=[
-            {"role": "system", "content": "You are a careful reader."},
-            {"role": "user", "content": f"{passage}\n\n{question}"},
-            {"role": "assistant", "content": answer},
-        ],
-        lineage={
-            "document": {
-                "id": document,
-                "source": f"/data/{document}.md",
-                "sha256": "0" * 64,
-                "span": [0, 300],
-            },
-            "transformation": {"agent": "identity", "content": passage},
-            "seed_instruction": {"agent": "literal_comprehension", "text": question},
-            "teacher": {"model": "teacher-model", "params": {"temperature": 0.7}},
-            "call_ids": ["c1", "c2"],
-        },
-        verification={"status": "passed", "checks": [{"name": "grounded", "ok": True}]},
-    )
+def make_pair(question: str, answer: str, **fields: Any) -> Pair:
+    """A reading-comprehension pair (`quality_fixtures.make_pair`) about this file's passage, verified."""
+    fields.setdefault("passage", PASSAGE)
+    verification = {"status": "passed", "checks": [{"name": "grounded", "ok": True}]}
+    return fixture_pair(question, answer, verification=verification, **fields)
 
 
 # shard 0 keeps these
