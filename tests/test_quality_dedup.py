@@ -158,3 +158,23 @@ def test_hash_multimap_keeps_every_item_across_merges():
     assert index.get([3, 1010, 999]) == [3, 10, 17, 24, 31, 38]
     assert index.first(1039) == 39 and index.first(5) == 5 and index.first(123456) is None
     assert index.get([2**64 - 1]) == []
+
+
+@pytest.mark.parametrize(("num_perm", "shingle_size"), [(128, 2), (16, 1), (256, 3)])
+def test_signatures_are_datasketchs_minhash(num_perm, shingle_size):
+    """The numpy signature is exactly what `datasketch.MinHash` (affine32) gives the same shingles."""
+    import numpy as np
+    from datasketch import MinHash
+
+    from agentinstruct.quality.dedup import shingle_hashes
+
+    dedup = Deduplicator(DedupSettings(num_perm=num_perm, shingle_size=shingle_size, threshold=0.5))
+    rng = random.Random(5)
+    vocabulary = [f"w{i}" for i in range(200)] + ["é", "straße"]
+    for length in [0, 1, 2, 5, *(rng.randint(3, 300) for _ in range(40))]:
+        tokens = [rng.choice(vocabulary) for _ in range(length)]
+        reference = MinHash(
+            num_perm=num_perm, permutations=dedup._template.permutations, scheme="affine32", hashfunc=int
+        )
+        reference.update_batch(shingle_hashes(tokens, shingle_size).tolist())
+        assert np.array_equal(dedup._minhash(tokens), reference.hashvalues.astype(np.uint64))

@@ -176,7 +176,7 @@ def render(directory: Path, template: str, **variables: Any) -> str:
 
 def extract_json(text: str) -> Any:
     """Parse the first JSON object in a reply, tolerating code fences and chatter around it."""
-    fenced = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.DOTALL)
+    fenced = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.DOTALL) if "```" in text else None
     candidates = [fenced.group(1)] if fenced else []
     start = text.find("{")
     if start >= 0:

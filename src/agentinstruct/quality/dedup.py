@@ -260,14 +260,15 @@ class Deduplicator:
         return fingerprint.signatures
 
     def _minhash(self, tokens: list[str]) -> np.ndarray:
-        minhash = MinHash(
-            num_perm=self.settings.num_perm,
-            permutations=self._template.permutations,
-            scheme="affine32",
-            hashfunc=int,  # the shingles arrive already hashed (see `shingle_hashes`)
-        )
-        minhash.update_batch(shingle_hashes(tokens, self.settings.shingle_size).tolist())
-        return minhash.hashvalues.astype(np.uint64)
+        """The signature `datasketch.MinHash` (scheme affine32) gives these shingles, computed in numpy.
+
+        The same arithmetic as `MinHash.update_batch`: MurmurHash3's 32-bit finalizer, then each
+        permutation `a * h + b` modulo 2**32, the minimum per permutation. Building a `MinHash` per pair
+        and feeding it a Python list cost as much again.
+        """
+        hashes = shingle_hashes(tokens, self.settings.shingle_size).astype(np.uint32)
+        first, second = self._template.permutations
+        return (_fmix32(hashes)[:, None] * first + second).min(axis=0).astype(np.uint64)
 
 
 def shingle_hashes(tokens: list[str], size: int) -> np.ndarray:
@@ -277,6 +278,20 @@ def shingle_hashes(tokens: list[str], size: int) -> np.ndarray:
     grams = ngram_hashes(hashes, min(size, len(hashes))) if len(hashes) else np.zeros(1, dtype=np.uint64)
     grams = np.unique(grams)
     return (grams ^ (grams >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+
+
+#: MurmurHash3's 32-bit finalizer (shifts and multipliers), as `datasketch` applies it before permuting
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+
+
+def _fmix32(hashes: np.ndarray) -> np.ndarray:
+    """MurmurHash3's finalizer on uint32 values (an avalanching bijection; multiplications wrap)."""
+    shift1, multiply1, shift2, multiply2, shift3 = _FMIX32
+    hashes = hashes ^ (hashes >> shift1)
+    hashes = hashes * multiply1
+    hashes = hashes ^ (hashes >> shift2)
+    hashes = hashes * multiply2
+    return hashes ^ (hashes >> shift3)
 
 
 def _estimate(left: np.ndarray, right: np.ndarray) -> float:

@@ -84,6 +84,9 @@ REFUSAL = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 REFUSAL_WINDOW = 300
+#: every match of `REFUSAL` contains one of these (lower case): an ASCII text without any cannot match, and
+#: testing for them is much cheaper than the case-insensitive regex, which would try each position
+REFUSAL_CUES = ("sorry", "apologi", "as an ai", "i can", "i won", "i will", "i am ", "i 'm")
 
 
 def empty_answer(answer: Answer, settings: FilterSettings) -> str | None:
@@ -137,7 +140,10 @@ def _json_closes(text: str) -> bool:
 def refusal(answer: Answer, settings: FilterSettings) -> str | None:
     if answer.unanswerable or answer.tool_call_only:
         return None
-    found = REFUSAL.search(answer.text[:REFUSAL_WINDOW])
+    window = answer.text[:REFUSAL_WINDOW]
+    if window.isascii() and not any(cue in window.lower() for cue in REFUSAL_CUES):
+        return None  # exact for ASCII; other text (where case folding goes beyond ASCII) takes the regex
+    found = REFUSAL.search(window)
     return f"refuses instead of answering: '{found.group(0).strip()}'" if found else None
 
 

@@ -8,6 +8,7 @@ normalisation (NFKC, casefold, punctuation and whitespace folded), word tokens, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -31,8 +32,17 @@ def normalize(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Normalised word tokens (casefolded NFKC, punctuation dropped)."""
-    return WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    """Normalised word tokens (casefolded NFKC, punctuation dropped).
+
+    The tokens of the last few texts are memoised: the quality gate tokenises the same instruction and
+    answer in several checks (the length filters, dedup), and the regex is most of a pair's screening cost.
+    """
+    return list(_words(text))
+
+
+@functools.lru_cache(maxsize=16)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 def stable_hash64(text: str) -> int:
