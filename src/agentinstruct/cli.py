@@ -74,6 +74,10 @@ def generate(
     skills_dir: Annotated[list[Path] | None, typer.Option(help="extra directory of skill files")] = None,
     refinement_rounds: Annotated[int | None, typer.Option(help="Suggester/Editor rounds per item")] = None,
     instructions_per_seed: Annotated[int | None, typer.Option(help="instruction types per seed")] = None,
+    skill_weight: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=W: multiply a skill's instructions per seed by W (0.25: one seed in four)"),
+    ] = None,
     chunk_chars: Annotated[int | None, typer.Option(help="maximum characters per seed chunk")] = None,
     text_field: Annotated[str | None, typer.Option(help="text column of .jsonl/.parquet inputs")] = None,
     local_threads: Annotated[int | None, typer.Option(help="CPU threads for the embedded model")] = None,
@@ -113,7 +117,7 @@ def generate(
     ] = None,
 ) -> None:
     """Generate instruction pairs from SEEDS into OUT."""
-    from agentinstruct.config import load_config, with_quality_flags
+    from agentinstruct.config import load_config, parse_skill_weights, with_quality_flags
     from agentinstruct.pipeline import run
 
     try:
@@ -132,6 +136,7 @@ def generate(
             "skills_dirs": skills_dir or None,
             "refinement_rounds": refinement_rounds,
             "instructions_per_seed": instructions_per_seed,
+            "skill_weights": parse_skill_weights(skill_weight),
             "chunk_chars": chunk_chars,
             "text_field": text_field,
             "local_threads": local_threads,

@@ -48,6 +48,10 @@ class RunConfig(BaseModel):
     refinement_rounds: int | None = Field(default=None, ge=0, le=10)
     instructions_per_seed: int | None = Field(default=None, ge=1)
     unanswerable_share: float | None = Field(default=None, ge=0, le=1)
+    skill_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="per skill, a factor on its instructions per seed (0.25: one seed in four; 0: none)",
+    )
     request_timeout_s: float = Field(default=300.0, gt=0)
     max_retries: int = Field(
         default=2, ge=0, le=20, description="retries of a failed request (server backends)"
@@ -82,6 +86,16 @@ class RunConfig(BaseModel):
         default_factory=QualitySettings, description="dedup, decontamination, answer filters, judge"
     )
 
+    @field_validator("skill_weights")
+    @classmethod
+    def _valid_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if not weight >= 0 or weight == float("inf"):
+                raise ValueError(
+                    f"the weight of '{name}' is {weight}; give a finite number >= 0 (1 is the default)"
+                )
+        return value
+
     @field_validator("shard")
     @classmethod
     def _valid_shard(cls, value: str | None) -> str | None:
@@ -99,8 +113,10 @@ class RunConfig(BaseModel):
         """The fields that change what is generated (used to detect an incompatible resume).
 
         The server URL is left out: the same model moved to another host resumes from the call store.
+        Skill weights are in it only when set, so runs from before weights existed still resume.
         """
-        return self.model_dump(
+        weights = {name: w for name, w in sorted(self.skill_weights.items()) if w != 1}
+        return ({"skill_weights": weights} if weights else {}) | self.model_dump(
             mode="json",
             include={
                 "skills",
@@ -138,7 +154,11 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
                     "variable and name it with api_key_env"
                 )
         data.update({k.replace("-", "_"): v for k, v in loaded.items()})
+    file_weights = data.get("skill_weights")
     data.update({k: v for k, v in overrides.items() if v is not None})
+    if overrides.get("skill_weights") is not None and isinstance(file_weights, dict):
+        # a --skill-weight flag changes its skill and keeps the file's weights of the others
+        data["skill_weights"] = {**file_weights, **overrides["skill_weights"]}
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
@@ -154,3 +174,21 @@ def with_quality_flags(config: RunConfig, **flags: Any) -> RunConfig:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid quality option: {problems}") from exc
     return config.model_copy(update={"quality": quality})
+
+
+def parse_skill_weights(values: list[str] | None) -> dict[str, float] | None:
+    """`--skill-weight NAME=W` flags as a mapping (None when there are none)."""
+    if not values:
+        return None
+    weights: dict[str, float] = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        try:
+            weights[name.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ConfigError(
+                f"--skill-weight '{value}': write NAME=WEIGHT, for example --skill-weight rag=0.5"
+            )
+    return weights

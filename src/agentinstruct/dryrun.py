@@ -39,10 +39,10 @@ def plan_units(config: RunConfig, skills: list[Skill], *, sample_size: int = 0) 
     `sample`: up to `sample_size` unit keys, uniformly drawn per skill and spread round-robin over skills.
     """
     from agentinstruct.pipeline import Planner, part_directory
-    from agentinstruct.run_setup import seed_stream
+    from agentinstruct.run_setup import flow_settings, seed_stream
 
     shard = Shard.parse(config.shard) if config.shard else None
-    planner = Planner(skills, shard)
+    planner = Planner(skills, shard, settings=flow_settings(config))
     state_path = part_directory(config) / "state.sqlite"
     store = RunStore(state_path) if state_path.exists() else None
     rng = random.Random(f"dry-run:{config.seed}")
@@ -98,7 +98,7 @@ async def dry_run(
     """Run a sample into OUT/dry-run and estimate the whole run (see the module docstring)."""
     from agentinstruct.pipeline import run_async
 
-    skills = select_skills(load_skills(config.skills_dirs), config.skills)
+    skills = select_skills(load_skills(config.skills_dirs), config.skills, config.skill_weights)
     plan = await asyncio.to_thread(plan_units, config, skills, sample_size=config.dry_run_units)
     sample_dir = Path(config.out) / DRY_RUN_DIR
     shutil.rmtree(sample_dir, ignore_errors=True)

@@ -36,6 +36,7 @@ from agentinstruct.config import RunConfig
 from agentinstruct.control import CURRENT_UNIT, RunControl, RunSink, UnitHandle
 from agentinstruct.documents import DocumentFailure, Seed
 from agentinstruct.flows import SkillFlow, flow_class
+from agentinstruct.flows.state import FlowSettings
 from agentinstruct.gc_tuning import quieter_collector
 from agentinstruct.models import Model, split_base_urls
 from agentinstruct.models.stored import StoredModel
@@ -107,14 +108,22 @@ class Planner:
     """Turns the seed stream into (skill, seed, ordinal) units for one shard (or the whole run).
 
     Ordinals (the n-th seed a skill gets, which steers taxonomy coverage) are counted over the whole input,
-    whichever shard owns the seed, so sharded runs make exactly the units of an unsharded one. `only`
+    whichever shard owns the seed, so sharded runs make exactly the units of an unsharded one. A seed
+    that a skill's weight gives no instruction (`FlowSettings.instructions_for`) makes no unit. `only`
     restricts the units to a set of keys (a dry run's sample) without changing ordinals.
     """
 
-    def __init__(self, skills: list[Skill], shard: Shard | None = None, only: set[str] | None = None):
+    def __init__(
+        self,
+        skills: list[Skill],
+        shard: Shard | None = None,
+        only: set[str] | None = None,
+        settings: FlowSettings | None = None,
+    ):
         self.skills = skills
         self.shard = shard
         self.only = only
+        self.settings = settings or FlowSettings()
         self.ordinals = dict.fromkeys((s.name for s in skills), 0)
         self._last_document = ""
 
@@ -127,6 +136,8 @@ class Planner:
         matching = [s for s in self.skills if item.kind in s.seed_kinds]
         planned = Planned(owned=owned, new_document=new_document, no_skill=not matching and new_document)
         for skill in matching:
+            if self.settings.instructions_for(skill, item.id) == 0:
+                continue  # the skill's weight gives this seed nothing: no unit, and no ordinal used up
             ordinal = self.ordinals[skill.name]
             self.ordinals[skill.name] += 1
             key = unit_key(skill.name, item)
@@ -173,7 +184,7 @@ async def run_async(
     `directory` overrides where the output goes (default: `part_directory(config)`); `only_units`
     restricts the run to these unit keys (a dry run's sample).
     """
-    skills = select_skills(load_skills(config.skills_dirs), config.skills)
+    skills = select_skills(load_skills(config.skills_dirs), config.skills, config.skill_weights)
     taxonomy = taxonomy_hash(skills)
     shard = Shard.parse(config.shard) if config.shard else None
     if directory is None:
@@ -253,7 +264,7 @@ async def run_async(
             s.name: flow_class(s.flow)(s, run_models.generator, gate, settings, run_models.teacher, resources)
             for s in skills
         }
-        planner = Planner(skills, shard, only_units)
+        planner = Planner(skills, shard, only_units, settings)
         with monitor, _stop_on_signals(control), quieter_collector():
             await _schedule(config, planner, flows, writer, store, control, counters, queue_size)
         state["status"] = _final_status(control, writer, models, counters)

@@ -134,6 +134,7 @@ def flow_settings(config: RunConfig) -> FlowSettings:
         refinement_rounds=config.refinement_rounds,
         instructions_per_seed=config.instructions_per_seed,
         unanswerable_share=config.unanswerable_share,
+        skill_weights=dict(config.skill_weights),
     )
 
 

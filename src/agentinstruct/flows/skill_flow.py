@@ -76,7 +76,6 @@ class SkillFlow(FlowRecords):
         self.rounds = (
             skill.refinement.rounds if settings.refinement_rounds is None else settings.refinement_rounds
         )
-        self.per_seed = settings.instructions_per_seed or skill.instructions_per_seed
         share = (
             skill.unanswerable_share if settings.unanswerable_share is None else settings.unanswerable_share
         )
@@ -126,7 +125,10 @@ class SkillFlow(FlowRecords):
         without it (a lone seed) they are drawn at random.
         """
         rng = random.Random(derive_seed(self.settings.run_seed, self.skill.name, seed.id))
-        transformation, chosen = self._choose(rng, ordinal, seed.kind)
+        count = self.settings.instructions_for(self.skill, seed.id)
+        if count == 0:  # the skill's weight gave this seed no instruction (the planner makes no such unit)
+            return 0
+        transformation, chosen = self._choose(rng, ordinal, count, seed.kind)
         context = await self._transform(seed, transformation)
         if context is None:
             return 0
@@ -150,9 +152,9 @@ class SkillFlow(FlowRecords):
         return SeedContext(seed, transformation, result.output.content, tuple(result.call_ids))
 
     def _choose(
-        self, rng: random.Random, ordinal: int | None, kind: str | None = None
+        self, rng: random.Random, ordinal: int | None, count: int, kind: str | None = None
     ) -> tuple[Transformation, list[InstructionType]]:
-        """The seed's transformation and instruction types: rotated by ordinal, or random without one.
+        """The seed's transformation and `count` instruction types: rotated by ordinal, or random without one.
 
         Only transformations that take the seed's `kind` are candidates (all, if none declares it).
         """
@@ -162,7 +164,7 @@ class SkillFlow(FlowRecords):
         if ordinal is None:
             transformation = rng.choice(transformations)
             candidates = self.skill.types_for(transformation)
-            return transformation, rng.sample(candidates, k=min(self.per_seed, len(candidates)))
+            return transformation, rng.sample(candidates, k=min(count, len(candidates)))
         run_rng = random.Random(derive_seed(self.settings.run_seed, self.skill.name, "rotation"))
         order = run_rng.sample(transformations, k=len(transformations))
         position = ordinal % len(order)
@@ -173,7 +175,7 @@ class SkillFlow(FlowRecords):
         sharing = [i for i, t in enumerate(order) if {c.name for c in self.skill.types_for(t)} == names]
         turn = (ordinal // len(order)) * len(sharing) + sharing.index(position)
         types = run_rng.sample(candidates, k=len(candidates))
-        count = min(self.per_seed, len(types))
+        count = min(count, len(types))
         return transformation, [types[(turn * count + i) % len(types)] for i in range(count)]
 
     async def _run_chain(self, context: SeedContext, itype: InstructionType, chain_seed: int) -> int:

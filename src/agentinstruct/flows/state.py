@@ -7,13 +7,15 @@ the steps themselves are in `skill_flow` and the skill-specific flow modules.
 from __future__ import annotations
 
 import hashlib
+import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agentinstruct.documents import Seed
 from agentinstruct.pairs import Pair, RefinementStep, Rejection
 from agentinstruct.quality.constraints import Constraint
-from agentinstruct.skills import InstructionType, Transformation
+from agentinstruct.skills import InstructionType, Skill, Transformation
 
 
 class Sink(Protocol):
@@ -39,6 +41,23 @@ class FlowSettings:
     refinement_rounds: int | None = None
     instructions_per_seed: int | None = None
     unanswerable_share: float | None = None
+    skill_weights: Mapping[str, float] = field(default_factory=dict)
+
+    def instructions_for(self, skill: Skill, seed_id: str) -> int:
+        """How many instructions a seed gives a skill: the skill's per-seed count times its weight.
+
+        A fractional product is rounded up or down at random, reproducibly per (run seed, skill, seed), so
+        the expectation is exact: weight 0.25 on a one-instruction skill gives about one seed in four an
+        instruction and the others none (no unit at all), weight 3 gives every seed three.
+        """
+        per_seed = self.instructions_per_seed or skill.instructions_per_seed
+        expected = per_seed * self.skill_weights.get(skill.name, 1.0)
+        count = int(expected)
+        fraction = expected - count
+        if fraction > 0:
+            draw = random.Random(derive_seed(self.run_seed, skill.name, seed_id, "fan-out")).random()
+            count += int(draw < fraction)
+        return count
 
 
 def derive_seed(*parts: object) -> int:

@@ -69,7 +69,10 @@ class ToolUseFlow(SkillFlow):
     async def run_seed(self, seed: Seed, ordinal: int | None = None) -> int:
         """Build the seed's API list, then run one chain per chosen request variant."""
         rng = random.Random(derive_seed(self.settings.run_seed, self.skill.name, seed.id))
-        _, chosen = self._choose(rng, ordinal)
+        count = self.settings.instructions_for(self.skill, seed.id)
+        if count == 0:  # the skill's weight gave this seed no instruction
+            return 0
+        _, chosen = self._choose(rng, ordinal, count)
         context = await self._build_apis(seed, ordinal, rng)
         if context is None:
             return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -212,8 +213,15 @@ def load_skills(extra_dirs: list[Path] | None = None) -> dict[str, Skill]:
     return skills
 
 
-def select_skills(skills: dict[str, Skill], spec: str) -> list[Skill]:
-    """Resolve a `--skills a,b|all` value against the loaded skills."""
+def select_skills(
+    skills: dict[str, Skill], spec: str, weights: Mapping[str, float] | None = None
+) -> list[Skill]:
+    """Resolve a `--skills a,b|all` value against the loaded skills (and check `skill_weights` names them)."""
+    for name in weights or {}:
+        if name not in skills:
+            raise SkillError(
+                f"skill_weights names an unknown skill '{name}'; use one of: {', '.join(sorted(skills))}"
+            )
     if spec.strip() in ("", "all"):
         return list(skills.values())
     chosen = []
