@@ -251,3 +251,65 @@ def test_generate_on_real_source_files_gives_openai_request_bodies(
     asyncio.run(send_all())
     assert [r["messages"] for r in openai_server.requests] == [p["messages"] for p in pairs]
     assert all(r["tools"] == p["tools"] for r, p in zip(openai_server.requests, pairs, strict=True))
+
+
+def declining_teacher(reasons: dict[str, str], repaired: dict[str, list[dict]] | None = None):
+    """The scripted agents, except that the teacher exits "not suitable" with `reasons[variant]`; its
+    repair (if any) answers with the `repaired[variant]` steps."""
+    base = tool_use_reply()
+
+    def reply(request: ModelRequest) -> object:
+        _, stage, *rest = request.tag.split("/")
+        if stage == "teacher" and rest[0] in reasons:
+            if request.tag.endswith("/repair") and repaired and rest[0] in repaired:
+                return {"steps": repaired[rest[0]], "suitable": True, "reason": ""}
+            return {"steps": [], "suitable": False, "reason": reasons[rest[0]]}
+        return base(request)
+
+    return reply
+
+
+def pairs_and_rejections_by_type(sink: ListSink) -> tuple[dict, dict]:
+    pairs = {p.instruction_type: p for p in sink.pairs}
+    rejections = {r.instruction_type: r for r in sink.rejections if r.stage in ("teacher", "verification")}
+    return pairs, rejections
+
+
+def test_a_decline_through_the_exit_is_the_answer_where_declining_is_expected():
+    """A small teacher often refuses an unavailable API, or a request missing a value, through the "not
+    suitable" exit; for those variants the refusal is the answer and is still validated as a trace."""
+    reasons = {
+        "api_not_available": "I cannot book flights: none of the available tools can do that.",
+        "single_api_missing_params": "Which city would you like the forecast for?",
+        "multi_api_missing_params": "The user does not say which city.",  # neither asks nor declines
+        "single_api_all_params": "I would rather not.",  # a call was expected: stays a failure
+    }
+    seeds = [code_seed(index=i) for i in range(8)]
+    sink = run_flow(ScriptedModel(declining_teacher(reasons)), seeds, refinement_rounds=0)
+    pairs, rejections = pairs_and_rejections_by_type(sink)
+
+    for variant in ("api_not_available", "single_api_missing_params"):
+        pair = pairs[variant]
+        assert pair.messages[-1] == {"role": "assistant", "content": reasons[variant]}
+        assert not [m for m in pair.messages if m.get("tool_calls")]
+        checks = {c.name: c for c in pair.verification.checks}
+        assert checks["decline_from_exit"].ok and checks["tool_trace"].ok
+    asked = rejections["multi_api_missing_params"]  # no question mark after its repair either
+    assert asked.reason == "verification_failed:tool_trace" and "ask" in asked.detail.lower()
+    assert rejections["single_api_all_params"].reason == "agent_failed:teacher"
+    assert "single_api_all_params" not in pairs
+
+
+def test_a_decline_that_does_not_ask_is_repaired_into_a_question():
+    reasons = {"single_api_missing_params": "The user does not say which city."}
+    repaired = {"single_api_missing_params": [say("Which city should I get the forecast for?")]}
+    model = ScriptedModel(declining_teacher(reasons, repaired))
+    sink = run_flow(model, [code_seed(index=i) for i in range(8)], refinement_rounds=0)
+    pairs, _ = pairs_and_rejections_by_type(sink)
+
+    pair = pairs["single_api_missing_params"]
+    assert pair.messages[-1]["content"] == "Which city should I get the forecast for?"
+    checks = {c.name for c in pair.verification.checks}
+    assert {"decline_from_exit", "repaired", "tool_trace"} <= checks
+    repair = next(r for r in model.requests if r.tag == "tool_use/teacher/single_api_missing_params/repair")
+    assert "must ask" in repair.messages[-1]["content"]  # the validator's problem went back to the teacher

@@ -6,13 +6,16 @@ The API list starts from the seed (`api_from_code` or `api_from_docs`) and grows
 APIs proposed by the model), rotating between the two across a run. Specs that are not valid JSON schema
 are rejected with the reason. The teacher writes its whole turn as structured steps (works on servers
 without native tool calls); the steps become OpenAI messages and go through `validate_trace`; a failing
-trace goes back to the teacher once with the problems, then is rejected. Output models and converters
-live in `flows.tool_use_apis` and `flows.tool_use_outputs`, the validators in `quality.tool_calls`.
+trace goes back to the teacher once with the problems, then is rejected. On the variants whose answer is a
+refusal or a question (`DECLINED_VARIANTS`), a teacher's "not suitable" exit is taken as that answer.
+Output models and converters live in `flows.tool_use_apis` and `flows.tool_use_outputs`, the
+validators in `quality.tool_calls`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -26,6 +29,7 @@ from agentinstruct.flows.tool_use_outputs import (
     ToolEditOutput,
     ToolInstructionOutput,
     TraceOutput,
+    TraceStep,
     convert_apis,
     render_apis,
     tools_of,
@@ -38,6 +42,9 @@ from agentinstruct.skills import Skill
 
 #: how the API list grows after the first transformation, rotated across the run's seeds
 GROWTH = ("api_retrieval", "library_reconstruction")
+#: request variants whose right answer is a refusal or a question and no call: a teacher that exits "not
+#: suitable" with a reason has answered, only in the wrong field, so the reason becomes its say step
+DECLINED_VARIANTS = frozenset({"api_not_available", "single_api_missing_params", "multi_api_missing_params"})
 #: the first transformation per seed kind
 FIRST = {"api": "api_from_docs", "code": "api_from_code"}
 
@@ -161,7 +168,7 @@ class ToolUseFlow(SkillFlow):
     async def _answer(self, context: SeedContext, chain: Chain, sample_seed: int) -> bool:
         if self.sink.full or not isinstance(context, ApiContext):
             return False
-        result, messages, problems, repair_note = await self._trace(context, chain, sample_seed)
+        result, messages, problems, notes = await self._trace(context, chain, sample_seed)
         lineage = self._lineage(context, chain, result)
         if not result.ok:
             user = [{"role": "user", "content": chain.instruction}]
@@ -183,8 +190,7 @@ class ToolUseFlow(SkillFlow):
             return False
         calls = sum(len(m.get("tool_calls") or []) for m in messages)
         checks = [Check(name="tool_trace", ok=True, detail=f"{calls} call(s) valid against their schemas")]
-        if repair_note:
-            checks.append(Check(name="repaired", ok=True, detail=repair_note))
+        checks += notes
         pair = Pair.build(
             skill=self.skill.name,
             instruction_type=chain.instruction_type.name,
@@ -197,9 +203,9 @@ class ToolUseFlow(SkillFlow):
 
     async def _trace(
         self, context: ApiContext, chain: Chain, sample_seed: int
-    ) -> tuple[AgentResult, list[dict], list[str], str]:
-        """The teacher's trace as OpenAI messages, its problems and a repair note, after up to
-        `repair_rounds` repairs."""
+    ) -> tuple[AgentResult, list[dict], list[str], list[Check]]:
+        """The teacher's trace as OpenAI messages, its problems and notes on how it was obtained (a
+        repair, a decline taken from the exit), after up to `repair_rounds` repairs."""
         itype = chain.instruction_type
         variables = {"content": chain.content, "instruction": chain.instruction, "instruction_type": itype}
         system = render(
@@ -214,9 +220,14 @@ class ToolUseFlow(SkillFlow):
         messages: list[dict] = []
         problems: list[str] = []
         first_problems = ""
+        notes: list[Check] = []
         for repair in range(self.skill.repair_rounds + 1):
+            result, declined = decline_as_answer(result, itype.name)
+            if declined:
+                detail = "the teacher exited as not suitable; its reason became the final say step"
+                notes.append(Check(name="decline_from_exit", ok=True, detail=detail))
             if not result.ok:
-                return result, messages, problems, ""
+                return result, messages, problems, []
             messages = trace_to_messages(result.output, chain.instruction, self.skill.system_prompt)
             problems = validate_trace(messages, specs, itype.name, missing=missing)
             if not problems or repair == self.skill.repair_rounds:
@@ -227,10 +238,23 @@ class ToolUseFlow(SkillFlow):
             result = await self.teacher.revise(
                 self.teacher_model, result, feedback, variables, tag=f"{tag}/repair", seed=sample_seed
             )
-        note = ""
         if first_problems and not problems:
-            note = f"passed after {repair} repair round(s); the first trace failed: {first_problems}"
-        return result, messages, problems, note
+            detail = f"passed after {repair} repair round(s); the first trace failed: {first_problems}"
+            notes.append(Check(name="repaired", ok=True, detail=detail))
+        return result, messages, problems, notes
+
+
+def decline_as_answer(result: AgentResult, variant: str) -> tuple[AgentResult, bool]:
+    """A "not suitable" exit on a variant whose answer is a decline or a question, as a one-step trace.
+
+    The small models decline such requests through the exit (the API is missing, the user left out a
+    value) instead of in the say step. The trace still goes through `validate_trace`, so a reason that
+    neither declines nor asks is repaired or rejected like any other trace.
+    """
+    if result.status != "not_suitable" or variant not in DECLINED_VARIANTS or not result.reason.strip():
+        return result, False
+    trace = TraceOutput(steps=[TraceStep(kind="say", content=result.reason.strip())])
+    return dataclasses.replace(result, status="ok", output=trace, reason=""), True
 
 
 register_flow("tool_use", ToolUseFlow)
