@@ -131,3 +131,82 @@ def test_engine_rejections_become_model_errors(local_smollm):
         ask(local_smollm, "Hi.", max_tokens=4, json_schema=bad_schema)
     assert (too_long.value.status, unusable.value.status) == (400, 400)
     assert not too_long.value.retryable and not unusable.value.retryable
+
+
+STORY = ModelRequest(
+    messages=[{"role": "user", "content": "Write a very long story about a lighthouse keeper."}],
+    max_tokens=4000,  # about 40 s of generation on one thread: far longer than any bound below
+    temperature=0.8,
+    seed=5,
+)
+
+
+def test_a_cancelled_call_ends_its_generation_and_frees_the_slot(smollm2_path, model_cache_dir):
+    engine = LocalModel(
+        "local:smollm2-135m", slots=1, ctx_per_slot=4608, threads=1, cache_dir=model_cache_dir
+    )
+    short = ModelRequest(messages=[{"role": "user", "content": "Say hi."}], max_tokens=8)
+
+    async def cancel_then_ask() -> float:
+        long_call = asyncio.create_task(engine.complete(STORY))
+        await asyncio.sleep(1.0)
+        long_call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await long_call
+        started = time.perf_counter()
+        await engine.complete(short)  # the only slot must be free again, not busy finishing the story
+        return time.perf_counter() - started
+
+    asyncio.run(engine.prepare())
+    try:
+        waited = asyncio.run(cancel_then_ask())
+    finally:
+        asyncio.run(engine.aclose())
+    assert waited < 15, f"the next call waited {waited:.1f}s: the cancelled generation kept its slot"
+
+
+def test_close_abandons_the_generations_in_flight(smollm2_path, model_cache_dir):
+    engine = LocalModel(
+        "local:smollm2-135m", slots=2, ctx_per_slot=4608, threads=1, cache_dir=model_cache_dir
+    )
+
+    async def close_while_generating() -> tuple[list, float]:
+        calls = [asyncio.create_task(engine.complete(STORY)) for _ in range(2)]
+        await asyncio.sleep(1.0)
+        started = time.perf_counter()
+        await engine.aclose()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        return outcomes, time.perf_counter() - started
+
+    asyncio.run(engine.prepare())
+    outcomes, waited = asyncio.run(close_while_generating())
+    assert waited < 15, f"close() waited {waited:.1f}s for generations it should have abandoned"
+    assert all(isinstance(o, ModelError) and "abandoned" in str(o) for o in outcomes), outcomes
+
+
+def test_streamed_chunks_assemble_into_one_reply():
+    from agentinstruct.models.local import StreamedReply
+
+    reply = StreamedReply()
+    chunks = [
+        {"choices": [{"delta": {"role": "assistant", "content": None}, "finish_reason": None}]},
+        {"choices": [{"delta": {"content": "Let me "}}]},
+        {"choices": [{"delta": {"content": "check."}}]},
+        {"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "add"}}]}}]},
+        {"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": '{"a": '}}]}}]},
+        {"choices": [{"delta": {"tool_calls": [{"index": 1, "id": "c2", "function": {"name": "neg"}}]}}]},
+        {"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}}]},
+        {"choices": [{"delta": {}, "finish_reason": "tool_calls"}]},
+        {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 7}},
+    ]
+    for chunk in chunks:
+        reply.add(chunk)
+    [choice] = reply.result()["choices"]
+    assert choice["finish_reason"] == "tool_calls" and reply.result()["usage"]["completion_tokens"] == 7
+    assert choice["message"]["content"] == "Let me check."
+    assert choice["message"]["tool_calls"] == [
+        {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}},
+        {"id": "c2", "type": "function", "function": {"name": "neg", "arguments": ""}},
+    ]
+    reply.add({"error": {"code": 500, "message": "boom"}})
+    assert reply.failed and reply.result() == {"error": {"code": 500, "message": "boom"}}

@@ -3,6 +3,10 @@
 The engine loads lazily on first use, serves `slots` requests in parallel (llama.cpp batches them), and
 enforces `json_schema` with a grammar. It also listens on 127.0.0.1 so the same weights can be driven over
 HTTP (`base_url`). Finding and verifying the weights lives in `agentinstruct.models.weights`.
+
+Replies are streamed from the engine token by token and assembled here, only so that a generation can be
+abandoned: a cancelled call (a stopped run, a timeout) and `close()` end it at the next token instead of
+waiting out up to `max_tokens` of CPU time.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class LocalModel(Model):
         self._server: Any = None
         self._executor: ThreadPoolExecutor | None = None
         self._load_lock = threading.Lock()  # held while loading, which can take minutes
+        self._closing = threading.Event()  # set by close(): every generation in flight ends at its next token
         self._pool_lock = threading.Lock()  # held only briefly, so the event loop never waits on a load
 
     def start(self) -> None:
@@ -103,7 +108,13 @@ class LocalModel(Model):
         """Answer one request on a free slot; at most `slots` run at once."""
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._slot_pool(), self._complete_blocking, _payload(request))
+        cancel = threading.Event()
+        future = loop.run_in_executor(self._slot_pool(), self._complete_blocking, _payload(request), cancel)
+        try:
+            result = await future
+        except asyncio.CancelledError:
+            cancel.set()  # the thread cannot be interrupted, but the engine stops at the next token
+            raise
         return self._to_response(result, time.perf_counter() - started)
 
     async def prepare(self) -> None:
@@ -112,13 +123,15 @@ class LocalModel(Model):
 
     def close(self) -> None:
         """Stop the engine and free the weights (synchronous form of `aclose`)."""
+        self._closing.set()
         with self._pool_lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=True)
+            executor.shutdown(wait=True)  # quick: the generations in flight stop at their next token
         with self._load_lock:
             server, self._server = self._server, None
         del server  # the last reference: xllamacpp stops its HTTP thread and frees the model
+        self._closing.clear()
 
     async def aclose(self) -> None:
         """Stop the engine and free the weights."""
@@ -158,15 +171,25 @@ class LocalModel(Model):
                 f"try fewer slots or a smaller ctx_per_slot if memory is short"
             ) from None
 
-    def _complete_blocking(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _complete_blocking(self, payload: dict[str, Any], cancel: threading.Event) -> dict[str, Any]:
         server = self._running_server()
+        reply = StreamedReply()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            reply.add(chunk)
+            return reply.failed or cancel.is_set() or self._closing.is_set()  # True ends the generation
+
+        stream = {**payload, "stream": True, "stream_options": {"include_usage": True}}
         try:
-            return server.handle_chat_completions(payload)
+            server.handle_chat_completions(stream, on_chunk)
         except (ValueError, RuntimeError) as error:  # e.g. a json_schema llama.cpp cannot turn into a grammar
             raise ModelError(
                 f"{self.name}: the engine rejected the request ({error}); check the json_schema and messages",
                 status=400,
             ) from None
+        if cancel.is_set() or self._closing.is_set():
+            raise ModelError(f"{self.name}: the generation was abandoned (the call was cancelled)")
+        return reply.result()
 
     def _to_response(self, result: dict[str, Any], duration_s: float) -> ModelResponse:
         """Turn the engine's OpenAI-shaped dict into a `ModelResponse`, raising on errors."""
@@ -190,6 +213,55 @@ class LocalModel(Model):
             tool_calls=message.get("tool_calls") or None,
             duration_s=duration_s,
         )
+
+
+class StreamedReply:
+    """The engine's streamed chunks assembled into the dict a non-streamed reply would be."""
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] = {}
+        self.error: Any = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        """Fold in one chunk: a content or tool-call delta, the finish reason, the usage or an error."""
+        if "error" in chunk:
+            self.error = chunk["error"]
+            return
+        self.usage = chunk.get("usage") or self.usage
+        for choice in chunk.get("choices") or []:
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                self.content.append(delta["content"])
+            for part in delta.get("tool_calls") or []:
+                self._add_tool_call(part)
+
+    def _add_tool_call(self, part: dict[str, Any]) -> None:
+        """Tool calls arrive in pieces per index: the id and name first, then the arguments in fragments."""
+        call = self.tool_calls.setdefault(
+            part.get("index", len(self.tool_calls)),
+            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
+        )
+        call["id"] = part.get("id") or call["id"]
+        function = part.get("function") or {}
+        call["function"]["name"] += function.get("name") or ""
+        call["function"]["arguments"] += function.get("arguments") or ""
+
+    def result(self) -> dict[str, Any]:
+        """`{"choices": [{"message", "finish_reason"}], "usage"}`, or `{"error": ...}`."""
+        if self.error is not None:
+            return {"error": self.error}
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content)}
+        if self.tool_calls:
+            message["tool_calls"] = [self.tool_calls[index] for index in sorted(self.tool_calls)]
+        return {"choices": [{"message": message, "finish_reason": self.finish_reason}], "usage": self.usage}
 
 
 def _payload(request: ModelRequest) -> dict[str, Any]:
