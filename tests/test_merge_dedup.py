@@ -208,6 +208,7 @@ def test_merge_removes_cross_shard_duplicates_keeping_the_lowest_rank(tmp_path):
     assert counters["pairs_per_skill"] == {"reading_comprehension": 4}
     assert counters["rejections"] == len(rejections) == merged["rejections"] == 3
     assert counters["rejections_per_reason"] == {"dedup:exact": 1, "dedup:near": 1, "filter:too_short": 1}
+    assert counters["rejections_per_skill"] == {"reading_comprehension": 3}  # the merged file's, not summed
     assert counters["pairs_this_run"] == 7 and counters["quality_passed"] == 7  # the shards' own, summed
     assert merged["status"] == "merged" and merged["dedup"]["near"] is True
     assert merged["accounting"]["total"]["calls"] == 6

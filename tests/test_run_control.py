@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from agentinstruct.cli import app
 from agentinstruct.config import RunConfig
 from agentinstruct.documents import iter_seeds
-from agentinstruct.pipeline import Planner, RunError, run
+from agentinstruct.pipeline import RunError, run
+from agentinstruct.planning import Planner
 from agentinstruct.sharding import Shard, ShardError, merge, output_parts, shard_of
 from agentinstruct.skills import load_skills, select_skills
 from agentinstruct.testing import FAULTS, FaultPlan, OpenAIServer, ServerReply

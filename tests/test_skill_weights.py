@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
 from agentinstruct.config import ConfigError, RunConfig, load_config, parse_skill_weights
 from agentinstruct.documents import Document, Seed
 from agentinstruct.flows import FlowSettings
-from agentinstruct.pipeline import Planner
+from agentinstruct.planning import Planner
 from agentinstruct.skills import SkillError, load_skills, select_skills
 from test_cli import generate, read_jsonl, server  # noqa: F401  (server is a fixture)
 
@@ -97,5 +98,10 @@ def test_generate_follows_the_weights_and_refuses_to_resume_with_others(server, 
     produced = read_jsonl(out / "pairs.jsonl") + read_jsonl(out / "rejected.jsonl")
     assert {p.get("skill") for p in produced} == {"reading_comprehension", None}  # None: the .py seed file
     assert summary["config"]["skill_weights"] == {"rag": 0.0, "reading_comprehension": 2.0}
+    counters = summary["counters"]
+    assert counters["units_planned_per_skill"] == {"reading_comprehension": transforms}
+    assert counters["units_finished_per_skill"] == {"reading_comprehension": transforms}
+    rejected = Counter(p.get("skill") or "(document)" for p in read_jsonl(out / "rejected.jsonl"))
+    assert counters["rejections_per_skill"] == dict(rejected) and rejected["(document)"] == 1
     changed = generate(out, server, *args, "--skill-weight", "rag=0.5")
     assert changed.exit_code == 1 and "skill_weights" in changed.output

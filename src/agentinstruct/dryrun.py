@@ -38,7 +38,8 @@ def plan_units(config: RunConfig, skills: list[Skill], *, sample_size: int = 0) 
     Returns documents, seeds, units per skill, units per skill already finished in OUT's store, and
     `sample`: up to `sample_size` unit keys, uniformly drawn per skill and spread round-robin over skills.
     """
-    from agentinstruct.pipeline import Planner, part_directory
+    from agentinstruct.pipeline import part_directory
+    from agentinstruct.planning import Planner
     from agentinstruct.run_setup import flow_settings, seed_stream
 
     shard = Shard.parse(config.shard) if config.shard else None

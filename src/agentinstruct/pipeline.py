@@ -26,6 +26,7 @@ import logging
 import signal
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,13 +35,13 @@ from typing import Any
 from agentinstruct.budget import Ledger
 from agentinstruct.config import RunConfig
 from agentinstruct.control import CURRENT_UNIT, RunControl, RunSink, UnitHandle
-from agentinstruct.documents import DocumentFailure, Seed
+from agentinstruct.documents import Seed
 from agentinstruct.flows import SkillFlow, flow_class
-from agentinstruct.flows.state import FlowSettings
 from agentinstruct.gc_tuning import quieter_collector
 from agentinstruct.models import Model, split_base_urls
 from agentinstruct.models.stored import StoredModel
 from agentinstruct.pairs import Rejection
+from agentinstruct.planning import Planner
 from agentinstruct.progress import RunMonitor
 from agentinstruct.run_setup import (
     RunError,
@@ -82,76 +83,19 @@ class RunCounters:
     units_failed: int = 0
     units_offline_missing: int = 0
     units_running: int = 0
+    #: per skill: units planned, and units finished (in this run or, skipped on resume, an earlier one)
+    units_planned_per_skill: Counter[str] = field(default_factory=Counter)
+    units_finished_per_skill: Counter[str] = field(default_factory=Counter)
     _last_document: str = field(default="", repr=False)
 
-    def as_dict(self) -> dict[str, int]:
-        data = {k: v for k, v in self.__dict__.items() if not k.startswith("_") and k != "units_running"}
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            k: dict(sorted(v.items())) if isinstance(v, Counter) else v
+            for k, v in self.__dict__.items()
+            if not k.startswith("_") and k != "units_running"
+        }
         data["units_unfinished"] = max(0, self.units_planned - self.units_done - self.units_skipped_resume)
         return data
-
-
-# -- planning: which units a stream of seeds makes --------------------------------------------------------
-
-
-@dataclass
-class Planned:
-    """What one item of the seed stream means for this shard."""
-
-    owned: bool
-    failure: DocumentFailure | None = None
-    new_document: bool = False
-    no_skill: bool = False
-    units: list[tuple[Skill, int, str]] = field(default_factory=list)  # (skill, ordinal, unit key)
-
-
-class Planner:
-    """Turns the seed stream into (skill, seed, ordinal) units for one shard (or the whole run).
-
-    Ordinals (the n-th seed a skill gets, which steers taxonomy coverage) are counted over the whole input,
-    whichever shard owns the seed, so sharded runs make exactly the units of an unsharded one. A seed
-    that a skill's weight gives no instruction (`FlowSettings.instructions_for`) makes no unit. `only`
-    restricts the units to a set of keys (a dry run's sample) without changing ordinals.
-    """
-
-    def __init__(
-        self,
-        skills: list[Skill],
-        shard: Shard | None = None,
-        only: set[str] | None = None,
-        settings: FlowSettings | None = None,
-    ):
-        self.skills = skills
-        self.shard = shard
-        self.only = only
-        self.settings = settings or FlowSettings()
-        self.ordinals = dict.fromkeys((s.name for s in skills), 0)
-        self._last_document = ""
-
-    def plan(self, item: Seed | DocumentFailure) -> Planned:
-        if isinstance(item, DocumentFailure):
-            return Planned(owned=self._owns(item.source), failure=item)
-        new_document = item.document.id != self._last_document
-        self._last_document = item.document.id
-        owned = self._owns(item.document.id)
-        matching = [s for s in self.skills if item.kind in s.seed_kinds]
-        planned = Planned(owned=owned, new_document=new_document, no_skill=not matching and new_document)
-        for skill in matching:
-            if self.settings.instructions_for(skill, item.id) == 0:
-                continue  # the skill's weight gives this seed nothing: no unit, and no ordinal used up
-            ordinal = self.ordinals[skill.name]
-            self.ordinals[skill.name] += 1
-            key = unit_key(skill.name, item)
-            if owned and (self.only is None or key in self.only):
-                planned.units.append((skill, ordinal, key))
-        return planned
-
-    def _owns(self, key: str) -> bool:
-        return self.shard is None or self.shard.owns(key)
-
-
-def unit_key(skill: str, seed: Seed) -> str:
-    """The unit table key of a (skill, seed) unit."""
-    return f"{skill}:{seed.id}"
 
 
 # -- entry points ------------------------------------------------------------------------------------------
@@ -425,6 +369,7 @@ async def _run_unit(
         await writer.durable()  # its pairs are on disk before the unit is recorded as finished
         store.mark_unit(key, "done", pairs)
         counters.units_done += 1
+        counters.units_finished_per_skill[flow.skill.name] += 1
 
 
 def _internal_rejection(flow: SkillFlow, seed: Seed, key: str, exc: Exception) -> Rejection:
@@ -475,8 +420,10 @@ async def _produce(
             )
         for skill, ordinal, key in planned.units:
             counters.units_planned += 1
+            counters.units_planned_per_skill[skill.name] += 1
             if store.unit_done(key):
                 counters.units_skipped_resume += 1
+                counters.units_finished_per_skill[skill.name] += 1
                 continue
             await queue.put((skill, item, ordinal, key))
 

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from agentinstruct.writers import rejection_skill
+
 if TYPE_CHECKING:
     from agentinstruct.pairs import Pair
     from agentinstruct.quality.dedup import Deduplicator, DuplicateOf
@@ -261,6 +263,7 @@ class _Tally:
     per_type: Counter[str] = field(default_factory=Counter)
     unanswerable: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    rejected_skills: Counter[str] = field(default_factory=Counter)
     removed: Counter[str] = field(default_factory=Counter)
 
     def pair(self, record: dict[str, Any]) -> None:
@@ -272,6 +275,7 @@ class _Tally:
     def rejection(self, record: dict[str, Any]) -> None:
         self.rejections += 1
         self.reasons[str(record.get("reason"))] += 1
+        self.rejected_skills[rejection_skill(record)] += 1
 
     def counters(self) -> dict[str, Any]:
         return {
@@ -281,6 +285,7 @@ class _Tally:
             "unanswerable_pairs": self.unanswerable,
             "rejections": self.rejections,
             "rejections_per_reason": dict(sorted(self.reasons.items())),
+            "rejections_per_skill": dict(sorted(self.rejected_skills.items())),
             "merge_duplicates_removed": sum(self.removed.values()),
             "merge_duplicates_per_kind": {kind: self.removed[kind] for kind in ("exact", "near")},
         }

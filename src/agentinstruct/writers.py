@@ -56,6 +56,7 @@ class OutputWriter:
         self.pairs_per_skill: Counter[str] = Counter()
         self.pairs_per_type: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
+        self.rejections_per_skill: Counter[str] = Counter()
         self.unanswerable = 0
         _scan(self.pairs_path, self._count_pair)
         _scan(self.rejected_path, self._count_rejection)
@@ -78,6 +79,7 @@ class OutputWriter:
     def _count_rejection(self, record: dict[str, Any]) -> None:
         self._rejection_ids.add(record["id"])
         self.rejections[record["reason"]] += 1
+        self.rejections_per_skill[rejection_skill(record)] += 1
 
     @property
     def pair_count(self) -> int:
@@ -150,12 +152,18 @@ class OutputWriter:
             "duplicate_pairs_skipped": self.duplicates,
             "rejections": sum(self.rejections.values()),
             "rejections_per_reason": dict(sorted(self.rejections.items())),
+            "rejections_per_skill": dict(sorted(self.rejections_per_skill.items())),
         }
 
     def close(self) -> None:
         self.sync()
         self._pairs.close()
         self._rejected.close()
+
+
+def rejection_skill(record: dict[str, Any]) -> str:
+    """The skill a rejection counts under in run.json; "(document)" for inputs no skill got to see."""
+    return str(record.get("skill") or "(document)")
 
 
 def write_json_atomic(path: Path, data: dict[str, Any], *, fsync: bool = True) -> None:
