@@ -10,7 +10,7 @@ import pytest
 from agentinstruct.models import ModelRequest
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.checks import Candidate, resolve_checks
-from agentinstruct.quality.grounding import extract_json_value, spans_in_source, valid_json_for_schema
+from agentinstruct.quality.extraction import extract_json_value, spans_in_source, valid_json_for_schema
 from agentinstruct.skills import load_skills
 from grounded_skills import load, render_every_template, run_flow, stage, variant
 

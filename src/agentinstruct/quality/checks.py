@@ -46,6 +46,16 @@ CheckFunction = Callable[[Candidate], "Check | Awaitable[Check | None] | None"]
 CHECKS: dict[str, CheckFunction] = {}
 
 
+#: how many offending items a check's detail names before it says "and N more"
+MAX_LISTED = 8
+
+
+def listed(items: list[str], limit: int = MAX_LISTED) -> str:
+    """The items quoted and comma-separated, cut at `limit` with how many more there are."""
+    shown = ", ".join(f"'{item}'" for item in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
 def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
     """Register a check function under a name usable in skill files."""
 

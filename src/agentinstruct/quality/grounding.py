@@ -1,4 +1,7 @@
-"""Grounding checks: the answer's facts, spans and JSON come from the material, and premises are corrected.
+"""Grounding checks: the answer's numbers and names come from the data, and false premises are corrected.
+
+The JSON and span checks of text extraction are in `quality.extraction`, imported here so that importing
+this module registers every grounding check.
 
 - `grounded_in_data` (data_to_text, SPEC §2 row 8): every number and named entity of the prose answer
   occurs in the structured data (`Candidate.content`).
@@ -18,19 +21,6 @@
   skipped. Knowingly missed: a name that is the first word of a sentence, lowercase names, a wrong month
   or weekday, and a wrong pairing of grounded words ("Paris Curie" passes if both words are in the data).
 
-- `valid_json_for_schema` (text_extraction, row 11): the answer holds one JSON value (a ```json fence, any
-  fence, the whole answer, or the first parseable object or array in it) that validates against the JSON
-  Schema in `details["output_schema"]` (the instruction agent's; formats are checked where `jsonschema`
-  can). A schema that is not JSON or not a valid JSON Schema is reported as the instruction agent's fault.
-
-- `spans_in_source` (text_extraction): every extracted string value of at least 3 characters occurs in the
-  source text, ignoring case, runs of whitespace and typographic quote and dash variants; values under a
-  key containing "quot" (quote, quotation, quoted_text) must match exactly apart from whitespace and those
-  typographic variants. Values whose schema gives an enum, a const or a format (labels, normalised dates,
-  e-mails) are not spans and are skipped, as are object keys, numbers and booleans. Knowingly missed:
-  spans that occur in the source but not in the place the answer claims, and values whose schema sits
-  behind a non-local `$ref`.
-
 - `false_premise_addressed` (open_domain_qa, row 17): when the editor declared a false premise
   (`details["false_premise"]`, "none" otherwise), one sentence of the answer must both signal a
   correction ("actually", "not", "no,", "no evidence", "misconception", "in fact"...) and share at least two
@@ -41,17 +31,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any
-
-import jsonschema
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.arithmetic import arithmetic_verified
-from agentinstruct.quality.checks import Candidate, check
+from agentinstruct.quality.checks import Candidate, check, listed
+from agentinstruct.quality.extraction import spans_in_source, valid_json_for_schema
 
 __all__ = [
     "arithmetic_verified",  # registered in quality.arithmetic, imported here so one import registers all
@@ -61,8 +48,6 @@ __all__ = [
     "valid_json_for_schema",
 ]
 
-MAX_LISTED = 8
-MIN_SPAN = 3
 NONE_VALUES = {"", "none", "-", "n/a", "no", "null"}
 
 # -- grounded_in_data -------------------------------------------------------------------------------------
@@ -183,11 +168,6 @@ def ungrounded_names(answer: str, data: str) -> list[str]:
     return missing
 
 
-def _listed(items: list[str]) -> str:
-    shown = ", ".join(f"'{item}'" for item in items[:MAX_LISTED])
-    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
-
-
 @check("grounded_in_data")
 def grounded_in_data(candidate: Candidate) -> Check:
     """Every number and named entity of the answer occurs in the structured data."""
@@ -195,9 +175,9 @@ def grounded_in_data(candidate: Candidate) -> Check:
     names = ungrounded_names(candidate.answer, candidate.content)
     problems = []
     if numbers:
-        problems.append(f"numbers not in the data: {_listed(numbers)}")
+        problems.append(f"numbers not in the data: {listed(numbers)}")
     if names:
-        problems.append(f"names not in the data: {_listed(names)}")
+        problems.append(f"names not in the data: {listed(names)}")
     if problems:
         detail = "; ".join(problems) + (
             "; use only the data's own figures and names, written as in the data, and no computed totals"
@@ -207,164 +187,6 @@ def grounded_in_data(candidate: Candidate) -> Check:
 
 
 # -- text_extraction ----------------------------------------------------------------------------------------
-FENCE = re.compile(r"```([A-Za-z]*)[ \t]*\n(.*?)```", re.DOTALL)
-TYPOGRAPHIC = str.maketrans(
-    {"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "}
-)
-
-
-def extract_json_value(text: str) -> tuple[bool, Any]:
-    """(found, value): a ```json fence first, then any fence, the whole text, the first object or array."""
-    fences = FENCE.findall(text)
-    candidates = [body for lang, body in fences if lang.lower() == "json"]
-    candidates += [body for lang, body in fences if lang.lower() != "json"]
-    candidates.append(text)
-    decoder = json.JSONDecoder()
-    for candidate in candidates:
-        try:
-            return True, json.loads(candidate)
-        except json.JSONDecodeError:
-            pass
-    for at in (m.start() for m in re.finditer(r"[{\[]", text)):
-        try:
-            return True, decoder.raw_decode(text[at:])[0]
-        except json.JSONDecodeError:
-            continue
-    return False, None
-
-
-def load_schema(candidate: Candidate) -> tuple[dict | None, str]:
-    """The instruction agent's schema, or None and why it is unusable."""
-    raw = candidate.details.get("output_schema")
-    if isinstance(raw, dict):
-        schema = raw
-    else:
-        found, schema = extract_json_value(str(raw or ""))
-        if not found:
-            return None, "the instruction agent's output_schema is not JSON; the task has no usable schema"
-    if not isinstance(schema, dict):
-        return (
-            None,
-            "the instruction agent's output_schema is not a JSON object; the task has no usable schema",
-        )
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as error:
-        return None, f"the instruction agent's output_schema is not a valid JSON Schema: {error.message}"
-    return schema, ""
-
-
-@check("valid_json_for_schema")
-def valid_json_for_schema(candidate: Candidate) -> Check | None:
-    """The answer is one JSON value valid against the schema the instruction asked for."""
-    if "output_schema" not in candidate.details:
-        return None
-    schema, problem = load_schema(candidate)
-    if schema is None:
-        return Check(name="valid_json_for_schema", ok=False, detail=problem)
-    found, value = extract_json_value(candidate.answer)
-    if not found:
-        detail = "the answer contains no JSON value; give the JSON in a ```json block"
-        return Check(name="valid_json_for_schema", ok=False, detail=detail)
-    validator_class = jsonschema.validators.validator_for(schema)
-    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
-    errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
-    if errors:
-        listed = "; ".join(
-            f"at {'/'.join(map(str, e.absolute_path)) or 'the top level'}: {e.message}"
-            for e in errors[:MAX_LISTED]
-        )
-        detail = f"the JSON does not follow the schema ({len(errors)} errors): {listed}"
-        return Check(name="valid_json_for_schema", ok=False, detail=detail)
-    return Check(
-        name="valid_json_for_schema", ok=True, detail="the JSON is valid against the requested schema"
-    )
-
-
-def _resolve(schema: Any, root: dict, depth: int = 0) -> list[dict]:
-    """A subschema with local $refs followed and anyOf/oneOf/allOf branches flattened."""
-    if not isinstance(schema, dict) or depth > 8:
-        return []
-    branches = [schema]
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target.get(part, {}) if isinstance(target, dict) else {}
-        branches += _resolve(target, root, depth + 1)
-    for key in ("anyOf", "oneOf", "allOf"):
-        for branch in schema.get(key) or []:
-            branches += _resolve(branch, root, depth + 1)
-    return branches
-
-
-def _child(schemas: list[dict], key: str | int, root: dict) -> list[dict]:
-    children: list[dict] = []
-    for schema in schemas:
-        if isinstance(key, int):
-            prefix = schema.get("prefixItems") or []
-            items = prefix[key] if key < len(prefix) else schema.get("items")
-            children += _resolve(items, root)
-        else:
-            properties = schema.get("properties") or {}
-            additional = schema.get("additionalProperties")
-            children += _resolve(properties.get(key, additional), root)
-    return children
-
-
-def _spans(value: Any, schemas: list[dict], root: dict, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
-    """(JSON path, string) for every string value that should be a span of the source."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _spans(v, _child(schemas, str(k), root), root, (*path, str(k)))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _spans(v, _child(schemas, i, root), root, (*path, i))
-    elif isinstance(value, str):
-        if any(("enum" in s or "const" in s or "format" in s) for s in schemas):
-            return
-        yield path, value
-
-
-def _loose(text: str) -> str:
-    return " ".join(text.translate(TYPOGRAPHIC).lower().split())
-
-
-def _exact(text: str) -> str:
-    return " ".join(text.translate(TYPOGRAPHIC).split())
-
-
-@check("spans_in_source")
-def spans_in_source(candidate: Candidate) -> Check | None:
-    """Every extracted string value occurs in the source; quotes exactly, apart from whitespace."""
-    found, value = extract_json_value(candidate.answer)
-    if not found:
-        return None  # valid_json_for_schema reports the missing JSON
-    schema, _ = load_schema(candidate) if "output_schema" in candidate.details else ({}, "")
-    schema = schema or {}
-    loose_source, exact_source = _loose(candidate.content), _exact(candidate.content)
-    missing, checked = [], 0
-    for path, text in _spans(value, _resolve(schema, schema), schema):
-        span = text.strip().strip("\"'“”‘’").strip()
-        if len(span) < MIN_SPAN:
-            continue
-        checked += 1
-        key = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
-        ok = _exact(span) in exact_source if "quot" in key.lower() else _loose(span) in loose_source
-        if not ok:
-            missing.append(f"{'/'.join(map(str, path))}: {span}" if path else span)
-    if missing:
-        detail = (
-            f"{len(missing)} extracted values do not occur in the text: {_listed(missing)}; copy spans "
-            "exactly as they are written in the text (quotes word for word)"
-        )
-        return Check(name="spans_in_source", ok=False, detail=detail)
-    return Check(
-        name="spans_in_source", ok=True, detail=f"all {checked} extracted text values occur in the text"
-    )
-
-
-# -- open_domain_qa -----------------------------------------------------------------------------------------
 CORRECTION_CUES = re.compile(
     r"\b(?:actually|in fact|in reality|not|never|no evidence|no record|incorrect|mistaken|misconception|"
     r"myth|false|untrue|inaccurate|wrong|contrary to|premise|assumption|rather than|instead|isn't|aren't|"
