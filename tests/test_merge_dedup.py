@@ -11,10 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from agentinstruct.cli import app
+from agentinstruct.merging import merge
 from agentinstruct.pairs import Pair, Rejection
 from agentinstruct.quality.gate import QualityGate, quality_rejection
 from agentinstruct.quality.settings import QualitySettings
-from agentinstruct.sharding import ShardError, merge
+from agentinstruct.sharding import ShardError
 from quality_fixtures import make_pair as fixture_pair
 
 pytestmark = pytest.mark.timeout(120)

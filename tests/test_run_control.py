@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 from agentinstruct.cli import app
 from agentinstruct.config import RunConfig
 from agentinstruct.documents import iter_seeds
+from agentinstruct.merging import merge
 from agentinstruct.pipeline import RunError, run
 from agentinstruct.planning import Planner
-from agentinstruct.sharding import Shard, ShardError, merge, output_parts, shard_of
+from agentinstruct.sharding import Shard, ShardError, output_parts, shard_of
 from agentinstruct.skills import load_skills, select_skills
 from agentinstruct.testing import FAULTS, FaultPlan, OpenAIServer, ServerReply
 from test_cli import EXAMPLES, agent_responder, read_jsonl

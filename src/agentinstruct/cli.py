@@ -271,8 +271,8 @@ def merge(
     ] = False,
 ) -> None:
     """Merge the shards of OUT (OUT/shards/RANK-of-WORLD) into OUT/pairs.jsonl, rejected.jsonl, run.json."""
+    from agentinstruct.merging import merge as merge_shards
     from agentinstruct.sharding import ShardError
-    from agentinstruct.sharding import merge as merge_shards
 
     try:
         merged = merge_shards(out, allow_unfinished=allow_unfinished)
