@@ -14,7 +14,8 @@ from agentinstruct.flows.tool_use_outputs import (
     TraceOutput,
     render_apis,
 )
-from agentinstruct.quality.tool_calls import VARIANTS, ApiSpec
+from agentinstruct.quality.tool_calls import ApiSpec
+from agentinstruct.quality.tool_traces import VARIANTS
 from agentinstruct.skills import Skill, load_skills, taxonomy_hash
 
 TRANSFORMATIONS = ["api_from_code", "api_retrieval", "library_reconstruction", "api_from_docs"]

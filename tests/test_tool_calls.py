@@ -26,15 +26,14 @@ from agentinstruct.flows.tool_use_outputs import (
 )
 from agentinstruct.pairs import Lineage, Pair
 from agentinstruct.quality.tool_calls import (
-    VARIANTS,
     ApiSpec,
     closed_schema,
     specs_by_name,
     validate_function_spec,
     validate_tool_call,
     validate_tool_result,
-    validate_trace,
 )
+from agentinstruct.quality.tool_traces import VARIANTS, validate_trace
 from agentinstruct.testing import OpenAIServer
 
 WEATHER = ApiSpec(

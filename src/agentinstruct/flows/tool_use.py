@@ -9,7 +9,7 @@ without native tool calls); the steps become OpenAI messages and go through `val
 trace goes back to the teacher once with the problems, then is rejected. On the variants whose answer is a
 refusal or a question (`DECLINED_VARIANTS`), a teacher's "not suitable" exit is taken as that answer.
 Output models and converters live in `flows.tool_use_apis` and `flows.tool_use_outputs`, the
-validators in `quality.tool_calls`.
+validators in `quality.tool_calls` and `quality.tool_traces`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from agentinstruct.flows.tool_use_outputs import (
 )
 from agentinstruct.pairs import Check, Pair, Rejection, Verification
 from agentinstruct.quality.gate import deliver
-from agentinstruct.quality.tool_calls import ApiSpec, specs_by_name, validate_trace
+from agentinstruct.quality.tool_calls import ApiSpec, specs_by_name
+from agentinstruct.quality.tool_traces import validate_trace
 from agentinstruct.skills import Skill
 
 #: how the API list grows after the first transformation, rotated across the run's seeds

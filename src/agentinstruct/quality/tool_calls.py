@@ -9,7 +9,8 @@ model as the reason for a retry: "get_weather: missing required argument 'city'"
 objects are closed by default: an object schema that declares `properties` and says nothing about
 `additionalProperties` rejects keys it does not declare. Only JSON types are checked, not `format`
 ("date", "email"), which models write too loosely to be worth rejecting for. The flow that generates
-tool-use pairs calls these functions; they are not registered as named checks.
+tool-use pairs calls these functions; they are not registered as named checks. Whole traces are checked
+by `quality.tool_traces`, which builds on the call and result validators here.
 """
 
 from __future__ import annotations
@@ -26,26 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 #: OpenAI accepts `^[a-zA-Z0-9_-]{1,64}$` for function names (no dots); we also require a leading letter or _
 FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$")
-
-#: the instruction types of the tool_use skill (SPEC §2 row 3); each has its rules in `validate_trace`
-VARIANTS = (
-    "single_api_all_params",
-    "single_api_extra_params",
-    "single_api_missing_params",
-    "multi_api_all_params",
-    "multi_api_missing_params",
-    "api_not_available",
-    "multi_api_some_missing",
-)
-
-#: wording of an assistant that says it cannot do (part of) what was asked
-DECLINE = re.compile(
-    r"\b(?:cannot|can ?not|can[’']t|unable|not able|unavailable|not available|(?:is|are)n[’']t available"
-    r"|no (?:tools?|functions?|apis?|way)\b|not supported"
-    r"|(?:do|does)(?: not|n[’']t) (?:have|support|provide|offer)"
-    r"|outside (?:of )?(?:my|the) (?:tools|capabilities|scope))",
-    re.IGNORECASE,
-)
 
 _TYPED_KEYWORDS = ("type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref")
 _FUNCTION_KEYS = {"name", "description", "parameters", "strict"}
@@ -134,9 +115,9 @@ def validate_function_spec(spec: Mapping[str, Any] | ApiSpec) -> list[str]:
     else:
         tool, returns = spec, None
     if not isinstance(tool, Mapping):
-        return [f"a tool definition must be a JSON object, got {_show(tool)}"]
+        return [f"a tool definition must be a JSON object, got {show_value(tool)}"]
     if tool.get("type") != "function":
-        return [f'a tool definition needs "type": "function", got {_show(tool.get("type"))}']
+        return [f'a tool definition needs "type": "function", got {show_value(tool.get("type"))}']
     function = tool.get("function")
     if not isinstance(function, Mapping):
         return ['a tool definition needs a "function" object with name, description and parameters']
@@ -145,7 +126,7 @@ def validate_function_spec(spec: Mapping[str, Any] | ApiSpec) -> list[str]:
     problems: list[str] = []
     if not isinstance(name, str) or not FUNCTION_NAME.match(name):
         problems.append(
-            f"{label}: invalid function name {_show(name)}; use 1-64 letters, digits, _ or -, "
+            f"{label}: invalid function name {show_value(name)}; use 1-64 letters, digits, _ or -, "
             "starting with a letter or _"
         )
     unknown = sorted(set(function) - _FUNCTION_KEYS)
@@ -165,7 +146,7 @@ def validate_function_spec(spec: Mapping[str, Any] | ApiSpec) -> list[str]:
 def _schema_problem(schema: Any) -> str:
     """Why `schema` is not a valid draft 2020-12 JSON schema ('' when it is)."""
     if not isinstance(schema, Mapping):
-        return f"a JSON schema must be an object, got {_show(schema)}"
+        return f"a JSON schema must be an object, got {show_value(schema)}"
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:
@@ -183,7 +164,8 @@ def _parameter_problems(label: str, parameters: Any) -> list[str]:
     problems: list[str] = []
     if parameters.get("type") != "object":
         problems.append(
-            f"{label}: parameters must be a schema of type object, got type {_show(parameters.get('type'))}"
+            f"{label}: parameters must be a schema of type object, "
+            f"got type {show_value(parameters.get('type'))}"
         )
     properties = parameters.get("properties")
     if not isinstance(properties, Mapping):
@@ -214,7 +196,7 @@ def _enum_problems(where: str, schema: Mapping[str, Any]) -> list[str]:
         return []
     checker = Draft202012Validator({"type": kind})
     wrong = [v for v in values if not checker.is_valid(v)]
-    return [f"{where}: enum value {_show(v)} is not of type {_type_text(kind)}" for v in wrong]
+    return [f"{where}: enum value {show_value(v)} is not of type {_type_text(kind)}" for v in wrong]
 
 
 def _returns_problems(label: str, returns: Any) -> list[str]:
@@ -279,7 +261,7 @@ def validate_tool_call(
     else:
         parsed = arguments
     if not isinstance(parsed, Mapping):
-        return [f"{name}: arguments must be a JSON object, got {_show(parsed)}"]
+        return [f"{name}: arguments must be a JSON object, got {show_value(parsed)}"]
     schema = closed_schema(spec.parameters) if closed else spec.parameters
     return _instance_problems(name, dict(parsed), schema, "argument")
 
@@ -344,12 +326,12 @@ def _describe(function: str, error: ValidationError, noun: str) -> list[str]:
         expected = _type_text(error.validator_value)
         if not path:
             what = "arguments" if noun == "argument" else "result"
-            return [f"{function}: {what} must be {expected}, got {_show(instance)}"]
-        return [f"{function}: {noun} '{path}' must be {expected}, got {_show(instance)}"]
+            return [f"{function}: {what} must be {expected}, got {show_value(instance)}"]
+        return [f"{function}: {noun} '{path}' must be {expected}, got {show_value(instance)}"]
     if rule == "enum":
-        allowed = ", ".join(_show(v) for v in error.validator_value)
+        allowed = ", ".join(show_value(v) for v in error.validator_value)
         subject = f"{noun} '{path}'" if path else ("arguments" if noun == "argument" else "result")
-        return [f"{function}: {subject} must be one of {allowed}, got {_show(instance)}"]
+        return [f"{function}: {subject} must be one of {allowed}, got {show_value(instance)}"]
     subject = f"{noun} '{path}'" if path else ("arguments" if noun == "argument" else "result")
     return [f"{function}: {subject}: {error.message}"]
 
@@ -370,10 +352,10 @@ def _type_text(kind: Any) -> str:
 
 
 def _quote(value: Any) -> str:
-    return f"'{value}'" if isinstance(value, str) else _show(value)
+    return f"'{value}'" if isinstance(value, str) else show_value(value)
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     """A short rendering of a value for messages: strings in single quotes, other values as JSON."""
     if isinstance(value, str):
         text = repr(value)
@@ -383,212 +365,3 @@ def _show(value: Any) -> str:
         except (TypeError, ValueError):
             text = repr(value)
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
-
-
-# -- whole traces -----------------------------------------------------------------------------------
-
-
-def validate_trace(
-    messages: list[dict[str, Any]],
-    specs: Mapping[str, ApiSpec],
-    variant: str,
-    *,
-    missing: Iterable[str] = (),
-) -> list[str]:
-    """Problems with a whole OpenAI-format tool-use conversation for one instruction type (`variant`).
-
-    Structure: an optional system message first, then a user message; assistant messages carry text or
-    `tool_calls` ([{id, type: "function", function: {name, arguments: JSON string}}]); every call id is
-    unique and answered by exactly one following `tool` message with that `tool_call_id` and string
-    content, in the order of the calls, before the next assistant or user message; the last message is
-    an assistant message with text and no tool calls. Every call goes through `validate_tool_call` and
-    every result through `validate_tool_result` (against the function that was called).
-
-    `missing` names required parameters the user did not give ("function.parameter" or "parameter"); a
-    call in the first user turn that supplies one of them invented it and is a problem. It applies to the
-    *_missing_params variants and to unknown variants; the other known variants leave nothing out by
-    definition, so a `missing` list that an instruction agent filled in by mistake is ignored for them.
-
-    Variant rules (unknown variants, e.g. a user skill's own types, get only the structural checks):
-    - single_api_all_params, single_api_extra_params: at least one call, all to one and the same function.
-    - single_api_missing_params: calls (if any) go to at most one function, and the final message asks
-      for the missing information (contains a question mark).
-    - multi_api_all_params: calls to at least two distinct functions.
-    - multi_api_missing_params: the final message asks for what is missing (a question mark); any number
-      of calls may come first, since the missing value can stop the chain at any step.
-    - api_not_available: no calls at all, and the final message says it cannot (`DECLINE`).
-    - multi_api_some_missing: at least one call (the part the listed APIs can do; a trace without calls
-      would be an api_not_available trace), and the final message says what it cannot do (`DECLINE`).
-    """
-    if not messages:
-        return ["the trace is empty; it needs a user message and an assistant answer"]
-    problems: list[str] = []
-    pending: list[tuple[str, str]] = []  # (call id, function name) awaiting their tool message
-    seen_ids: set[str] = set()
-    calls: list[tuple[str, Any, int]] = []  # (function name, parsed arguments, user turn number)
-    user_turns = 0
-    start = 0
-    if messages[0].get("role") == "system":
-        if not isinstance(messages[0].get("content"), str):
-            problems.append("message 0 (system): content must be a string")
-        start = 1
-
-    def unanswered(where: str) -> None:
-        if pending:
-            ids = ", ".join(f"{call_id} ({fn})" for call_id, fn in pending)
-            problems.append(f"{where}: tool calls {ids} have no tool message before it")
-            pending.clear()
-
-    for index, message in enumerate(messages[start:], start):
-        role = message.get("role") if isinstance(message, Mapping) else None
-        where = f"message {index} ({role})"
-        if role == "user":
-            unanswered(where)
-            user_turns += 1
-            if not _text(message.get("content")):
-                problems.append(f"{where}: the user message has no text")
-        elif role == "assistant":
-            if user_turns == 0:
-                problems.append(f"{where}: the conversation must start with a user message")
-            unanswered(where)
-            problems += _assistant_problems(message, where, specs, pending, seen_ids, calls, user_turns)
-        elif role == "tool":
-            problems += _tool_problems(message, where, specs, pending)
-        elif role == "system":
-            problems.append(f"{where}: a system message may only come first")
-        else:
-            problems.append(f"{where}: unknown role; use system, user, assistant or tool")
-    unanswered("end of the trace")
-    final = messages[-1] if isinstance(messages[-1], Mapping) else {}
-    final_text = _text(final.get("content")) if final.get("role") == "assistant" else ""
-    if final.get("role") != "assistant" or final.get("tool_calls") or not final_text:
-        problems.append("the trace must end with an assistant message that has text and no tool calls")
-    if variant not in VARIANTS or variant.endswith("_missing_params"):
-        problems += _missing_problems(calls, missing)
-    problems += _variant_problems(variant, [name for name, _, _ in calls], final_text)
-    return problems
-
-
-def _text(content: Any) -> str:
-    return content.strip() if isinstance(content, str) else ""
-
-
-def _assistant_problems(
-    message: Mapping[str, Any],
-    where: str,
-    specs: Mapping[str, ApiSpec],
-    pending: list[tuple[str, str]],
-    seen_ids: set[str],
-    calls: list[tuple[str, Any, int]],
-    user_turn: int,
-) -> list[str]:
-    content, tool_calls = message.get("content"), message.get("tool_calls")
-    if content is not None and not isinstance(content, str):
-        return [f"{where}: content must be a string or null"]
-    if tool_calls is None:
-        return [] if _text(content) else [f"{where}: the assistant message has neither text nor tool calls"]
-    if not isinstance(tool_calls, list) or not tool_calls:
-        return [f"{where}: tool_calls must be a non-empty list (leave it out for a text answer)"]
-    problems: list[str] = []
-    for number, call in enumerate(tool_calls):
-        spot = f"{where} tool_calls[{number}]"
-        function = call.get("function") if isinstance(call, Mapping) else None
-        call_id = call.get("id") if isinstance(call, Mapping) else None
-        if not isinstance(function, Mapping) or call.get("type") != "function":
-            problems.append(f'{spot}: a tool call needs type "function" and a function object')
-            continue
-        if not isinstance(call_id, str) or not call_id:
-            problems.append(f"{spot}: a tool call needs a non-empty string id")
-            continue
-        if call_id in seen_ids:
-            problems.append(f"{spot}: duplicate tool call id {call_id!r}")
-            continue
-        seen_ids.add(call_id)
-        name, arguments = function.get("name"), function.get("arguments")
-        if not isinstance(name, str):
-            problems.append(f"{spot}: the function name must be a string")
-            continue
-        pending.append((call_id, name))
-        if not isinstance(arguments, str):
-            problems.append(
-                f"{spot}: {name}: arguments must be a JSON-encoded string, got {_show(arguments)}"
-            )
-            calls.append((name, None, user_turn))
-            continue
-        problems += [f"{spot}: {p}" for p in validate_tool_call(name, arguments, specs)]
-        try:
-            parsed = json.loads(arguments)
-        except json.JSONDecodeError:
-            parsed = None
-        calls.append((name, parsed, user_turn))
-    return problems
-
-
-def _tool_problems(
-    message: Mapping[str, Any], where: str, specs: Mapping[str, ApiSpec], pending: list[tuple[str, str]]
-) -> list[str]:
-    call_id, content = message.get("tool_call_id"), message.get("content")
-    ids = [pending_id for pending_id, _ in pending]
-    if call_id not in ids:
-        expected = f" (expected {pending[0][0]!r})" if pending else ""
-        return [f"{where}: tool_call_id {call_id!r} answers no pending tool call{expected}"]
-    problems: list[str] = []
-    position = ids.index(call_id)
-    if position:
-        problems.append(f"{where}: {call_id!r} is answered before {pending[0][0]!r}; answer calls in order")
-    _, name = pending.pop(position)
-    if not isinstance(content, str):
-        return [*problems, f"{where}: tool content must be a string (the JSON-encoded result)"]
-    return problems + [f"{where}: {p}" for p in validate_tool_result(name, content, specs)]
-
-
-def _missing_problems(calls: list[tuple[str, Any, int]], missing: Iterable[str]) -> list[str]:
-    problems: list[str] = []
-    for entry in missing:
-        function, _, parameter = entry.rpartition(".")
-        for name, arguments, user_turn in calls:
-            if user_turn != 1 or not isinstance(arguments, Mapping) or (function and name != function):
-                continue
-            if parameter in arguments:
-                problem = (
-                    f"{name}: argument '{parameter}' was not given by the user; "
-                    "ask for it instead of inventing a value"
-                )
-                if problem not in problems:
-                    problems.append(problem)
-    return problems
-
-
-def _variant_problems(variant: str, called: list[str], final_text: str) -> list[str]:
-    distinct = list(dict.fromkeys(called))
-    shown = ", ".join(distinct) or "none"
-    asks = "?" in final_text
-    declines = bool(DECLINE.search(final_text))
-    problems: list[str] = []
-    if variant in ("single_api_all_params", "single_api_extra_params"):
-        if not called:
-            problems.append(f"{variant}: expected at least one tool call, got none")
-        elif len(distinct) > 1:
-            problems.append(f"{variant}: expected calls to exactly one function, got {shown}")
-    elif variant == "single_api_missing_params":
-        if len(distinct) > 1:
-            problems.append(f"{variant}: expected calls to at most one function, got {shown}")
-        if not asks:
-            problems.append(f"{variant}: the final message must ask the user for the missing information")
-    elif variant == "multi_api_all_params":
-        if len(distinct) < 2:
-            problems.append(f"{variant}: expected calls to at least two different functions, got {shown}")
-    elif variant == "multi_api_missing_params":
-        if not asks:
-            problems.append(f"{variant}: the final message must ask the user for the missing information")
-    elif variant == "api_not_available":
-        if called:
-            problems.append(f"{variant}: expected no tool calls (no listed API fits), got calls to {shown}")
-        if not declines:
-            problems.append(f"{variant}: the final message must say that it cannot do this with its tools")
-    elif variant == "multi_api_some_missing":
-        if not called:
-            problems.append(f"{variant}: expected calls for the part the listed APIs can do, got none")
-        if not declines:
-            problems.append(f"{variant}: the final message must say which part it cannot do and why")
-    return problems
