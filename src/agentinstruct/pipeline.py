@@ -26,8 +26,7 @@ import logging
 import signal
 import time
 import traceback
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,8 +42,10 @@ from agentinstruct.models.stored import StoredModel
 from agentinstruct.pairs import Rejection
 from agentinstruct.planning import Planner
 from agentinstruct.progress import RunMonitor
+from agentinstruct.quality.gate import QualityGate
 from agentinstruct.run_setup import (
     RunError,
+    RunModels,
     build_gate,
     build_run_resources,
     check_prices,
@@ -53,7 +54,7 @@ from agentinstruct.run_setup import (
     open_models,
     seed_stream,
 )
-from agentinstruct.run_summary import run_summary
+from agentinstruct.run_summary import RunCounters, run_summary
 from agentinstruct.sharding import Shard, ShardError, check_layout
 from agentinstruct.skills import Skill, load_skills, select_skills, taxonomy_hash
 from agentinstruct.store import RunStore
@@ -68,34 +69,6 @@ CHECKPOINT_INTERVAL_S = 30.0
 
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class RunCounters:
-    """What the scheduler saw, for run.json and the progress display."""
-
-    documents: int = 0
-    documents_rejected: int = 0
-    seeds: int = 0
-    units_planned: int = 0
-    units_done: int = 0
-    units_skipped_resume: int = 0
-    units_failed: int = 0
-    units_offline_missing: int = 0
-    units_running: int = 0
-    #: per skill: units planned, and units finished (in this run or, skipped on resume, an earlier one)
-    units_planned_per_skill: Counter[str] = field(default_factory=Counter)
-    units_finished_per_skill: Counter[str] = field(default_factory=Counter)
-    _last_document: str = field(default="", repr=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            k: dict(sorted(v.items())) if isinstance(v, Counter) else v
-            for k, v in self.__dict__.items()
-            if not k.startswith("_") and k != "units_running"
-        }
-        data["units_unfinished"] = max(0, self.units_planned - self.units_done - self.units_skipped_resume)
-        return data
 
 
 # -- entry points ------------------------------------------------------------------------------------------
@@ -138,30 +111,25 @@ async def run_async(
             raise RunError(str(error)) from None
         directory = part_directory(config)
     directory.mkdir(parents=True, exist_ok=True)
-    store = RunStore(directory / "state.sqlite")
-    try:
+    # closed in reverse order on any exit; a refused resume leaves the previous run.json as it was
+    async with contextlib.AsyncExitStack() as stack:
+        store = stack.enter_context(contextlib.closing(RunStore(directory / "state.sqlite")))
         check_resume(store, config, taxonomy, directory)
-    except RunError:
-        store.close()  # refused before anything ran: leave the previous run.json as it was
-        raise
-    writer = OutputWriter(directory, max_pairs=config.max_pairs)
-    try:
+        writer = stack.enter_context(contextlib.closing(OutputWriter(directory, max_pairs=config.max_pairs)))
         run_models = await open_models(config, store, model=model, teacher=teacher)
-    except BaseException:
-        writer.close()
-        store.close()
-        raise
-    models = run_models.all
-    ledger = Ledger.from_store(store, config.prices)
-    try:
-        check_prices(config, ledger, models)
+        stack.push_async_callback(run_models.aclose)
+        ledger = Ledger.from_store(store, config.prices)
+        check_prices(config, ledger, run_models.all)
         gate = build_gate(config, directory, RunSink(writer), run_models.judge)
-    except BaseException:
-        writer.close()
-        store.close()
-        await run_models.aclose()
-        raise
-    control = RunControl(
+        job = _Job(
+            config, taxonomy, directory, shard, store, writer, run_models, gate, _run_control(config, ledger)
+        )
+        return await job.execute(skills, only_units)
+
+
+def _run_control(config: RunConfig, ledger: Ledger) -> RunControl:
+    """The run's ceilings and stop conditions, from its config."""
+    return RunControl(
         ledger,
         offline=config.offline,
         budget_usd=config.budget_usd,
@@ -170,60 +138,88 @@ async def run_async(
         error_rate_window=config.error_rate_window,
         max_consecutive_failures=config.max_consecutive_failures,
     )
-    for stored_model in models:
-        stored_model.observer = control
-    counters = RunCounters()
-    started = time.time()
-    state: dict[str, Any] = {"status": "running", "error": None}
-    queue_size = [lambda: 0]
 
-    def summary() -> dict[str, Any]:
+
+@dataclass
+class _Job:
+    """One run with its resources open: schedules the units and keeps run.json up to date."""
+
+    config: RunConfig
+    taxonomy: str
+    directory: Path
+    shard: Shard | None
+    store: RunStore
+    writer: OutputWriter
+    run_models: RunModels
+    gate: QualityGate
+    control: RunControl
+    counters: RunCounters = field(default_factory=RunCounters)
+    started: float = field(default_factory=time.time)
+    state: dict[str, Any] = field(default_factory=lambda: {"status": "running", "error": None})
+    queue_size: list[Callable[[], int]] = field(default_factory=lambda: [lambda: 0])
+
+    def summary(self) -> dict[str, Any]:
+        """The run.json contents as of now."""
+        models = self.run_models.all
         return run_summary(
-            config, taxonomy, counters, writer, models, control, started, state, gate.counters()
+            self.config,
+            self.taxonomy,
+            self.counters,
+            self.writer,
+            models,
+            self.control,
+            self.started,
+            self.state,
+            self.gate.counters(),
         )
 
-    def checkpoint() -> None:
-        write_json_atomic(directory / "run.json", summary(), fsync=False)
+    def checkpoint(self) -> None:
+        write_json_atomic(self.directory / "run.json", self.summary(), fsync=False)
 
-    monitor = RunMonitor(
-        counters,
-        writer,
-        models,
-        control=control,
-        queue_size=lambda: queue_size[0](),
-        enabled=config.progress,
-        interval_s=config.progress_interval_s,
-        checkpoint=checkpoint,
-        checkpoint_s=CHECKPOINT_INTERVAL_S,
-        title=f"{directory}" + (f" (shard {shard})" if shard else ""),
-    )
-    try:
-        checkpoint()
-        if not config.offline:  # offline never contacts a server nor loads weights
-            for stored_model in models:
-                await stored_model.prepare()
-        resources, skills = await build_run_resources(config, skills, store, directory)
-        settings = flow_settings(config)
-        flows = {
-            s.name: flow_class(s.flow)(s, run_models.generator, gate, settings, run_models.teacher, resources)
-            for s in skills
-        }
-        planner = Planner(skills, shard, only_units, settings)
-        with monitor, _stop_on_signals(control), quieter_collector():
-            await _schedule(config, planner, flows, writer, store, control, counters, queue_size)
-        state["status"] = _final_status(control, writer, models, counters)
-    except BaseException as exc:
-        if state["status"] in ("running", "finished", "finished_max_pairs"):
-            state["status"] = "failed"
-        state["error"] = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        final = summary()
-        write_json_atomic(directory / "run.json", final)
-        writer.close()
-        store.close()
-        await run_models.aclose()
-    return final
+    async def execute(self, skills: list[Skill], only_units: set[str] | None) -> dict[str, Any]:
+        """Prepare the models and tools, run every unit, and return the final run.json contents."""
+        config, models = self.config, self.run_models.all
+        for stored_model in models:
+            stored_model.observer = self.control
+        try:
+            self.checkpoint()
+            if not config.offline:  # offline never contacts a server nor loads weights
+                for stored_model in models:
+                    await stored_model.prepare()
+            resources, skills = await build_run_resources(config, skills, self.store, self.directory)
+            settings = flow_settings(config)
+            generator, teacher = self.run_models.generator, self.run_models.teacher
+            flows = {
+                s.name: flow_class(s.flow)(s, generator, self.gate, settings, teacher, resources)
+                for s in skills
+            }
+            planner = Planner(skills, self.shard, only_units, settings)
+            with self._monitor(), _stop_on_signals(self.control), quieter_collector():
+                await _schedule(self, planner, flows)
+            self.state["status"] = _final_status(self.control, self.writer, models, self.counters)
+        except BaseException as exc:
+            if self.state["status"] in ("running", "finished", "finished_max_pairs"):
+                self.state["status"] = "failed"
+            self.state["error"] = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            final = self.summary()
+            write_json_atomic(self.directory / "run.json", final)
+        return final
+
+    def _monitor(self) -> RunMonitor:
+        return RunMonitor(
+            self.counters,
+            self.writer,
+            self.run_models.all,
+            control=self.control,
+            queue_size=lambda: self.queue_size[0](),
+            enabled=self.config.progress,
+            interval_s=self.config.progress_interval_s,
+            checkpoint=self.checkpoint,
+            checkpoint_s=CHECKPOINT_INTERVAL_S,
+            title=f"{self.directory}" + (f" (shard {self.shard})" if self.shard else ""),
+        )
 
 
 def _final_status(
@@ -287,21 +283,13 @@ def _stop_on_signals(control: RunControl) -> Iterator[None]:
 # -- scheduling --------------------------------------------------------------------------------------------
 
 
-async def _schedule(
-    config: RunConfig,
-    planner: Planner,
-    flows: dict[str, SkillFlow],
-    writer: OutputWriter,
-    store: RunStore,
-    control: RunControl,
-    counters: RunCounters,
-    queue_size: list[Any],
-) -> None:
+async def _schedule(job: _Job, planner: Planner, flows: dict[str, SkillFlow]) -> None:
     """Feed units to the workers until the input is exhausted or the run stops; a stop is clean."""
+    config, writer, store, control, counters = job.config, job.writer, job.store, job.control, job.counters
     endpoints = max(1, len(split_base_urls(config.base_url)))  # each endpoint takes `concurrency` calls
     worker_count = config.concurrency * endpoints
     queue: asyncio.Queue[tuple[Skill, Seed, int, str] | None] = asyncio.Queue(maxsize=worker_count * 2)
-    queue_size[0] = queue.qsize
+    job.queue_size[0] = queue.qsize
 
     async def worker() -> None:
         while (unit := await queue.get()) is not None:

@@ -1,12 +1,14 @@
 """run.json: what a run reports about itself while it runs and when it ends.
 
-Only the assembly of the summary lives here; the counters come from the pipeline, the writer, the models'
-call statistics, the run control (ledger, error rate) and the quality gate.
+The summary is assembled here, with the scheduler's own counters (`RunCounters`); the other counters come
+from the writer, the models' call statistics, the run control (ledger, error rate) and the quality gate.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentinstruct.config import RunConfig
@@ -14,6 +16,34 @@ from agentinstruct.control import RunControl
 from agentinstruct.models.stored import StoredModel
 from agentinstruct.version import __version__
 from agentinstruct.writers import OutputWriter
+
+
+@dataclass
+class RunCounters:
+    """What the scheduler saw, for run.json and the progress display."""
+
+    documents: int = 0
+    documents_rejected: int = 0
+    seeds: int = 0
+    units_planned: int = 0
+    units_done: int = 0
+    units_skipped_resume: int = 0
+    units_failed: int = 0
+    units_offline_missing: int = 0
+    units_running: int = 0
+    #: per skill: units planned, and units finished (in this run or, skipped on resume, an earlier one)
+    units_planned_per_skill: Counter[str] = field(default_factory=Counter)
+    units_finished_per_skill: Counter[str] = field(default_factory=Counter)
+    _last_document: str = field(default="", repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            k: dict(sorted(v.items())) if isinstance(v, Counter) else v
+            for k, v in self.__dict__.items()
+            if not k.startswith("_") and k != "units_running"
+        }
+        data["units_unfinished"] = max(0, self.units_planned - self.units_done - self.units_skipped_resume)
+        return data
 
 
 def run_summary(
