@@ -77,7 +77,10 @@ def test_even():
 ```"""
 GOOD = f"Sort, then take the middle.\n\n{SOLUTION}\n\n{TESTS}\n"
 BAD = GOOD.replace("ordered = sorted(values)", "ordered = list(values)")  # forgets to sort
-PROSE_ANSWER = "The function sorts the list, then returns the middle item or the mean of the two middle ones."
+PROSE_ANSWER = "`median` sorts the list, then returns the middle item or the mean of the two middle ones."
+PROSE_BOUND = PROSE_ANSWER + " Sorting dominates: O(n log n) time and O(n) space."
+#: prose types are about code that the task itself carries
+PROSE_TASK = f"Explain, analyse or review this code:\n```python\n{SEED_CODE}```"
 PROSE_WITH_WRONG_TESTS = PROSE_ANSWER + f"\n\n{SOLUTION}\n\n" + TESTS.replace("== 2.5", "== 3")
 JS_ANSWER = "Same logic in JavaScript:\n\n```javascript\nfunction median(v) { return v; }\n```\n"
 
@@ -93,7 +96,8 @@ def tools():
 
 
 def candidate(answer: str, tools, instruction_type: str = "implement_function") -> Candidate:
-    return Candidate("coding", instruction_type, MATERIAL, TASK, answer, False, tools=tools)
+    task = PROSE_TASK if instruction_type in PROSE else TASK
+    return Candidate("coding", instruction_type, MATERIAL, task, answer, False, tools=tools)
 
 
 def verify(answer: str, tools, instruction_type: str = "implement_function"):
@@ -238,8 +242,8 @@ def test_missing_code_under_test_gets_a_hint(tools) -> None:
 
 
 def test_applicability(tools) -> None:
-    assert verify(PROSE_ANSWER, tools, "explain_code") is None
-    assert verify(PROSE_ANSWER, tools, "code_review") is None
+    for itype in ("explain_code", "code_review"):  # prose: nothing runs, the prose is checked
+        assert verify(PROSE_ANSWER, tools, itype).name == "code_discussed"
     assert not verify(PROSE_WITH_WRONG_TESTS, tools, "complexity_analysis").ok  # tests given: they run
     assert verify(JS_ANSWER, tools, "translate_language") is None
     assert verify(GOOD, tools, "translate_language").ok  # translated into Python: run
@@ -284,7 +288,8 @@ def coding_reply(always_bad: bool = False):
         if stage == "transform":
             return {"content": MATERIAL, "suitable": True, "reason": ""}
         if stage == "instruct":
-            return {"instruction": f"({rest[-1]}) {TASK}", "suitable": True, "reason": ""}
+            task = PROSE_TASK if rest[-1] in PROSE else TASK
+            return {"instruction": f"({rest[-1]}) {task}", "suitable": True, "reason": ""}
         if stage == "refine" and rest[0] == "suggester":
             return {"suggestion": f"{rest[-1]}: require ValueError for []", "suitable": True, "reason": ""}
         if stage == "refine":
@@ -299,7 +304,7 @@ def coding_reply(always_bad: bool = False):
         if always_bad:
             answer = PROSE_WITH_WRONG_TESTS if itype in PROSE else BAD
         elif itype in PROSE:
-            answer = PROSE_ANSWER
+            answer = PROSE_BOUND
         elif itype == "translate_language":
             answer = JS_ANSWER
         else:
@@ -332,11 +337,16 @@ def test_the_flow_runs_every_type_and_repairs_failing_code(tools) -> None:
     for pair in sink.pairs:
         Pair.model_validate(pair.model_dump(mode="json"))
         assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
-        assert pair.messages[1]["content"] == f"({pair.instruction_type}) {TASK}"
+        task = PROSE_TASK if pair.instruction_type in PROSE else TASK
+        assert pair.messages[1]["content"] == f"({pair.instruction_type}) {task}"
         [call] = pair.lineage.tool_calls
         assert call["name"] == "python" and call["ok"] and "[1, 2, 3]" in call["result"]
         checks = {c.name: c for c in pair.verification.checks}
-        if pair.instruction_type in PROSE or pair.instruction_type == "translate_language":
+        if pair.instruction_type in PROSE:
+            assert pair.verification.status == "passed" and checks["code_discussed"].ok
+            assert "'median'" in checks["code_discussed"].detail
+            continue
+        if pair.instruction_type == "translate_language":
             assert pair.verification.status == "not_applicable" and not checks
             continue
         assert pair.verification.status == "passed", pair.instruction_type
@@ -398,4 +408,30 @@ if __name__ == "__main__":
 def test_quoted_code_with_inner_asserts_is_not_taken_for_tests(tools) -> None:
     quoted = "```python\ndef first(items):\n    assert items, 'empty'\n    return items[0]\n```"
     assert split_solution_and_tests(quoted)[1] is None
-    assert verify(f"It checks that the list is not empty.\n\n{quoted}", tools, "explain_code") is None
+    assert (
+        verify(f"It checks that the list is not empty.\n\n{quoted}", tools, "explain_code").name
+        == "code_discussed"
+    )
+
+
+def test_prose_answers_must_be_about_code_the_task_holds(tools) -> None:
+    """explain_code, complexity_analysis and code_review run nothing: their prose is checked instead."""
+    good = verify(PROSE_BOUND, tools, "complexity_analysis")
+    assert good.ok and "'median'" in good.detail and "O(n log n)" in good.detail
+    no_bound = verify(PROSE_ANSWER, tools, "complexity_analysis")
+    assert not no_bound.ok and "no bound" in no_bound.detail
+    assert verify(PROSE_ANSWER, tools, "explain_code").ok  # no bound needed to explain
+    vague = verify("It sorts things and picks one. O(n) time.", tools, "complexity_analysis")
+    assert not vague.ok and "never names the code" in vague.detail and "'median'" in vague.detail
+    # the pair seen from the local model: a "complexity" task about a garden, with no code in it
+    no_code = Candidate(
+        "coding",
+        "complexity_analysis",
+        MATERIAL,
+        "Write a Python function to analyze the objections to a garden in a city.",
+        "The function `analyze_garden` calculates the estimated costs: O(n).",
+        False,
+        tools=tools,
+    )
+    result = asyncio.run(code_runs_tests(no_code))
+    assert not result.ok and "holds no code to analyse" in result.detail

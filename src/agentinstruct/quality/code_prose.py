@@ -1,0 +1,72 @@
+"""`code_discussed`: the check of prose coding answers (explain_code, complexity_analysis, code_review).
+
+Nothing runs for these types (unless the teacher added Python tests, which `code_runs_tests` then runs), so
+without this check such a pair would be kept unverified, even when its task holds no code at all. It passes
+when:
+- the task holds code: a fenced block, or at least two lines that read as code (`def`, `class`, `return`,
+  `for ... :`, `function`, braces and semicolons...);
+- the answer names the code: at least one function, class or variable that the code defines appears in
+  the answer (checked only when the code defines a name);
+- for complexity_analysis, the answer states a bound in big-O, Theta or Omega notation ("O(n log n)").
+Knowingly missed: whether the explanation, the bound or the review is right.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agentinstruct.pairs import Check
+from agentinstruct.quality.checks import Candidate, listed
+
+_FENCED = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
+_CODE_LINE = re.compile(
+    r"^\s*(?:(?:async\s+)?def\s+\w+\s*\(|class\s+\w+|return\b|import\s+\w|from\s+\w+\s+import\b"
+    r"|(?:for|while|if|elif)\b.*:\s*$|function\s+\w+\s*\(|(?:const|let|var|int|public|private)\s+\w+"
+    r"|.*[;{}]\s*$)"
+)
+_DEFINED = re.compile(
+    r"\b(?:def|class|function)\s+([A-Za-z_]\w*)|^\s*(?:(?:const|let|var)\s+)?([A-Za-z_]\w*)\s*=[^=]", re.M
+)
+_BOUND = re.compile(r"(?:\bO|Θ|Ω|\b[Tt]heta|\b[Oo]mega|\bbig-O)\s*\(\s*[^()\s][^()]*(?:\([^()]*\)[^()]*)*\)")
+_VERBS = {"explain_code": "explain", "complexity_analysis": "analyse", "code_review": "review"}
+#: names too generic to show that the answer is about this code
+_GENERIC = frozenset({"i", "j", "k", "n", "x", "y", "self", "cls", "result", "data", "value", "item"})
+
+
+def task_code(instruction: str) -> str:
+    """The code a task carries: its fenced blocks, else its lines that read as code ("" when none)."""
+    blocks = [match.group(2) for match in _FENCED.finditer(instruction)]
+    if blocks:
+        return "\n".join(blocks)
+    lines = [line for line in instruction.splitlines() if _CODE_LINE.match(line)]
+    return "\n".join(lines) if len(lines) >= 2 else ""
+
+
+def defined_names(code: str) -> list[str]:
+    """Functions, classes and variables the code defines, in order, without generic ones."""
+    names = (a or b for a, b in _DEFINED.findall(code))
+    return list(dict.fromkeys(n for n in names if n.lower() not in _GENERIC and len(n) > 1))
+
+
+def code_discussed(candidate: Candidate) -> Check:
+    """The task holds code, the answer names it, and a complexity answer states a bound."""
+    name = "code_discussed"
+    verb = _VERBS.get(candidate.instruction_type, "discuss")
+    code = task_code(candidate.instruction)
+    if not code:
+        detail = f"the task holds no code to {verb}; a task of this type must include the code itself"
+        return Check(name=name, ok=False, detail=detail)
+    problems = []
+    names = defined_names(code)
+    if names and not any(re.search(rf"\b{re.escape(n)}\b", candidate.answer) for n in names):
+        problems.append(f"the answer never names the code it is about ({listed(names)}); refer to it by name")
+    bound = _BOUND.search(candidate.answer)
+    if candidate.instruction_type == "complexity_analysis" and not bound:
+        problems.append("the answer states no bound: give the time and space complexity as O(...)")
+    if problems:
+        return Check(name=name, ok=False, detail="; ".join(problems))
+    found = (
+        f"; bound {bound.group(0)}" if bound and candidate.instruction_type == "complexity_analysis" else ""
+    )
+    shown = f"names {listed(names, 3)}" if names else "the task's code"
+    return Check(name=name, ok=True, detail=f"the answer discusses {shown}{found}")
