@@ -106,3 +106,23 @@ def test_a_trace_ending_in_a_tool_call_is_not_empty():
 def test_repeated_ngram_ratio():
     assert repeated_ngram_ratio("a b c d e f g h", 2) == 0.0
     assert repeated_ngram_ratio("a b a b a b a b", 2) == pytest.approx(5 / 7)
+
+
+def test_an_answer_that_hands_back_the_users_text_is_an_echo():
+    """Seen from a small local model: the passage (or a whole source) returned as the answer."""
+    from quality_fixtures import PASSAGE
+
+    copied = make_pair("What did the engineers argue?", PASSAGE)
+    failure = first_failure(copied)
+    assert failure is not None and failure.reason == "filter:echo" and "100% of its 5-grams" in failure.detail
+    quoting = make_pair(
+        "What did the engineers argue? Quote them.",
+        f'They argued that rebuilding was urgent, quoting the report: "{PASSAGE.split(".")[0]}." '
+        "Their case rested on the storm records and on what the last repair had cost the town.",
+    )
+    assert first_failure(quoting) is None  # a quote inside an answer of its own is fine
+    edited = make_pair("Fix the spelling.", PASSAGE, skill="text_modification")
+    assert first_failure(edited) is None  # rewriting skills rightly restate the input: exempt
+    assert first_failure(copied, FilterSettings(echo_exempt_skills=["reading_comprehension"])) is None
+    half = make_pair("What did the engineers argue?", PASSAGE[:150] + " " + GOOD + " " + GOOD.lower())
+    assert first_failure(half) is None  # under 90% of its 5-grams copied

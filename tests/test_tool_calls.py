@@ -33,7 +33,7 @@ from agentinstruct.quality.tool_calls import (
     validate_tool_call,
     validate_tool_result,
 )
-from agentinstruct.quality.tool_traces import VARIANTS, validate_trace
+from agentinstruct.quality.tool_traces import VARIANTS, offered_by, validate_trace
 from agentinstruct.testing import OpenAIServer
 
 WEATHER = ApiSpec(
@@ -791,3 +791,20 @@ def test_trace_messages_have_the_openai_sdk_shapes_and_reach_a_server():
         client.close()
         [request] = server.requests
     assert request["messages"] == messages and request["tools"] == tools
+
+
+def test_an_unavailable_request_that_a_listed_api_serves_is_rejected():
+    """Seen from the local model: "create a new item" declined while create_item was listed."""
+    decline = [say("I cannot do that with the available tools.")]
+    served = trace_to_messages(
+        TraceOutput(steps=[TraceStep(**s) for s in decline]), "Please book a table for two at Chez Léon."
+    )
+    problems = validate_trace(served, SPECS, "api_not_available")
+    assert any("asks for what book_table does" in p for p in problems), problems
+    unserved = trace_to_messages(TraceOutput(steps=[TraceStep(**s) for s in decline]), "Book me a flight.")
+    assert validate_trace(unserved, SPECS, "api_not_available") == []
+    assert (
+        offered_by("I want to create a new item named Laptop", ["get_item", "create_item"]) == "create_item"
+    )
+    assert offered_by("Cancel my order", ["create_order", "getOrder"]) is None
+    assert offered_by("Search everything", ["search"]) is None  # one-word names are too generic

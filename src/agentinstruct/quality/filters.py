@@ -5,7 +5,10 @@ code fences, JSON that never closes, a last character that cannot end a sentence
 word that cannot end one ("the", "and"...), or a long last prose line without final punctuation.
 Refusals ("I'm sorry, but I can't...", "As an AI language model...") are rejected unless the pair is
 marked unanswerable, where declining is the expected answer. Degenerate repetition is the share of word
-n-grams that repeat an earlier one. Length bounds are per skill (`FilterSettings.bounds_for`).
+n-grams that repeat an earlier one. An echo is an answer whose word 5-grams are nearly all the user's own
+text: the passage or task handed back instead of an answer (skills whose answers rightly restate the
+input, such as light edits or fixed code, are exempt). Length bounds are per skill
+(`FilterSettings.bounds_for`).
 
 Filters run in the order of `FILTERS`; the first failure is the reason recorded.
 """
@@ -163,6 +166,26 @@ def repeated_ngram_ratio(text: str, n: int) -> float:
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
 
 
+#: word n-gram size of the echo filter, and the fewest answer words it judges
+ECHO_NGRAM = 5
+ECHO_MIN_WORDS = 12
+
+
+def echo(answer: Answer, settings: FilterSettings) -> str | None:
+    if answer.tool_call_only or answer.skill in settings.echo_exempt_skills:
+        return None
+    said = words(answer.text)
+    if len(said) < ECHO_MIN_WORDS:
+        return None
+    user = words(answer.instruction)
+    asked = {tuple(user[i : i + ECHO_NGRAM]) for i in range(len(user) - ECHO_NGRAM + 1)}
+    grams = [tuple(said[i : i + ECHO_NGRAM]) for i in range(len(said) - ECHO_NGRAM + 1)]
+    share = sum(gram in asked for gram in grams) / len(grams)
+    if share < settings.max_echo:
+        return None
+    return f"{share:.0%} of its {ECHO_NGRAM}-grams repeat the user's own text ('{' '.join(said[:8])}...')"
+
+
 def too_short(answer: Answer, settings: FilterSettings) -> str | None:
     bounds = settings.bounds_for(answer.skill)
     answer_words, instruction_words = len(words(answer.text)), len(words(answer.instruction))
@@ -189,6 +212,7 @@ FILTERS: dict[str, FilterFunction] = {
     "refusal": refusal,
     "truncated": truncated,
     "repetition": repetition,
+    "echo": echo,
     "too_short": too_short,
     "too_long": too_long,
 }

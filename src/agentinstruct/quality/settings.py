@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-FilterName = Literal["empty_answer", "truncated", "refusal", "repetition", "too_short", "too_long"]
+FilterName = Literal["empty_answer", "truncated", "refusal", "repetition", "echo", "too_short", "too_long"]
 FILTER_NAMES: tuple[str, ...] = FilterName.__args__
 
 
@@ -91,6 +91,16 @@ class FilterSettings(_Strict):
     )
     truncation_line_words: int = Field(
         default=14, ge=3, description="a last prose line this long without final punctuation is cut off"
+    )
+    max_echo: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="reject when this share of the answer's 5-grams is the user's text",
+    )
+    echo_exempt_skills: list[str] = Field(
+        default_factory=lambda: ["text_modification", "coding"],
+        description="skills whose answers may rightly restate the user's text (light edits, fixed code)",
     )
     lengths: LengthBounds = Field(default_factory=LengthBounds, description="bounds for every skill")
     skill_lengths: dict[str, LengthBounds] = Field(

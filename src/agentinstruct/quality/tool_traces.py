@@ -113,6 +113,14 @@ def validate_trace(
     if variant not in VARIANTS or variant.endswith("_missing_params"):
         problems += _missing_problems(calls, missing)
     problems += _variant_problems(variant, [name for name, _, _ in calls], final_text)
+    if variant == "api_not_available":
+        request = next((_text(m.get("content")) for m in messages if m.get("role") == "user"), "")
+        offered = offered_by(request, specs)
+        if offered:
+            problems.append(
+                f"{variant}: the request asks for what {offered} does (every word of its name is in the "
+                "request), so a listed API fits; the request must need an operation that none offers"
+            )
     return problems
 
 
@@ -204,6 +212,25 @@ def _missing_problems(calls: list[tuple[str, Any, int]], missing: Iterable[str])
                 if problem not in problems:
                     problems.append(problem)
     return problems
+
+
+#: words of a function name ("create_item", "getWeather"), split at underscores, dashes and case changes
+_NAME_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def offered_by(request: str, specs: Iterable[str]) -> str | None:
+    """The first listed function whose name's words (two or more) all occur in the request, compared on
+    their first four letters ("create_item" for "create a new item"), or None.
+
+    A heuristic for api_not_available requests that some API plainly serves; one-word names ("search")
+    are never taken, being too generic to tell.
+    """
+    said = {word[:4] for word in re.findall(r"[a-z]+", request.lower())}
+    for name in specs:
+        parts = [part.lower()[:4] for part in _NAME_PART.findall(name) if len(part) >= 3]
+        if len(parts) >= 2 and all(part in said for part in parts):
+            return name
+    return None
 
 
 def _variant_problems(variant: str, called: list[str], final_text: str) -> list[str]:
