@@ -22,6 +22,7 @@ from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.pairs import Pair
 from agentinstruct.quality import execution
 from agentinstruct.quality.checks import CHECKS, Candidate, resolve_checks
+from agentinstruct.quality.code_prose import code_discussed
 from agentinstruct.quality.execution import code_runs_tests, split_solution_and_tests
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills
 from skill_templates import render, strict_environment
@@ -100,6 +101,10 @@ def candidate(answer: str, tools, instruction_type: str = "implement_function") 
     return Candidate("coding", instruction_type, MATERIAL, task, answer, False, tools=tools)
 
 
+def discussed(answer: str, tools, instruction_type: str):
+    return code_discussed(candidate(answer, tools, instruction_type))
+
+
 def verify(answer: str, tools, instruction_type: str = "implement_function"):
     return asyncio.run(code_runs_tests(candidate(answer, tools, instruction_type)))
 
@@ -111,7 +116,7 @@ def test_taxonomy_matches_the_spec_row(skill: Skill) -> None:
     assert [t.name for t in skill.transformations] == ["problem_from_code", "task_from_docs"]
     assert [t.name for t in skill.instruction_types] == TYPES
     assert [g.name for g in skill.refinement.goals] == GOALS
-    assert skill.checks == ["code_runs_tests"] and resolve_checks(skill.checks)
+    assert skill.checks == ["code_runs_tests", "code_discussed"] and resolve_checks(skill.checks)
     assert skill.teacher_tools == ["python"]
     assert skill.repair_rounds == 2
     assert skill.system_prompt.strip() and skill.description.strip()
@@ -243,8 +248,10 @@ def test_missing_code_under_test_gets_a_hint(tools) -> None:
 
 def test_applicability(tools) -> None:
     for itype in ("explain_code", "code_review"):  # prose: nothing runs, the prose is checked
-        assert verify(PROSE_ANSWER, tools, itype).name == "code_discussed"
+        assert verify(PROSE_ANSWER, tools, itype) is None and discussed(PROSE_ANSWER, tools, itype).ok
     assert not verify(PROSE_WITH_WRONG_TESTS, tools, "complexity_analysis").ok  # tests given: they run
+    assert discussed(PROSE_WITH_WRONG_TESTS, tools, "complexity_analysis") is None  # ...and only they
+    assert discussed(GOOD, tools, "implement_function") is None
     assert verify(JS_ANSWER, tools, "translate_language") is None
     assert verify(GOOD, tools, "translate_language").ok  # translated into Python: run
     no_tests = verify(f"Here it is:\n{SOLUTION}", tools, "implement_function")
@@ -408,20 +415,19 @@ if __name__ == "__main__":
 def test_quoted_code_with_inner_asserts_is_not_taken_for_tests(tools) -> None:
     quoted = "```python\ndef first(items):\n    assert items, 'empty'\n    return items[0]\n```"
     assert split_solution_and_tests(quoted)[1] is None
-    assert (
-        verify(f"It checks that the list is not empty.\n\n{quoted}", tools, "explain_code").name
-        == "code_discussed"
-    )
+    explained = f"It checks that the list is not empty.\n\n{quoted}"
+    assert verify(explained, tools, "explain_code") is None  # no tests: nothing runs
+    assert discussed(explained, tools, "explain_code") is not None  # the prose check applies
 
 
 def test_prose_answers_must_be_about_code_the_task_holds(tools) -> None:
     """explain_code, complexity_analysis and code_review run nothing: their prose is checked instead."""
-    good = verify(PROSE_BOUND, tools, "complexity_analysis")
+    good = discussed(PROSE_BOUND, tools, "complexity_analysis")
     assert good.ok and "'median'" in good.detail and "O(n log n)" in good.detail
-    no_bound = verify(PROSE_ANSWER, tools, "complexity_analysis")
+    no_bound = discussed(PROSE_ANSWER, tools, "complexity_analysis")
     assert not no_bound.ok and "no bound" in no_bound.detail
-    assert verify(PROSE_ANSWER, tools, "explain_code").ok  # no bound needed to explain
-    vague = verify("It sorts things and picks one. O(n) time.", tools, "complexity_analysis")
+    assert discussed(PROSE_ANSWER, tools, "explain_code").ok  # no bound needed to explain
+    vague = discussed("It sorts things and picks one. O(n) time.", tools, "complexity_analysis")
     assert not vague.ok and "never names the code" in vague.detail and "'median'" in vague.detail
     # the pair seen from the local model: a "complexity" task about a garden, with no code in it
     no_code = Candidate(
@@ -433,5 +439,5 @@ def test_prose_answers_must_be_about_code_the_task_holds(tools) -> None:
         False,
         tools=tools,
     )
-    result = asyncio.run(code_runs_tests(no_code))
+    result = code_discussed(no_code)
     assert not result.ok and "holds no code to analyse" in result.detail

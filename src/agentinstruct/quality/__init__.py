@@ -6,6 +6,7 @@ in `constraints`; dedup, decontamination and judging belong here too.
 
 from agentinstruct.quality import agreement as agreement  # registers key, agreement and label-set checks
 from agentinstruct.quality import citations as citations  # registers "citations_grounded"
+from agentinstruct.quality import code_prose as code_prose  # registers "code_discussed"
 from agentinstruct.quality import constraints as constraints  # registers the "constraints" check
 from agentinstruct.quality import execution as execution  # registers "code_runs_tests", "unique_solution"
 from agentinstruct.quality import grounding as grounding  # registers grounding and arithmetic checks

@@ -1,8 +1,8 @@
 """`code_discussed`: the check of prose coding answers (explain_code, complexity_analysis, code_review).
 
-Nothing runs for these types (unless the teacher added Python tests, which `code_runs_tests` then runs), so
-without this check such a pair would be kept unverified, even when its task holds no code at all. It passes
-when:
+Nothing runs for these types (unless the teacher added Python tests, which `code_runs_tests` then runs and
+this check leaves alone), so without it such a pair would be kept unverified, even when its task holds no
+code at all. It passes when:
 - the task holds code: a fenced block, or at least two lines that read as code (`def`, `class`, `return`,
   `for ... :`, `function`, braces and semicolons...);
 - the answer names the code: at least one function, class or variable that the code defines appears in
@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 
 from agentinstruct.pairs import Check
-from agentinstruct.quality.checks import Candidate, listed
+from agentinstruct.quality.checks import Candidate, check, listed
+from agentinstruct.quality.execution import PROSE_TYPES, code_blocks, split_solution_and_tests
 
-_FENCED = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
 _CODE_LINE = re.compile(
     r"^\s*(?:(?:async\s+)?def\s+\w+\s*\(|class\s+\w+|return\b|import\s+\w|from\s+\w+\s+import\b"
     r"|(?:for|while|if|elif)\b.*:\s*$|function\s+\w+\s*\(|(?:const|let|var|int|public|private)\s+\w+"
@@ -35,7 +35,7 @@ _GENERIC = frozenset({"i", "j", "k", "n", "x", "y", "self", "cls", "result", "da
 
 def task_code(instruction: str) -> str:
     """The code a task carries: its fenced blocks, else its lines that read as code ("" when none)."""
-    blocks = [match.group(2) for match in _FENCED.finditer(instruction)]
+    blocks = [code for _, code in code_blocks(instruction)]
     if blocks:
         return "\n".join(blocks)
     lines = [line for line in instruction.splitlines() if _CODE_LINE.match(line)]
@@ -48,8 +48,11 @@ def defined_names(code: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if n.lower() not in _GENERIC and len(n) > 1))
 
 
-def code_discussed(candidate: Candidate) -> Check:
+@check("code_discussed")
+def code_discussed(candidate: Candidate) -> Check | None:
     """The task holds code, the answer names it, and a complexity answer states a bound."""
+    if candidate.instruction_type not in PROSE_TYPES or split_solution_and_tests(candidate.answer)[1]:
+        return None  # code to run: `code_runs_tests` verifies it
     name = "code_discussed"
     verb = _VERBS.get(candidate.instruction_type, "discuss")
     code = task_code(candidate.instruction)

@@ -15,10 +15,11 @@ parameterless `test_*` function (async ones too), every `test*` method of `Test*
 TestCase classes through unittest) and prints a summary line carrying a nonce. Pass: exit code 0, not
 timed out, and the nonce line printed (so `sys.exit(0)` in the solution cannot skip the tests). The
 tests must use at least one name the solution defines and assert something. For explain_code,
-complexity_analysis and code_review without a Python tests block, nothing runs: the prose is checked by
-`quality.code_prose.code_discussed` instead. Not applicable (None) for translate_language whose last code
-block is not Python, unless the answer holds a Python tests block. A failure's detail is the first failing
-test's traceback tail (trimmed), which the flow feeds back to the teacher in its repair rounds.
+complexity_analysis and code_review without a Python tests block, nothing runs (None): the prose is
+checked by `code_discussed` (`quality.code_prose`) instead. Not applicable (None) either for
+translate_language whose last code block is not Python, unless the answer holds a Python tests block. A
+failure's detail is the first failing test's traceback tail (trimmed), which the flow feeds back to the
+teacher in its repair rounds.
 
 `unique_solution` (analytical_reasoning). The instruction carries `answer_key` and `solver_program`
 (instruction_fields): a self-contained program that enumerates every arrangement satisfying the
@@ -39,7 +40,6 @@ from typing import Any
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.checks import Candidate, check
-from agentinstruct.quality.code_prose import code_discussed
 from agentinstruct.tools import ToolUnavailable
 
 #: instruction types whose answer is prose: running applies only if the teacher wrote Python tests anyway
@@ -239,7 +239,7 @@ async def code_runs_tests(candidate: Candidate) -> Check | None:
     if tests is None:
         blocks = code_blocks(candidate.answer)
         if candidate.instruction_type in PROSE_TYPES:
-            return code_discussed(candidate)  # prose without tests: nothing to run
+            return None  # prose without tests: nothing to run (`code_discussed` checks it)
         if candidate.instruction_type == "translate_language" and (not blocks or not _is_python(*blocks[-1])):
             return None
         return Check(
