@@ -235,7 +235,7 @@ def test_a_reply_that_copies_the_prompt_is_reasked():
             footer_line = next(
                 line
                 for line in request.messages[-1]["content"].splitlines()
-                if line.startswith('- "instruction"')
+                if line.startswith('- "question"')
             )
             return {"suitable": True, "reason": "", "instruction": footer_line}
         return rc_reply(request)
@@ -244,4 +244,4 @@ def test_a_reply_that_copies_the_prompt_is_reasked():
     sink = run_flow(model, [make_seed()], refinement_rounds=0)
     assert len(sink.pairs) == 2
     reasks = [r for r in model.requests if "/instruct/" in r.tag and len(r.messages) == 4]
-    assert len(reasks) == 2 and "repeats the instructions" in reasks[0].messages[-1]["content"]
+    assert len(reasks) == 2 and "copies my request" in reasks[0].messages[-1]["content"]

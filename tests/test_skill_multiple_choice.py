@@ -166,3 +166,15 @@ def test_letter_helpers() -> None:
     assert chosen_letters("Answer: (A) Trimming wicks and (C) Climbing", options) == ["A", "C"]
     assert chosen_letters("The answers are A, C and E.", options) == ["A", "C", "E"]
     assert chosen_letters("A tricky one; no letter given", options) == []
+
+
+def test_options_run_together_on_one_line_are_read() -> None:
+    inline = "Which gas makes up most of the air? A) Carbon dioxide B) Nitrogen C) Helium D) Argon"
+    assert options_in(inline) == {"A": "Carbon dioxide", "B": "Nitrogen", "C": "Helium", "D": "Argon"}
+    assert options_in("Plan B) came before plan A) in the report.") == {}  # letters out of order: prose
+    assert answer_matches_key(candidate("Answer: B", question=inline)).ok
+
+
+def test_a_letter_key_for_a_question_without_options_is_rejected() -> None:
+    bare = answer_matches_key(candidate("Answer: A", question="Why do roofs reflect sunlight?", key="A"))
+    assert not bare.ok and "lists no lettered options" in bare.detail

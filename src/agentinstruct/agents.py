@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -191,29 +192,55 @@ def extract_json(text: str) -> Any:
     raise ValueError("the reply contains no JSON object")
 
 
+QUOTED_EXAMPLE = re.compile(r'["“]([^"“”\n]{30,})["”]')
+
+
 def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
     """An error when the reply copies the prompt's own instructions into its fields (small models do).
 
     Scaffold lines are the prompt's lines that come from the template, not from the material passed in, so
-    an editor that legitimately repeats the passage is not flagged. Only the prompt lines a field repeats
-    are looked up in the material (the costly test): in the common case there is none, and nothing is.
+    an editor that legitimately repeats the passage is not flagged. A field line that contains a scaffold
+    line or a quoted example of one, or most of its word pairs ("Write a brain teaser..." for "Write one
+    brain teaser..."), copies it.
+    Only the prompt lines a field repeats are looked up in the material (the costly test).
     """
-    fields = output.model_dump() if isinstance(output, BaseModel) else {"answer": output}
+    structured = isinstance(output, BaseModel)
+    fields = output.model_dump(by_alias=True) if structured else {"answer": output}
     texts = {name: value for name, value in fields.items() if isinstance(value, str) and value}
     joined = "\0".join(texts.values())  # a superset test: the exact one per field comes last
-    repeated = []
-    for line in prompt.splitlines():
-        core = line.strip(" -")
-        if len(core) >= 30 and core in joined:
-            repeated.append((core, line.strip()))
+    lines = [(line.strip(" -"), line.strip()) for line in prompt.splitlines()]
+    # a template's quoted example ("Which gas makes up most of Earth's atmosphere?") is scaffold too
+    lines += [(quoted, quoted) for quoted in QUOTED_EXAMPLE.findall(prompt)]
+    repeated = [(core, stripped) for core, stripped in lines if len(core) >= 30 and core in joined]
+    if not repeated and structured:
+        repeated = [(core, stripped) for core, stripped in lines if _paraphrased(core, joined)]
     if not repeated:
         return ""
     material = _material(variables)
     scaffold = [line for line, stripped in repeated if stripped not in material]
     for name, value in texts.items():
-        if any(line in value for line in scaffold):
-            return f"the field '{name}' repeats the instructions instead of doing the task; write the {name}"
+        copied = next((line for line in scaffold if line in value or _paraphrased(line, value)), None)
+        if copied is not None:
+            quoted = copied if len(copied) <= 80 else copied[:77] + "..."
+            return (
+                f"the field '{name}' copies my request (\"{quoted}\") instead of holding what you were "
+                f"asked to write; put your own {name.replace('_', ' ')} in '{name}'"
+            )
     return ""
+
+
+def _word_pairs(text: str) -> set[tuple[str, str]]:
+    words = re.findall(r"\w+", text.lower())
+    return set(pairwise(words))
+
+
+def _paraphrased(line: str, text: str) -> bool:
+    """Whether some line of `text` holds at least 3/4 of the word pairs of a prompt line of 8+ words."""
+    pairs = _word_pairs(line)
+    if len(pairs) < 7:
+        return False
+    needed = 0.75 * len(pairs)
+    return any(len(pairs & _word_pairs(candidate)) >= needed for candidate in text.splitlines())
 
 
 def _material(variables: dict[str, Any]) -> str:
@@ -349,7 +376,12 @@ class Agent:
                     },
                 ]
         return AgentResult(
-            "failed", reason=f"invalid_output: {error}", call_ids=call_ids, prompt=prompt, tool_calls=records
+            "failed",
+            reason=f"invalid_output: {error}",
+            call_ids=call_ids,
+            prompt=prompt,
+            tool_calls=records,
+            messages=[*messages, {"role": "assistant", "content": response.text}],
         )
 
     @staticmethod

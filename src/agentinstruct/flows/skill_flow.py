@@ -14,7 +14,7 @@ import random
 from dataclasses import replace
 from typing import Any
 
-from pydantic import Field, create_model
+from pydantic import AliasChoices, Field, create_model
 
 from agentinstruct.agents import (
     PROMPTS_DIR,
@@ -104,7 +104,12 @@ class SkillFlow(FlowRecords):
             for t in skill.transformations
         }
         instruction_output = ConstrainedInstructionOutput if skill.constraints else InstructionOutput
-        instruction_output = _with_fields(instruction_output, skill.instruction_fields)
+        instruction_output = _with_fields(
+            instruction_output,
+            skill.instruction_fields,
+            key=skill.instruction_key,
+            description=skill.instruction_description,
+        )
         self.instructors = {
             t.name: agent(t.name, t.prompt or skill.prompts.instruction, instruction_output)
             for t in skill.instruction_types
@@ -396,9 +401,29 @@ class SkillFlow(FlowRecords):
         return Verification.from_checks(await run_checks(self.checks, candidate))
 
 
-def _with_fields(output: type[AgentOutput], fields: dict[str, str]) -> type[AgentOutput]:
-    """The output model plus a skill's extra required text fields (they follow the task fields)."""
-    if not fields:
-        return output
+def _with_fields(
+    output: type[AgentOutput], fields: dict[str, str], *, key: str = "instruction", description: str = ""
+) -> type[AgentOutput]:
+    """The output model plus a skill's extra required text fields (they follow the task fields).
+
+    With a `key` other than "instruction", the task is asked for under that JSON key (a reply under
+    "instruction" is still accepted) and read back as `.instruction` all the same.
+    """
     extra: dict[str, Any] = {name: (str, Field(default="", description=d)) for name, d in fields.items()}
+    if key != "instruction" or description:
+        default = output.model_fields["instruction"].description or ""
+        extra = {
+            "instruction": (
+                str,
+                Field(
+                    default="",
+                    description=description or default,
+                    validation_alias=AliasChoices(key, "instruction"),
+                    serialization_alias=key,
+                ),
+            ),
+            **extra,
+        }
+    if not extra:
+        return output
     return create_model(output.__name__, __base__=output, **extra)

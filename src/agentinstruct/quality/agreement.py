@@ -156,13 +156,28 @@ LEADING_LETTERS = re.compile(
 )
 
 
+#: options run together on one line: "... atmosphere? A) Carbon dioxide B) Oxygen C) Helium"
+INLINE_OPTION = re.compile(r"(?:^|\s)\(?([A-H])\)\s+(.+?)(?=\s+\(?[A-H]\)\s|$)")
+
+
 def options_in(instruction: str) -> dict[str, str]:
-    """The lettered options of a task ("A) ...", "(B) ...", "C. ...", "D: ..."), letter -> text."""
+    """The lettered options of a task ("A) ...", "(B) ...", "C. ...", "D: ..."), letter -> text.
+
+    Options are read one per line; a task without such lines may run "A) x B) y C) z" together on one
+    line, read only when the letters there start at A and follow in order (so a stray "B)" is no option).
+    """
     options: dict[str, str] = {}
     for line in instruction.splitlines():
         found = OPTION_LINE.match(line)
         if found:
             options.setdefault(found.group(1), found.group(2).strip())
+    if options:
+        return options
+    for line in instruction.splitlines():
+        inline = INLINE_OPTION.findall(line)
+        letters = [letter for letter, _ in inline]
+        if len(inline) >= 2 and letters == list(LETTERS[: len(letters)]):
+            return {letter: text.strip() for letter, text in inline}
     return options
 
 
@@ -243,7 +258,11 @@ def answer_matches_key(candidate: Candidate) -> Check | None:
     name, options = "answer_matches_key", options_in(candidate.instruction)
     expected = key_letters(key, options)
     if expected is not None:
-        missing = [x for x in expected if options and x not in options]
+        if not options:
+            return Check(
+                name=name, ok=False, detail="the task lists no lettered options (A) ..., B) ...) for its key"
+            )
+        missing = [x for x in expected if x not in options]
         if missing:
             return Check(name=name, ok=False, detail=f"the key names {', '.join(missing)}, not an option")
         chosen = chosen_letters(candidate.answer, options)

@@ -102,6 +102,15 @@ class Skill(BaseModel):
         description="extra text fields (name: description) the instruction and editor agents also return, "
         "e.g. an answer key; checks see them in Candidate.details",
     )
+    instruction_key: str = Field(
+        default="instruction",
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="the JSON key the instruction agent writes its task under; a name for what the task is "
+        "(question, request, puzzle) keeps small models from copying their own instructions into it",
+    )
+    instruction_description: str = Field(
+        default="", description="what the instruction agent writes under instruction_key (default: generic)"
+    )
     corpus_search: bool = Field(
         default=False, description="the flow searches the run's corpus (the index is built once per run)"
     )

@@ -1,0 +1,94 @@
+"""The instruction agent's JSON key is named by the skill (question, puzzle, user_request) so that a small
+model writes its task there instead of copying its own instructions; copies are still caught and re-asked,
+including near copies and copies of a template's quoted example."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pydantic import BaseModel
+
+from agentinstruct.agents import copied_scaffold
+from agentinstruct.flows import FlowSettings, SkillFlow
+from agentinstruct.models import ModelRequest, ScriptedModel
+from agentinstruct.skills import SkillError, load_skill_file, load_skills
+from test_flows import ListSink, make_seed, rc_reply
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_every_bundled_skill_but_tool_use_names_its_task_key():
+    keys = {name: skill.instruction_key for name, skill in load_skills().items()}
+    assert keys["multiple_choice"] == "question" and keys["brain_teaser"] == "puzzle"
+    assert [name for name, key in keys.items() if key == "instruction"] == ["tool_use"]  # its own output
+
+
+def test_the_request_schema_asks_for_the_key_and_the_flow_reads_it_as_the_instruction():
+    def reply(request: ModelRequest):
+        if "/instruct/" in request.tag:
+            properties = list(request.json_schema["schema"]["properties"])
+            assert properties[0] == "question" and "instruction" not in properties
+            assert '- "question": the question or task about the passage' in request.messages[-1]["content"]
+            return {"question": "Who lit the lamp?", "suitable": True, "reason": ""}
+        return rc_reply(request)
+
+    skill = load_skills()["reading_comprehension"]
+    sink = ListSink()
+    asyncio.run(
+        SkillFlow(skill, ScriptedModel(reply), sink, FlowSettings(refinement_rounds=0)).run_seed(make_seed())
+    )
+    assert sink.pairs and all(p.lineage.seed_instruction.text == "Who lit the lamp?" for p in sink.pairs)
+    # a reply under the generic name is accepted too
+    sink = ListSink()
+    asyncio.run(
+        SkillFlow(skill, ScriptedModel(rc_reply), sink, FlowSettings(refinement_rounds=0)).run_seed(
+            make_seed()
+        )
+    )
+    assert sink.pairs
+
+
+class Question(BaseModel):
+    question: str
+
+
+PROMPT = (
+    "Write one brain teaser for an AI assistant to solve, using the notes below as its material.\n"
+    'Ask about one fact, answerable without the text ("Which gas makes up most of the atmosphere?").\n'
+    "Notes:\nThe lighthouse keepers of Alder Creek lit the lamp every night for ninety years."
+)
+MATERIAL = {"content": "The lighthouse keepers of Alder Creek lit the lamp every night for ninety years."}
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        "Write one brain teaser for an AI assistant to solve, using the notes below as its material.",
+        "Write a brain teaser for an AI assistant to solve, using the notes below as its material.",
+        "Which gas makes up most of the atmosphere? A) Oxygen B) Nitrogen",
+    ],
+)
+def test_copies_and_near_copies_of_the_prompt_are_caught(copy):
+    error = copied_scaffold(Question(question=copy), PROMPT, MATERIAL)
+    assert error.startswith("the field 'question' copies my request")
+
+
+@pytest.mark.parametrize(
+    "own",
+    [
+        "Keepers lit a lamp for ninety years, one night at a time. How many nights is that, roughly?",
+        "The lighthouse keepers of Alder Creek lit the lamp every night for ninety years. Why stop?",
+    ],
+)
+def test_own_work_and_quoted_material_pass(own):
+    assert copied_scaffold(Question(question=own), PROMPT, MATERIAL) == ""
+
+
+def test_a_malformed_instruction_key_names_the_field(tmp_path):
+    source = load_skills()["open_domain_qa"].directory / "open_domain_qa.yaml"
+    text = source.read_text().replace("instruction_key: question", "instruction_key: The Question")
+    bad = tmp_path / "open_domain_qa.yaml"
+    bad.write_text(text)
+    with pytest.raises(SkillError, match="instruction_key"):
+        load_skill_file(bad)
