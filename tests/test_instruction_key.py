@@ -92,3 +92,32 @@ def test_a_malformed_instruction_key_names_the_field(tmp_path):
     bad.write_text(text)
     with pytest.raises(SkillError, match="instruction_key"):
         load_skill_file(bad)
+
+
+@pytest.mark.parametrize(
+    ("second", "pairs", "reason"),
+    [
+        ({"question": "Who lit the lamp?", "suitable": True, "reason": ""}, 1, None),
+        ({"question": "-", "suitable": False, "reason": "still nothing to ask"}, 0, "still nothing to ask"),
+        ("no JSON at all", 0, "no story in it"),  # an unusable second reply: the first decline stands
+    ],
+)
+def test_a_declining_instruction_agent_reconsiders_once(second, pairs, reason):
+    def reply(request: ModelRequest):
+        if "/instruct/" in request.tag:
+            if len(request.messages) == 2:
+                return {"question": "-", "suitable": False, "reason": "no story in it"}
+            assert 'You said the material is not suitable: "no story in it"' in request.messages[3]["content"]
+            return second
+        return rc_reply(request)
+
+    skill = load_skills()["reading_comprehension"]
+    sink, model = ListSink(), ScriptedModel(reply)
+    settings = FlowSettings(refinement_rounds=0, instructions_per_seed=1)
+    asyncio.run(SkillFlow(skill, model, sink, settings).run_seed(make_seed()))
+    assert len(sink.pairs) == pairs
+    instruct_calls = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(instruct_calls) in (2, 3)  # the decline, its reconsideration (and one re-ask if unusable)
+    if reason is not None:
+        [rejection] = sink.rejections
+        assert rejection.reason == "not_suitable:seed_instruction" and reason in rejection.detail

@@ -268,8 +268,11 @@ class Agent:
         *,
         temperature: float = 0.7,
         max_tokens: int = 1024,
+        reconsider_declines: bool = False,
     ):
         self.name = name
+        #: ask once more after a not-suitable exit (small models decline material that plainly fits)
+        self.reconsider_declines = reconsider_declines
         self.template = template
         self.directory = Path(directory)
         self.output = output
@@ -298,11 +301,21 @@ class Agent:
     ) -> AgentResult:
         """Render, call (through `tools` when given), validate, re-ask once on invalid output.
 
-        A not-suitable exit is never retried.
+        A not-suitable exit is final, unless the agent reconsiders declines: then it is shown its reason
+        and asked once whether the material really cannot support the task; if that reply is unusable,
+        the first exit stands.
         """
         messages = self.messages(variables, system)
         prompt = messages[-1]["content"]
-        return await self._converse(model, messages, prompt, variables, tag=tag, seed=seed, tools=tools)
+        result = await self._converse(model, messages, prompt, variables, tag=tag, seed=seed, tools=tools)
+        if result.status != "not_suitable" or not self.reconsider_declines:
+            return result
+        feedback = render(PROMPTS_DIR, "reconsider.j2", reason=result.reason)
+        second = await self.revise(model, result, feedback, variables, tag=tag, seed=seed, tools=tools)
+        if second.status == "failed":
+            result.call_ids = second.call_ids
+            return result
+        return second
 
     async def revise(
         self,

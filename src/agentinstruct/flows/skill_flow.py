@@ -85,7 +85,15 @@ class SkillFlow(FlowRecords):
         self._teacher_systems: dict[str, str] = {}
         self._agents(skill, settings)
 
-    def agent(self, name: str, template: str, output: type | None, *, teacher: bool = False) -> Agent:
+    def agent(
+        self,
+        name: str,
+        template: str,
+        output: type | None,
+        *,
+        teacher: bool = False,
+        reconsider_declines: bool = False,
+    ) -> Agent:
         """An agent of this skill with the run's sampling settings (the teacher's when `teacher`)."""
         settings = self.settings
         return Agent(
@@ -95,6 +103,7 @@ class SkillFlow(FlowRecords):
             output,
             temperature=settings.teacher_temperature if teacher else settings.temperature,
             max_tokens=settings.teacher_max_tokens if teacher else settings.max_tokens,
+            reconsider_declines=reconsider_declines,
         )
 
     def _agents(self, skill: Skill, settings: FlowSettings) -> None:
@@ -110,8 +119,11 @@ class SkillFlow(FlowRecords):
             key=skill.instruction_key,
             description=skill.instruction_description,
         )
+        # an instruction agent's decline is reconsidered once: small models decline material that fits
         self.instructors = {
-            t.name: agent(t.name, t.prompt or skill.prompts.instruction, instruction_output)
+            t.name: agent(
+                t.name, t.prompt or skill.prompts.instruction, instruction_output, reconsider_declines=True
+            )
             for t in skill.instruction_types
         }
         self.suggester = agent("suggester", skill.prompts.suggester, SuggestionOutput)
