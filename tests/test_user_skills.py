@@ -63,7 +63,7 @@ def test_the_example_runs_end_to_end_from_the_cli(tmp_path: Path, openai_server:
     assert all(p["lineage"]["transformation"]["agent"] == "key_facts" for p in pairs)
     instruct = next(r for r in openai_server.requests if "Write one study flashcard" in str(r["messages"]))
     schema = instruct["response_format"]["json_schema"]["schema"]
-    assert list(schema["properties"])[:2] == ["instruction", "expected_answer"]
+    assert list(schema["properties"])[:2] == ["card", "expected_answer"]
     shown = runner.invoke(app, ["skills", "--skills-dir", str(EXAMPLE_SKILLS), "study_cards"])
     assert shown.exit_code == 0 and "cloze_card" in shown.output
 
