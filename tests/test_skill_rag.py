@@ -280,6 +280,33 @@ def test_bad_answers_fail_with_the_exact_citation_or_quote(answer: str, expected
     assert not result.ok and expected in result.detail, result.detail
 
 
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("The lighthouse was built in 1853 [1].", 'asserts "1853" citing [1], which does not contain it'),
+        ("Harbour fees rose by 4% in 2020 [1].", 'asserts "4%" citing [1]'),  # the figure is in [2]
+        ("Keepers lit the lamp until 1942 [1].", 'asserts "1942"'),  # 1852 + "ninety": words are not figures
+        ("The lighthouse was built in 1852 by Captain Morrow [1].", 'names "Captain Morrow"'),
+    ],
+)
+def test_numbers_and_names_of_a_cited_sentence_come_from_the_sources(answer: str, expected: str) -> None:
+    result = verify_citations(candidate(answer))
+    assert not result.ok and expected in result.detail, result.detail
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Alder Creek built its lighthouse in 1852 [1] and the museum opened in 1990 [3].",
+        "The museum opened 138 years after the lighthouse [1, 3].",  # 1990 - 1852, a derived figure
+        "In 2020 the port authority raised harbour fees by 4 percent [2].",
+    ],
+)
+def test_figures_of_the_cited_sources_and_figures_derived_from_them_pass(answer: str) -> None:
+    result = verify_citations(candidate(answer))
+    assert result.ok, result.detail
+
+
 def test_quotes_curly_short_in_question_or_with_brackets_inside() -> None:
     curly = candidate("Source [1] says “Keepers lit the lamp every night for ninety years.” [1]")
     assert verify_citations(curly).ok

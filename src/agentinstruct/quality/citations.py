@@ -1,4 +1,4 @@
-"""The `citations_grounded` check (SPEC §2 row 13, rag): cited sources exist, quotes occur in them.
+"""The `citations_grounded` check (SPEC §2 row 13, rag): cited sources exist and hold what they are cited for.
 
 The context is a list of numbered sources in the layout of `skills/rag/transformations/retrieval_context.j2`:
 a header line `Source [n] (name)` (or just `Source [n]`), the source's text on the following lines, a blank
@@ -21,6 +21,12 @@ Rules, each failure named in the check's detail:
    sources...", "no source...", "not stated in the sources", "cannot be answered from the context"...),
    and, leniently, must not assert an invented fact with a citation: a number in a sentence that cites
    sources must occur in one of the sources it cites.
+5. For answerable items, a sentence that cites sources makes claims about them: each number in it (read as
+   `grounded_in_data` reads numbers) occurs in a source it cites or in the question, or is a sum,
+   difference, product, ratio or percentage of two figures of the cited sources (to within 1%); each name
+   (a capitalised run not starting a sentence, as in `grounded_in_data`) occurs somewhere in the context or
+   the question. Knowingly missed: claims in sentences without a citation (rule 2 asks for one per
+   answer, not per sentence), numbers written in words, and true words in a false pairing.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.checks import Candidate, check
+from agentinstruct.quality.grounding import data_numbers, ungrounded_names, ungrounded_numbers
 
 NAME = "citations_grounded"
 #: the header line of one source; keep in step with skills/rag/transformations/retrieval_context.j2
@@ -50,6 +58,8 @@ ATTRIBUTION = re.compile(r"[ \t.,;:!?)(]*(?:(?:see|source)[ \t]*)?" + CITATION.p
 #: gaps inside a quotation: an ellipsis or an editorial insertion in square brackets
 GAP = re.compile(r"\.\.\.|…|\[[^\]]*\]")
 MIN_QUOTE_WORDS = 4
+#: derived numbers are sought among at most this many figures of the cited sources (pairs grow fast)
+MAX_DERIVED_FROM = 60
 UNANSWERABLE_TYPE = "unanswerable_from_context"
 #: types whose answer must draw on at least two sources
 MULTI_SOURCE_TYPES = frozenset({"multi_source_synthesis", "cross_source_comparison", "conflicting_sources"})
@@ -202,6 +212,53 @@ def _invented_numbers(masked: str, sources: dict[int, str]) -> list[str]:
     return problems
 
 
+def _ungrounded_claims(masked: str, sources: dict[int, str], context: str, question: str) -> list[str]:
+    """Numbers and names in sentences that cite sources, found neither in those sources nor the question.
+
+    A number may also be derived from two numbers of the cited sources (their sum, difference, product,
+    ratio or percentage, to within rounding): comparisons and totals are what multi-source answers do.
+    Names are looked up in the whole context, numbers in the sources the sentence cites.
+    """
+    problems = []
+    for sentence in SENTENCE_END.split(masked):
+        cited = {n for m in CITATION.finditer(sentence) for n in citation_numbers(m.group(1)) if n in sources}
+        if not cited:
+            continue
+        plain = CITATION.sub(" ", sentence)
+        text = "\n".join(sources[c] for c in sorted(cited)) + "\n" + question
+        missing = ungrounded_numbers(plain, text)
+        if missing:
+            known = sorted(data_numbers(text))[:MAX_DERIVED_FROM]
+            missing = [number for number in missing if not _derived(number, known)]
+        problems += [
+            f'the answer asserts "{number}" citing {_listed(cited)}, which does not contain it '
+            "(nor a sum, difference, product or ratio of its figures); state the sources' figures"
+            for number in missing
+        ]
+        problems += [
+            f'the answer names "{name}", which no source mentions; name only what the sources do'
+            for name in ungrounded_names(plain, context + "\n" + question)
+        ]
+    return problems
+
+
+def _derived(number: str, known: list[Decimal]) -> bool:
+    found = re.search(r"\d[\d,]*(?:\.\d+)?", number)
+    if found is None:
+        return False
+    value = float(found.group(0).replace(",", ""))
+    values = [float(k) for k in known]
+    for i, a in enumerate(values):
+        for b in values[i + 1 :]:
+            low, high = min(a, b), max(a, b)
+            results = [a + b, high - low, a * b] + (
+                [high / low, low / high * 100, high / low * 100] if low else []
+            )
+            if any(abs(r - value) <= max(0.01 * abs(r), 0.051) for r in results):
+                return True
+    return False
+
+
 def verify_citations(candidate: Candidate) -> Check:
     """Apply the rules of this module to one answer over one numbered-source context."""
     sources = parse_sources(candidate.content)
@@ -238,6 +295,8 @@ def verify_citations(candidate: Candidate) -> Check:
                 'sources do not contain ..." and what is missing)'
             )
         problems += _invented_numbers(masked, sources)
+    else:
+        problems += _ungrounded_claims(masked, sources, candidate.content, candidate.instruction)
     if problems:
         return Check(name=NAME, ok=False, detail="; ".join(problems))
     detail = f"cites {_listed(cited)} of {len(sources)} sources" if cited else "cites no source"
