@@ -121,3 +121,49 @@ def test_a_declining_instruction_agent_reconsiders_once(second, pairs, reason):
     if reason is not None:
         [rejection] = sink.rejections
         assert rejection.reason == "not_suitable:seed_instruction" and reason in rejection.detail
+
+
+@pytest.mark.parametrize(
+    ("first", "error"),
+    [
+        ({"classification_task": "topic", "labels": "Politics, Business"}, "'topic' is not a whole task"),
+        (
+            {"question": "Why do pale roofs cool a street?", "answer_key": "B"},
+            "names option letters, but 'question' lists no options",
+        ),
+    ],
+)
+def test_a_fragment_or_a_letter_key_without_options_is_sent_back_before_the_teacher(first, error):
+    skill_name = "text_classification" if "labels" in first else "multiple_choice"
+    fixed = {
+        "text_classification": {
+            "classification_task": "Classify the text above by topic: Politics or Business?",
+            "labels": "Politics, Business",
+        },
+        "multiple_choice": {
+            "question": "Why do pale roofs cool a street?\nA) They reflect sunlight\nB) They are wet",
+            "answer_key": "A",
+        },
+    }[skill_name]
+
+    def reply(request: ModelRequest):
+        if "/instruct/" in request.tag:
+            if len(request.messages) == 2:
+                return {**first, "suitable": True, "reason": ""}
+            assert error in request.messages[-1]["content"]
+            return {**fixed, "suitable": True, "reason": ""}
+        if "/transform/" in request.tag:
+            return {
+                "content": "Pale roofs reflect sunlight. Councils debate budgets.",
+                "suitable": True,
+                "reason": "",
+            }
+        return "They reflect sunlight.\nAnswer: A" if skill_name == "multiple_choice" else "Label: Politics"
+
+    skill = load_skills()[skill_name]
+    sink, model = ListSink(), ScriptedModel(reply)
+    settings = FlowSettings(refinement_rounds=0, instructions_per_seed=1)
+    asyncio.run(SkillFlow(skill, model, sink, settings).run_seed(make_seed()))
+    teacher_tasks = [r.messages[-1]["content"] for r in model.requests if "/teacher/" in r.tag]
+    assert teacher_tasks and all(fixed[skill.instruction_key] in task for task in teacher_tasks)
+    assert len([r for r in model.requests if "/instruct/" in r.tag]) == 2

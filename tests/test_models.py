@@ -61,7 +61,7 @@ def test_plain_text_reply_and_request_fields(openai_server):
 
 def test_structured_output_sends_the_schema(openai_server):
     response = ask(server_model(openai_server), json_schema=PERSON)
-    assert json.loads(response.text) == {"name": "x"}
+    assert json.loads(response.text) == {"name": "x x x"}
     sent = openai_server.requests[0]["response_format"]
     assert sent == {"type": "json_schema", "json_schema": {**PERSON, "strict": False}}
 
@@ -264,7 +264,7 @@ def test_scripted_model_calls_sync_and_async_functions():
     assert ask(sync_model, temperature=0.5).text == "[0.5]"
     response = ask(ScriptedModel(later), "shout")
     assert response.text == "SHOUT" and response.usage.prompt_tokens > 0
-    assert json.loads(ask(ScriptedModel(), json_schema=PERSON).text) == {"name": "x"}
+    assert json.loads(ask(ScriptedModel(), json_schema=PERSON).text) == {"name": "x x x"}
 
 
 # --- weights -----------------------------------------------------------------------------------------------

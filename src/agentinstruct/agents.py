@@ -25,6 +25,8 @@ from agentinstruct.tools import ToolUnavailable
 from agentinstruct.tools.loop import ToolCallRecord, ToolLoop
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
+#: fewer words than this under the task's key is a label or a fragment, not a task
+MIN_TASK_WORDS = 3
 
 
 class AgentOutput(BaseModel):
@@ -100,6 +102,40 @@ class InstructionOutput(AgentOutput):
     instruction: str = Field(
         default="", description="the complete task text (with options if any), no answer"
     )
+
+    @model_validator(mode="after")
+    def _a_whole_task(self) -> InstructionOutput:
+        if self.suitable:
+            key = type(self).model_fields["instruction"].serialization_alias or "instruction"
+            problem = task_problem(self.instruction, str(getattr(self, "answer_key", "")), key)
+            if problem:
+                raise ValueError(problem)
+        return self
+
+
+def task_problem(task: str, answer_key: str, key: str = "instruction") -> str:
+    """Why a written task is unusable ("" when it is fine): a fragment, or a letter key without options.
+
+    A small model may write just a label ("topic") where the task belongs, or a multiple-choice question
+    without its options while still returning a letter as the key; both go back to it at once, before the
+    teacher answers a task that cannot be right.
+    """
+    if len(task.split()) < MIN_TASK_WORDS:
+        return f"'{task.strip()}' is not a whole task: write under '{key}' the complete task as it is sent"
+    if answer_key:
+        from agentinstruct.quality.agreement import key_letters, options_in
+
+        options = options_in(task)
+        letters = key_letters(answer_key, options)
+        if letters is not None and not options:
+            return (
+                f"the answer key '{answer_key}' names option letters, but '{key}' lists no options: write "
+                "each option on its own line as A) ..., B) ..."
+            )
+        missing = [x for x in letters or [] if x not in options]
+        if missing:
+            return f"the answer key names {', '.join(missing)}, which '{key}' does not list as an option"
+    return ""
 
 
 class SuggestionOutput(AgentOutput):

@@ -106,7 +106,7 @@ class ServerReply:
 
 
 def example_for_schema(schema: dict[str, Any], root: dict[str, Any] | None = None, depth: int = 0) -> Any:
-    """A small JSON value valid for `schema` (strings "x", numbers 0, booleans true, every property)."""
+    """A small JSON value valid for `schema` (strings "x x x", numbers 0, booleans true, every property)."""
     root = schema if root is None else root
     if depth > _MAX_SCHEMA_DEPTH:
         return None
@@ -131,7 +131,9 @@ def example_for_schema(schema: dict[str, Any], root: dict[str, Any] | None = Non
         count = int(schema.get("minItems", 0))
         return [example_for_schema(schema.get("items", {}), root, depth + 1) for _ in range(count)]
     if kind == "string":
-        return "x" * max(1, int(schema.get("minLength", 1)))
+        # a few words, not one letter: agents reject a one-word task as a fragment
+        text = "x x x"
+        return text + " x" * max(0, (int(schema.get("minLength", 1)) - len(text) + 1) // 2)
     if kind in ("integer", "number"):
         return _example_number(schema)
     if kind == "boolean":
