@@ -117,7 +117,7 @@ def test_a_declining_instruction_agent_reconsiders_once(second, pairs, reason):
     asyncio.run(SkillFlow(skill, model, sink, settings).run_seed(make_seed()))
     assert len(sink.pairs) == pairs
     instruct_calls = [r for r in model.requests if "/instruct/" in r.tag]
-    assert len(instruct_calls) in (2, 3)  # the decline, its reconsideration (and one re-ask if unusable)
+    assert len(instruct_calls) in (2, 4)  # the decline, its reconsideration (re-asked twice if unusable)
     if reason is not None:
         [rejection] = sink.rejections
         assert rejection.reason == "not_suitable:seed_instruction" and reason in rejection.detail
@@ -128,8 +128,12 @@ def test_a_declining_instruction_agent_reconsiders_once(second, pairs, reason):
     [
         ({"classification_task": "topic", "labels": "Politics, Business"}, "'topic' is not a whole task"),
         (
-            {"question": "Why do pale roofs cool a street?", "answer_key": "B"},
-            "names option letters, but 'question' lists no options",
+            {
+                "question": "Why do pale roofs cool a street?",
+                "options": "sunlight or rain",
+                "answer_key": "B",
+            },
+            "names option letters, but the reply lists no options",
         ),
     ],
 )
@@ -141,7 +145,8 @@ def test_a_fragment_or_a_letter_key_without_options_is_sent_back_before_the_teac
             "labels": "Politics, Business",
         },
         "multiple_choice": {
-            "question": "Why do pale roofs cool a street?\nA) They reflect sunlight\nB) They are wet",
+            "question": "Why do pale roofs cool a street?",
+            "options": "A) They reflect sunlight\nB) They are wet\nC) They are cold",
             "answer_key": "A",
         },
     }[skill_name]
@@ -166,4 +171,39 @@ def test_a_fragment_or_a_letter_key_without_options_is_sent_back_before_the_teac
     asyncio.run(SkillFlow(skill, model, sink, settings).run_seed(make_seed()))
     teacher_tasks = [r.messages[-1]["content"] for r in model.requests if "/teacher/" in r.tag]
     assert teacher_tasks and all(fixed[skill.instruction_key] in task for task in teacher_tasks)
+    assert all("C) They are cold" in task for task in teacher_tasks if skill_name == "multiple_choice")
     assert len([r for r in model.requests if "/instruct/" in r.tag]) == 2
+
+
+def test_a_reply_repeated_word_for_word_after_the_error_gets_one_fresh_start():
+    bare = {"question": "Why do pale roofs cool a street?", "options": "sunlight or rain", "answer_key": "B"}
+    bare |= {"suitable": True, "reason": ""}
+    good = {**bare, "options": "A) They are wet\nB) They reflect sunlight\nC) They are cold"}
+
+    def reply(request: ModelRequest):
+        if "/transform/" in request.tag:
+            return {"content": "Pale roofs reflect sunlight.", "suitable": True, "reason": ""}
+        if "/instruct/" in request.tag:
+            task = request.messages[-1]["content"]
+            if len(request.messages) == 2 and "an earlier reply to this request could not be used" in task:
+                assert "lists no options" in task and request.seed is not None
+                return good
+            return bare  # the first reply, and the same again after the error in the conversation
+        return "Pale surfaces reflect it.\nAnswer: B"
+
+    model, sink = ScriptedModel(reply), ListSink()
+    skill = load_skills()["multiple_choice"]
+    settings = FlowSettings(refinement_rounds=0, instructions_per_seed=1)
+    asyncio.run(SkillFlow(skill, model, sink, settings).run_seed(make_seed()))
+    instructs = [r for r in model.requests if "/instruct/" in r.tag]
+    assert [len(r.messages) for r in instructs] == [2, 4, 2]
+    assert instructs[2].seed == instructs[0].seed + 1  # a different sample, not the same one again
+    assert len(sink.pairs) == 1 and "B) They reflect sunlight" in sink.pairs[0].messages[1]["content"]
+
+
+def test_appended_fields_must_be_instruction_fields(tmp_path):
+    source = load_skills()["multiple_choice"].directory / "multiple_choice.yaml"
+    bad = tmp_path / "multiple_choice.yaml"
+    bad.write_text(source.read_text().replace("appended_fields: [options]", "appended_fields: [choices]"))
+    with pytest.raises(SkillError, match=r"appended_fields: \['choices'\] are not instruction_fields"):
+        load_skill_file(bad)

@@ -55,7 +55,9 @@ def test_taxonomy_matches_the_spec_row(skill) -> None:
     assert [t.name for t in skill.instruction_types] == TYPES
     assert [g.name for g in skill.refinement.goals] == ["harder_distractors", "none_of_the_above"]
     assert skill.checks == ["answer_matches_key"] and skill.repair_rounds == 0
-    assert list(skill.instruction_fields) == ["answer_key"]
+    assert list(skill.instruction_fields) == ["options", "answer_key"] and skill.appended_fields == [
+        "options"
+    ]
     assert all(not t.instruction_types for t in skill.transformations)  # every type after both
     for itype in skill.instruction_types:
         assert itype.intent.strip() and "\n" not in itype.intent.strip(), itype.name
@@ -78,6 +80,12 @@ def test_every_template_renders_strictly(skill) -> None:
         assert itype.guidance in shown and '"A) ...", "B) ..."' in shown
 
 
+def item(question: str, key: str) -> dict[str, str]:
+    """The instruction agent's reply for a question: the stem, the options in their own field, the key."""
+    stem, options = question.split("\nA)", 1)
+    return {"instruction": stem, "options": "A)" + options, "answer_key": key}
+
+
 def by_type(request: ModelRequest) -> str:
     return (
         RIGHT if "multi_select" not in request.tag else "A is nightly, C too; the rest are not.\nAnswer: A, C"
@@ -85,12 +93,13 @@ def by_type(request: ModelRequest) -> str:
 
 
 def test_the_flow_yields_answers_that_agree_with_the_hidden_key(skill) -> None:
-    model = scripted(skill, {"instruction": QUESTION, "answer_key": "B"}, by_type)
+    model = scripted(skill, item(QUESTION, "B"), by_type)
     sink = run(skill, model, seeds=4, refinement_rounds=1)
     singles = [p for p in sink.pairs if p.instruction_type != "multi_select"]
     assert len(singles) >= 10 and not [r for r in sink.rejections if "multi_select" not in r.instruction_type]
     for pair in singles:
-        assert_pair_shape(pair, skill, QUESTION)
+        assert_pair_shape(pair, skill, QUESTION.split("\nA)")[0])  # the stem (a refined one adds a line)
+        assert pair.messages[1]["content"].endswith(QUESTION[QUESTION.index("A)") :])  # then the options
         [result] = pair.verification.checks
         assert result.ok and result.detail == "answered B ('90 years'), as the key"
     transformed = {r.tag.split("/")[-1] for r in model.requests if "/transform/" in r.tag}
@@ -102,7 +111,7 @@ def test_the_flow_yields_answers_that_agree_with_the_hidden_key(skill) -> None:
 def test_multi_select_compares_every_letter(skill) -> None:
     skill = skill.model_copy(update={"instruction_types": [skill.types_by_name["multi_select"]]})
     answers = iter(["Trimming and climbing.\nAnswer: A and C", "Answer: A"])
-    model = scripted(skill, {"instruction": MULTI, "answer_key": "A, C"}, lambda request: next(answers))
+    model = scripted(skill, item(MULTI, "A, C"), lambda request: next(answers))
     sink = run(skill, model, refinement_rounds=0, instructions_per_seed=1)
     [pair] = sink.pairs
     assert pair.verification.checks[0].detail == "answered A, C, as the key"
@@ -113,7 +122,7 @@ def test_multi_select_compares_every_letter(skill) -> None:
 
 
 def test_the_flow_rejects_an_answer_that_differs_from_the_key(skill) -> None:
-    model = scripted(skill, {"instruction": QUESTION, "answer_key": "B"}, lambda request: WRONG)
+    model = scripted(skill, item(QUESTION, "B"), lambda request: WRONG)
     sink = run(skill, model, refinement_rounds=0)
     assert not sink.pairs and len(sink.rejections) == 2
     for rejection in sink.rejections:

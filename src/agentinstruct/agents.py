@@ -2,8 +2,10 @@
 
 The base renders the template (Jinja2, undefined variables are errors), calls the model with JSON-schema
 structured output, validates the reply (leniently extracting JSON when the server ignores the schema),
-re-asks once with the validation error, and turns a "not suitable" answer into a recorded exit that is
-never retried. Which agents a skill has and in what order they run is `agentinstruct.flows`' business.
+re-asks once with the validation error (and, when the model just repeats its reply, starts once afresh
+with a note of the error), and turns a "not suitable" answer into a recorded exit (reconsidered once by
+agents that ask for it). Which agents a skill has and in what order they run is `agentinstruct.flows`'
+business.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from agentinstruct.tools.loop import ToolCallRecord, ToolLoop
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 #: fewer words than this under the task's key is a label or a fragment, not a task
 MIN_TASK_WORDS = 3
+#: a question whose key is option letters offers at least this many options
+MIN_OPTIONS = 3
 
 
 class AgentOutput(BaseModel):
@@ -107,13 +111,15 @@ class InstructionOutput(AgentOutput):
     def _a_whole_task(self) -> InstructionOutput:
         if self.suitable:
             key = type(self).model_fields["instruction"].serialization_alias or "instruction"
-            problem = task_problem(self.instruction, str(getattr(self, "answer_key", "")), key)
+            # options may come in a field of their own (a skill's appended_fields): read the whole reply
+            others = "\n".join(v for k, v in self if k != "instruction" and isinstance(v, str))
+            problem = task_problem(self.instruction, str(getattr(self, "answer_key", "")), key, others)
             if problem:
                 raise ValueError(problem)
         return self
 
 
-def task_problem(task: str, answer_key: str, key: str = "instruction") -> str:
+def task_problem(task: str, answer_key: str, key: str = "instruction", other_fields: str = "") -> str:
     """Why a written task is unusable ("" when it is fine): a fragment, or a letter key without options.
 
     A small model may write just a label ("topic") where the task belongs, or a multiple-choice question
@@ -125,13 +131,16 @@ def task_problem(task: str, answer_key: str, key: str = "instruction") -> str:
     if answer_key:
         from agentinstruct.quality.agreement import key_letters, options_in
 
-        options = options_in(task)
+        options = options_in(f"{task}\n{other_fields}")
         letters = key_letters(answer_key, options)
         if letters is not None and not options:
             return (
-                f"the answer key '{answer_key}' names option letters, but '{key}' lists no options: write "
+                f"the answer key '{answer_key}' names option letters, but the reply lists no options: write "
                 "each option on its own line as A) ..., B) ..."
             )
+        if letters is not None and len(options) < MIN_OPTIONS:
+            count = len(options)
+            return f"the reply lists only {count} option(s): give at least {MIN_OPTIONS}, one per line"
         missing = [x for x in letters or [] if x not in options]
         if missing:
             return f"the answer key names {', '.join(missing)}, which '{key}' does not list as an option"
@@ -386,13 +395,14 @@ class Agent:
     ) -> AgentResult:
         call_ids: list[str] = []
         records: list[ToolCallRecord] = []
-        error = ""
-        for attempt in (1, 2):
+        original, replies, error = messages, [], ""
+        for attempt in (1, 2, 3):
+            sent = messages
             request = ModelRequest(
                 messages=messages,
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
-                seed=seed,
+                seed=seed if seed is None or attempt < 3 else seed + 1,
                 json_schema=self._schema(),
                 tag=tag,
             )
@@ -413,25 +423,42 @@ class Agent:
                 result.tool_calls, result.trace = records, trace
                 result.messages = [*messages, *trace, {"role": "assistant", "content": response.text}]
                 return result
-            if attempt == 1:
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": response.text},
-                    {
-                        "role": "user",
-                        "content": render(
-                            PROMPTS_DIR, "reask.j2", error=error, structured=self.output is not None
-                        ),
-                    },
-                ]
+            replies.append(response.text)
+            retry = self._retry_messages(original, messages, replies, error)
+            if retry is None:
+                break
+            messages = retry
         return AgentResult(
             "failed",
             reason=f"invalid_output: {error}",
             call_ids=call_ids,
             prompt=prompt,
             tool_calls=records,
-            messages=[*messages, {"role": "assistant", "content": response.text}],
+            messages=[*sent, {"role": "assistant", "content": replies[-1]}],
         )
+
+    def _retry_messages(
+        self,
+        original: list[dict[str, Any]],
+        messages: list[dict[str, Any]],
+        replies: list[str],
+        error: str,
+    ) -> list[dict[str, Any]] | None:
+        """The conversation for the next attempt after an unusable reply, or None to give up.
+
+        First the reply and the error go back in the conversation. A model that then repeats its reply word
+        for word (small models copy what is in their context) gets one fresh start instead: the original
+        task with a note of the error, without its earlier reply to copy.
+        """
+        if len(replies) == 1:
+            reask = render(PROMPTS_DIR, "reask.j2", error=error, structured=self.output is not None)
+            reply = {"role": "assistant", "content": replies[0]}
+            return [*messages, reply, {"role": "user", "content": reask}]
+        if len(replies) == 2 and replies[1].strip() == replies[0].strip():
+            note = render(PROMPTS_DIR, "retry_note.j2", error=error)
+            *head, task = original
+            return [*head, {**task, "content": f"{task['content']}\n\n{note}"}]
+        return None
 
     @staticmethod
     async def _complete(

@@ -128,7 +128,9 @@ class SkillFlow(FlowRecords):
         }
         self.suggester = agent("suggester", skill.prompts.suggester, SuggestionOutput)
         edit_output = _with_fields(
-            ConstrainedEditOutput if skill.constraints else EditOutput, skill.instruction_fields
+            ConstrainedEditOutput if skill.constraints else EditOutput,
+            skill.instruction_fields,
+            key=skill.instruction_key,
         )
         self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
@@ -213,7 +215,7 @@ class SkillFlow(FlowRecords):
         if not result.ok:
             self._reject_agent(context.seed, "seed_instruction", itype.name, result, itype.name)
             return 0
-        text = result.output.instruction
+        text = self._whole_task(result.output)
         chain = Chain(
             itype,
             context.transformed,
@@ -221,7 +223,7 @@ class SkillFlow(FlowRecords):
             text,
             call_ids=list(result.call_ids),
             constraints=tuple(getattr(result.output, "constraints", ())),
-            details=output_details(result.output),
+            details=self._details(result.output),
         )
         accepted = int(await self._answer(context, chain, chain_seed))
         for round_number in range(1, self.rounds + 1):
@@ -235,6 +237,19 @@ class SkillFlow(FlowRecords):
             if chain.unanswerable:
                 break  # refining an item that was made unanswerable would only blur it further
         return accepted
+
+    def _whole_task(self, output: Any) -> str:
+        """The task an instruction or editor agent wrote, with the skill's appended fields (options...)."""
+        task = output.instruction.rstrip()
+        for name in self.skill.appended_fields:
+            part = str(getattr(output, name, "")).strip()
+            if part and part not in task:  # an editor may already have written them into the task
+                task += "\n" + part
+        return task
+
+    def _details(self, output: Any) -> dict[str, Any]:
+        details = output_details(output)
+        return {k: v for k, v in details.items() if k not in self.skill.appended_fields}
 
     # -- refinement --------------------------------------------------------------------------------
     def _pick_goal(self, rng: random.Random) -> RefinementGoal:
@@ -287,22 +302,23 @@ class SkillFlow(FlowRecords):
             )
             return None
         content = edit.output.content if goal.edits_content else chain.content
+        edited = self._whole_task(edit.output)
         step = RefinementStep(
             round=round_number,
             goal=goal.name,
             suggestion=suggestion.output.suggestion,
-            edited=edit.output.instruction,
+            edited=edited,
             content_edited=goal.edits_content and content != chain.content,
         )
         return replace(
             chain,
             content=content,
-            instruction=edit.output.instruction,
+            instruction=edited,
             refinement=[*chain.refinement, step],
             call_ids=[*chain.call_ids, *suggestion.call_ids, *edit.call_ids],
             unanswerable=chain.unanswerable or goal.marks_unanswerable,
             constraints=tuple(getattr(edit.output, "constraints", chain.constraints)),
-            details=output_details(edit.output) or chain.details,
+            details=self._details(edit.output) or chain.details,
         )
 
     # -- teacher and verification -------------------------------------------------------------------

@@ -163,21 +163,20 @@ INLINE_OPTION = re.compile(r"(?:^|\s)\(?([A-H])\)\s+(.+?)(?=\s+\(?[A-H]\)\s|$)")
 def options_in(instruction: str) -> dict[str, str]:
     """The lettered options of a task ("A) ...", "(B) ...", "C. ...", "D: ..."), letter -> text.
 
-    Options are read one per line; a task without such lines may run "A) x B) y C) z" together on one
-    line, read only when the letters there start at A and follow in order (so a stray "B)" is no option).
+    Options are read one per line; a line may also run several together ("A) x, B) y, C) z"), read only
+    when their letters follow each other in order (so a stray "B)" in prose is no option).
     """
     options: dict[str, str] = {}
     for line in instruction.splitlines():
+        inline = INLINE_OPTION.findall(line)
+        letters = "".join(letter for letter, _ in inline)
+        if len(inline) >= 2 and letters in LETTERS and (letters[0] == "A" or OPTION_LINE.match(line)):
+            for letter, text in inline:
+                options.setdefault(letter, text.strip().rstrip(",;").strip())
+            continue
         found = OPTION_LINE.match(line)
         if found:
             options.setdefault(found.group(1), found.group(2).strip())
-    if options:
-        return options
-    for line in instruction.splitlines():
-        inline = INLINE_OPTION.findall(line)
-        letters = [letter for letter, _ in inline]
-        if len(inline) >= 2 and letters == list(LETTERS[: len(letters)]):
-            return {letter: text.strip() for letter, text in inline}
     return options
 
 

@@ -111,6 +111,11 @@ class Skill(BaseModel):
     instruction_description: str = Field(
         default="", description="what the instruction agent writes under instruction_key (default: generic)"
     )
+    appended_fields: list[str] = Field(
+        default_factory=list,
+        description="instruction_fields that are part of the task (e.g. the options of a question): asked "
+        "for separately, so a small model cannot leave them out, then appended to the task on new lines",
+    )
     corpus_search: bool = Field(
         default=False, description="the flow searches the run's corpus (the index is built once per run)"
     )
@@ -127,6 +132,11 @@ class Skill(BaseModel):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{kind}: duplicate names {dupes}; give each entry a unique name")
+        unknown_fields = sorted(set(self.appended_fields) - set(self.instruction_fields))
+        if unknown_fields:
+            raise ValueError(
+                f"appended_fields: {unknown_fields} are not instruction_fields; declare them there first"
+            )
         for t in self.transformations:
             unknown = sorted(set(t.instruction_types) - known)
             if unknown:
