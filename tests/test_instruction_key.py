@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from pydantic import BaseModel
 
-from agentinstruct.agents import copied_scaffold
+from agentinstruct.reply_problems import copied_scaffold
 from agentinstruct.flows import FlowSettings, SkillFlow
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.skills import SkillError, load_skill_file, load_skills

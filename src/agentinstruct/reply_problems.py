@@ -1,0 +1,112 @@
+"""Why an agent's structured reply cannot be used even though it parses: the checks behind a re-ask.
+
+Small models copy the prompt's own instructions into the fields they were asked to fill, write a label
+where a whole task belongs, or return a letter key for a question without options. `copied_scaffold` and
+`task_problem` name the problem in words the model can act on; `agentinstruct.agents` sends it back.
+Checks of *answers* (teacher replies) live in `agentinstruct.quality`, not here.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+from typing import Any
+
+from pydantic import BaseModel
+
+#: fewer words than this under the task's key is a label or a fragment, not a task
+MIN_TASK_WORDS = 3
+#: a question whose key is option letters offers at least this many options
+MIN_OPTIONS = 3
+
+
+def task_problem(task: str, answer_key: str, key: str = "instruction", other_fields: str = "") -> str:
+    """Why a written task is unusable ("" when it is fine): a fragment, or a letter key without options.
+
+    A small model may write just a label ("topic") where the task belongs, or a multiple-choice question
+    without its options while still returning a letter as the key; both go back to it at once, before the
+    teacher answers a task that cannot be right.
+    """
+    if len(task.split()) < MIN_TASK_WORDS:
+        return f"'{task.strip()}' is not a whole task: write under '{key}' the complete task as it is sent"
+    if answer_key:
+        from agentinstruct.quality.agreement import key_letters, options_in
+
+        options = options_in(f"{task}\n{other_fields}")
+        letters = key_letters(answer_key, options)
+        if letters is not None and not options:
+            return (
+                f"the answer key '{answer_key}' names option letters, but the reply lists no options: write "
+                "each option on its own line as A) ..., B) ..."
+            )
+        if letters is not None and len(options) < MIN_OPTIONS:
+            count = len(options)
+            return f"the reply lists only {count} option(s): give at least {MIN_OPTIONS}, one per line"
+        missing = [x for x in letters or [] if x not in options]
+        if missing:
+            return f"the answer key names {', '.join(missing)}, which '{key}' does not list as an option"
+    return ""
+
+
+QUOTED_EXAMPLE = re.compile(r'["“]([^"“”\n]{30,})["”]')
+
+
+def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
+    """An error when the reply copies the prompt's own instructions into its fields (small models do).
+
+    Scaffold lines are the prompt's lines that come from the template, not from the material passed in, so
+    an editor that legitimately repeats the passage is not flagged. A field line that contains a scaffold
+    line or a quoted example of one, or most of its word pairs ("Write a brain teaser..." for "Write one
+    brain teaser..."), copies it.
+    Only the prompt lines a field repeats are looked up in the material (the costly test).
+    """
+    structured = isinstance(output, BaseModel)
+    fields = output.model_dump(by_alias=True) if structured else {"answer": output}
+    texts = {name: value for name, value in fields.items() if isinstance(value, str) and value}
+    joined = "\0".join(texts.values())  # a superset test: the exact one per field comes last
+    lines = [(line.strip(" -"), line.strip()) for line in prompt.splitlines()]
+    # a template's quoted example ("Which gas makes up most of Earth's atmosphere?") is scaffold too
+    lines += [(quoted, quoted) for quoted in QUOTED_EXAMPLE.findall(prompt)]
+    repeated = [(core, stripped) for core, stripped in lines if len(core) >= 30 and core in joined]
+    if not repeated and structured:
+        repeated = [(core, stripped) for core, stripped in lines if _paraphrased(core, joined)]
+    if not repeated:
+        return ""
+    material = _material(variables)
+    scaffold = [line for line, stripped in repeated if stripped not in material]
+    for name, value in texts.items():
+        copied = next((line for line in scaffold if line in value or _paraphrased(line, value)), None)
+        if copied is not None:
+            quoted = copied if len(copied) <= 80 else copied[:77] + "..."
+            return (
+                f"the field '{name}' copies my request (\"{quoted}\") instead of holding what you were "
+                f"asked to write; put your own {name.replace('_', ' ')} in '{name}'"
+            )
+    return ""
+
+
+def _word_pairs(text: str) -> set[tuple[str, str]]:
+    words = re.findall(r"\w+", text.lower())
+    return set(pairwise(words))
+
+
+def _paraphrased(line: str, text: str) -> bool:
+    """Whether some line of `text` holds at least 3/4 of the word pairs of a prompt line of 8+ words."""
+    pairs = _word_pairs(line)
+    if len(pairs) < 7:
+        return False
+    needed = 0.75 * len(pairs)
+    return any(len(pairs & _word_pairs(candidate)) >= needed for candidate in text.splitlines())
+
+
+def _material(variables: dict[str, Any]) -> str:
+    """The text passed into a prompt: every string among the variables (and in their dicts and lists)."""
+    values = [
+        v for value in variables.values() for v in (value.values() if isinstance(value, dict) else [value])
+    ]
+    return "\n".join(
+        str(item)
+        for value in values
+        for item in (value if isinstance(value, list) else [value])
+        if isinstance(item, str)
+    )
