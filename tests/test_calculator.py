@@ -146,3 +146,22 @@ def test_calculator_tool():
     outcome = asyncio.run(tool.call(expression="3/7 + 1/14", digits=5))
     assert outcome == {"expression": "1/14 + 3/7", "result": "1/2", "numeric": "0.50000"}
     assert "error" in asyncio.run(tool.call(expression="2+2", digits="many"))
+
+
+@pytest.mark.parametrize(
+    ("expression", "result"),
+    [
+        ("1,000,000 / 100", "10000"),
+        ("(2,000 + 1,500) * 2", "7000"),
+        ("1,000,000 / 100 = 10,000", "True"),  # a model checking its own step
+        ("gcd(12,180)", "12"),  # inside a call the comma separates arguments
+    ],
+)
+def test_thousands_separators_are_read_as_such(expression, result):
+    assert Calculator().evaluate(expression)["result"] == result
+
+
+@pytest.mark.parametrize("expression", ["3,4", "1.5, 2", "2 * 3,5"])
+def test_a_stray_comma_is_an_error_not_a_tuple(expression):
+    outcome = Calculator().evaluate(expression)
+    assert "a comma may only group thousands" in outcome["error"]

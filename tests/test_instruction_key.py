@@ -9,9 +9,9 @@ import asyncio
 import pytest
 from pydantic import BaseModel
 
-from agentinstruct.reply_problems import copied_scaffold
 from agentinstruct.flows import FlowSettings, SkillFlow
 from agentinstruct.models import ModelRequest, ScriptedModel
+from agentinstruct.reply_problems import copied_scaffold
 from agentinstruct.skills import SkillError, load_skill_file, load_skills
 from test_flows import ListSink, make_seed, rc_reply
 

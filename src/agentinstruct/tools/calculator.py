@@ -111,6 +111,7 @@ def to_source(expression: str) -> str:
         raise CalculatorError(f"expression longer than {MAX_EXPRESSION_CHARS} characters; split it up")
     if any(char in expression for char in "\n\r;#"):
         raise CalculatorError("give one expression on one line (no newlines, ';' or comments)")
+    expression = _without_thousands_separators(expression)
     try:
         tokens = [t for t in tokenize.generate_tokens(io.StringIO(expression).readline) if t.string.strip()]
     except (tokenize.TokenError, SyntaxError) as exc:
@@ -124,6 +125,40 @@ def to_source(expression: str) -> str:
         else:
             out.append(piece)
     return " ".join(_equations_to_eq(out))
+
+
+THOUSANDS = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?![\d,])")
+
+
+def _without_thousands_separators(expression: str) -> str:
+    """Read "1,000,000 / 4" as 1000000 / 4, and refuse other commas outside function calls.
+
+    Outside every call's argument list a comma cannot separate arguments, so "1,000" there is a number
+    written with separators, and any other comma there is an error (sympy would read a tuple and compute
+    nonsense). Inside a call, `gcd(12,180)` or `integrate(x, (x, 0, 3))`, commas are left alone.
+    """
+    runs, stack, last = [], [], 0
+    for index, char in enumerate(expression):
+        if char not in "()[]{}":
+            continue
+        runs.append((expression[last:index], any(stack)))
+        runs.append((char, True))
+        if char in "([{":
+            stack.append(bool(re.search(r"\w\s*$", expression[:index])))  # a call: name( ... )
+        elif stack:
+            stack.pop()
+        last = index + 1
+    runs.append((expression[last:], any(stack)))
+    pieces = []
+    for text, in_call in runs:
+        if not in_call:
+            text = THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
+            if "," in text:
+                raise CalculatorError(
+                    "give one expression; a comma may only group thousands (1,000,000) or separate arguments"
+                )
+        pieces.append(text)
+    return "".join(pieces)
 
 
 def _translate(token: tokenize.TokenInfo, following: tokenize.TokenInfo | None, done: list[str]) -> str:
