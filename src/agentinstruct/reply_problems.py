@@ -69,13 +69,15 @@ def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
     lines += [(quoted, quoted) for quoted in QUOTED_EXAMPLE.findall(prompt)]
     repeated = [(core, stripped) for core, stripped in lines if len(core) >= 30 and core in joined]
     if not repeated and structured:
-        repeated = [(core, stripped) for core, stripped in lines if _paraphrased(core, joined)]
+        reply_lines = _line_pairs("\n".join(texts.values()))  # once, not once per prompt line
+        repeated = [(core, stripped) for core, stripped in lines if _paraphrased(core, reply_lines)]
     if not repeated:
         return ""
     material = _material(variables)
     scaffold = [line for line, stripped in repeated if stripped not in material]
     for name, value in texts.items():
-        copied = next((line for line in scaffold if line in value or _paraphrased(line, value)), None)
+        value_lines = _line_pairs(value)
+        copied = next((line for line in scaffold if line in value or _paraphrased(line, value_lines)), None)
         if copied is not None:
             quoted = copied if len(copied) <= 80 else copied[:77] + "..."
             return (
@@ -90,13 +92,17 @@ def _word_pairs(text: str) -> set[tuple[str, str]]:
     return set(pairwise(words))
 
 
-def _paraphrased(line: str, text: str) -> bool:
-    """Whether some line of `text` holds at least 3/4 of the word pairs of a prompt line of 8+ words."""
+def _line_pairs(text: str) -> list[set[tuple[str, str]]]:
+    return [_word_pairs(line) for line in text.splitlines()]
+
+
+def _paraphrased(line: str, reply_lines: list[set[tuple[str, str]]]) -> bool:
+    """Whether some reply line holds at least 3/4 of the word pairs of a prompt line of 8+ words."""
     pairs = _word_pairs(line)
     if len(pairs) < 7:
         return False
     needed = 0.75 * len(pairs)
-    return any(len(pairs & _word_pairs(candidate)) >= needed for candidate in text.splitlines())
+    return any(len(pairs & candidate) >= needed for candidate in reply_lines)
 
 
 def _material(variables: dict[str, Any]) -> str:
