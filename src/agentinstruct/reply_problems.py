@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentinstruct.quality.agreement import key_letters, options_in
+
 #: fewer words than this under the task's key is a label or a fragment, not a task
 MIN_TASK_WORDS = 3
 #: a question whose key is option letters offers at least this many options
@@ -30,8 +32,6 @@ def task_problem(task: str, answer_key: str, key: str = "instruction", other_fie
     if len(task.split()) < MIN_TASK_WORDS:
         return f"'{task.strip()}' is not a whole task: write under '{key}' the complete task as it is sent"
     if answer_key:
-        from agentinstruct.quality.agreement import key_letters, options_in
-
         options = options_in(f"{task}\n{other_fields}")
         letters = key_letters(answer_key, options)
         if letters is not None and not options:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -195,15 +196,20 @@ def _quote_problems(
     return problems, grounded
 
 
+def _cited_sentences(masked: str, sources: dict[int, str]) -> Iterator[tuple[str, set[int]]]:
+    """Each sentence that cites existing sources, without its citations, with the numbers it cites."""
+    for sentence in SENTENCE_END.split(masked):
+        cited = {n for m in CITATION.finditer(sentence) for n in citation_numbers(m.group(1)) if n in sources}
+        if cited:
+            yield CITATION.sub(" ", sentence), cited
+
+
 def _invented_numbers(masked: str, sources: dict[int, str]) -> list[str]:
     """Numbers asserted in sentences that cite sources, where none of the cited sources has that number."""
     problems = []
-    for sentence in SENTENCE_END.split(masked):
-        cited = {n for m in CITATION.finditer(sentence) for n in citation_numbers(m.group(1)) if n in sources}
-        if not cited:
-            continue
+    for plain, cited in _cited_sentences(masked, sources):
         known = {n.replace(",", "") for c in cited for n in NUMBER.findall(sources[c])}
-        for number in NUMBER.findall(CITATION.sub(" ", sentence)):
+        for number in NUMBER.findall(plain):
             if number.rstrip(".").replace(",", "") not in known:
                 problems.append(
                     f'the answer asserts "{number}" citing {_listed(cited)}, which does not contain it; '
@@ -220,11 +226,7 @@ def _ungrounded_claims(masked: str, sources: dict[int, str], context: str, quest
     Names are looked up in the whole context, numbers in the sources the sentence cites.
     """
     problems = []
-    for sentence in SENTENCE_END.split(masked):
-        cited = {n for m in CITATION.finditer(sentence) for n in citation_numbers(m.group(1)) if n in sources}
-        if not cited:
-            continue
-        plain = CITATION.sub(" ", sentence)
+    for plain, cited in _cited_sentences(masked, sources):
         text = "\n".join(sources[c] for c in sorted(cited)) + "\n" + question
         missing = ungrounded_numbers(plain, text)
         if missing:
