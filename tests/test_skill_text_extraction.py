@@ -11,7 +11,7 @@ from agentinstruct.models import ModelRequest
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.checks import Candidate, resolve_checks
 from agentinstruct.quality.extraction import extract_json_value, spans_in_source, valid_json_for_schema
-from agentinstruct.skills import load_skills
+from agentinstruct.skills import Skill, load_skills
 from grounded_skills import load, render_every_template, run_flow, stage, variant
 
 pytestmark = pytest.mark.timeout(120)
@@ -84,7 +84,7 @@ def test_every_template_renders() -> None:
     texts = render_every_template(skill, TEXT, REQUEST.format(schema), {"output_schema": schema})
     refinement = [t for t in texts if "Current schema:" in t]
     assert refinement and all(schema in t for t in refinement)
-    assert any('```json block, identical to "output_schema"' in t for t in texts)
+    assert any("shown right after" in t and "output_schema" in t for t in texts)
 
 
 def reply_with(answers: list[str]):
@@ -184,7 +184,7 @@ def test_an_invalid_schema_is_blamed_on_the_instruction_agent() -> None:
     result = valid_json_for_schema(candidate(GOOD, '{"type": "objekt"}'))
     assert not result.ok and "output_schema is not a valid JSON Schema" in result.detail
     result = valid_json_for_schema(candidate(GOOD, "the schema from the request"))
-    assert not result.ok and "output_schema is not JSON" in result.detail
+    assert not result.ok and "output_schema is neither a JSON object nor a YAML mapping" in result.detail
     assert valid_json_for_schema(Candidate("other", "x", TEXT, "", GOOD, False)) is None
 
 
@@ -228,3 +228,83 @@ def test_extract_json_value_prefers_a_json_fence() -> None:
     assert extract_json_value(text) == (True, {"a": 1})
     assert extract_json_value("[1, 2]") == (True, [1, 2])
     assert extract_json_value("nothing") == (False, None)
+
+
+YAML_SCHEMA = """type: object
+properties:
+  entities:
+    type: array
+    minItems: 1
+    items:
+      type: object
+      properties:
+        text: {type: string}
+        type: {type: string, enum: [person, organisation, place, date]}
+      required: [text, type]
+required: [entities]
+"""
+
+
+def schema_replies(schemas: list[str], request: str) -> object:
+    """A scripted model whose instruction agent writes the given schemas in turn (re-asks get the next)."""
+    queue = list(schemas)
+    other = reply_with([GOOD])
+
+    def reply(model_request: ModelRequest) -> object:
+        step, _ = stage(model_request)
+        if step == "instruct":
+            return {"user_request": request, "output_schema": queue.pop(0), "suitable": True}
+        return other(model_request)
+
+    return reply
+
+
+def test_a_schema_written_as_yaml_is_stored_as_json_and_shown_in_the_request() -> None:
+    skill = load("text_extraction")
+    assert skill.field_formats == {"output_schema": "json_schema"}
+    request = "List the people, organisations, places and dates in the text above, using the schema below."
+    settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
+    sink, _ = run_flow(skill, schema_replies([YAML_SCHEMA], request), 1, **settings)
+    [pair] = sink.pairs
+    user = pair.messages[1]["content"]
+    shown = user.split("```json\n", 1)[1].split("\n```", 1)[0]
+    assert user.count("```json") == 1 and json.loads(shown) == SCHEMA
+    assert pair.verification.status == "passed"
+
+
+def test_a_yaml_schema_block_in_the_request_is_replaced_by_the_fields_schema() -> None:
+    skill = load("text_extraction")
+    request = f"List the entities in the text above.\n```yaml\n{YAML_SCHEMA}```\nCopy values exactly."
+    settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
+    sink, _ = run_flow(skill, schema_replies([json.dumps(SCHEMA)], request), 1, **settings)
+    [pair] = sink.pairs
+    user = pair.messages[1]["content"]
+    assert "```yaml" not in user and user.count("```json") == 1
+    assert user.rstrip().endswith("Copy values exactly.")
+
+
+def test_an_unusable_schema_is_sent_back_before_the_teacher_answers() -> None:
+    skill = load("text_extraction")
+    request = "List the people and places in the text above, using the schema below."
+    settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
+    # "name: string" is a YAML mapping that describes no value; the re-ask gets a real schema
+    sink, model = run_flow(skill, schema_replies(["name: string", YAML_SCHEMA], request), 1, **settings)
+    [pair] = sink.pairs
+    instruct = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(instruct) == 2
+    assert "'output_schema': the schema describes no value" in str(instruct[1].messages[-1]["content"])
+    assert not any("/teacher/" in r.tag for r in model.requests[: model.requests.index(instruct[1])])
+    assert pair.verification.status == "passed"
+
+    sink, model = run_flow(skill, schema_replies(["", "", ""], request), 1, **settings)
+    [rejection] = sink.rejections
+    assert rejection.reason == "agent_failed:seed_instruction" and "output_schema" in rejection.detail
+    assert not any("/teacher/" in r.tag for r in model.requests)
+
+
+def test_field_formats_name_instruction_fields() -> None:
+    raw = load("text_extraction").model_dump() | {"field_formats": {"schema": "json_schema"}}
+    with pytest.raises(ValueError, match=r"field_formats: \['schema'\] are not instruction_fields"):
+        Skill.model_validate(raw)
+    with pytest.raises(ValueError, match="json_schema"):
+        Skill.model_validate(raw | {"field_formats": {"output_schema": "xml"}})

@@ -14,7 +14,7 @@ import random
 from dataclasses import replace
 from typing import Any
 
-from pydantic import AliasChoices, Field, create_model
+from pydantic import AliasChoices, Field, create_model, model_validator
 
 from agentinstruct.agents import (
     PROMPTS_DIR,
@@ -30,6 +30,7 @@ from agentinstruct.agents import (
     render,
 )
 from agentinstruct.documents import Seed
+from agentinstruct.field_formats import FieldFormat, normalised, shown_in_task
 from agentinstruct.flows.records import FlowRecords
 from agentinstruct.flows.resources import FlowResources
 from agentinstruct.flows.state import (
@@ -118,6 +119,7 @@ class SkillFlow(FlowRecords):
             skill.instruction_fields,
             key=skill.instruction_key,
             description=skill.instruction_description,
+            formats=skill.field_formats,
         )
         # an instruction agent's decline is reconsidered once: small models decline material that fits
         self.instructors = {
@@ -131,6 +133,7 @@ class SkillFlow(FlowRecords):
             ConstrainedEditOutput if skill.constraints else EditOutput,
             skill.instruction_fields,
             key=skill.instruction_key,
+            formats=skill.field_formats,
         )
         self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
@@ -245,6 +248,8 @@ class SkillFlow(FlowRecords):
             part = str(getattr(output, name, "")).strip()
             if part and part not in task:  # an editor may already have written them into the task
                 task += "\n" + part
+        for name, format_name in self.skill.field_formats.items():
+            task = shown_in_task(format_name, task, str(getattr(output, name, "")))
         return task
 
     def _details(self, output: Any) -> dict[str, Any]:
@@ -430,12 +435,18 @@ class SkillFlow(FlowRecords):
 
 
 def _with_fields(
-    output: type[AgentOutput], fields: dict[str, str], *, key: str = "instruction", description: str = ""
+    output: type[AgentOutput],
+    fields: dict[str, str],
+    *,
+    key: str = "instruction",
+    description: str = "",
+    formats: dict[str, FieldFormat] | None = None,
 ) -> type[AgentOutput]:
     """The output model plus a skill's extra required text fields (they follow the task fields).
 
     With a `key` other than "instruction", the task is asked for under that JSON key (a reply under
-    "instruction" is still accepted) and read back as `.instruction` all the same.
+    "instruction" is still accepted) and read back as `.instruction` all the same. Fields with a format
+    are normalised, and a value that breaks its format fails validation, so the agent is asked again.
     """
     extra: dict[str, Any] = {name: (str, Field(default="", description=d)) for name, d in fields.items()}
     if key != "instruction" or description:
@@ -454,4 +465,20 @@ def _with_fields(
         }
     if not extra:
         return output
-    return create_model(output.__name__, __base__=output, **extra)
+    validators = {"_field_formats": _format_validator(formats)} if formats else None
+    return create_model(output.__name__, __base__=output, __validators__=validators, **extra)
+
+
+def _format_validator(formats: dict[str, FieldFormat]) -> Any:
+    """A model validator that puts each formatted field in its canonical form, or names what is wrong."""
+
+    def check_formats(self: Any) -> Any:
+        if self.suitable:
+            for name, format_name in formats.items():
+                value, problem = normalised(format_name, str(getattr(self, name, "")))
+                if problem:
+                    raise ValueError(f"'{name}': {problem}")
+                setattr(self, name, value)
+        return self
+
+    return model_validator(mode="after")(check_formats)

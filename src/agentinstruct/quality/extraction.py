@@ -2,8 +2,9 @@
 
 - `valid_json_for_schema` (text_extraction, row 11): the answer holds one JSON value (a ```json fence, any
   fence, the whole answer, or the first parseable object or array in it) that validates against the JSON
-  Schema in `details["output_schema"]` (the instruction agent's; formats are checked where `jsonschema`
-  can). A schema that is not JSON or not a valid JSON Schema is reported as the instruction agent's fault.
+  Schema in `details["output_schema"]` (the instruction agent's, written as JSON or YAML; formats are
+  checked where `jsonschema` can). A schema that is neither, or not a valid JSON Schema, is reported as
+  the instruction agent's fault (`agentinstruct.field_formats` has already sent such a schema back).
 
 - `spans_in_source` (text_extraction): every extracted string value of at least 3 characters occurs in the
   source text, ignoring case, runs of whitespace and typographic quote and dash variants; values under a
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
+import yaml
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.checks import MAX_LISTED, Candidate, check, listed
@@ -57,23 +59,40 @@ def extract_json_value(text: str) -> tuple[bool, Any]:
 
 def load_schema(candidate: Candidate) -> tuple[dict | None, str]:
     """The instruction agent's schema, or None and why it is unusable."""
-    raw = candidate.details.get("output_schema")
-    if isinstance(raw, dict):
-        schema = raw
-    else:
-        found, schema = extract_json_value(str(raw or ""))
-        if not found:
-            return None, "the instruction agent's output_schema is not JSON; the task has no usable schema"
-    if not isinstance(schema, dict):
-        return (
-            None,
-            "the instruction agent's output_schema is not a JSON object; the task has no usable schema",
+    schema, problem = parse_schema(candidate.details.get("output_schema"))
+    return schema, f"the instruction agent's output_schema {problem}" if problem else ""
+
+
+def parse_schema(raw: Any) -> tuple[dict | None, str]:
+    """A JSON Schema written as JSON or YAML (small models write YAML), or None and why it is unusable."""
+    schema = raw if isinstance(raw, dict) else _mapping_in(str(raw or ""))
+    if schema is None:
+        return None, "is neither a JSON object nor a YAML mapping; the task has no usable schema"
+    if not {"type", "properties", "items", "$ref", "anyOf", "oneOf", "allOf"} & set(schema):
+        return None, (
+            'describes no value (it has no "type", "properties" or "items"): give an object schema with '
+            '"type": "object", "properties" and "required"'
         )
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as error:
-        return None, f"the instruction agent's output_schema is not a valid JSON Schema: {error.message}"
+        return None, f"is not a valid JSON Schema: {error.message}"
     return schema, ""
+
+
+def _mapping_in(text: str) -> dict | None:
+    """The first mapping a fence or the whole text holds (JSON, else YAML); else any JSON object in it."""
+    fences = FENCE.findall(text)
+    for body in [body for _, body in fences] + [text]:
+        for parse in (json.loads, yaml.safe_load):
+            try:
+                value = parse(body)
+            except (json.JSONDecodeError, yaml.YAMLError):
+                continue
+            if isinstance(value, dict):
+                return value
+    found, value = extract_json_value(text)
+    return value if found and isinstance(value, dict) else None
 
 
 @check("valid_json_for_schema")

@@ -18,6 +18,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from agentinstruct.field_formats import FieldFormat
+
 BUNDLED_DIR = Path(__file__).parent
 
 
@@ -116,6 +118,11 @@ class Skill(BaseModel):
         description="instruction_fields that are part of the task (e.g. the options of a question): asked "
         "for separately, so a small model cannot leave them out, then appended to the task on new lines",
     )
+    field_formats: dict[str, FieldFormat] = Field(
+        default_factory=dict,
+        description="instruction_fields whose text has a format (json_schema: JSON or YAML, checked and "
+        "stored as JSON, and shown in the task as a ```json block); a reply that breaks it is sent back",
+    )
     corpus_search: bool = Field(
         default=False, description="the flow searches the run's corpus (the index is built once per run)"
     )
@@ -132,11 +139,12 @@ class Skill(BaseModel):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{kind}: duplicate names {dupes}; give each entry a unique name")
-        unknown_fields = sorted(set(self.appended_fields) - set(self.instruction_fields))
-        if unknown_fields:
-            raise ValueError(
-                f"appended_fields: {unknown_fields} are not instruction_fields; declare them there first"
-            )
+        for kind, names in (("appended_fields", self.appended_fields), ("field_formats", self.field_formats)):
+            unknown_fields = sorted(set(names) - set(self.instruction_fields))
+            if unknown_fields:
+                raise ValueError(
+                    f"{kind}: {unknown_fields} are not instruction_fields; declare them there first"
+                )
         for t in self.transformations:
             unknown = sorted(set(t.instruction_types) - known)
             if unknown:

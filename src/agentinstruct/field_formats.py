@@ -1,0 +1,67 @@
+"""Formats of the extra fields an instruction or editor agent returns (a skill's `field_formats`).
+
+A format says how a field's text is read and normalised, what makes it unusable (the reply then goes
+back to the agent at once, before any teacher call), and how it is shown in the task. The one format so
+far is `json_schema`: a small model writes the schema of a text-extraction answer as YAML about as often
+as JSON, and a request whose schema block differs from the field would leave the teacher and the check
+with two different schemas. Which skills use a format is the skill file's business, not this module's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Literal
+
+from agentinstruct.quality.extraction import FENCE, parse_schema
+
+FieldFormat = Literal["json_schema"]
+
+
+def normalised(format_name: FieldFormat, value: str) -> tuple[str, str]:
+    """(the value in its canonical form, "") or ("", why the agent must write it again)."""
+    return NORMALISERS[format_name](value)
+
+
+def shown_in_task(format_name: FieldFormat, task: str, value: str) -> str:
+    """The task with the field's value shown in it as the format wants (unchanged when it has no way)."""
+    show = SHOWERS.get(format_name)
+    return show(task, value) if show and value else task
+
+
+def _json_schema(value: str) -> tuple[str, str]:
+    if not value.strip():
+        return "", 'no schema was given: write the JSON Schema of the answer, with "type", "properties"'
+    schema, problem = parse_schema(value)
+    if schema is None:
+        return "", f"the schema {problem}"
+    return json.dumps(schema, indent=2, ensure_ascii=False), ""
+
+
+def _schema_block(task: str, schema_json: str) -> str:
+    """The task with its schema block(s) replaced by the field's schema, or the schema appended in one.
+
+    Any fenced block that parses as a schema is the agent's rendering of the same schema (in JSON or YAML,
+    perhaps drifted from the field): the field is what the check validates against, so the task shows it.
+    """
+    block = f"```json\n{schema_json}\n```"
+    kept, replaced = [], False
+    position = 0
+    for found in FENCE.finditer(task):
+        kept.append(task[position : found.start()])
+        if parse_schema(found.group(2))[0] is not None:
+            kept.append("" if replaced else block)
+            replaced = True
+        else:
+            kept.append(found.group(0))
+        position = found.end()
+    kept.append(task[position:])
+    text = "".join(kept)
+    if replaced:
+        return re.sub(r"\n{3,}", "\n\n", text).rstrip()
+    return f"{task.rstrip()}\n\n{block}"
+
+
+NORMALISERS: dict[str, Callable[[str], tuple[str, str]]] = {"json_schema": _json_schema}
+SHOWERS: dict[str, Callable[[str, str], str]] = {"json_schema": _schema_block}
