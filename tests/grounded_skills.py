@@ -55,7 +55,9 @@ def render_every_template(skill: Skill, content: str, instruction: str, details:
             assert "not suitable" in text
             texts.append(text)
     for it in skill.instruction_types:
-        text = render_template(skill, skill.prompts.teacher, skill=skill, instruction_type=it)
+        text = render_template(
+            skill, skill.prompts.teacher, skill=skill, instruction_type=it, tools=skill.teacher_tools
+        )
         assert it.intent in text
         texts.append(text)
         user = render_template(

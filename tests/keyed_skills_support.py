@@ -58,7 +58,7 @@ def variables_for(
     }
     result[skill.prompts.suggester] = refine
     result[skill.prompts.editor] = {**refine, "suggestion": suggestion}
-    result[skill.prompts.teacher] = {"skill": skill, "instruction_type": itype}
+    result[skill.prompts.teacher] = {"skill": skill, "instruction_type": itype, "tools": skill.teacher_tools}
     result[skill.prompts.user_turn] = {
         "content": content,
         "instruction": instruction,

@@ -8,14 +8,16 @@ from typing import Any
 
 import pytest
 
+from agentinstruct.flows import FlowSettings, SkillFlow
 from agentinstruct.flows.resources import FlowResources, build_tools
-from agentinstruct.models import ModelRequest
+from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.arithmetic import arithmetic_verified, find_statements
 from agentinstruct.quality.checks import Candidate, resolve_checks
-from agentinstruct.skills import load_skills
+from agentinstruct.skills import Skill, load_skills
 from agentinstruct.tools.calculator import CalculatorTool
 from grounded_skills import load, render_every_template, render_template, run_flow, stage, variant
+from test_flows import ListSink
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -77,7 +79,7 @@ def test_every_template_renders() -> None:
     assert user == QUESTION, "a Fermi question stands on its own"
     without = skill.model_copy(update={"teacher_tools": []})
     teacher = render_template(
-        without, skill.prompts.teacher, skill=without, instruction_type=skill.instruction_types[0]
+        without, skill.prompts.teacher, skill=without, instruction_type=skill.instruction_types[0], tools=[]
     )
     assert "calculator" not in teacher
 
@@ -115,8 +117,13 @@ def resources() -> FlowResources:
     return FlowResources(tools=build_tools(["calculator"], None))
 
 
+def emulating() -> Skill:
+    """The fermi skill with its calculator emulated for a model without native function calling."""
+    return load("fermi").model_copy(update={"tools_without_function_calling": "emulate"})
+
+
 def test_the_flow_covers_the_taxonomy_and_records_the_calculator() -> None:
-    skill = load("fermi")
+    skill = emulating()
     sink, _ = run_flow(skill, reply_with([GOOD]), 6, resources=resources())
     assert not sink.rejections
     assert {p.instruction_type for p in sink.pairs} == set(TYPES)
@@ -133,7 +140,7 @@ def test_the_flow_covers_the_taxonomy_and_records_the_calculator() -> None:
 
 
 def test_wrong_arithmetic_is_repaired_or_rejected() -> None:
-    skill = load("fermi")
+    skill = emulating()
     sink, model = run_flow(
         skill, reply_with([BAD, GOOD]), 1, resources=resources(), refinement_rounds=0, instructions_per_seed=1
     )
@@ -152,6 +159,32 @@ def test_wrong_arithmetic_is_repaired_or_rejected() -> None:
     assert rejection.reason == "verification_failed:arithmetic_verified"
     assert rejection.detail.startswith("2 of 4 arithmetic steps are wrong")
     assert "'4 tunings/day * 250 days = 10,000' (exactly 1,000 by the calculator)" in rejection.detail
+
+
+def test_without_function_calling_the_teacher_answers_in_free_text() -> None:
+    skill = load("fermi")
+    assert skill.tools_without_function_calling == "skip"
+
+    def reply(request: ModelRequest) -> object:
+        if stage(request)[0] == "teacher":
+            assert request.tools is None and request.json_schema is None, "no tools, no JSON actions"
+            assert "calculator" not in str(request.messages[0]["content"])
+            return GOOD
+        return reply_with([GOOD])(request)
+
+    settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
+    sink, _ = run_flow(skill, reply, 1, resources=resources(), **settings)
+    [pair] = sink.pairs
+    assert pair.messages[2]["content"] == GOOD and not pair.lineage.tool_calls
+    [result] = pair.verification.checks
+    assert result.name == "arithmetic_verified" and result.ok  # the check re-does the arithmetic itself
+
+    native = SkillFlow(
+        skill, ScriptedModel(native_tool_calls=True), ListSink(), FlowSettings(), resources=resources()
+    )
+    assert native.teacher_tools is not None and "calculator" in native._teacher_system(
+        skill.instruction_types[0]
+    )
 
 
 class RecordingCalculator(CalculatorTool):

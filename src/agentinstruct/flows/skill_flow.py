@@ -83,6 +83,14 @@ class SkillFlow(FlowRecords):
         self.unanswerable_share = share
         self.checks = resolve_checks(skill.checks)
         self.teacher_tools = self.resources.tool_loop(skill.teacher_tools)
+        if (
+            self.teacher_tools is not None
+            and skill.tools_without_function_calling == "skip"
+            and not self.teacher_tools.native_for(self.teacher_model)
+        ):
+            # a small model answering through emulated JSON actions squeezes its reply into one line;
+            # the skill's checks redo the tools' work (fermi's arithmetic), so free text loses nothing
+            self.teacher_tools = None
         self._teacher_systems: dict[str, str] = {}
         self._agents(skill, settings)
 
@@ -399,8 +407,13 @@ class SkillFlow(FlowRecords):
         """The teacher's system prompt for an instruction type, rendered once per type (not per call)."""
         system = self._teacher_systems.get(itype.name)
         if system is None:
+            tools = sorted(self.teacher_tools.tools) if self.teacher_tools else []
             system = render(
-                self.skill.directory, self.skill.prompts.teacher, skill=self.skill, instruction_type=itype
+                self.skill.directory,
+                self.skill.prompts.teacher,
+                skill=self.skill,
+                instruction_type=itype,
+                tools=tools,  # the tools the teacher really has (none when the skill skips emulating them)
             )
             self._teacher_systems[itype.name] = system
         return system

@@ -99,6 +99,11 @@ class Skill(BaseModel):
     teacher_tools: list[Literal["python", "calculator", "search"]] = Field(
         default_factory=list, description="real tools the teacher may call while answering"
     )
+    tools_without_function_calling: Literal["emulate", "skip"] = Field(
+        default="emulate",
+        description="for a teacher model without native function calling: emulate its tools through JSON "
+        "actions, or skip them and answer in free text (for skills whose checks redo the tools' work)",
+    )
     instruction_fields: dict[str, str] = Field(
         default_factory=dict,
         description="extra text fields (name: description) the instruction and editor agents also return, "
