@@ -313,3 +313,21 @@ def test_a_decline_that_does_not_ask_is_repaired_into_a_question():
     assert {"decline_from_exit", "repaired", "tool_trace"} <= checks
     repair = next(r for r in model.requests if r.tag == "tool_use/teacher/single_api_missing_params/repair")
     assert "must ask" in repair.messages[-1]["content"]  # the validator's problem went back to the teacher
+
+
+def test_the_api_list_grammar_is_bounded_but_longer_replies_still_parse() -> None:
+    from agentinstruct.flows.tool_use_apis import MAX_APIS, MAX_FIELDS, ApiListOutput
+
+    schema = ApiListOutput.request_schema()
+    assert schema["properties"]["apis"]["maxItems"] == MAX_APIS
+    definitions = schema["$defs"]
+    assert definitions["ApiDefinition"]["properties"]["parameters"]["maxItems"] == MAX_FIELDS
+    assert definitions["ApiReturns"]["properties"]["properties"]["maxItems"] == MAX_FIELDS
+    api = {
+        "name": "get_stock",
+        "description": "Look up stock.",
+        "parameters": [],
+        "returns": {"type": "integer", "description": "units", "properties": []},
+    }
+    apis = [api | {"name": f"get_stock_{n}"} for n in range(MAX_APIS + 2)]
+    assert len(ApiListOutput.model_validate({"apis": apis}).apis) == MAX_APIS + 2  # a big model's list

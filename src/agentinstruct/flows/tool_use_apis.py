@@ -196,6 +196,12 @@ def _typed_value(value: str, kind: str) -> Any:
     return value
 
 
+#: the most APIs one transformation reply lists, and fields one parameter list or result lists, in the
+#: grammar a local model is held to (the prompts ask for fewer)
+MAX_APIS = 4
+MAX_FIELDS = 8
+
+
 class ApiListOutput(AgentOutput):
     """The transformation agents' reply: API definitions (only the new ones for retrieval/reconstruction)."""
 
@@ -221,6 +227,15 @@ class ApiListOutput(AgentOutput):
         ):
             if model.__name__ in definitions:
                 definitions[model.__name__]["required"] = required
+        # Bounds for the grammar only (replies are not rejected for a longer list): a 1.5B model listed
+        # APIs and fields until it hit the 2048-token limit, and the whole transformation was lost.
+        for owner, field, most in (
+            (schema, "apis", MAX_APIS),
+            (definitions.get(ApiDefinition.__name__, {}), "parameters", MAX_FIELDS),
+            (definitions.get(ApiReturns.__name__, {}), "properties", MAX_FIELDS),
+        ):
+            if field in owner.get("properties", {}):
+                owner["properties"][field]["maxItems"] = most
         return schema
 
 
