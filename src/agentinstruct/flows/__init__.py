@@ -33,7 +33,7 @@ def _load_bundled_flows() -> None:
     import pkgutil
 
     for module in pkgutil.iter_modules(__path__):
-        if module.name not in ("skill_flow", "state", "resources", "records"):
+        if module.name not in ("skill_flow", "state", "resources", "records", "outputs"):
             importlib.import_module(f"{__name__}.{module.name}")
 
 

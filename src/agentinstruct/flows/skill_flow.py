@@ -14,12 +14,9 @@ import random
 from dataclasses import replace
 from typing import Any
 
-from pydantic import AliasChoices, Field, create_model, model_validator
-
 from agentinstruct.agents import (
     PROMPTS_DIR,
     Agent,
-    AgentOutput,
     AgentResult,
     ConstrainedEditOutput,
     ConstrainedInstructionOutput,
@@ -30,7 +27,8 @@ from agentinstruct.agents import (
     render,
 )
 from agentinstruct.documents import Seed
-from agentinstruct.field_formats import FieldFormat, normalised, shown_in_task
+from agentinstruct.field_formats import shown_in_task
+from agentinstruct.flows.outputs import with_skill_fields
 from agentinstruct.flows.records import FlowRecords
 from agentinstruct.flows.resources import FlowResources
 from agentinstruct.flows.state import (
@@ -122,7 +120,7 @@ class SkillFlow(FlowRecords):
             for t in skill.transformations
         }
         instruction_output = ConstrainedInstructionOutput if skill.constraints else InstructionOutput
-        instruction_output = _with_fields(
+        instruction_output = with_skill_fields(
             instruction_output,
             skill.instruction_fields,
             key=skill.instruction_key,
@@ -137,7 +135,7 @@ class SkillFlow(FlowRecords):
             for t in skill.instruction_types
         }
         self.suggester = agent("suggester", skill.prompts.suggester, SuggestionOutput)
-        edit_output = _with_fields(
+        edit_output = with_skill_fields(
             ConstrainedEditOutput if skill.constraints else EditOutput,
             skill.instruction_fields,
             key=skill.instruction_key,
@@ -445,53 +443,3 @@ class SkillFlow(FlowRecords):
             resample=resample,
         )
         return Verification.from_checks(await run_checks(self.checks, candidate))
-
-
-def _with_fields(
-    output: type[AgentOutput],
-    fields: dict[str, str],
-    *,
-    key: str = "instruction",
-    description: str = "",
-    formats: dict[str, FieldFormat] | None = None,
-) -> type[AgentOutput]:
-    """The output model plus a skill's extra required text fields (they follow the task fields).
-
-    With a `key` other than "instruction", the task is asked for under that JSON key (a reply under
-    "instruction" is still accepted) and read back as `.instruction` all the same. Fields with a format
-    are normalised, and a value that breaks its format fails validation, so the agent is asked again.
-    """
-    extra: dict[str, Any] = {name: (str, Field(default="", description=d)) for name, d in fields.items()}
-    if key != "instruction" or description:
-        default = output.model_fields["instruction"].description or ""
-        extra = {
-            "instruction": (
-                str,
-                Field(
-                    default="",
-                    description=description or default,
-                    validation_alias=AliasChoices(key, "instruction"),
-                    serialization_alias=key,
-                ),
-            ),
-            **extra,
-        }
-    if not extra:
-        return output
-    validators = {"_field_formats": _format_validator(formats)} if formats else None
-    return create_model(output.__name__, __base__=output, __validators__=validators, **extra)
-
-
-def _format_validator(formats: dict[str, FieldFormat]) -> Any:
-    """A model validator that puts each formatted field in its canonical form, or names what is wrong."""
-
-    def check_formats(self: Any) -> Any:
-        if self.suitable:
-            for name, format_name in formats.items():
-                value, problem = normalised(format_name, str(getattr(self, name, "")))
-                if problem:
-                    raise ValueError(f"'{name}': {problem}")
-                setattr(self, name, value)
-        return self
-
-    return model_validator(mode="after")(check_formats)
