@@ -142,3 +142,29 @@ def test_label_parsing_handles_multiword_and_underscored_labels() -> None:
     )
     assert chosen_labels("Label: refund-request", allowed) == (["refund request"], True)
     assert chosen_labels("Category: Very_Negative.", allowed) == (["very negative"], True)
+
+
+def test_a_task_that_keeps_its_labels_to_itself_is_shown_them(skill) -> None:
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["topic"]]})
+    bare = "Topic classification of the text above, with a short justification."
+    model = scripted(
+        single, {"instruction": bare, "labels": "Politics;  Business"}, lambda r: "Label: Politics"
+    )
+    [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    assert pair.messages[1]["content"].endswith(f"{bare}\nAllowed labels: Politics, Business.")
+    assert pair.verification.status == "passed"
+    # a task that names every label (in any case) is left as written
+    model = scripted(single, {"instruction": TASK, "labels": LABELS.upper()}, lambda r: GOOD)
+    [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    assert pair.messages[1]["content"].endswith(TASK)
+
+
+def test_a_single_label_is_sent_back_before_the_teacher(skill) -> None:
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["topic"]]})
+    task = {"instruction": "Classify the topic of the text above.", "labels": "topic"}
+    model = scripted(single, task, lambda r: GOOD)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [rejection] = sink.rejections
+    assert rejection.reason == "agent_failed:seed_instruction"
+    assert "give at least 2 allowed labels" in rejection.detail
+    assert not any("/teacher/" in r.tag for r in model.requests)

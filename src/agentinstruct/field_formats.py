@@ -1,10 +1,14 @@
 """Formats of the extra fields an instruction or editor agent returns (a skill's `field_formats`).
 
 A format says how a field's text is read and normalised, what makes it unusable (the reply then goes
-back to the agent at once, before any teacher call), and how it is shown in the task. The one format so
-far is `json_schema`: a small model writes the schema of a text-extraction answer as YAML about as often
-as JSON, and a request whose schema block differs from the field would leave the teacher and the check
-with two different schemas. Which skills use a format is the skill file's business, not this module's.
+back to the agent at once, before any teacher call), and how it is shown in the task:
+
+- `json_schema`: a small model writes the schema of a text-extraction answer as YAML about as often as
+  JSON, and a request whose schema block differs from the field would leave the teacher and the check
+  with two different schemas;
+- `label_list`: the allowed labels of a classification task, which the task must state for the teacher.
+
+Which skills use a format is the skill file's business, not this module's.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
+from agentinstruct.quality.agreement import label_set
 from agentinstruct.quality.extraction import FENCE, parse_schema
 
-FieldFormat = Literal["json_schema"]
+#: a label set with fewer labels than this leaves nothing to choose
+MIN_LABELS = 2
+FieldFormat = Literal["json_schema", "label_list"]
 
 
 def normalised(format_name: FieldFormat, value: str) -> tuple[str, str]:
@@ -63,5 +70,31 @@ def _schema_block(task: str, schema_json: str) -> str:
     return f"{task.rstrip()}\n\n{block}"
 
 
-NORMALISERS: dict[str, Callable[[str], tuple[str, str]]] = {"json_schema": _json_schema}
-SHOWERS: dict[str, Callable[[str, str], str]] = {"json_schema": _schema_block}
+def _label_list(value: str) -> tuple[str, str]:
+    labels = list(label_set(value).values())
+    if len(labels) < MIN_LABELS:
+        return "", (
+            f"give at least {MIN_LABELS} allowed labels, separated by commas (such as: positive, negative, "
+            "neutral)"
+        )
+    return ", ".join(labels), ""
+
+
+def _labels_line(task: str, labels: str) -> str:
+    """The task with its allowed labels stated, when it leaves any out (the teacher can only pick what it
+    is shown; a small model wrote "Topic classification of the text" and kept the labels to itself)."""
+    words = f" {_comparable(task)} "
+    if all(f" {_comparable(label)} " in words for label in labels.split(", ")):
+        return task
+    return f"{task.rstrip()}\nAllowed labels: {labels}."
+
+
+def _comparable(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+NORMALISERS: dict[str, Callable[[str], tuple[str, str]]] = {
+    "json_schema": _json_schema,
+    "label_list": _label_list,
+}
+SHOWERS: dict[str, Callable[[str, str], str]] = {"json_schema": _schema_block, "label_list": _labels_line}
