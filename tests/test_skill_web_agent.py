@@ -1,5 +1,6 @@
-"""The web_agent skill (SPEC §2 row 4): taxonomy, templates, the full flow with a scripted model, and the
-`element_ids_exist` / `actions_well_formed` checks rejecting bad action sequences and accepting good ones."""
+"""The web_agent skill (SPEC §2 row 4): taxonomy, templates, the full flow with a scripted model (the page
+written as HTML and converted to the tree), and the `element_ids_exist` / `actions_well_formed` checks
+rejecting bad action sequences and accepting good ones."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from agentinstruct.cli import app
-from agentinstruct.flows import FlowSettings, SkillFlow
+from agentinstruct.flows import FlowSettings, flow_class
+from agentinstruct.flows.web_agent import MIN_ELEMENTS, WebAgentFlow
+from agentinstruct.flows.web_pages import html_to_tree
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.checks import CHECKS, Candidate, resolve_checks
@@ -79,6 +82,44 @@ PAGE = """[1] page "Harbour Tram Tickets"
   [29] contentinfo ""
     [30] link "Contact"
 """
+#: the page as the model writes it: converted, it is PAGE exactly
+PAGE_HTML = """<!DOCTYPE html>
+<html>
+<head><title>Harbour Tram Tickets</title></head>
+<body>
+<header>
+  <a href="/">Home</a> | <a href="/timetables">Timetables</a>
+  <input type="search" aria-label="Search" value="harbour line">
+  <button>Search</button>
+</header>
+<main>
+  <h1>Buy a ticket</h1>
+  <div role="alert">Payment failed: the card number is incomplete.</div>
+  <form aria-label="Ticket order">
+    <label for="email">Email</label>
+    <input id="email" type="email" required>
+    <label for="ticket">Ticket</label>
+    <select id="ticket">
+      <option selected>Single</option>
+      <option>Day pass</option>
+    </select>
+    <label><input type="checkbox"> Send a receipt</label>
+    <label for="card">Card number</label>
+    <input id="card" value="4111" aria-invalid="true">
+    <p>Enter all 16 digits.</p>
+    <button type="submit">Pay</button>
+  </form>
+  <table>
+    <caption>Fares</caption>
+    <tr><th>Ticket</th><th>Price</th></tr>
+    <tr><td>Single</td><td>€2.40</td></tr>
+    <tr><td>Day pass</td><td>€6.00</td></tr>
+  </table>
+</main>
+<footer><a href="/contact">Contact</a></footer>
+</body>
+</html>
+"""
 FORM_ANSWER = """Reason: The email field is required and empty.
 Action: type [11] "ada@example.com"
 Reason: The user wants a day pass.
@@ -122,7 +163,7 @@ def test_loads_with_the_bundled_skills() -> None:
 
 def test_top_level_settings(skill: Skill) -> None:
     assert skill.name == "web_agent" and skill.seed_kinds == ["text"]
-    assert skill.flow == "standard"
+    assert skill.flow == "web_agent" and flow_class(skill.flow) is WebAgentFlow
     assert skill.checks == CHECK_NAMES and len(resolve_checks(skill.checks)) == 2
     assert skill.repair_rounds == 1
     assert not skill.constraints and not skill.teacher_tools and not skill.instruction_fields
@@ -156,12 +197,18 @@ def test_transformation_template_renders_each_page_kind(skill: Skill, env: jinja
     for t in skill.transformations:
         text = render(env, skill.transformation_prompt(t), seed=SEED, transformation=t, skill=skill)
         assert SEED in text and t.description in text
-        assert '[id] role "name"' in text and "not suitable" in text
-        assert "json" not in text.lower()
-        # the notation example is a different page and its lines are short enough not to count as scaffold
-        example = [line for line in text.splitlines() if re.match(r"\s*\[\d+\] ", line)]
-        assert example and all(len(line.strip(" -")) < 30 for line in example)
-        assert list(parse_page("\n".join(example)).elements) == list(range(1, len(example) + 1))
+        assert "HTML" in text and "Write only the HTML" in text and "not suitable" in text
+        assert '[id] role "name"' not in text and "combobox" not in text and "json" not in text.lower()
+        for markup in ('<label for="...">', "<select>", 'aria-invalid="true"', 'value="..."', 'role="alert"'):
+            assert markup in text, markup
+        # the markup example is a different page, its lines short enough not to count as scaffold
+        example = [line for line in text.splitlines() if line.startswith("<")]
+        assert example and all(len(line) < 30 for line in example)
+        assert html_to_tree("\n".join(example)) == (
+            '[1] page "Page"\n  [2] heading "Order a cake"\n  [3] form ""\n'
+            '    [4] textbox "Name" (required)\n    [5] combobox "Size" value="S"\n'
+            '      [6] option "S" (selected)\n      [7] option "L"\n    [8] button "Place order"'
+        )
         texts.add(text)
     assert len(texts) == len(TRANSFORMATIONS)
 
@@ -429,8 +476,11 @@ def page_of(prompt: str) -> str:
     return prompt.split('"""\n', 1)[1].split('\n"""', 1)[0]
 
 
-def web_reply(teacher_answers: list[str] | None = None):
-    """Scripted web_agent agents; the teacher answers by task type, or with `teacher_answers` in turn."""
+def web_reply(teacher_answers: list[str] | None = None, written: str = PAGE_HTML):
+    """Scripted web_agent agents; the teacher answers by task type, or with `teacher_answers` in turn.
+
+    The transformer writes `written` (HTML, or the tree notation) with its transformation's name in the title.
+    """
     answers = iter(teacher_answers or [])
     last: list[str] = []
 
@@ -441,7 +491,7 @@ def web_reply(teacher_answers: list[str] | None = None):
             return {
                 "suitable": True,
                 "reason": "",
-                "content": PAGE.replace("Tickets", f"Tickets ({rest[-1]})"),
+                "content": written.replace("Tram Tickets", f"Tram Tickets ({rest[-1]})", 1),
             }
         if stage == "instruct":
             return {"suitable": True, "reason": "", "instruction": f"({rest[-1]}) {INSTRUCTION}"}
@@ -470,7 +520,7 @@ def web_reply(teacher_answers: list[str] | None = None):
 
 def run_seeds(skill: Skill, model: ScriptedModel, count: int, **settings: object) -> ListSink:
     sink = ListSink()
-    flow = SkillFlow(skill, model, sink, FlowSettings(**settings))
+    flow = flow_class(skill.flow)(skill, model, sink, FlowSettings(**settings))
 
     async def go() -> None:
         for ordinal in range(count):
@@ -497,6 +547,9 @@ def test_the_flow_produces_verified_pairs_for_every_type_and_goal(skill: Skill) 
         assert pair.verification.status == "passed"
         assert [c.name for c in pair.verification.checks] == CHECK_NAMES
         agent = pair.lineage.transformation.agent
+        # the model wrote HTML; the lineage and every agent after the transformation have the tree
+        assert pair.lineage.transformation.content == PAGE.replace("Tickets", f"Tickets ({agent})").strip()
+        assert "<" not in user["content"]
         allowed = next(t for t in skill.transformations if t.name == agent).instruction_types
         assert pair.instruction_type in allowed
         assert failure_of(Answer.of(pair), FilterSettings()) is None
@@ -565,3 +618,38 @@ def test_a_run_covers_the_taxonomy_about_evenly(skill: Skill) -> None:
         "extract_table": 6,
         "recover_from_error": 4,
     }
+
+
+def test_a_page_written_in_the_tree_notation_is_kept_as_it_is(skill: Skill) -> None:
+    model = ScriptedModel(web_reply(written=PAGE))
+    sink = run_seeds(skill, model, 1, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    agent = pair.lineage.transformation.agent
+    assert pair.lineage.transformation.content == PAGE.replace("Tickets", f"Tickets ({agent})")
+    assert pair.verification.status == "passed"
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (
+            "<html><body><h1>Harbour tram</h1><p>It runs every ten minutes.</p>"
+            '<a href="/fares">Fares</a></body></html>',
+            f"the HTML page converts to only 4 elements (at least {MIN_ELEMENTS} are needed",
+        ),
+        (
+            "The harbour tram runs every ten minutes; a single ticket costs €2.40.",
+            'the page is not HTML and has only 0 lines in the [id] role "name" notation',
+        ),
+        ("```html\n<script>let page = 1;</script>\n```", "converts to only 0 elements"),
+    ],
+)
+def test_a_page_too_small_to_act_on_rejects_the_seed(skill: Skill, page: str, expected: str) -> None:
+    model = ScriptedModel(web_reply(written=page))
+    sink = run_seeds(skill, model, 1)
+    assert not sink.pairs
+    [rejection] = sink.rejections
+    assert rejection.stage == "transformation" and rejection.reason == "agent_failed:transformation"
+    assert expected in rejection.detail, rejection.detail
+    assert "web_agent/page.j2" in rejection.detail and "it starts '" in rejection.detail
+    assert rejection.lineage["call_ids"] and len(model.requests) == 1  # no task was written on it
