@@ -37,11 +37,12 @@ def render_every_template(skill: Skill, content: str, instruction: str, details:
     """Render every template of a skill with exactly the variables the flow passes; return the texts."""
     texts = []
     for t in skill.transformations:
-        text = render_template(
-            skill, skill.transformation_prompt(t), seed=SEED, transformation=t, skill=skill
-        )
-        assert SEED in text and "not suitable" in text, t.name
-        texts.append(text)
+        if not t.verbatim:  # a verbatim transformation has no template: the seed's words go on as they are
+            text = render_template(
+                skill, skill.transformation_prompt(t), seed=SEED, transformation=t, skill=skill
+            )
+            assert SEED in text and "not suitable" in text, t.name
+            texts.append(text)
         for it in skill.types_for(t):
             text = render_template(
                 skill,
@@ -97,16 +98,20 @@ def run_flow(
     seeds: int,
     *,
     resources: FlowResources | None = None,
+    seed_text: str = SEED,
     **settings: object,
 ) -> tuple[ListSink, ScriptedModel]:
-    """Run `seeds` seeds through the skill's flow with ordinals (so the taxonomy rotates)."""
+    """Run `seeds` seeds of `seed_text` through the skill's flow with ordinals (so the taxonomy rotates).
+
+    A verbatim transformation (identity) hands `seed_text` itself to the instruction agents.
+    """
     model = ScriptedModel(reply)
     sink = ListSink()
     flow = SkillFlow(skill, model, sink, FlowSettings(**settings), resources=resources)
 
     async def go() -> None:
         for ordinal in range(seeds):
-            await flow.run_seed(make_seed(ordinal, SEED), ordinal)
+            await flow.run_seed(make_seed(ordinal, seed_text), ordinal)
 
     asyncio.run(go())
     return sink, model

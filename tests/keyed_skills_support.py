@@ -49,6 +49,7 @@ def variables_for(
     result: dict[str, dict] = {
         skill.transformation_prompt(t): {"seed": SEED, "transformation": t, "skill": skill}
         for t in skill.transformations
+        if not t.verbatim  # no template: the seed's own words are the transformed text
     }
     result[skill.prompts.instruction] = {
         "content": content,
@@ -98,7 +99,8 @@ def scripted(
     skill: Skill, instruction: dict, teacher: Teacher, content: str = SEED, edit: dict | None = None
 ) -> ScriptedModel:
     """A model playing the skill's agents: `instruction` is the instruction agent's JSON (without the
-    exit fields), `edit` the editor's extra fields, `teacher` answers the teacher (and resample/repair)."""
+    exit fields), `edit` the editor's extra fields, `teacher` answers the teacher (and resample/repair),
+    `content` is what a transformation agent writes (a verbatim transformation hands on SEED itself)."""
 
     def reply(request: ModelRequest) -> object:
         _, stage, *rest = request.tag.split("/")

@@ -91,7 +91,8 @@ def server(openai_server: OpenAIServer) -> OpenAIServer:
 
 def test_generate_writes_valid_pairs_with_real_lineage(server, tmp_path):
     out = tmp_path / "out"
-    # reading comprehension: one transformation call per seed that sees the whole span (rag clips sources)
+    # reading comprehension: one transformation call per seed that sees the whole span (rag clips sources),
+    # or, for identity, the seed's own words without a call
     result = generate(out, server, "--seed", "3", "--concurrency", "4", "--skills", "reading_comprehension")
     assert result.exit_code == 0, result.output
     pairs = read_jsonl(out / "pairs.jsonl")
@@ -112,7 +113,10 @@ def test_generate_writes_valid_pairs_with_real_lineage(server, tmp_path):
         )
         if source.suffix in (".md", ".txt", ".rst"):
             span_text = source.read_text()[start:end]
-            assert span_text in request["messages"][-1]["content"]
+            if pair.lineage.transformation.agent == "identity":  # verbatim: a part of the span, no call
+                assert pair.lineage.transformation.content in span_text
+            else:
+                assert span_text in request["messages"][-1]["content"]
         for call_id in pair.lineage.call_ids:
             assert store.execute("SELECT 1 FROM calls WHERE key=?", (call_id,)).fetchone()
     run = json.loads((out / "run.json").read_text())
@@ -196,7 +200,10 @@ def test_server_errors_are_reported_and_a_dead_server_stops_the_run(server, tmp_
         "model calls" in result.output and "failed" in result.output and "re-run to resume" in result.output
     )
     rejected = [r for r in read_jsonl(out / "rejected.jsonl") if r["stage"] != "document"]
-    assert rejected and all(r["reason"] == "agent_failed:transformation" for r in rejected)
+    # a transformation agent fails at once; identity (verbatim, no call) fails at the instruction agent
+    reasons = {r["reason"] for r in rejected}
+    assert "agent_failed:transformation" in reasons
+    assert reasons <= {"agent_failed:transformation", "agent_failed:seed_instruction"}
     assert all("HTTP 500: boom" in r["detail"] for r in rejected)
     assert json.loads((out / "run.json").read_text())["status"] == "failed"
 

@@ -19,7 +19,13 @@ from test_flows import ListSink, make_seed, rc_reply
 
 pytestmark = pytest.mark.timeout(120)
 
-TEXT = "Grandma's apple pie needs six apples, a cup of sugar and a pinch of cinnamon. Bake it for an hour."
+# text_modification's transformations (identity, excerpt) take the seed word for word: 40 words at least
+TEXT = (
+    "Grandma's apple pie needs six apples, a cup of sugar and a pinch of cinnamon. Bake it for an hour.\n\n"
+    "Peel and slice the apples thinly, toss them with the sugar and cinnamon, and pile them into a "
+    "buttered dish lined with pastry. Cover it with a second sheet, cut three slits in the top and "
+    "brush it with milk."
+)
 SHORT_LIMIT = {"kind": "word_count", "relation": "at_most", "number": 6}
 
 
@@ -38,8 +44,6 @@ def modification_reply(teacher_answers: list[str]):
 
     def reply(request: ModelRequest) -> object:
         _, stage, *rest = request.tag.split("/")
-        if stage == "transform":
-            return {"content": TEXT, "suitable": True, "reason": ""}
         if stage == "instruct":
             return {
                 "instruction": f"({rest[-1]}) Rewrite the recipe in at most 6 words: {TEXT}",
@@ -58,14 +62,18 @@ def modification_reply(teacher_answers: list[str]):
 def test_ordinals_cover_the_taxonomy_evenly():
     skill = load_skills()["text_modification"]
     model = ScriptedModel(modification_reply(["Apples, sugar, cinnamon; bake."]))
-    flow = SkillFlow(skill, model, ListSink(), FlowSettings(refinement_rounds=0))
+    sink = ListSink()
+    flow = SkillFlow(skill, model, sink, FlowSettings(refinement_rounds=0))
     run_seeds(flow, 2 * len(skill.instruction_types) * len(skill.transformations))
 
     instructed = Counter(r.tag.split("/")[-1] for r in model.requests if "/instruct/" in r.tag)
-    transformed = Counter(r.tag.split("/")[-1] for r in model.requests if "/transform/" in r.tag)
+    # both transformations are verbatim (no model call), so the pairs' lineage shows which one ran
+    transformed = Counter(p.lineage.transformation.agent for p in sink.pairs)
     assert set(instructed) == {t.name for t in skill.instruction_types}
     assert set(instructed.values()) == {2 * len(skill.transformations)}
+    assert set(transformed) == {t.name for t in skill.transformations}
     assert len(set(transformed.values())) == 1
+    assert not any("/transform/" in r.tag for r in model.requests)
 
 
 def test_a_failing_answer_is_repaired_once_and_the_repair_is_recorded():

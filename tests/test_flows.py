@@ -15,10 +15,13 @@ from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.pairs import Pair, Rejection
 from agentinstruct.skills import load_skills
 
+# long enough (80 words at least) for reading_comprehension's identity, which takes the seed word for word
 PASSAGE = (
     "The town of Alder Creek built its first lighthouse in 1852. Keepers lit the lamp every night for "
     "ninety years, until an automated beacon replaced them in 1942. Fishermen argued that the keepers "
-    "had saved more than forty boats during storms, and so the town should fund a museum."
+    "had saved more than forty boats during storms, and so the town should fund a museum.\n\n"
+    "The council agreed in 1961. The museum opened in the old keeper's cottage, where it still shows "
+    "the brass lamp, the logbooks and a chart of every storm the keepers recorded."
 )
 
 
@@ -114,7 +117,11 @@ def test_every_transformation_and_goal_runs_and_pairs_are_valid():
             next(t for t in skill.transformations if t.name == pair.lineage.transformation.agent)
         )
         assert pair.instruction_type in {t.name for t in allowed}
-        assert len(pair.lineage.call_ids) >= 3
+        if pair.lineage.transformation.agent == "identity":  # verbatim: the seed itself, no model call
+            assert pair.lineage.transformation.content == seed.text
+            assert len(pair.lineage.call_ids) >= 2
+        else:
+            assert len(pair.lineage.call_ids) >= 3
     unanswerable = [p for p in sink.pairs if p.unanswerable]
     assert unanswerable and all(p.verification.status == "passed" for p in unanswerable)
     assert all("cannot be determined" in p.messages[-1]["content"] for p in unanswerable)

@@ -79,10 +79,10 @@ def test_taxonomy_matches_the_spec_row(skill: Skill) -> None:
 
 
 # -- templates -----------------------------------------------------------------------------------------
-def test_transformation_and_instruction_templates(skill: Skill, env: jinja2.Environment) -> None:
+def test_verbatim_transformation_and_instruction_templates(skill: Skill, env: jinja2.Environment) -> None:
     t = skill.transformations[0]
-    text = render(env, skill.transformation_prompt(t), seed=PASSAGE, transformation=t, skill=skill)
-    assert PASSAGE in text and "not suitable" in text and "json" not in text.lower()
+    assert t.verbatim and (t.min_words, t.max_words) == (60, 500)  # the seed's own words, no template
+    assert skill.transformation_prompt(t) not in skill.template_files()
     for it in skill.instruction_types:
         text = render(
             env,
@@ -170,8 +170,6 @@ def conversation_reply(simulator=None, teacher=None):
 
     def reply(request: ModelRequest) -> object:
         _, stage, *rest = request.tag.split("/")
-        if stage == "transform":
-            return {"content": PASSAGE, "suitable": True, "reason": ""}
         if stage == "instruct":
             return {
                 "instruction": f"({rest[-1]}) I just read this. What did the keepers actually do?",
@@ -212,7 +210,7 @@ def run_flow(model, count: int = 1, **settings) -> ListSink:
 
     async def go() -> None:
         for ordinal in range(count):
-            await flow.run_seed(make_seed(ordinal), ordinal)
+            await flow.run_seed(make_seed(ordinal), ordinal)  # identity passes PASSAGE on word for word
 
     asyncio.run(go())
     return sink
@@ -259,7 +257,8 @@ def test_the_simulator_sees_the_goal_and_the_transcript_and_the_teacher_the_whol
     assert json.loads(json.dumps(simulator[-1].json_schema))["name"] == "UserTurnOutput"
     final_teacher = [r for r in model.requests if "/teacher/" in r.tag][-1]
     assert [m["content"] for m in final_teacher.messages[1:]] == [m["content"] for m in pair.messages[1:-1]]
-    assert len(pair.lineage.call_ids) >= 3 + 2 * (len(user_turns(pair)) - 1)
+    # the opening message, then a teacher reply per user turn and a simulator call per later turn
+    assert len(pair.lineage.call_ids) == 2 + 2 * (len(user_turns(pair)) - 1)
 
 
 def test_refinement_changes_the_opening_and_the_simulated_users_goal():

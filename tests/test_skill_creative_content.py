@@ -55,6 +55,8 @@ def skill():
 
 def test_taxonomy_matches_the_spec_row(skill) -> None:
     assert [t.name for t in skill.transformations] == ["identity"]
+    [identity] = skill.transformations  # the seed's own words, no model call
+    assert identity.verbatim and (identity.min_words, identity.max_words) == (30, None)
     assert [t.name for t in skill.instruction_types] == TYPES
     assert [g.name for g in skill.refinement.goals] == ["form", "meter", "point_of_view", "length"]
     assert skill.constraints is True and skill.repair_rounds == 1 and skill.checks == ["constraints"]

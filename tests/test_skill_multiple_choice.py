@@ -52,6 +52,8 @@ def skill():
 
 def test_taxonomy_matches_the_spec_row(skill) -> None:
     assert [t.name for t in skill.transformations] == ["identity", "summary"]
+    bounds = {t.name: (t.verbatim, t.min_words, t.max_words) for t in skill.transformations}
+    assert bounds == {"identity": (True, 30, None), "summary": (False, None, None)}
     assert [t.name for t in skill.instruction_types] == TYPES
     assert [g.name for g in skill.refinement.goals] == ["harder_distractors", "none_of_the_above"]
     assert skill.checks == ["answer_matches_key"] and skill.repair_rounds == 0
@@ -102,8 +104,12 @@ def test_the_flow_yields_answers_that_agree_with_the_hidden_key(skill) -> None:
         assert pair.messages[1]["content"].endswith(QUESTION[QUESTION.index("A)") :])  # then the options
         [result] = pair.verification.checks
         assert result.ok and result.detail == "answered B ('90 years'), as the key"
+    assert {p.lineage.transformation.agent for p in sink.pairs} == {"identity", "summary"}
+    # identity is verbatim: the seed's own words, without a model call; only summary asks the model
     transformed = {r.tag.split("/")[-1] for r in model.requests if "/transform/" in r.tag}
-    assert transformed == {"identity", "summary"}
+    assert transformed == {"summary"}
+    identity = [p for p in sink.pairs if p.lineage.transformation.agent == "identity"]
+    assert all(p.lineage.transformation.content == SEED for p in identity)
     teacher_requests = [r for r in model.requests if "/teacher/" in r.tag]
     assert teacher_requests and not any(r.tag.endswith("/resample") for r in teacher_requests)
 

@@ -42,6 +42,8 @@ def test_taxonomy_matches_the_spec_row() -> None:
     assert skill.seed_kinds == ["text"]
     assert [t.name for t in skill.instruction_types] == TYPES
     assert [t.name for t in skill.transformations] == ["identity"]
+    [identity] = skill.transformations  # the seed's own words, no model call
+    assert identity.verbatim and (identity.min_words, identity.max_words) == (30, None)
     assert [g.name for g in skill.refinement.goals] == GOALS
     assert skill.teacher_tools == ["search"] and skill.corpus_search
     assert list(skill.instruction_fields) == ["false_premise"]
@@ -84,9 +86,7 @@ def test_every_template_renders() -> None:
 def reply_with(answer: str):
     def reply(request: ModelRequest) -> object:
         step, rest = stage(request)
-        if step == "transform":
-            return {"content": SEED, "suitable": True}
-        if step == "instruct":
+        if step == "instruct":  # identity is verbatim: SEED itself, no transform request
             return {"instruction": f"({rest[-1]}) {QUESTION}", "false_premise": "none", "suitable": True}
         if step == "refine" and rest[0] == "suggester":
             return {"suggestion": f"For {rest[-1]}: change the year the question assumes.", "suitable": True}

@@ -108,7 +108,13 @@ def test_transformations(skill: Skill) -> None:
         assert t.description.strip()
         assert len(t.instruction_types) >= 8, f"{t.name} lists only {len(t.instruction_types)} types"
         assert len(set(t.instruction_types)) == len(t.instruction_types), f"{t.name} repeats a type"
-        assert skill.transformation_prompt(t) == f"reading_comprehension/transformations/{t.name}.j2"
+        # identity takes the seed's own words (no model call, no template); the others are agents
+        assert t.verbatim == (t.name == "identity"), t.name
+        prompt = skill.transformation_prompt(t)
+        assert prompt == f"reading_comprehension/transformations/{t.name}.j2"
+        assert (prompt in skill.template_files()) == (not t.verbatim), t.name
+    identity = skill.transformations[TRANSFORMATIONS.index("identity")]
+    assert (identity.min_words, identity.max_words) == (80, 500)
 
 
 def test_instruction_types(skill: Skill) -> None:
@@ -163,7 +169,7 @@ def test_refinement(skill: Skill) -> None:
 
 def test_transformation_templates_render(skill: Skill, env: jinja2.Environment) -> None:
     rendered = {}
-    for t in skill.transformations:
+    for t in (t for t in skill.transformations if not t.verbatim):
         text = render(env, skill.transformation_prompt(t), seed=SEED, transformation=t, skill=skill)
         assert SEED in text
         assert "not suitable" in text, t.name

@@ -37,6 +37,8 @@ def skill():
 
 def test_taxonomy_matches_the_spec_row(skill) -> None:
     assert [t.name for t in skill.transformations] == ["identity", "excerpt"]
+    bounds = {t.name: (t.verbatim, t.min_words, t.max_words) for t in skill.transformations}
+    assert bounds == {"identity": (True, 30, None), "excerpt": (True, 40, 200)}  # no model call
     assert [t.name for t in skill.instruction_types] == TYPES
     goals = {g.name: g for g in skill.refinement.goals}
     assert list(goals) == ["ambiguous_cases", "label_definitions"]

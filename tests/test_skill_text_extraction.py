@@ -26,9 +26,12 @@ TYPES = [
     "schema_guided_json",
 ]
 GOALS = ["add_schema", "nested_fields"]
+# the seed of the flow tests: the identity transformation passes it on word for word (no model call) and
+# needs at least 40 words
 TEXT = (
     "On 3 May 2021 the Harbour Trust hired Hannah Reed as keeper of the Alder Creek lighthouse.\n"
-    '"The light must never go out," Reed told the Gazette. In 2022 the Trust opened a museum.'
+    '"The light must never go out," Reed told the Gazette. In 2022 the Trust opened a museum, where '
+    "the keepers' logbooks from 1852 to 1942 are shown."
 )
 SCHEMA = {
     "type": "object",
@@ -68,6 +71,8 @@ def test_taxonomy_matches_the_spec_row() -> None:
     assert skill.seed_kinds == ["text"]
     assert [t.name for t in skill.instruction_types] == TYPES
     assert [t.name for t in skill.transformations] == ["identity"]
+    [identity] = skill.transformations  # the seed's own words, so extracted spans are the source's
+    assert identity.verbatim and (identity.min_words, identity.max_words) == (40, None)
     assert [g.name for g in skill.refinement.goals] == GOALS
     assert list(skill.instruction_fields) == ["output_schema"]
     assert skill.checks == ["valid_json_for_schema", "spans_in_source"] and resolve_checks(skill.checks)
@@ -92,8 +97,6 @@ def reply_with(answers: list[str]):
 
     def reply(request: ModelRequest) -> object:
         step, rest = stage(request)
-        if step == "transform":
-            return {"content": TEXT, "suitable": True}
         if step == "instruct":
             schema = json.dumps(SCHEMA)
             return {
@@ -116,7 +119,7 @@ def reply_with(answers: list[str]):
 
 def test_the_flow_covers_the_taxonomy_and_pairs_have_the_right_shape() -> None:
     skill = load("text_extraction")
-    sink, _ = run_flow(skill, reply_with([GOOD]), 4)
+    sink, _ = run_flow(skill, reply_with([GOOD]), 4, seed_text=TEXT)
     assert not sink.rejections
     assert {p.instruction_type for p in sink.pairs} == set(TYPES)
     assert {s.goal for p in sink.pairs for s in p.lineage.refinement} == set(GOALS)
@@ -133,7 +136,7 @@ def test_the_flow_covers_the_taxonomy_and_pairs_have_the_right_shape() -> None:
 def test_bad_answers_are_repaired_or_rejected() -> None:
     skill = load("text_extraction")
     settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
-    sink, model = run_flow(skill, reply_with([MISSPELT, GOOD]), 1, **settings)
+    sink, model = run_flow(skill, reply_with([MISSPELT, GOOD]), 1, seed_text=TEXT, **settings)
     [pair] = sink.pairs
     assert (
         "'entities/0/text: Hannah Reid'"
@@ -141,12 +144,12 @@ def test_bad_answers_are_repaired_or_rejected() -> None:
     )
     assert any(r.tag.endswith("/repair") for r in model.requests)
 
-    sink, _ = run_flow(skill, reply_with([MISSPELT]), 1, **settings)
+    sink, _ = run_flow(skill, reply_with([MISSPELT]), 1, seed_text=TEXT, **settings)
     [rejection] = sink.rejections
     assert rejection.reason == "verification_failed:spans_in_source"
     assert "Hannah Reid" in rejection.detail
 
-    sink, _ = run_flow(skill, reply_with([OFF_SCHEMA]), 1, **settings)
+    sink, _ = run_flow(skill, reply_with([OFF_SCHEMA]), 1, seed_text=TEXT, **settings)
     [rejection] = sink.rejections
     assert rejection.reason == "verification_failed:valid_json_for_schema"
     assert "at entities/0/type: 'human' is not one of" in rejection.detail
@@ -264,7 +267,7 @@ def test_a_schema_written_as_yaml_is_stored_as_json_and_shown_in_the_request() -
     assert skill.field_formats == {"output_schema": "json_schema"}
     request = "List the people, organisations, places and dates in the text above, using the schema below."
     settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
-    sink, _ = run_flow(skill, schema_replies([YAML_SCHEMA], request), 1, **settings)
+    sink, _ = run_flow(skill, schema_replies([YAML_SCHEMA], request), 1, seed_text=TEXT, **settings)
     [pair] = sink.pairs
     user = pair.messages[1]["content"]
     shown = user.split("```json\n", 1)[1].split("\n```", 1)[0]
@@ -276,7 +279,7 @@ def test_a_yaml_schema_block_in_the_request_is_replaced_by_the_fields_schema() -
     skill = load("text_extraction")
     request = f"List the entities in the text above.\n```yaml\n{YAML_SCHEMA}```\nCopy values exactly."
     settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
-    sink, _ = run_flow(skill, schema_replies([json.dumps(SCHEMA)], request), 1, **settings)
+    sink, _ = run_flow(skill, schema_replies([json.dumps(SCHEMA)], request), 1, seed_text=TEXT, **settings)
     [pair] = sink.pairs
     user = pair.messages[1]["content"]
     assert "```yaml" not in user and user.count("```json") == 1
@@ -288,7 +291,9 @@ def test_an_unusable_schema_is_sent_back_before_the_teacher_answers() -> None:
     request = "List the people and places in the text above, using the schema below."
     settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
     # "name: string" is a YAML mapping that describes no value; the re-ask gets a real schema
-    sink, model = run_flow(skill, schema_replies(["name: string", YAML_SCHEMA], request), 1, **settings)
+    sink, model = run_flow(
+        skill, schema_replies(["name: string", YAML_SCHEMA], request), 1, seed_text=TEXT, **settings
+    )
     [pair] = sink.pairs
     instruct = [r for r in model.requests if "/instruct/" in r.tag]
     assert len(instruct) == 2
@@ -296,7 +301,7 @@ def test_an_unusable_schema_is_sent_back_before_the_teacher_answers() -> None:
     assert not any("/teacher/" in r.tag for r in model.requests[: model.requests.index(instruct[1])])
     assert pair.verification.status == "passed"
 
-    sink, model = run_flow(skill, schema_replies(["", "", ""], request), 1, **settings)
+    sink, model = run_flow(skill, schema_replies(["", "", ""], request), 1, seed_text=TEXT, **settings)
     [rejection] = sink.rejections
     assert rejection.reason == "agent_failed:seed_instruction" and "output_schema" in rejection.detail
     assert not any("/teacher/" in r.tag for r in model.requests)

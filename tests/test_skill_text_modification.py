@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agentinstruct.cli import app
+from agentinstruct.flows.verbatim import verbatim_text
 from agentinstruct.quality.checks import resolve_checks
 from agentinstruct.quality.constraints import KINDS, Constraint, describe
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills, taxonomy_hash
@@ -83,10 +84,14 @@ def test_transformations(skill: Skill) -> None:
     assert [t.name for t in skill.transformations] == ["identity", "excerpt"]
     by_name = {t.name: t for t in skill.transformations}
     assert by_name["identity"].source == "paper"
+    assert (by_name["identity"].min_words, by_name["identity"].max_words) == (30, None)
+    assert (by_name["excerpt"].min_words, by_name["excerpt"].max_words) == (40, 200)
     for t in skill.transformations:
         assert t.description.strip()
         assert t.instruction_types == [], "every type suits both transformations"
-        assert skill.transformation_prompt(t) == f"text_modification/transformations/{t.name}.j2"
+        # both take the seed's own words without a model call, so they have no template
+        assert t.verbatim and t.prompt is None
+        assert skill.transformation_prompt(t) not in skill.template_files()
         assert [x.name for x in skill.types_for(t)] == TYPES
 
 
@@ -119,16 +124,18 @@ def test_refinement(skill: Skill) -> None:
         assert not goal.edits_content and not goal.marks_unanswerable, goal.name
 
 
-def test_transformation_templates_render(skill: Skill, env: jinja2.Environment) -> None:
-    rendered = set()
-    for t in skill.transformations:
-        text = render(env, skill.transformation_prompt(t), seed=SEED, transformation=t, skill=skill)
-        assert SEED in text
-        assert "not suitable" in text, t.name
-        assert "json" not in text.lower(), t.name
-        assert "word for word" in text or "wording exactly" in text, t.name
-        rendered.add(text)
-    assert len(rendered) == len(skill.transformations)
+def test_transformations_take_the_seeds_own_words(skill: Skill) -> None:
+    identity, excerpt = skill.transformations
+    long_text = "\n\n".join(f"{SEED[:-1]}, said speaker {n}." for n in range(20))  # 20 x 24 words
+    for t, seed in ((identity, long_text), (excerpt, long_text), (identity, SEED * 2)):
+        kept = verbatim_text(seed, min_words=t.min_words, max_words=t.max_words, choice=3)
+        assert kept.text is not None and kept.text in seed, t.name
+    whole = verbatim_text(long_text, min_words=identity.min_words, max_words=identity.max_words)
+    assert whole.text == long_text
+    part = verbatim_text(long_text, min_words=excerpt.min_words, max_words=excerpt.max_words, choice=3)
+    assert 40 <= len(part.text.split()) <= 200 and part.text.endswith(".")
+    short = verbatim_text(SEED, min_words=identity.min_words, max_words=identity.max_words)
+    assert short.text is None and "21 words" in short.reason and "at least 30" in short.reason
 
 
 def test_instruction_template_renders_every_type(skill: Skill, env: jinja2.Environment) -> None:
@@ -240,7 +247,7 @@ def test_templates_are_packaged_files(skill: Skill) -> None:
     for rel in skill.template_files():
         path = skill.template_path(rel)
         assert path.is_file() and path.suffix == ".j2", rel
-    assert len(skill.template_files()) == 7
+    assert len(skill.template_files()) == 5  # identity and excerpt are verbatim: no template
 
 
 def test_taxonomy_hash_is_stable(skill: Skill) -> None:

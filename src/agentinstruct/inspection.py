@@ -164,7 +164,8 @@ def print_skill(console: Console, skill: Skill) -> None:
     console.print(f"[bold]{skill.name}[/] — {skill.description} (seeds: {', '.join(skill.seed_kinds)})")
     transformations = Table("transformation", "description", "instruction types", title="transformations")
     for t in skill.transformations:
-        transformations.add_row(t.name, t.description, ", ".join(t.instruction_types) or "all")
+        name = f"{t.name} (verbatim)" if t.verbatim else t.name
+        transformations.add_row(name, t.description, ", ".join(t.instruction_types) or "all")
     console.print(transformations)
     types = Table(
         "instruction type", "source", "intent", title=f"{len(skill.instruction_types)} instruction types"

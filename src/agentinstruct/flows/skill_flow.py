@@ -39,6 +39,7 @@ from agentinstruct.flows.state import (
     derive_seed,
     output_details,
 )
+from agentinstruct.flows.verbatim import seed_words
 from agentinstruct.models.base import Model
 from agentinstruct.pairs import (
     Check,
@@ -118,6 +119,7 @@ class SkillFlow(FlowRecords):
         self.transformers = {
             t.name: agent(t.name, skill.transformation_prompt(t), TransformationOutput)
             for t in skill.transformations
+            if not t.verbatim
         }
         instruction_output = ConstrainedInstructionOutput if skill.constraints else InstructionOutput
         instruction_output = with_skill_fields(
@@ -167,7 +169,14 @@ class SkillFlow(FlowRecords):
         return sum(counts)
 
     async def _transform(self, seed: Seed, transformation: Transformation) -> SeedContext | None:
-        """The seed rewritten by its transformation agent (None, with a rejection, when that fails)."""
+        """The transformed seed: the agent's rewrite, or the seed's own words if verbatim (None: rejected)."""
+        if transformation.verbatim:  # the seed's own words: no model call, so no call ids
+            kept = seed_words(seed, transformation, self.settings.run_seed)
+            if kept.text is None:
+                unsuitable = AgentResult("not_suitable", reason=kept.reason)
+                self._reject_agent(seed, "transformation", transformation.name, unsuitable)
+                return None
+            return SeedContext(seed, transformation, kept.text, ())
         result = await self.transformers[transformation.name].run(
             self.model,
             {"seed": seed.text, "transformation": transformation, "skill": self.skill},

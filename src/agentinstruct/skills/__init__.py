@@ -41,6 +41,44 @@ class Transformation(Named):
         description="seed kinds this transformation takes; empty means all of the skill's",
     )
     prompt: str | None = Field(default=None, description="template path; default transformations/<name>.j2")
+    verbatim: bool = Field(
+        default=False,
+        description="the seed's own words are the transformed text, with no model call and no prompt "
+        "template (seeds are plain text already); min_words and max_words bound it",
+    )
+    min_words: int | None = Field(
+        default=None,
+        ge=1,
+        description="verbatim only: a seed with fewer words is not suitable for this transformation "
+        "(rejected as not_suitable:transformation)",
+    )
+    max_words: int | None = Field(
+        default=None,
+        ge=1,
+        description="verbatim only: a longer seed is cut to a contiguous part of at most this many words, "
+        "whole paragraphs from a starting paragraph drawn per seed (reproducibly with the run seed); a "
+        "paragraph too long to fit is cut at a sentence end, never inside a word",
+    )
+
+    @model_validator(mode="after")
+    def _verbatim_fields(self) -> Transformation:
+        if self.verbatim and self.prompt is not None:
+            raise ValueError(
+                f"transformation '{self.name}' is verbatim and needs no prompt template; remove `prompt` "
+                "or drop `verbatim`"
+            )
+        bounds = self.min_words is not None or self.max_words is not None
+        if bounds and not self.verbatim:
+            raise ValueError(
+                f"transformation '{self.name}': min_words and max_words apply only to verbatim "
+                "transformations; set `verbatim: true` or remove them"
+            )
+        if self.min_words is not None and self.max_words is not None and self.min_words > self.max_words:
+            raise ValueError(
+                f"transformation '{self.name}': min_words ({self.min_words}) is more than max_words "
+                f"({self.max_words}); lower min_words or raise max_words"
+            )
+        return self
 
 
 class InstructionType(Named):
@@ -186,7 +224,7 @@ class Skill(BaseModel):
             self.prompts.user_turn,
             *self.prompts.extra.values(),
         ]
-        files += [self.transformation_prompt(t) for t in self.transformations]
+        files += [self.transformation_prompt(t) for t in self.transformations if not t.verbatim]
         files += [t.prompt for t in self.instruction_types if t.prompt]
         return files
 
@@ -197,7 +235,12 @@ class Skill(BaseModel):
             "description": self.description,
             "seed_kinds": self.seed_kinds,
             "transformations": [
-                {"name": t.name, "description": t.description, "instruction_types": t.instruction_types}
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "instruction_types": t.instruction_types,
+                    "verbatim": t.verbatim,
+                }
                 for t in self.transformations
             ],
             "instruction_types": [
