@@ -25,6 +25,13 @@ SEED = (
     "and climbed 120 steps to the lamp room."
 )
 
+#: what a model transformation writes by default: the seed's facts in its own words (a transformation
+#: that gave the seed back word for word would be asked again, see reply_problems.echoed_seed)
+NOTES = (
+    "Notes on Alder Creek: lighthouse built 1852; lamp lit nightly by keepers for ninety years; replaced "
+    "by an automated beacon in 1942; six wicks trimmed per night; 120 steps up to the lamp room."
+)
+
 
 def load(name: str) -> Skill:
     """One bundled skill file (loaded on its own, so a broken file of another skill does not matter)."""
@@ -96,16 +103,21 @@ Teacher = Callable[[ModelRequest], str]
 
 
 def scripted(
-    skill: Skill, instruction: dict, teacher: Teacher, content: str = SEED, edit: dict | None = None
+    skill: Skill,
+    instruction: dict,
+    teacher: Teacher,
+    content: str | None = None,
+    edit: dict | None = None,
 ) -> ScriptedModel:
     """A model playing the skill's agents: `instruction` is the instruction agent's JSON (without the
     exit fields), `edit` the editor's extra fields, `teacher` answers the teacher (and resample/repair),
-    `content` is what a transformation agent writes (a verbatim transformation hands on SEED itself)."""
+    `content` is what a transformation agent writes (default NOTES; a verbatim transformation hands on
+    SEED itself) and an editor of the passage gives back (default SEED)."""
 
     def reply(request: ModelRequest) -> object:
         _, stage, *rest = request.tag.split("/")
         if stage == "transform":
-            return {"content": content, "suitable": True, "reason": ""}
+            return {"content": content or NOTES, "suitable": True, "reason": ""}
         if stage == "instruct":
             return {**instruction, "suitable": True, "reason": ""}
         if stage == "refine" and rest[0] == "suggester":
@@ -114,7 +126,8 @@ def scripted(
             variant = hashlib.sha256(request.messages[-1]["content"].encode()).hexdigest()[:6]
             fields = {**instruction, **(edit or {})}
             text = f"{fields['instruction']}\n({rest[-1]} {variant})"
-            return {**fields, "instruction": text, "content": content, "suitable": True, "reason": ""}
+            passage = content or SEED
+            return {**fields, "instruction": text, "content": passage, "suitable": True, "reason": ""}
         if stage == "teacher":
             return teacher(request)
         raise AssertionError(f"unexpected tag {request.tag}")

@@ -24,6 +24,15 @@ PASSAGE = (
     "the brass lamp, the logbooks and a chart of every storm the keepers recorded."
 )
 
+#: what a scripted transformation agent writes: the passage's facts retold (a transformation that gave the
+#: seed back word for word would be asked again, see reply_problems.echoed_seed)
+RETOLD = (
+    "In 1852 Alder Creek got a lighthouse, and for ninety years its keepers kept the lamp burning until "
+    "a beacon took over in 1942. Because fishermen credited them with saving over forty boats, they "
+    "asked the town to pay for a museum, which the council approved in 1961; it is housed in the "
+    "cottage and displays the lamp, logbooks and storm chart."
+)
+
 
 class ListSink:
     """Collects a flow's results in memory."""
@@ -53,7 +62,7 @@ def rc_reply(request: ModelRequest) -> object:
     name = rest[-1]
     user = request.messages[-1]["content"]
     if stage == "transform":
-        return {"suitable": True, "reason": "", "content": f"[{name}] {PASSAGE}"}
+        return {"suitable": True, "reason": "", "content": f"[{name}] {RETOLD}"}
     if stage == "instruct":
         return {"suitable": True, "reason": "", "instruction": f"({name}) What did the keepers do?"}
     if stage == "refine" and rest[0] == "suggester":

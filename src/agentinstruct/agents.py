@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from agentinstruct.models.base import Model, ModelError, ModelRequest, ModelResponse
 from agentinstruct.quality.constraints import Constraint, conflicts
-from agentinstruct.reply_problems import copied_scaffold, task_problem
+from agentinstruct.reply_problems import copied_scaffold, echoed_seed, task_problem
 from agentinstruct.tools import ToolUnavailable
 from agentinstruct.tools.loop import ToolCallRecord, ToolLoop
 
@@ -320,7 +320,8 @@ class Agent:
                 )
             result, error = self._parse(response.text, response.finish_reason)
             if result is not None and result.ok:
-                error = copied_scaffold(result.output, prompt, variables)
+                output = result.output
+                error = copied_scaffold(output, prompt, variables) or echoed_seed(output, variables)
                 result = None if error else result
             if result is not None:
                 result.call_ids, result.prompt = call_ids, prompt

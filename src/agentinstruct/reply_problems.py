@@ -1,8 +1,9 @@
 """Why an agent's structured reply cannot be used even though it parses: the checks behind a re-ask.
 
 Small models copy the prompt's own instructions into the fields they were asked to fill, write a label
-where a whole task belongs, or return a letter key for a question without options. `copied_scaffold` and
-`task_problem` name the problem in words the model can act on; `agentinstruct.agents` sends it back.
+where a whole task belongs, return a letter key for a question without options, or give a transformation's
+source back unchanged. `copied_scaffold`, `task_problem` and `echoed_seed` name the problem in words the
+model can act on; `agentinstruct.agents` sends it back.
 Checks of *answers* (teacher replies) live in `agentinstruct.quality`, not here.
 """
 
@@ -85,6 +86,36 @@ def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
                 f"asked to write; put your own {name.replace('_', ' ')} in '{name}'"
             )
     return ""
+
+
+#: a transformation whose content holds this share of its word pairs from the seed...
+ECHO_FROM_SEED = 0.9
+#: ...and covers this share of the seed's is the seed given back, not transformed
+ECHO_OF_SEED = 0.6
+#: shorter contents are not judged (a title, a one-line rule)
+ECHO_MIN_PAIRS = 20
+
+
+def echoed_seed(output: Any, variables: dict[str, Any]) -> str:
+    """An error when a transformation agent gives the seed back instead of transforming it.
+
+    A 1.5B model asked to build a few-shot rule from a news item returned the item unchanged, and the
+    instruction agent then copied its own prompt for lack of material. Only agents whose reply has a
+    `content` and no task (transformations) and whose prompt got a `seed` are judged; transformations
+    that are meant to keep the seed's words are `verbatim` and never reach a model.
+    """
+    content, seed = getattr(output, "content", None), variables.get("seed")
+    if not isinstance(content, str) or not isinstance(seed, str) or hasattr(output, "instruction"):
+        return ""
+    written, source = _word_pairs(content), _word_pairs(seed)
+    if len(written) < ECHO_MIN_PAIRS or not source:
+        return ""
+    shared = len(written & source)
+    if shared < ECHO_FROM_SEED * len(written) or shared < ECHO_OF_SEED * len(source):
+        return ""
+    transformation = variables.get("transformation")
+    wanted = getattr(transformation, "description", "") or "what the request asks for"
+    return f"'content' gives back the source text almost word for word; write instead {wanted.strip()}"
 
 
 def _word_pairs(text: str) -> set[tuple[str, str]]:

@@ -1,0 +1,77 @@
+"""Replies that parse but cannot be used, caught before the next agent sees them: here, a transformation
+agent that gives its seed back instead of transforming it (`echoed_seed`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.agents import InstructionOutput, TransformationOutput
+from agentinstruct.models import ModelRequest
+from agentinstruct.reply_problems import echoed_seed
+from agentinstruct.skills import Transformation
+from grounded_skills import load, run_flow, stage
+
+pytestmark = pytest.mark.timeout(60)
+
+SEED = (
+    "The soil test is due in February. If the results are clear, planting could begin in April. The "
+    "council also agreed to review the lease after three years, and Councillor Pryce said he would ask "
+    "then for the site to be reconsidered for housing if the garden has not proved its worth."
+)
+SCENARIO = (
+    "A town of 40,000 people opens a community garden of 120 plots. Each plot needs about 2 cubic metres "
+    "of soil, delivered by trucks that carry 8 cubic metres each, and water costs 3 pounds a week per plot."
+)
+BUILDER = Transformation(name="quantity_scenario", description="a short scenario full of quantities")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        SEED,
+        SEED.replace("could begin", "can begin").replace('"', ""),  # a few words changed
+        "Fenwick Gazette.\n\n" + SEED,  # a heading added
+    ],
+)
+def test_the_seed_given_back_is_caught(content):
+    error = echoed_seed(TransformationOutput(content=content), {"seed": SEED, "transformation": BUILDER})
+    assert error.startswith("'content' gives back the source text almost word for word")
+    assert "a short scenario full of quantities" in error
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        SCENARIO,
+        SEED.split(". ")[0] + ". " + SCENARIO,  # quoting one sentence of the seed is fine
+        "Rule: a month name maps to its number. Examples: February -> 2, April -> 4",  # too short to judge
+    ],
+)
+def test_a_real_transformation_passes(content):
+    assert echoed_seed(TransformationOutput(content=content), {"seed": SEED, "transformation": BUILDER}) == ""
+
+
+def test_only_transformations_with_a_seed_are_judged():
+    assert echoed_seed(InstructionOutput(instruction=SEED), {"seed": SEED}) == ""
+    assert echoed_seed(TransformationOutput(content=SEED), {"content": SEED}) == ""
+
+
+def test_a_transformation_that_echoes_its_seed_is_asked_again():
+    def reply(request: ModelRequest) -> object:
+        step, _ = stage(request)
+        if step == "transform":
+            echoed = len(request.messages) == 2  # the first ask: give the seed back
+            return {"content": request.messages[-1]["content"].split('"""')[1] if echoed else SCENARIO}
+        if step == "instruct":
+            return {"question": "How many truckloads of soil do the 120 plots need?"}
+        return "120 plots * 2 = 240 cubic metres of soil\n240 / 8 = 30 truckloads\nAbout 30 truckloads."
+
+    fermi = load("fermi").model_copy(update={"teacher_tools": []})
+    sink, model = run_flow(fermi, reply, 1, refinement_rounds=0, instructions_per_seed=1)
+    transforms = [r for r in model.requests if stage(r)[0] == "transform"]
+    assert len(transforms) == 2
+    assert "gives back the source text almost word for word" in transforms[1].messages[-1]["content"]
+    [pair] = sink.pairs
+    assert pair.lineage.transformation.agent == "quantity_scenario"
+    assert pair.lineage.transformation.content == SCENARIO
+    assert pair.messages[1]["content"] == "How many truckloads of soil do the 120 plots need?"
