@@ -174,6 +174,14 @@ def test_name_rules() -> None:
     assert ungrounded_names("Her teacher was Pierre Curie, in Paris.", data) == ["Pierre Curie", "Paris"]
     # known miss: a name that starts a sentence is not checked
     assert ungrounded_names("Paris was far away.", data) == []
+    # a list item's label is structure (the local model wrote "1. **Group Size**: ..."); its text is checked
+    report = (
+        "1. **Birth Place**: Warsaw, in Poland.\n- Field Of Work: physics\n"
+        "- **Teacher**: a man named Pierre Curie"
+    )
+    assert ungrounded_names(report, data) == ["Poland", "Pierre Curie"]
+    # a sentence with a colon is not a label
+    assert ungrounded_names("Her teacher in Paris: Marie Curie.", data) == ["Paris"]
 
 
 def test_check_runs_in_the_flow_through_candidate() -> None:

@@ -131,11 +131,20 @@ def _is_heading(line: str) -> bool:
     )
 
 
+#: a list item's label before its colon ("1. **Group Size**:", "- Nap Benefits:"): structure, not names
+ITEM_LABEL = re.compile(
+    r"^\s*(?:(?:[-*•]|\d+[.)])?\s*(\*\*|__)[^*_\n]{1,60}?\1\s*:?|(?:[-*•]|\d+[.)])\s+[^\W\d_][\w' -]{0,40}:)"
+)
+
+
 def _name_candidates(answer: str) -> Iterator[str]:
     """Runs of capitalised words that are not at the start of a sentence, line, item or clause."""
     for line in answer.splitlines():
         if _is_heading(line):
             continue
+        label = ITEM_LABEL.match(line)
+        if label and len(label.group(0).split()) <= 6:  # a label of a few words, not a sentence with a colon
+            line = " " * len(label.group(0)) + line[label.end() :]
         run: list[str] = []
         last_end = 0
         for match in WORD.finditer(line):
