@@ -295,14 +295,17 @@ def coding_reply(always_bad: bool = False):
         if stage == "transform":
             return {"content": MATERIAL, "suitable": True, "reason": ""}
         if stage == "instruct":
-            task = PROSE_TASK if rest[-1] in PROSE else TASK
-            return {"instruction": f"({rest[-1]}) {task}", "suitable": True, "reason": ""}
+            if rest[-1] in PROSE:  # the code in its own field (code_review: in the task as well)
+                task = PROSE_TASK if rest[-1] == "code_review" else PROSE_TASK.split(":")[0] + "."
+                return {"instruction": f"({rest[-1]}) {task}", "code": SEED_CODE, "suitable": True}
+            return {"instruction": f"({rest[-1]}) {TASK}", "code": "-", "suitable": True, "reason": ""}
         if stage == "refine" and rest[0] == "suggester":
             return {"suggestion": f"{rest[-1]}: require ValueError for []", "suitable": True, "reason": ""}
         if stage == "refine":
             task = request.messages[-1]["content"].split('Task:\n"""\n')[1].split('\n"""')[0]
             edited = f"{task} An empty list must raise ValueError ({rest[-1]})."
-            return {"content": "unchanged", "instruction": edited, "suitable": True, "reason": ""}
+            fields = {"content": "unchanged", "instruction": edited, "code": "-"}
+            return {**fields, "suitable": True, "reason": ""}
         assert stage == "teacher", request.tag
         itype, repair = rest[0], rest[-1] == "repair"
         tried = any("Result of python" in str(m.get("content")) for m in request.messages)
@@ -345,7 +348,10 @@ def test_the_flow_runs_every_type_and_repairs_failing_code(tools) -> None:
         Pair.model_validate(pair.model_dump(mode="json"))
         assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
         task = PROSE_TASK if pair.instruction_type in PROSE else TASK
-        assert pair.messages[1]["content"] == f"({pair.instruction_type}) {task}"
+        if pair.instruction_type in PROSE and pair.instruction_type != "code_review":
+            # the code came in its own field and is shown after the task, in a fence
+            task = PROSE_TASK.split(":")[0] + f".\n\n```python\n{SEED_CODE.rstrip()}\n```"
+        assert pair.messages[1]["content"] == f"({pair.instruction_type}) {task}"  # code_review: shown once
         [call] = pair.lineage.tool_calls
         assert call["name"] == "python" and call["ok"] and "[1, 2, 3]" in call["result"]
         checks = {c.name: c for c in pair.verification.checks}

@@ -6,13 +6,16 @@ back to the agent at once, before any teacher call), and how it is shown in the 
 - `json_schema`: a small model writes the schema of a text-extraction answer as YAML about as often as
   JSON, and a request whose schema block differs from the field would leave the teacher and the check
   with two different schemas;
-- `label_list`: the allowed labels of a classification task, which the task must state for the teacher.
+- `label_list`: the allowed labels of a classification task, which the task must state for the teacher;
+- `code_block`: the code a programming task is about, asked for in a field of its own (a small model
+  wrote "Explain the functions in the given code" and left the code out) and shown in the task.
 
 Which skills use a format is the skill file's business, not this module's.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable
@@ -23,7 +26,7 @@ from agentinstruct.quality.extraction import FENCE, parse_schema
 
 #: a label set with fewer labels than this leaves nothing to choose
 MIN_LABELS = 2
-FieldFormat = Literal["json_schema", "label_list"]
+FieldFormat = Literal["json_schema", "label_list", "code_block"]
 
 
 def normalised(format_name: FieldFormat, value: str) -> tuple[str, str]:
@@ -93,8 +96,42 @@ def _comparable(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
+#: what a model writes for "no code" in a code field
+NO_CODE = frozenset({"", "-", "none", "n/a", "null"})
+
+
+def _code(value: str) -> tuple[str, str]:
+    """The code without a fence around it; "" when the task needs none (never a problem)."""
+    code = value.strip("\n")
+    fenced = FENCE.fullmatch(code.strip())
+    if fenced:
+        code = fenced.group(2).rstrip("\n")
+    return ("" if code.strip().lower() in NO_CODE else code), ""
+
+
+def _code_block(task: str, code: str) -> str:
+    """The task with the code appended in a fence, unless the task already shows it."""
+    if _squeezed(code) in _squeezed(task):
+        return task
+    try:
+        ast.parse(code)
+        language = "python"
+    except (SyntaxError, ValueError):
+        language = ""  # a translation's source language, or a fragment
+    return f"{task.rstrip()}\n\n```{language}\n{code}\n```"
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
 NORMALISERS: dict[str, Callable[[str], tuple[str, str]]] = {
     "json_schema": _json_schema,
     "label_list": _label_list,
+    "code_block": _code,
 }
-SHOWERS: dict[str, Callable[[str, str], str]] = {"json_schema": _schema_block, "label_list": _labels_line}
+SHOWERS: dict[str, Callable[[str, str], str]] = {
+    "json_schema": _schema_block,
+    "label_list": _labels_line,
+    "code_block": _code_block,
+}
