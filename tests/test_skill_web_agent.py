@@ -635,21 +635,25 @@ def test_a_page_written_in_the_tree_notation_is_kept_as_it_is(skill: Skill) -> N
         (
             "<html><body><h1>Harbour tram</h1><p>It runs every ten minutes.</p>"
             '<a href="/fares">Fares</a></body></html>',
-            f"the HTML page converts to only 4 elements (at least {MIN_ELEMENTS} are needed",
+            "the HTML page has only 4 elements (it starts '<html><body><h1>Harbour tram</h1>",
         ),
         (
             "The harbour tram runs every ten minutes; a single ticket costs €2.40.",
             'the page is not HTML and has only 0 lines in the [id] role "name" notation',
         ),
-        ("```html\n<script>let page = 1;</script>\n```", "converts to only 0 elements"),
+        ("```html\n<script>let page = 1;</script>\n```", "the HTML page has only 0 elements"),
     ],
 )
-def test_a_page_too_small_to_act_on_rejects_the_seed(skill: Skill, page: str, expected: str) -> None:
+def test_a_page_too_small_to_act_on_is_asked_again_then_rejects_the_seed(
+    skill: Skill, page: str, expected: str
+) -> None:
     model = ScriptedModel(web_reply(written=page))
     sink = run_seeds(skill, model, 1)
     assert not sink.pairs
     [rejection] = sink.rejections
     assert rejection.stage == "transformation" and rejection.reason == "agent_failed:transformation"
     assert expected in rejection.detail, rejection.detail
-    assert "web_agent/page.j2" in rejection.detail and "it starts '" in rejection.detail
-    assert rejection.lineage["call_ids"] and len(model.requests) == 1  # no task was written on it
+    assert f"at least {MIN_ELEMENTS} are needed to act on: write the whole page" in rejection.detail
+    transforms = [r for r in model.requests if "/transform/" in r.tag]
+    assert len(transforms) == len(model.requests) == 3  # asked again, then afresh; no task was written on it
+    assert expected in transforms[1].messages[-1]["content"]

@@ -351,3 +351,20 @@ def test_random_markup_never_raises_and_always_parses() -> None:
 )
 def test_looks_like_html(text: str, html: bool) -> None:
     assert looks_like_html(text) is html
+
+
+def test_an_element_that_cannot_stand_in_head_ends_it() -> None:
+    # the local model put its navigation inside <head>; a browser shows it, and so does the tree
+    html = (
+        '<html><head><title>The case</title><meta charset="UTF-8"><nav><a href="#">Home</a>'
+        '<a href="#">About</a></nav></head><main><h1>Supporters</h1><p>They pointed to the list.'
+    )
+    assert html_to_tree(html).splitlines() == [
+        '[1] page "The case"',
+        '  [2] navigation ""',
+        '    [3] link "Home"',
+        '    [4] link "About"',
+        '  [5] main ""',
+        '    [6] heading "Supporters"',
+        '    [7] text "They pointed to the list."',
+    ]

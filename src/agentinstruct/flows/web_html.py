@@ -33,6 +33,8 @@ BLOCK = _words(
     "h1 h2 h3 h4 h5 h6 header hr li main menu nav ol p pre section table ul"
 )
 CLOSED_BY_BLOCK = _words("p h1 h2 h3 h4 h5 h6 button")
+#: what may stand in <head>; any other element ends it, as in a browser (a model put its <nav> there)
+HEAD_CONTENT = _words("title meta link style script base noscript template")
 #: opening tag -> (open tags it closes, tags that stop the search): HTML's other implied end tags
 IMPLIED: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "li": (frozenset({"li"}), frozenset({"ul", "ol", "menu"})),
@@ -99,6 +101,8 @@ class _DocumentBuilder(HTMLParser):
         self.stack[-1].children.append(data)
 
     def _close_implied(self, tag: str) -> None:
+        if tag not in HEAD_CONTENT:
+            self._close(frozenset({"head"}), frozenset())
         if tag in IMPLIED:
             self._close(*IMPLIED[tag])
         if tag in BLOCK:
