@@ -170,6 +170,22 @@ def test_not_suitable_is_recorded_and_not_retried():
     assert rejection.lineage["document"]["source"] == "doc0.txt"
 
 
+def test_a_decline_without_a_reason_is_asked_again():
+    def reply(request: ModelRequest):
+        if "/transform/" in request.tag:
+            if len(request.messages) == 2:  # the local model declined with "-" as its reason
+                return {"suitable": False, "reason": "-"}
+            return {"suitable": False, "reason": "a tax table cannot become a poem"}
+        return rc_reply(request)
+
+    model = ScriptedModel(reply)
+    sink = run_flow(model, [make_seed()])
+    assert len(model.requests) == 2
+    assert '"reason" gives no reason' in model.requests[1].messages[-1]["content"]
+    [rejection] = sink.rejections
+    assert rejection.reason == "not_suitable:transformation" and "tax table" in rejection.detail
+
+
 def test_invalid_output_is_reasked_once_with_the_error():
     calls = {"n": 0}
 

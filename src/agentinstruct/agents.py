@@ -406,7 +406,13 @@ class Agent:
         try:
             data = extract_json(text)
             if isinstance(data, dict) and data.get("suitable") in (False, "false"):
-                return AgentResult("not_suitable", reason=str(data.get("reason") or "not suitable")), ""
+                reason = str(data.get("reason") or "").strip()
+                if len(reason.split()) < 2:  # "-" or "": a slip of the model, not a decline with a cause
+                    return None, (
+                        '"suitable" is false but "reason" gives no reason: write what was asked with '
+                        '"suitable": true, or give the reason in one sentence'
+                    )
+                return AgentResult("not_suitable", reason=reason), ""
             return AgentResult("ok", output=self.output.model_validate(data)), ""
         except ValidationError as exc:
             detail = "; ".join(
