@@ -44,6 +44,8 @@ TYPES = [
     "api_usage",
 ]
 PROSE = {"explain_code", "complexity_analysis", "code_review"}
+#: types about existing code: their instruction agent must fill "code"
+GIVEN_CODE = PROSE | {"fix_bug", "write_tests", "refactor", "translate_language", "complete_code"}
 GOALS = ["add_edge_cases", "add_performance_requirement"]
 
 SEED_CODE = '''def median(values):
@@ -298,7 +300,8 @@ def coding_reply(always_bad: bool = False):
             if rest[-1] in PROSE:  # the code in its own field (code_review: in the task as well)
                 task = PROSE_TASK if rest[-1] == "code_review" else PROSE_TASK.split(":")[0] + "."
                 return {"instruction": f"({rest[-1]}) {task}", "code": SEED_CODE, "suitable": True}
-            return {"instruction": f"({rest[-1]}) {TASK}", "code": "-", "suitable": True, "reason": ""}
+            code = SEED_CODE if rest[-1] in GIVEN_CODE else "-"
+            return {"instruction": f"({rest[-1]}) {TASK}", "code": code, "suitable": True, "reason": ""}
         if stage == "refine" and rest[0] == "suggester":
             return {"suggestion": f"{rest[-1]}: require ValueError for []", "suitable": True, "reason": ""}
         if stage == "refine":
@@ -348,9 +351,12 @@ def test_the_flow_runs_every_type_and_repairs_failing_code(tools) -> None:
         Pair.model_validate(pair.model_dump(mode="json"))
         assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
         task = PROSE_TASK if pair.instruction_type in PROSE else TASK
+        fenced = f"\n\n```python\n{SEED_CODE.rstrip()}\n```"
         if pair.instruction_type in PROSE and pair.instruction_type != "code_review":
             # the code came in its own field and is shown after the task, in a fence
-            task = PROSE_TASK.split(":")[0] + f".\n\n```python\n{SEED_CODE.rstrip()}\n```"
+            task = PROSE_TASK.split(":")[0] + "." + fenced
+        elif pair.instruction_type in GIVEN_CODE - PROSE:
+            task += fenced
         assert pair.messages[1]["content"] == f"({pair.instruction_type}) {task}"  # code_review: shown once
         [call] = pair.lineage.tool_calls
         assert call["name"] == "python" and call["ok"] and "[1, 2, 3]" in call["result"]
@@ -447,3 +453,32 @@ def test_prose_answers_must_be_about_code_the_task_holds(tools) -> None:
     )
     result = code_discussed(no_code)
     assert not result.ok and "holds no code to analyse" in result.detail
+
+
+def test_a_task_about_given_code_without_the_code_is_asked_again(tools) -> None:
+    skill = load_skills()["coding"]
+    assert {t.name for t in skill.instruction_types if t.required_fields == ["code"]} == GIVEN_CODE
+    replies = iter(["-", SEED_CODE])
+    base = coding_reply()
+
+    def reply(request: ModelRequest) -> object:
+        if "/instruct/" in request.tag:  # the local model wrote code "-" for an explanation task
+            task = "(explain_code) Explain what median does and why it sorts first."
+            return {"instruction": task, "code": next(replies), "suitable": True, "reason": ""}
+        return base(request)
+
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["explain_code"]]})
+    model = ScriptedModel(reply)
+    sink = ListSink()
+    flow = SkillFlow(
+        single, model, sink, FlowSettings(refinement_rounds=0), resources=FlowResources(tools=tools)
+    )
+    asyncio.run(flow.run_seed(code_seed(0), 0))
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2
+    assert (
+        "'code' is empty, but a task of this type (explain_code) cannot do without it"
+        in asks[1].messages[-1]["content"]
+    )
+    [pair] = sink.pairs
+    assert SEED_CODE.rstrip() in pair.messages[1]["content"]

@@ -64,3 +64,22 @@ def _format_validator(formats: dict[str, FieldFormat]) -> Any:
         return self
 
     return model_validator(mode="after")(check_formats)
+
+
+def with_required(output: type[AgentOutput], names: list[str], type_name: str) -> type[AgentOutput]:
+    """The output model with fields an instruction type cannot do without (unchanged when none)."""
+    if not names:
+        return output
+
+    def check_required(self: Any) -> Any:
+        if self.suitable:
+            empty = [n for n in names if str(getattr(self, n, "")).strip().lower() in ("", "-", "none")]
+            if empty:
+                raise ValueError(
+                    f"{', '.join(repr(n) for n in empty)} is empty, but a task of this type ({type_name}) "
+                    "cannot do without it: copy it from the material"
+                )
+        return self
+
+    validator = model_validator(mode="after")(check_required)
+    return create_model(output.__name__, __base__=output, __validators__={"_required": validator})

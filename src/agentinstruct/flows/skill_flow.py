@@ -28,7 +28,7 @@ from agentinstruct.agents import (
 )
 from agentinstruct.documents import Seed
 from agentinstruct.field_formats import shown_in_task
-from agentinstruct.flows.outputs import with_skill_fields
+from agentinstruct.flows.outputs import with_required, with_skill_fields
 from agentinstruct.flows.records import FlowRecords
 from agentinstruct.flows.resources import FlowResources
 from agentinstruct.flows.state import (
@@ -132,7 +132,10 @@ class SkillFlow(FlowRecords):
         # an instruction agent's decline is reconsidered once: small models decline material that fits
         self.instructors = {
             t.name: agent(
-                t.name, t.prompt or skill.prompts.instruction, instruction_output, reconsider_declines=True
+                t.name,
+                t.prompt or skill.prompts.instruction,
+                with_required(instruction_output, t.required_fields, t.name),
+                reconsider_declines=True,
             )
             for t in skill.instruction_types
         }

@@ -85,6 +85,11 @@ class InstructionType(Named):
     intent: str
     guidance: str = ""
     prompt: str | None = None
+    required_fields: list[str] = Field(
+        default_factory=list,
+        description="instruction_fields this type cannot do without (the code an explanation is about): "
+        "a reply that leaves one empty or '-' is sent back to the instruction agent",
+    )
 
 
 class RefinementGoal(Named):
@@ -187,6 +192,13 @@ class Skill(BaseModel):
             if unknown_fields:
                 raise ValueError(
                     f"{kind}: {unknown_fields} are not instruction_fields; declare them there first"
+                )
+        for it in self.instruction_types:
+            unknown_fields = sorted(set(it.required_fields) - set(self.instruction_fields))
+            if unknown_fields:
+                raise ValueError(
+                    f"instruction_types.{it.name}.required_fields: {unknown_fields} are not "
+                    "instruction_fields; declare them there first"
                 )
         for t in self.transformations:
             unknown = sorted(set(t.instruction_types) - known)
