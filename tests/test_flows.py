@@ -186,6 +186,23 @@ def test_a_decline_without_a_reason_is_asked_again():
     assert rejection.reason == "not_suitable:transformation" and "tax table" in rejection.detail
 
 
+def test_a_reply_ended_in_a_loop_is_asked_again():
+    from agentinstruct.models import ModelResponse
+
+    looped = ModelResponse(text="The keepers lit the lamp. " * 20, finish_reason="repetition")
+
+    def reply(request: ModelRequest):
+        if "/teacher/" in request.tag and len(request.messages) == 2:
+            return looped  # the local backend ended a teacher reply that repeated itself
+        return rc_reply(request)
+
+    model = ScriptedModel(reply)
+    sink = run_flow(model, [make_seed()], refinement_rounds=0)
+    assert len(sink.pairs) == 2 and not sink.rejections
+    asked_again = [r for r in model.requests if "/teacher/" in r.tag and len(r.messages) == 4]
+    assert asked_again and "went into a loop" in asked_again[0].messages[-1]["content"]
+
+
 def test_invalid_output_is_reasked_once_with_the_error():
     calls = {"n": 0}
 

@@ -210,3 +210,32 @@ def test_streamed_chunks_assemble_into_one_reply():
     ]
     reply.add({"error": {"code": 500, "message": "boom"}})
     assert reply.failed and reply.result() == {"error": {"code": 500, "message": "boom"}}
+
+
+def test_a_reply_caught_in_a_loop_is_flagged_and_ends_as_repetition():
+    from agentinstruct.models.local import LOOP_WINDOW, StreamedReply
+
+    # the local teacher repeated one paragraph until the token limit (a 5-minute reply on this CPU)
+    paragraph = "The town was a place where the people had a deep respect for their land and neighbours. "
+    looping = StreamedReply()
+    for _ in range(12):
+        for word in paragraph.split(" "):
+            looping.add({"choices": [{"delta": {"content": word + " "}}]})
+        if looping.looping:
+            break
+    assert looping.looping and len("".join(looping.content)) < 12 * len(paragraph)
+    looping.add({"choices": [{"delta": {}, "finish_reason": "stop"}]})  # a last chunk does not undo it
+    assert looping.result()["choices"][0]["finish_reason"] == "repetition"
+
+    # a long reply that never repeats 160 characters word for word is left alone
+    varied = StreamedReply()
+    for n in range(400):
+        varied.add(
+            {"choices": [{"delta": {"content": f"Step {n}: multiply {n} by {n + 7} to get {n * (n + 7)}. "}}]}
+        )
+    assert not varied.looping and len("".join(varied.content)) > 20 * LOOP_WINDOW
+    # structure that repeats in short pieces (HTML list items, JSON keys) is not a loop either
+    items = StreamedReply()
+    for n in range(200):
+        items.add({"choices": [{"delta": {"content": f'<li><a href="/p/{n}">Product {n}</a></li>\n'}}]})
+    assert not items.looping

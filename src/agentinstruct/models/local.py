@@ -177,7 +177,8 @@ class LocalModel(Model):
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
             reply.add(chunk)
-            return reply.failed or cancel.is_set() or self._closing.is_set()  # True ends the generation
+            # True ends the generation
+            return reply.failed or reply.looping or cancel.is_set() or self._closing.is_set()
 
         stream = {**payload, "stream": True, "stream_options": {"include_usage": True}}
         try:
@@ -215,6 +216,13 @@ class LocalModel(Model):
         )
 
 
+#: a reply whose last LOOP_WINDOW characters already occur LOOP_REPEATS times is caught in a loop; checked
+#: every LOOP_CHECK_EVERY characters (a legitimate reply never repeats 160 characters word for word twice)
+LOOP_WINDOW = 160
+LOOP_REPEATS = 3
+LOOP_CHECK_EVERY = 256
+
+
 class StreamedReply:
     """The engine's streamed chunks assembled into the dict a non-streamed reply would be."""
 
@@ -224,6 +232,10 @@ class StreamedReply:
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] = {}
         self.error: Any = None
+        #: set when the text has gone into a loop: the generation is ended with finish_reason "repetition"
+        self.looping = False
+        self._length = 0
+        self._checked = 0
 
     @property
     def failed(self) -> bool:
@@ -240,8 +252,24 @@ class StreamedReply:
             delta = choice.get("delta") or {}
             if delta.get("content"):
                 self.content.append(delta["content"])
+                self._length += len(delta["content"])
+                if self._length - self._checked >= LOOP_CHECK_EVERY:
+                    self._check_loop()
             for part in delta.get("tool_calls") or []:
                 self._add_tool_call(part)
+
+    def _check_loop(self) -> None:
+        """Flag a loop: the last LOOP_WINDOW characters already stood LOOP_REPEATS times in the text.
+
+        A 1.5B model sometimes repeats one paragraph until the token limit (minutes on a CPU, for a reply
+        that is thrown away); ending it at the third repeat saves that time, and the agent asks again.
+        """
+        self._checked = self._length
+        text = "".join(self.content)
+        self.content = [text]
+        if len(text) >= LOOP_WINDOW * LOOP_REPEATS and text.count(text[-LOOP_WINDOW:]) >= LOOP_REPEATS:
+            self.looping = True
+            self.finish_reason = "repetition"
 
     def _add_tool_call(self, part: dict[str, Any]) -> None:
         """Tool calls arrive in pieces per index: the id and name first, then the arguments in fragments."""
@@ -261,7 +289,8 @@ class StreamedReply:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content)}
         if self.tool_calls:
             message["tool_calls"] = [self.tool_calls[index] for index in sorted(self.tool_calls)]
-        return {"choices": [{"message": message, "finish_reason": self.finish_reason}], "usage": self.usage}
+        finish_reason = "repetition" if self.looping else self.finish_reason  # whatever chunk came last
+        return {"choices": [{"message": message, "finish_reason": finish_reason}], "usage": self.usage}
 
 
 def _payload(request: ModelRequest) -> dict[str, Any]:
