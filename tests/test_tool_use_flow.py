@@ -331,3 +331,18 @@ def test_the_api_list_grammar_is_bounded_but_longer_replies_still_parse() -> Non
     }
     apis = [api | {"name": f"get_stock_{n}"} for n in range(MAX_APIS + 2)]
     assert len(ApiListOutput.model_validate({"apis": apis}).apis) == MAX_APIS + 2  # a big model's list
+
+
+def test_with_one_api_multi_api_types_become_distinct_single_api_ones():
+    base = tool_use_reply()
+
+    def reply(request: ModelRequest) -> object:
+        if "/transform/" in request.tag and not request.tag.endswith("api_from_code"):
+            return {"apis": [WEATHER], "suitable": True, "reason": ""}  # only a name already listed
+        return base(request)
+
+    skill = load_skills()["tool_use"]
+    sink = run_flow(ScriptedModel(reply), [code_seed()], refinement_rounds=0, instructions_per_seed=7)
+    types = [p.instruction_type for p in sink.pairs]
+    assert types and not any(t.startswith("multi_api") for t in types)
+    assert len(types) == len(set(types)) < len(skill.instruction_types)  # the replacements were deduplicated

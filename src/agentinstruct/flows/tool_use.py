@@ -87,7 +87,7 @@ class ToolUseFlow(SkillFlow):
         if len(context.specs) < 2:  # a multi-API request needs two APIs; use single-API variants instead
             singles = [t for t in self.skill.instruction_types if not t.name.startswith("multi_api")]
             chosen = [t if not t.name.startswith("multi_api") else rng.choice(singles) for t in chosen]
-            chosen = list(dict.fromkeys(chosen))
+            chosen = list({t.name: t for t in chosen}.values())  # types are not hashable: dedup by name
         chain_seeds = [rng.getrandbits(32) for _ in chosen]
         counts = await asyncio.gather(
             *(self._run_chain(context, itype, cs) for itype, cs in zip(chosen, chain_seeds, strict=True))
