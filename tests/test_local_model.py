@@ -239,3 +239,13 @@ def test_a_reply_caught_in_a_loop_is_flagged_and_ends_as_repetition():
     for n in range(200):
         items.add({"choices": [{"delta": {"content": f'<li><a href="/p/{n}">Product {n}</a></li>\n'}}]})
     assert not items.looping
+    # JSON under a grammar is not watched: three API specs rightly share the same parameter block
+    block = '{\n  "name": "sku",\n  "type": "string",\n  "description": "The SKU.",\n  "required": true\n},\n'
+    json_reply = StreamedReply(detect_loops=False)
+    for n in range(12):
+        json_reply.add({"choices": [{"delta": {"content": f'"api_{n}": [' + block * 2 + "],\n"}}]})
+    assert not json_reply.looping
+    free_text = StreamedReply()
+    for n in range(12):
+        free_text.add({"choices": [{"delta": {"content": f'"api_{n}": [' + block * 2 + "],\n"}}]})
+    assert free_text.looping  # the same text as free text would count as a loop

@@ -173,7 +173,9 @@ class LocalModel(Model):
 
     def _complete_blocking(self, payload: dict[str, Any], cancel: threading.Event) -> dict[str, Any]:
         server = self._running_server()
-        reply = StreamedReply()
+        # JSON replies are held by a grammar and rightly repeat blocks (the same "sku" parameter in three
+        # API specs): only free text is watched for loops
+        reply = StreamedReply(detect_loops="response_format" not in payload and not payload.get("tools"))
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
             reply.add(chunk)
@@ -216,8 +218,8 @@ class LocalModel(Model):
         )
 
 
-#: a reply whose last LOOP_WINDOW characters already occur LOOP_REPEATS times is caught in a loop; checked
-#: every LOOP_CHECK_EVERY characters (a legitimate reply never repeats 160 characters word for word twice)
+#: a free-text reply whose last LOOP_WINDOW characters already occur LOOP_REPEATS times is caught in a
+#: loop; checked every LOOP_CHECK_EVERY characters (prose does not repeat 160 characters word for word twice)
 LOOP_WINDOW = 160
 LOOP_REPEATS = 3
 LOOP_CHECK_EVERY = 256
@@ -226,7 +228,8 @@ LOOP_CHECK_EVERY = 256
 class StreamedReply:
     """The engine's streamed chunks assembled into the dict a non-streamed reply would be."""
 
-    def __init__(self) -> None:
+    def __init__(self, detect_loops: bool = True) -> None:
+        self.detect_loops = detect_loops
         self.content: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
@@ -253,7 +256,7 @@ class StreamedReply:
             if delta.get("content"):
                 self.content.append(delta["content"])
                 self._length += len(delta["content"])
-                if self._length - self._checked >= LOOP_CHECK_EVERY:
+                if self.detect_loops and self._length - self._checked >= LOOP_CHECK_EVERY:
                     self._check_loop()
             for part in delta.get("tool_calls") or []:
                 self._add_tool_call(part)
