@@ -168,8 +168,9 @@ class Skill(BaseModel):
     )
     field_formats: dict[str, FieldFormat] = Field(
         default_factory=dict,
-        description="instruction_fields whose text has a format (json_schema: JSON or YAML, checked and "
-        "stored as JSON, and shown in the task as a ```json block); a reply that breaks it is sent back",
+        description="instruction_fields whose text has a format, checked, stored in canonical form and shown "
+        "in the task: json_schema (JSON or YAML), label_list (two labels or more), code_block (the code a "
+        "task is about); a reply that breaks its format is sent back",
     )
     corpus_search: bool = Field(
         default=False, description="the flow searches the run's corpus (the index is built once per run)"
