@@ -96,8 +96,8 @@ def _comparable(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
-#: what a model writes for "no code" in a code field
-NO_CODE = frozenset({"", "-", "none", "n/a", "null"})
+#: what a model writes for "nothing" in a field (the prompts' footer asks for "-")
+EMPTY_VALUES = frozenset({"", "-", "none", "n/a", "null"})
 
 
 def _code(value: str) -> tuple[str, str]:
@@ -106,7 +106,7 @@ def _code(value: str) -> tuple[str, str]:
     fenced = FENCE.fullmatch(code.strip())
     if fenced:
         code = fenced.group(2).rstrip("\n")
-    return ("" if code.strip().lower() in NO_CODE else code), ""
+    return ("" if code.strip().lower() in EMPTY_VALUES else code), ""
 
 
 def _code_block(task: str, code: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, create_model, model_validator
 
 from agentinstruct.agents import AgentOutput
-from agentinstruct.field_formats import FieldFormat, normalised
+from agentinstruct.field_formats import EMPTY_VALUES, FieldFormat, normalised
 
 
 def with_skill_fields(
@@ -73,7 +73,7 @@ def with_required(output: type[AgentOutput], names: list[str], type_name: str) -
 
     def check_required(self: Any) -> Any:
         if self.suitable:
-            empty = [n for n in names if str(getattr(self, n, "")).strip().lower() in ("", "-", "none")]
+            empty = [n for n in names if str(getattr(self, n, "")).strip().lower() in EMPTY_VALUES]
             if empty:
                 raise ValueError(
                     f"{', '.join(repr(n) for n in empty)} is empty, but a task of this type ({type_name}) "

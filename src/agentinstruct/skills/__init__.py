@@ -188,18 +188,15 @@ class Skill(BaseModel):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{kind}: duplicate names {dupes}; give each entry a unique name")
-        for kind, names in (("appended_fields", self.appended_fields), ("field_formats", self.field_formats)):
+        field_names = [("appended_fields", self.appended_fields), ("field_formats", list(self.field_formats))]
+        field_names += [
+            (f"instruction_types.{t.name}.required_fields", t.required_fields) for t in self.instruction_types
+        ]
+        for kind, names in field_names:
             unknown_fields = sorted(set(names) - set(self.instruction_fields))
             if unknown_fields:
                 raise ValueError(
                     f"{kind}: {unknown_fields} are not instruction_fields; declare them there first"
-                )
-        for it in self.instruction_types:
-            unknown_fields = sorted(set(it.required_fields) - set(self.instruction_fields))
-            if unknown_fields:
-                raise ValueError(
-                    f"instruction_types.{it.name}.required_fields: {unknown_fields} are not "
-                    "instruction_fields; declare them there first"
                 )
         for t in self.transformations:
             unknown = sorted(set(t.instruction_types) - known)
