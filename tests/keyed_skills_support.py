@@ -104,29 +104,41 @@ Teacher = Callable[[ModelRequest], str]
 
 def scripted(
     skill: Skill,
-    instruction: dict,
+    instruction: dict | Callable[[str], dict],
     teacher: Teacher,
-    content: str | None = None,
+    content: str | list[str] | None = None,
     edit: dict | None = None,
 ) -> ScriptedModel:
     """A model playing the skill's agents: `instruction` is the instruction agent's JSON (without the
-    exit fields), `edit` the editor's extra fields, `teacher` answers the teacher (and resample/repair),
+    exit fields), or a function of the instruction type's name that gives it, `edit` the editor's extra
+    fields, `teacher` answers the teacher (and resample/repair),
     `content` is what a transformation agent writes (default NOTES; a verbatim transformation hands on
-    SEED itself) and an editor of the passage gives back (default SEED)."""
+    SEED itself; a list is written in turn, its last text from then on) and an editor of the passage
+    gives back (default SEED)."""
+    contents = content if isinstance(content, list) else [content]
+
+    def fields_for(type_name: str) -> dict:
+        return instruction(type_name) if callable(instruction) else instruction
+
+    def type_of(editor_request: ModelRequest) -> str:
+        """The type an editor's task has: its template shows "type: <name in words> — <intent>"."""
+        shown = editor_request.messages[-1]["content"]
+        return next(t.name for t in skill.instruction_types if f"{t.name.replace('_', ' ')} — " in shown)
 
     def reply(request: ModelRequest) -> object:
         _, stage, *rest = request.tag.split("/")
         if stage == "transform":
-            return {"content": content or NOTES, "suitable": True, "reason": ""}
+            written = contents.pop(0) if len(contents) > 1 else contents[0]
+            return {"content": written or NOTES, "suitable": True, "reason": ""}
         if stage == "instruct":
-            return {**instruction, "suitable": True, "reason": ""}
+            return {**fields_for(rest[-1]), "suitable": True, "reason": ""}
         if stage == "refine" and rest[0] == "suggester":
             return {"suggestion": f"apply {rest[-1]}", "suitable": True, "reason": ""}
         if stage == "refine" and rest[0] == "editor":
             variant = hashlib.sha256(request.messages[-1]["content"].encode()).hexdigest()[:6]
-            fields = {**instruction, **(edit or {})}
+            fields = {**fields_for(type_of(request)), **(edit or {})}
             text = f"{fields['instruction']}\n({rest[-1]} {variant})"
-            passage = content or SEED
+            passage = contents[-1] or SEED
             return {**fields, "instruction": text, "content": passage, "suitable": True, "reason": ""}
         if stage == "teacher":
             return teacher(request)

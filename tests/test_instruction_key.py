@@ -166,6 +166,8 @@ def test_a_fragment_or_a_letter_key_without_options_is_sent_back_before_the_teac
         return "They reflect sunlight.\nAnswer: A" if skill_name == "multiple_choice" else "Label: Politics"
 
     skill = load_skills()[skill_name]
+    plain = [t for t in skill.instruction_types if not t.task_must_contain_any]  # no wording asked for
+    skill = skill.model_copy(update={"instruction_types": plain})
     sink, model = ListSink(), ScriptedModel(reply)
     settings = FlowSettings(refinement_rounds=0, instructions_per_seed=1)
     asyncio.run(SkillFlow(skill, model, sink, settings).run_seed(make_seed()))
@@ -193,6 +195,8 @@ def test_a_reply_repeated_word_for_word_after_the_error_gets_one_fresh_start():
 
     model, sink = ScriptedModel(reply), ListSink()
     skill = load_skills()["multiple_choice"]
+    plain = [t for t in skill.instruction_types if not t.task_must_contain_any]  # no wording asked for
+    skill = skill.model_copy(update={"instruction_types": plain})
     settings = FlowSettings(refinement_rounds=0, instructions_per_seed=1)
     asyncio.run(SkillFlow(skill, model, sink, settings).run_seed(make_seed()))
     instructs = [r for r in model.requests if "/instruct/" in r.tag]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentinstruct.agents import InstructionOutput, TransformationOutput
+from agentinstruct.agent_outputs import InstructionOutput, TransformationOutput
 from agentinstruct.models import ModelRequest
 from agentinstruct.reply_problems import echoed_seed
 from agentinstruct.skills import Transformation

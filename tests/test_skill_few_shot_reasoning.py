@@ -67,11 +67,13 @@ def test_every_template_renders_strictly(skill) -> None:
         assert itype.guidance in shown and "second_query" in shown and "answer_key" in shown
 
 
-def test_the_flow_yields_answers_that_match_the_key(skill) -> None:
-    def teacher(request) -> str:
-        asked_second = "2000-2024" in request.messages[-1]["content"]
-        return "2024 - 2000 = 24.\nAnswer: 24" if asked_second else RIGHT
+def teacher(request: ModelRequest) -> str:
+    """A teacher that knows the rule: it answers the task's query and the second query right."""
+    asked_second = "2000-2024" in request.messages[-1]["content"]
+    return "2024 - 2000 = 24.\nAnswer: 24" if asked_second else RIGHT
 
+
+def test_the_flow_yields_answers_that_match_the_key(skill) -> None:
     model = scripted(skill, FIELDS, teacher, content=MAPPING)
     sink = run(skill, model, seeds=3)
     assert len(sink.pairs) == 3 * 2 * 3 and not sink.rejections
@@ -88,6 +90,23 @@ def test_the_flow_yields_answers_that_match_the_key(skill) -> None:
         if "/teacher/" in r.tag
         for m in r.messages
     )
+
+
+def test_a_mapping_without_its_rule_and_examples_is_asked_again(skill) -> None:
+    [builder] = skill.transformations
+    assert builder.content_must_contain_all == ["Rule:", "Input:", "Output:"]
+    # the local model summed the seed up in one line instead of writing a mapping
+    summary = "Alder Creek's lighthouse was lit by keepers from 1852 until a beacon replaced them in 1942."
+    model = scripted(skill, FIELDS, teacher, content=[summary, MAPPING])
+    sink = run(skill, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/transform/" in r.tag]
+    assert len(asks) == 2
+    assert (
+        "the content lacks 'Rule:', 'Input:', 'Output:', which this transformation (pattern_builder)"
+        in (asks[1].messages[-1]["content"])
+    )
+    [pair] = sink.pairs
+    assert pair.lineage.transformation.content == MAPPING
 
 
 def test_the_flow_rejects_an_answer_that_misses_the_key(skill) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from agentinstruct.flows.outputs import contains_phrase
 from agentinstruct.models import ModelRequest
 from agentinstruct.quality.agreement import answer_matches_key, chosen_letters, key_letters, options_in
 from agentinstruct.quality.checks import Candidate
+from agentinstruct.skills import InstructionType
 from keyed_skills_support import (
     SEED,
     assert_pair_shape,
@@ -88,6 +90,20 @@ def item(question: str, key: str) -> dict[str, str]:
     return {"instruction": stem, "options": "A)" + options, "answer_key": key}
 
 
+#: the words a stem of these types must hold (each type's task_must_contain_any)
+WORDED = {
+    "best_answer": "What is the best figure for how many years keepers lit the Alder Creek lamp?",
+    "except_question": "All of these describe the keepers' years at Alder Creek EXCEPT:",
+    "multi_select": "Which of these were part of a keeper's nightly work? Select all that apply.",
+}
+
+
+def typed_item(type_name: str) -> dict[str, str]:
+    """The reply to an instruction agent of this type: QUESTION, with the stem the type requires."""
+    question = item(QUESTION, "B")
+    return question | {"instruction": WORDED[type_name]} if type_name in WORDED else question
+
+
 def by_type(request: ModelRequest) -> str:
     return (
         RIGHT if "multi_select" not in request.tag else "A is nightly, C too; the rest are not.\nAnswer: A, C"
@@ -95,12 +111,13 @@ def by_type(request: ModelRequest) -> str:
 
 
 def test_the_flow_yields_answers_that_agree_with_the_hidden_key(skill) -> None:
-    model = scripted(skill, item(QUESTION, "B"), by_type)
+    model = scripted(skill, typed_item, by_type)
     sink = run(skill, model, seeds=4, refinement_rounds=1)
     singles = [p for p in sink.pairs if p.instruction_type != "multi_select"]
     assert len(singles) >= 10 and not [r for r in sink.rejections if "multi_select" not in r.instruction_type]
     for pair in singles:
-        assert_pair_shape(pair, skill, QUESTION.split("\nA)")[0])  # the stem (a refined one adds a line)
+        stem = typed_item(pair.instruction_type)["instruction"]
+        assert_pair_shape(pair, skill, stem)  # the stem (a refined one adds a line)
         assert pair.messages[1]["content"].endswith(QUESTION[QUESTION.index("A)") :])  # then the options
         [result] = pair.verification.checks
         assert result.ok and result.detail == "answered B ('90 years'), as the key"
@@ -127,8 +144,31 @@ def test_multi_select_compares_every_letter(skill) -> None:
     assert rejection.detail == "answered A ('Trimming wicks'), the key is A, C"
 
 
+def test_a_question_without_the_words_its_type_needs_is_asked_again(skill) -> None:
+    rules = {t.name: t.task_must_contain_any for t in skill.instruction_types if t.task_must_contain_any}
+    assert rules == {
+        "best_answer": ["best", "most", "main", "primary"],
+        "except_question": ["EXCEPT", "NOT"],
+        "multi_select": ["all that apply"],
+    }
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["except_question"]]})
+    # the local model wrote an "except question" that was a plain recall question; "except" in lower case
+    # inside a word list is not the capitalised stem the type asks for
+    stems = iter(["Which of these, except perhaps one, did keepers do?", WORDED["except_question"]])
+    model = scripted(single, lambda type_name: item(QUESTION, "B") | {"instruction": next(stems)}, by_type)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2
+    assert (
+        "a task of this type (except_question) must contain 'EXCEPT' or 'NOT', and this one does not"
+        in asks[1].messages[-1]["content"]
+    )
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"].startswith(WORDED["except_question"])
+
+
 def test_the_flow_rejects_an_answer_that_differs_from_the_key(skill) -> None:
-    model = scripted(skill, item(QUESTION, "B"), lambda request: WRONG)
+    model = scripted(skill, typed_item, lambda request: WRONG)
     sink = run(skill, model, refinement_rounds=0)
     assert not sink.pairs and len(sink.rejections) == 2
     for rejection in sink.rejections:
@@ -193,3 +233,13 @@ def test_options_run_together_on_one_line_are_read() -> None:
 def test_a_letter_key_for_a_question_without_options_is_rejected() -> None:
     bare = answer_matches_key(candidate("Answer: A", question="Why do roofs reflect sunlight?", key="A"))
     assert not bare.ok and "lists no lettered options" in bare.detail
+
+
+def test_phrases_match_whole_words_and_capitals_stand_in_capitals() -> None:
+    assert contains_phrase("All of these are causes EXCEPT:", "EXCEPT")
+    assert not contains_phrase("All of these, except one, are causes.", "EXCEPT")
+    assert not contains_phrase("Which is NOTHING like the others?", "NOT")
+    assert contains_phrase("Which option is the BEST reason?", "best")
+    assert contains_phrase("Select all\nthat apply.", "all that apply")
+    with pytest.raises(ValueError, match="task_must_contain_any holds an empty phrase"):
+        InstructionType(name="odd_one_out", intent="Find the odd one.", task_must_contain_any=["EXCEPT", " "])

@@ -74,14 +74,26 @@ def by_type(request: ModelRequest) -> str:
     return "Dates and duties.\nLabels: neutral, mixed" if "multi_label" in request.tag else GOOD
 
 
+def task_for(type_name: str) -> dict[str, str]:
+    """The instruction agent's reply: TASK, worded for several labels for multi_label (its phrase rule)."""
+    if type_name == "multi_label":
+        return {"instruction": TASK.replace("as one of", "with all that apply of"), "labels": LABELS}
+    return {"instruction": TASK, "labels": LABELS}
+
+
+def test_multi_label_tasks_must_say_that_several_labels_may_apply(skill) -> None:
+    rules = {t.name: t.task_must_contain_any for t in skill.instruction_types if t.task_must_contain_any}
+    assert rules == {"multi_label": ["all that apply", "all labels that apply", "every label that applies"]}
+
+
 def test_the_flow_yields_labelled_answers_from_the_set(skill) -> None:
-    model = scripted(skill, {"instruction": TASK, "labels": LABELS}, by_type)
+    model = scripted(skill, task_for, by_type)
     sink = run(skill, model, seeds=4)
     assert len(sink.pairs) == 4 * 2 * 3 and not sink.rejections
     assert {p.instruction_type for p in sink.pairs} == set(TYPES)
     for pair in sink.pairs:
         assert_pair_shape(pair, skill, SEED)
-        assert TASK in pair.messages[1]["content"]
+        assert task_for(pair.instruction_type)["instruction"] in pair.messages[1]["content"]
         [result] = pair.verification.checks
         assert result.name == "labels_from_set" and result.ok, result.detail
     assert {s.goal for p in sink.pairs for s in p.lineage.refinement} == {

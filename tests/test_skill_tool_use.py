@@ -6,7 +6,8 @@ import jinja2
 import jinja2.meta
 import pytest
 
-from agentinstruct.agents import Agent, SuggestionOutput, render
+from agentinstruct.agent_outputs import SuggestionOutput
+from agentinstruct.agents import Agent, render
 from agentinstruct.flows.tool_use_outputs import (
     ApiListOutput,
     ToolEditOutput,

@@ -592,6 +592,54 @@ def test_an_answer_with_a_wrong_id_that_stays_wrong_is_rejected(skill: Skill) ->
     assert sum(r.tag.endswith("/repair") for r in model.requests) == 1
 
 
+NO_STOP = "Reason: The Timetables link leads to the timetables.\nAction: click [4]"
+LAST_STEP = 'Reason: The timetables page is opening.\nAction: stop "Opened the timetables."'
+
+
+def last_step_reply(reply_to_last_step: str):
+    """Scripted agents whose teacher ends with a click, then answers the last-step request as given."""
+    base = web_reply([NO_STOP])
+
+    def reply(request: ModelRequest) -> object:
+        return reply_to_last_step if request.tag.endswith("/last_step") else base(request)
+
+    return reply
+
+
+def test_an_answer_that_ends_without_stop_gets_its_last_step_from_the_teacher(skill: Skill) -> None:
+    # the local model ended a navigate answer with the click, and a repair naming the stop changed nothing
+    model = ScriptedModel(last_step_reply(LAST_STEP))
+    sink = run_seeds(skill, model, 1, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"] == f"{NO_STOP}\n{LAST_STEP}"
+    assert pair.verification.status == "passed" and "repaired" not in {
+        c.name for c in pair.verification.checks
+    }
+    [ask] = [r for r in model.requests if r.tag.endswith("/last_step")]
+    assert ask.messages[-2] == {"role": "assistant", "content": NO_STOP}
+    assert "stops after 'click [4]'" in ask.messages[-1]["content"]
+    assert not [r for r in model.requests if r.tag.endswith("/repair")]
+    assert len(pair.lineage.call_ids) == len(model.requests) == 4  # the last step's call is recorded too
+
+
+def test_a_whole_new_answer_replaces_and_a_reply_without_stop_changes_nothing(skill: Skill) -> None:
+    whole = f"{NO_STOP}\n{LAST_STEP}"
+    sink = run_seeds(
+        skill,
+        ScriptedModel(last_step_reply(whole)),
+        1,
+        refinement_rounds=0,
+        instructions_per_seed=1,
+    )
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"] == whole  # not the steps twice
+    model = ScriptedModel(last_step_reply("Reason: Done.\nAction: click [4]"))
+    sink = run_seeds(skill, model, 1, refinement_rounds=0, instructions_per_seed=1)
+    [rejection] = sink.rejections  # the repair (after a second last-step request) also ends with a click
+    assert "not stop" in rejection.detail and rejection.messages[-1]["content"] == NO_STOP
+    assert sum(r.tag.endswith("/last_step") for r in model.requests) == 2
+
+
 def test_a_malformed_sequence_is_rejected_by_both_checks(skill: Skill) -> None:
     prose = "First I would type the email, then I would click Pay [18]."
     sink = run_seeds(

@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agentinstruct.agents import Agent, TransformationOutput
+from agentinstruct.agent_outputs import TransformationOutput
+from agentinstruct.agents import Agent
 from agentinstruct.models.base import ModelRequest
 from agentinstruct.models.openai_model import OpenAIModel
 from agentinstruct.models.scripted import ScriptedModel

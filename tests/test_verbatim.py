@@ -117,6 +117,10 @@ def test_transformation_fields_are_validated_with_the_fix():
     assert Transformation(**base, verbatim=True, min_words=5, max_words=5).max_words == 5
     with pytest.raises(ValueError, match="needs no prompt template; remove `prompt` or drop `verbatim`"):
         Transformation(**base, verbatim=True, prompt="x.j2")
+    with pytest.raises(ValueError, match="remove `content_must_contain_all` or drop `verbatim`"):
+        Transformation(**base, verbatim=True, content_must_contain_all=["Rule:"])
+    with pytest.raises(ValueError, match="holds an empty marker"):
+        Transformation(**base, content_must_contain_all=["Rule:", " "])
     with pytest.raises(ValueError, match=r"min_words \(60\) is more than max_words \(50\)"):
         Transformation(**base, verbatim=True, min_words=60, max_words=50)
     with pytest.raises(ValueError, match="apply only to verbatim transformations; set `verbatim: true`"):

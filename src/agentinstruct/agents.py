@@ -4,8 +4,8 @@ The base renders the template (Jinja2, undefined variables are errors), calls th
 structured output, validates the reply (leniently extracting JSON when the server ignores the schema),
 re-asks once with the validation error (and, when the model just repeats its reply, starts once afresh
 with a note of the error), and turns a "not suitable" answer into a recorded exit (reconsidered once by
-agents that ask for it). Which agents a skill has and in what order they run is `agentinstruct.flows`'
-business.
+agents that ask for it). The output models themselves live in `agentinstruct.agent_outputs`; which
+agents a skill has and in what order they run is `agentinstruct.flows`' business.
 """
 
 from __future__ import annotations
@@ -18,68 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
+from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.models.base import Model, ModelError, ModelRequest, ModelResponse
-from agentinstruct.quality.constraints import Constraint, conflicts
-from agentinstruct.reply_problems import copied_scaffold, echoed_seed, task_problem
+from agentinstruct.reply_problems import copied_scaffold, echoed_seed
 from agentinstruct.tools import ToolUnavailable
 from agentinstruct.tools.loop import ToolCallRecord, ToolLoop
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
-
-
-class AgentOutput(BaseModel):
-    """Fields every structured agent reply carries: the "not suitable" exit."""
-
-    suitable: bool = Field(
-        default=True, description="true, or false when the material cannot support the task"
-    )
-    reason: str = Field(default="", description="why it is not suitable (empty when suitable)")
-
-    @model_validator(mode="after")
-    def _filled_when_suitable(self) -> AgentOutput:
-        if self.suitable:
-            empty = [
-                name
-                for name, info in type(self).model_fields.items()
-                if name not in ("suitable", "reason")
-                and info.annotation is str
-                and not getattr(self, name).strip()
-            ]
-            if empty:
-                raise ValueError(f"fields {empty} must not be empty when suitable is true")
-        return self
-
-    @classmethod
-    def request_schema(cls) -> dict[str, Any]:
-        """The JSON schema sent for structured output: the task's fields first, the exit fields last.
-
-        Putting the content first means a schema-enforcing engine (llama.cpp) makes a small model write
-        the material before it may decline; a declining model writes a minimal placeholder.
-        """
-        schema = cls.model_json_schema()
-        properties = schema["properties"]
-        task_fields = [n for n in properties if n not in ("suitable", "reason")]
-        for name in task_fields:
-            if properties[name].get("type") == "string":
-                properties[name]["minLength"] = 1
-        order = [*task_fields, "suitable", "reason"]
-        schema["properties"] = {name: properties[name] for name in order}
-        schema["required"] = order
-        schema["additionalProperties"] = False
-        return schema
-
-    @classmethod
-    def field_descriptions(cls) -> list[tuple[str, str]]:
-        """(name, description) in the order of `request_schema`, for the prompt's format footer."""
-        return list(_field_descriptions(cls))
-
-
-@cache
-def _field_descriptions(output: type[AgentOutput]) -> tuple[tuple[str, str], ...]:
-    # once per output class: pydantic's schema generation costs more CPU than the rest of a request
-    return tuple((n, p.get("description", n)) for n, p in output.request_schema()["properties"].items())
 
 
 @cache
@@ -92,61 +39,6 @@ def _format_footer(output: type[AgentOutput]) -> str:
 def _agent_system(agent_name: str) -> str:
     """The default system message of an agent (it depends on the agent's name only)."""
     return render(PROMPTS_DIR, "agent_system.j2", agent_name=agent_name)
-
-
-class TransformationOutput(AgentOutput):
-    content: str = Field(default="", description="the transformed passage, complete and self-contained")
-
-
-class InstructionOutput(AgentOutput):
-    instruction: str = Field(
-        default="", description="the complete task text (with options if any), no answer"
-    )
-
-    @model_validator(mode="after")
-    def _a_whole_task(self) -> InstructionOutput:
-        if self.suitable:
-            key = type(self).model_fields["instruction"].serialization_alias or "instruction"
-            # options may come in a field of their own (a skill's appended_fields): read the whole reply
-            others = "\n".join(v for k, v in self if k != "instruction" and isinstance(v, str))
-            problem = task_problem(self.instruction, str(getattr(self, "answer_key", "")), key, others)
-            if problem:
-                raise ValueError(problem)
-        return self
-
-
-class SuggestionOutput(AgentOutput):
-    suggestion: str = Field(default="", description="concrete, specific changes that achieve the goal")
-
-
-class EditOutput(AgentOutput):
-    content: str = Field(default="", description="the passage after your edits (unchanged if not edited)")
-    instruction: str = Field(default="", description="the task after your edits")
-
-
-class ConstrainedOutput(AgentOutput):
-    """Adds the program-checkable constraints of a task; contradictory ones are sent back to be fixed."""
-
-    constraints: list[Constraint] = Field(
-        default_factory=list,
-        max_length=4,
-        description="every requirement stated in the task that a program can check (at most 4, may be empty)",
-    )
-
-    @model_validator(mode="after")
-    def _consistent_constraints(self) -> ConstrainedOutput:
-        problems = conflicts(self.constraints)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-
-class ConstrainedInstructionOutput(ConstrainedOutput, InstructionOutput):
-    pass
-
-
-class ConstrainedEditOutput(ConstrainedOutput, EditOutput):
-    pass
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Flows: how a skill's agents run over one seed, and the registry that maps a skill's `flow:` to a class.
 
-`SkillFlow` (in `skill_flow`) is the shared AgentInstruct machinery: transform → instruct → refine →
-answer → verify. Skills whose output has another shape (tool-call traces, multi-turn conversations)
-subclass it in their own module and register under the name their skill file gives in `flow:`.
+`SkillFlow` (in `skill_flow`, its teacher stage in `teaching`) is the shared AgentInstruct machinery:
+transform → instruct → refine → answer → verify. Skills whose output has another shape (tool-call
+traces, multi-turn conversations) subclass it in their own module and register under the name their
+skill file gives in `flow:`.
 Scheduling many seeds is `agentinstruct.pipeline`'s job.
 """
 
@@ -33,7 +34,7 @@ def _load_bundled_flows() -> None:
     import pkgutil
 
     for module in pkgutil.iter_modules(__path__):
-        if module.name not in ("skill_flow", "state", "resources", "records", "outputs"):
+        if module.name not in ("skill_flow", "teaching", "state", "resources", "records", "outputs"):
             importlib.import_module(f"{__name__}.{module.name}")
 
 

@@ -15,7 +15,8 @@ from dataclasses import replace
 
 from pydantic import Field
 
-from agentinstruct.agents import AgentOutput, AgentResult, render
+from agentinstruct.agent_outputs import AgentOutput
+from agentinstruct.agents import AgentResult, render
 from agentinstruct.flows import register_flow
 from agentinstruct.flows.skill_flow import SkillFlow
 from agentinstruct.flows.state import Chain, FlowSettings, SeedContext, derive_seed

@@ -4,7 +4,9 @@
 every pair and every rejection to a `Sink` as soon as it exists. Randomness (which transformation,
 which instruction types, which refinement goals) comes from a generator seeded by the run seed, skill
 and seed id, so a run is reproducible with `--seed` whatever order the scheduler happens to use.
-Scheduling many seeds is `agentinstruct.pipeline`'s job; writing files is `agentinstruct.writers`'.
+The teacher's answer and its verification (the last two steps) are the base class `TeachingStage`, in
+`flows.teaching`. Scheduling many seeds is `agentinstruct.pipeline`'s job; writing files is
+`agentinstruct.writers`'.
 """
 
 from __future__ import annotations
@@ -14,22 +16,18 @@ import random
 from dataclasses import replace
 from typing import Any
 
-from agentinstruct.agents import (
-    PROMPTS_DIR,
-    Agent,
-    AgentResult,
+from agentinstruct.agent_outputs import (
     ConstrainedEditOutput,
     ConstrainedInstructionOutput,
     EditOutput,
     InstructionOutput,
     SuggestionOutput,
     TransformationOutput,
-    render,
 )
+from agentinstruct.agents import Agent, AgentResult
 from agentinstruct.documents import Seed
 from agentinstruct.field_formats import shown_in_task
-from agentinstruct.flows.outputs import with_required, with_skill_fields
-from agentinstruct.flows.records import FlowRecords
+from agentinstruct.flows.outputs import with_content_rules, with_skill_fields, with_type_rules
 from agentinstruct.flows.resources import FlowResources
 from agentinstruct.flows.state import (
     Chain,
@@ -39,23 +37,18 @@ from agentinstruct.flows.state import (
     derive_seed,
     output_details,
 )
+from agentinstruct.flows.teaching import TeachingStage
 from agentinstruct.flows.verbatim import seed_words
 from agentinstruct.models.base import Model
-from agentinstruct.pairs import (
-    Check,
-    Pair,
-    RefinementStep,
-    Verification,
-)
-from agentinstruct.quality.checks import Candidate, resolve_checks, run_checks
+from agentinstruct.pairs import RefinementStep
+from agentinstruct.quality.checks import resolve_checks
 from agentinstruct.quality.constraints import describe
-from agentinstruct.quality.gate import deliver
 from agentinstruct.skills import InstructionType, RefinementGoal, Skill, Transformation
 
 __all__ = ["Chain", "FlowSettings", "SeedContext", "Sink", "SkillFlow", "derive_seed"]
 
 
-class SkillFlow(FlowRecords):
+class SkillFlow(TeachingStage):
     """Runs one skill's agents over seeds; stateless between seeds, safe to run concurrently."""
 
     def __init__(
@@ -117,7 +110,7 @@ class SkillFlow(FlowRecords):
     def _agents(self, skill: Skill, settings: FlowSettings) -> None:
         agent = self.agent
         self.transformers = {
-            t.name: agent(t.name, skill.transformation_prompt(t), TransformationOutput)
+            t.name: agent(t.name, skill.transformation_prompt(t), with_content_rules(TransformationOutput, t))
             for t in skill.transformations
             if not t.verbatim
         }
@@ -134,7 +127,7 @@ class SkillFlow(FlowRecords):
             t.name: agent(
                 t.name,
                 t.prompt or skill.prompts.instruction,
-                with_required(instruction_output, t.required_fields, t.name),
+                with_type_rules(instruction_output, t),
                 reconsider_declines=True,
             )
             for t in skill.instruction_types
@@ -343,115 +336,3 @@ class SkillFlow(FlowRecords):
             constraints=tuple(getattr(edit.output, "constraints", chain.constraints)),
             details=self._details(edit.output) or chain.details,
         )
-
-    # -- teacher and verification -------------------------------------------------------------------
-    async def _answer(self, context: SeedContext, chain: Chain, sample_seed: int) -> bool:
-        if self.sink.full:
-            return False
-        result, verification = await self._teach(chain, sample_seed)
-        messages = [
-            {"role": "system", "content": self.skill.system_prompt},
-            {"role": "user", "content": result.prompt},  # the teacher saw exactly this user turn
-        ]
-        lineage = self._lineage(context, chain, result)
-        if not result.ok:
-            self._reject(
-                context.seed, "teacher", "agent_failed:teacher", result.reason, chain, lineage, messages
-            )
-            return False
-        messages.append({"role": "assistant", "content": result.output})
-        if verification.status == "failed":
-            failed = ",".join(c.name for c in verification.checks if not c.ok)
-            detail = "; ".join(c.detail for c in verification.checks if not c.ok)
-            self._reject(
-                context.seed,
-                "verification",
-                f"verification_failed:{failed}",
-                detail,
-                chain,
-                lineage,
-                messages,
-                verification,
-            )
-            return False
-        pair = Pair.build(
-            skill=self.skill.name,
-            instruction_type=chain.instruction_type.name,
-            messages=messages,
-            lineage=lineage,
-            verification=verification,
-            unanswerable=chain.unanswerable,
-        )
-        return await deliver(self.sink, pair)
-
-    async def _teach(self, chain: Chain, sample_seed: int) -> tuple[AgentResult, Verification]:
-        """The teacher's answer and its verification; a failing answer goes back `repair_rounds` times."""
-        variables = {
-            "content": chain.content,
-            "instruction": chain.instruction,
-            "instruction_type": chain.instruction_type,
-        }
-        system = self._teacher_system(chain.instruction_type)
-        tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}"
-        options = {"seed": sample_seed, "tools": self.teacher_tools}
-        result = await self.teacher.run(self.teacher_model, variables, system=system, tag=tag, **options)
-        verification, first_failures = Verification(), ""
-        for repair in range(self.skill.repair_rounds + 1):
-            if not result.ok:
-                return result, verification
-            verification = await self._verify(chain, result.output, variables, system, sample_seed)
-            if verification.status != "failed" or repair == self.skill.repair_rounds:
-                break
-            failures = [c for c in verification.checks if not c.ok]
-            first_failures = first_failures or "; ".join(c.detail for c in failures)
-            feedback = render(PROMPTS_DIR, "repair.j2", failures=failures)
-            result = await self.teacher.revise(
-                self.teacher_model, result, feedback, variables, tag=f"{tag}/repair", **options
-            )
-        if first_failures and verification.status == "passed":
-            detail = f"passed after {repair} repair round(s); the first answer failed: {first_failures}"
-            verification.checks.append(Check(name="repaired", ok=True, detail=detail))
-        return result, verification
-
-    def _teacher_system(self, itype: InstructionType) -> str:
-        """The teacher's system prompt for an instruction type, rendered once per type (not per call)."""
-        system = self._teacher_systems.get(itype.name)
-        if system is None:
-            tools = sorted(self.teacher_tools.tools) if self.teacher_tools else []
-            system = render(
-                self.skill.directory,
-                self.skill.prompts.teacher,
-                skill=self.skill,
-                instruction_type=itype,
-                tools=tools,  # the tools the teacher really has (none when the skill skips emulating them)
-            )
-            self._teacher_systems[itype.name] = system
-        return system
-
-    async def _verify(
-        self, chain: Chain, answer: str, variables: dict, system: str, sample_seed: int
-    ) -> Verification:
-        async def resample(instruction: str | None = None) -> str:
-            """An independent teacher answer (another sampling seed), to the same task or a variant of it."""
-            tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}/resample"
-            asked = variables if instruction is None else {**variables, "instruction": instruction}
-            second = await self.teacher.run(
-                self.teacher_model, asked, system=system, tag=tag, seed=derive_seed(sample_seed, "again")
-            )
-            if not second.ok:
-                raise RuntimeError(f"the second teacher answer failed: {second.reason}")
-            return str(second.output)
-
-        candidate = Candidate(
-            self.skill.name,
-            chain.instruction_type.name,
-            chain.content,
-            chain.instruction,
-            answer,
-            chain.unanswerable,
-            chain.constraints,
-            details=chain.details,
-            tools=self.resources.tools,
-            resample=resample,
-        )
-        return Verification.from_checks(await run_checks(self.checks, candidate))

@@ -19,7 +19,8 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
-from agentinstruct.agents import PROMPTS_DIR, AgentResult, SuggestionOutput, render
+from agentinstruct.agent_outputs import SuggestionOutput
+from agentinstruct.agents import PROMPTS_DIR, AgentResult, render
 from agentinstruct.documents import Seed
 from agentinstruct.flows import register_flow
 from agentinstruct.flows.skill_flow import SkillFlow

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from agentinstruct.agents import AgentOutput
+from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.quality.tool_calls import ApiSpec, validate_function_spec
 
 JsonType = Literal["string", "integer", "number", "boolean", "array", "object"]

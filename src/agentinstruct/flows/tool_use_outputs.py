@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from agentinstruct.agents import AgentOutput
+from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.flows.tool_use_apis import (
     API_NAME_PATTERN,
     ApiDefinition,

@@ -5,19 +5,25 @@ the page template asks for HTML and the transformers' output model (`WebPageOutp
 with `flows.web_pages.html_to_tree` when it is validated (a reply already in the notation is kept as it
 is). A page with too few elements to act on fails validation, so the agent is asked again with the count,
 and a seed is rejected only when the retries fail too. Everything after the transformation (instruct →
-refine → answer → verify) is `SkillFlow`'s; the checks are in `quality.web`.
+refine → answer → verify) is `SkillFlow`'s, except that an answer whose steps end without a stop is
+asked for its final step alone (`WebAgentFlow._finish_answer`); the checks are in `quality.web`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from pydantic import Field, model_validator
 
-from agentinstruct.agents import TransformationOutput
+from agentinstruct.agent_outputs import TransformationOutput
+from agentinstruct.agents import PROMPTS_DIR, AgentResult, render
 from agentinstruct.flows import register_flow
+from agentinstruct.flows.outputs import with_content_rules
 from agentinstruct.flows.skill_flow import SkillFlow
 from agentinstruct.flows.state import FlowSettings
 from agentinstruct.flows.web_pages import html_to_tree, looks_like_html
-from agentinstruct.quality.web import parse_page
+from agentinstruct.quality.web import parse_answer, parse_page
 from agentinstruct.skills import Skill
 
 #: fewest elements (the page line included) a page needs before tasks are written on it
@@ -46,9 +52,49 @@ class WebAgentFlow(SkillFlow):
 
     def _agents(self, skill: Skill, settings: FlowSettings) -> None:
         super()._agents(skill, settings)
+        by_name = {t.name: t for t in skill.transformations}
         self.transformers = {
-            name: self.agent(name, agent.template, WebPageOutput) for name, agent in self.transformers.items()
+            name: self.agent(name, agent.template, with_content_rules(WebPageOutput, by_name[name]))
+            for name, agent in self.transformers.items()
         }
+
+    async def _finish_answer(
+        self, result: AgentResult, variables: dict[str, Any], tag: str, options: dict[str, Any]
+    ) -> AgentResult:
+        """An answer whose steps end without a stop is asked for its last step only, which is appended.
+
+        The local model ended "navigate" answers with the click, and a repair that named the missing stop
+        got the same answer back; asked for the final step alone, it writes one. The stop is the teacher's
+        own words: nothing is added that the teacher did not write.
+        """
+        if not result.ok:
+            return result
+        steps = parse_answer(str(result.output))
+        if not steps.actions or any(action.verb == "stop" for action in steps.actions):
+            return result
+        feedback = render(PROMPTS_DIR, "web_last_step.j2", last_action=steps.actions[-1].text)
+        step = await self.teacher.revise(
+            self.teacher_model, result, feedback, variables, tag=f"{tag}/last_step", **options
+        )
+        finished = _with_stop(str(result.output), str(step.output)) if step.ok else None
+        if finished is None:
+            return replace(result, call_ids=step.call_ids)
+        # the conversation a later repair continues shows the whole answer as the teacher's last reply
+        messages = [*result.messages[:-1], {"role": "assistant", "content": finished}]
+        return replace(step, output=finished, messages=messages)
+
+
+def _with_stop(answer: str, reply: str) -> str | None:
+    """The answer with the reply's stop step appended, the reply itself when it is a whole new answer that
+    ends in a stop, or None when the reply gives no usable stop."""
+    steps = parse_answer(reply)
+    if not steps.actions or steps.actions[-1].verb != "stop":
+        return None
+    if len(steps.actions) > 1:
+        return reply.strip()
+    stop = steps.actions[0]
+    reason = [f"Reason: {stop.reason}"] if stop.reason else []
+    return "\n".join([answer.rstrip(), *reason, f"Action: {stop.text}"])
 
 
 def too_small(written: str, count: int, html: bool) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from agentinstruct.field_formats import FieldFormat
 
@@ -59,6 +59,12 @@ class Transformation(Named):
         "whole paragraphs from a starting paragraph drawn per seed (reproducibly with the run seed); a "
         "paragraph too long to fit is cut at a sentence end, never inside a word",
     )
+    content_must_contain_all: list[str] = Field(
+        default_factory=list,
+        description="markers the transformed text must hold, every one of them (few_shot_reasoning's "
+        "pattern_builder: 'Rule:', 'Input:', 'Output:'), matched as task_must_contain_any matches: a reply "
+        "without one is sent back to the transformation agent",
+    )
 
     @model_validator(mode="after")
     def _verbatim_fields(self) -> Transformation:
@@ -66,6 +72,15 @@ class Transformation(Named):
             raise ValueError(
                 f"transformation '{self.name}' is verbatim and needs no prompt template; remove `prompt` "
                 "or drop `verbatim`"
+            )
+        if self.verbatim and self.content_must_contain_all:
+            raise ValueError(
+                f"transformation '{self.name}' is verbatim, so its text is the seed's and cannot be asked "
+                "for markers; remove `content_must_contain_all` or drop `verbatim`"
+            )
+        if any(not marker.strip() for marker in self.content_must_contain_all):
+            raise ValueError(
+                f"transformation '{self.name}': content_must_contain_all holds an empty marker; remove it"
             )
         bounds = self.min_words is not None or self.max_words is not None
         if bounds and not self.verbatim:
@@ -90,6 +105,19 @@ class InstructionType(Named):
         description="instruction_fields this type cannot do without (the code an explanation is about): "
         "a reply that leaves one empty or '-' is sent back to the instruction agent",
     )
+    task_must_contain_any: list[str] = Field(
+        default_factory=list,
+        description="phrases of which a task of this type must hold at least one (except_question: "
+        "EXCEPT, NOT); a phrase written in capitals must stand in capitals, the others match in any case: "
+        "a task without one is sent back to the instruction agent",
+    )
+
+    @field_validator("task_must_contain_any")
+    @classmethod
+    def _phrases(cls, phrases: list[str]) -> list[str]:
+        if any(not phrase.strip() for phrase in phrases):
+            raise ValueError("task_must_contain_any holds an empty phrase; remove it or write the phrase")
+        return [phrase.strip() for phrase in phrases]
 
 
 class RefinementGoal(Named):

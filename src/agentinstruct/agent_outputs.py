@@ -1,0 +1,126 @@
+"""Agent output models: the "not suitable" exit every structured reply carries, and the shared task replies.
+
+`AgentOutput` sends the task's fields first in its schema and refuses empty ones in a suitable reply; the
+transformation, instruction, suggestion and edit models (with or without program-checkable constraints)
+build on it, and an instruction must be a whole task (`agentinstruct.reply_problems`). Running an agent
+with one of them is `agentinstruct.agents`' job; a skill's extra fields are added by
+`agentinstruct.flows.outputs`, and a flow's own models live next to that flow.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from agentinstruct.quality.constraints import Constraint, conflicts
+from agentinstruct.reply_problems import task_problem
+
+
+class AgentOutput(BaseModel):
+    """Fields every structured agent reply carries: the "not suitable" exit."""
+
+    suitable: bool = Field(
+        default=True, description="true, or false when the material cannot support the task"
+    )
+    reason: str = Field(default="", description="why it is not suitable (empty when suitable)")
+
+    @model_validator(mode="after")
+    def _filled_when_suitable(self) -> AgentOutput:
+        if self.suitable:
+            empty = [
+                name
+                for name, info in type(self).model_fields.items()
+                if name not in ("suitable", "reason")
+                and info.annotation is str
+                and not getattr(self, name).strip()
+            ]
+            if empty:
+                raise ValueError(f"fields {empty} must not be empty when suitable is true")
+        return self
+
+    @classmethod
+    def request_schema(cls) -> dict[str, Any]:
+        """The JSON schema sent for structured output: the task's fields first, the exit fields last.
+
+        Putting the content first means a schema-enforcing engine (llama.cpp) makes a small model write
+        the material before it may decline; a declining model writes a minimal placeholder.
+        """
+        schema = cls.model_json_schema()
+        properties = schema["properties"]
+        task_fields = [n for n in properties if n not in ("suitable", "reason")]
+        for name in task_fields:
+            if properties[name].get("type") == "string":
+                properties[name]["minLength"] = 1
+        order = [*task_fields, "suitable", "reason"]
+        schema["properties"] = {name: properties[name] for name in order}
+        schema["required"] = order
+        schema["additionalProperties"] = False
+        return schema
+
+    @classmethod
+    def field_descriptions(cls) -> list[tuple[str, str]]:
+        """(name, description) in the order of `request_schema`, for the prompt's format footer."""
+        return list(_field_descriptions(cls))
+
+
+@cache
+def _field_descriptions(output: type[AgentOutput]) -> tuple[tuple[str, str], ...]:
+    # once per output class: pydantic's schema generation costs more CPU than the rest of a request
+    return tuple((n, p.get("description", n)) for n, p in output.request_schema()["properties"].items())
+
+
+class TransformationOutput(AgentOutput):
+    content: str = Field(default="", description="the transformed passage, complete and self-contained")
+
+
+class InstructionOutput(AgentOutput):
+    instruction: str = Field(
+        default="", description="the complete task text (with options if any), no answer"
+    )
+
+    @model_validator(mode="after")
+    def _a_whole_task(self) -> InstructionOutput:
+        if self.suitable:
+            key = type(self).model_fields["instruction"].serialization_alias or "instruction"
+            # options may come in a field of their own (a skill's appended_fields): read the whole reply
+            others = "\n".join(v for k, v in self if k != "instruction" and isinstance(v, str))
+            problem = task_problem(self.instruction, str(getattr(self, "answer_key", "")), key, others)
+            if problem:
+                raise ValueError(problem)
+        return self
+
+
+class SuggestionOutput(AgentOutput):
+    suggestion: str = Field(default="", description="concrete, specific changes that achieve the goal")
+
+
+class EditOutput(AgentOutput):
+    content: str = Field(default="", description="the passage after your edits (unchanged if not edited)")
+    instruction: str = Field(default="", description="the task after your edits")
+
+
+class ConstrainedOutput(AgentOutput):
+    """Adds the program-checkable constraints of a task; contradictory ones are sent back to be fixed."""
+
+    constraints: list[Constraint] = Field(
+        default_factory=list,
+        max_length=4,
+        description="every requirement stated in the task that a program can check (at most 4, may be empty)",
+    )
+
+    @model_validator(mode="after")
+    def _consistent_constraints(self) -> ConstrainedOutput:
+        problems = conflicts(self.constraints)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class ConstrainedInstructionOutput(ConstrainedOutput, InstructionOutput):
+    pass
+
+
+class ConstrainedEditOutput(ConstrainedOutput, EditOutput):
+    pass

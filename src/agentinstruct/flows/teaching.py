@@ -1,0 +1,162 @@
+"""The teacher and verification stage of a flow: the teacher answers a task, the skill's checks verify it.
+
+`TeachingStage` is the base of `SkillFlow`: `_answer` turns a finished chain into a delivered pair or a
+rejection, `_teach` gets the teacher's answer and sends a failing one back `repair_rounds` times, `_verify`
+runs the skill's checks (with a second teacher answer when a check asks for one). Flows with answers of
+another shape (conversations, tool-call traces) override `_answer` and reuse the rest. Building the agents
+and running transform → instruct → refine is `flows.skill_flow`'s job; the checks live in
+`agentinstruct.quality`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agentinstruct.agents import PROMPTS_DIR, Agent, AgentResult, render
+from agentinstruct.flows.records import FlowRecords
+from agentinstruct.flows.state import Chain, SeedContext, Sink, derive_seed
+from agentinstruct.pairs import Check, Pair, Verification
+from agentinstruct.quality.checks import Candidate, run_checks
+from agentinstruct.quality.gate import deliver
+
+if TYPE_CHECKING:
+    from agentinstruct.flows.resources import FlowResources
+    from agentinstruct.models.base import Model
+    from agentinstruct.quality.checks import CheckFunction
+    from agentinstruct.skills import InstructionType, Skill
+    from agentinstruct.tools.loop import ToolLoop
+
+
+class TeachingStage(FlowRecords):
+    """Answers and verifies a flow's tasks; `SkillFlow` sets the attributes declared here."""
+
+    skill: Skill
+    sink: Sink
+    resources: FlowResources
+    teacher: Agent
+    teacher_model: Model
+    #: the teacher's tools (None when it has none, or when the skill skips emulating them)
+    teacher_tools: ToolLoop | None
+    checks: list[CheckFunction]
+    #: the teacher's system prompt per instruction type name, rendered once
+    _teacher_systems: dict[str, str]
+
+    async def _answer(self, context: SeedContext, chain: Chain, sample_seed: int) -> bool:
+        if self.sink.full:
+            return False
+        result, verification = await self._teach(chain, sample_seed)
+        messages = [
+            {"role": "system", "content": self.skill.system_prompt},
+            {"role": "user", "content": result.prompt},  # the teacher saw exactly this user turn
+        ]
+        lineage = self._lineage(context, chain, result)
+        if not result.ok:
+            self._reject(
+                context.seed, "teacher", "agent_failed:teacher", result.reason, chain, lineage, messages
+            )
+            return False
+        messages.append({"role": "assistant", "content": result.output})
+        if verification.status == "failed":
+            failed = ",".join(c.name for c in verification.checks if not c.ok)
+            detail = "; ".join(c.detail for c in verification.checks if not c.ok)
+            self._reject(
+                context.seed,
+                "verification",
+                f"verification_failed:{failed}",
+                detail,
+                chain,
+                lineage,
+                messages,
+                verification,
+            )
+            return False
+        pair = Pair.build(
+            skill=self.skill.name,
+            instruction_type=chain.instruction_type.name,
+            messages=messages,
+            lineage=lineage,
+            verification=verification,
+            unanswerable=chain.unanswerable,
+        )
+        return await deliver(self.sink, pair)
+
+    async def _teach(self, chain: Chain, sample_seed: int) -> tuple[AgentResult, Verification]:
+        """The teacher's answer and its verification; a failing answer goes back `repair_rounds` times."""
+        variables = {
+            "content": chain.content,
+            "instruction": chain.instruction,
+            "instruction_type": chain.instruction_type,
+        }
+        system = self._teacher_system(chain.instruction_type)
+        tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}"
+        options = {"seed": sample_seed, "tools": self.teacher_tools}
+        result = await self.teacher.run(self.teacher_model, variables, system=system, tag=tag, **options)
+        result = await self._finish_answer(result, variables, tag, options)
+        verification, first_failures = Verification(), ""
+        for repair in range(self.skill.repair_rounds + 1):
+            if not result.ok:
+                return result, verification
+            verification = await self._verify(chain, result.output, variables, system, sample_seed)
+            if verification.status != "failed" or repair == self.skill.repair_rounds:
+                break
+            failures = [c for c in verification.checks if not c.ok]
+            first_failures = first_failures or "; ".join(c.detail for c in failures)
+            feedback = render(PROMPTS_DIR, "repair.j2", failures=failures)
+            result = await self.teacher.revise(
+                self.teacher_model, result, feedback, variables, tag=f"{tag}/repair", **options
+            )
+            result = await self._finish_answer(result, variables, tag, options)
+        if first_failures and verification.status == "passed":
+            detail = f"passed after {repair} repair round(s); the first answer failed: {first_failures}"
+            verification.checks.append(Check(name="repaired", ok=True, detail=detail))
+        return result, verification
+
+    async def _finish_answer(
+        self, result: AgentResult, variables: dict[str, Any], tag: str, options: dict[str, Any]
+    ) -> AgentResult:
+        """The teacher's answer made whole before it is verified: unchanged here; a flow whose answers
+        a small model leaves unfinished in a known way (web_agent's missing stop) asks for the rest."""
+        return result
+
+    def _teacher_system(self, itype: InstructionType) -> str:
+        """The teacher's system prompt for an instruction type, rendered once per type (not per call)."""
+        system = self._teacher_systems.get(itype.name)
+        if system is None:
+            tools = sorted(self.teacher_tools.tools) if self.teacher_tools else []
+            system = render(
+                self.skill.directory,
+                self.skill.prompts.teacher,
+                skill=self.skill,
+                instruction_type=itype,
+                tools=tools,  # the tools the teacher really has (none when the skill skips emulating them)
+            )
+            self._teacher_systems[itype.name] = system
+        return system
+
+    async def _verify(
+        self, chain: Chain, answer: str, variables: dict, system: str, sample_seed: int
+    ) -> Verification:
+        async def resample(instruction: str | None = None) -> str:
+            """An independent teacher answer (another sampling seed), to the same task or a variant of it."""
+            tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}/resample"
+            asked = variables if instruction is None else {**variables, "instruction": instruction}
+            second = await self.teacher.run(
+                self.teacher_model, asked, system=system, tag=tag, seed=derive_seed(sample_seed, "again")
+            )
+            if not second.ok:
+                raise RuntimeError(f"the second teacher answer failed: {second.reason}")
+            return str(second.output)
+
+        candidate = Candidate(
+            self.skill.name,
+            chain.instruction_type.name,
+            chain.content,
+            chain.instruction,
+            answer,
+            chain.unanswerable,
+            chain.constraints,
+            details=chain.details,
+            tools=self.resources.tools,
+            resample=resample,
+        )
+        return Verification.from_checks(await run_checks(self.checks, candidate))
