@@ -269,6 +269,20 @@ def test_skills_lists_and_shows_the_taxonomy():
     assert runner.invoke(app, ["skills", "nope"]).exit_code == 1
 
 
+def test_python_dash_m_runs_the_same_cli():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "agentinstruct", "skills", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 17
+
+
 def test_inspect_counts_and_lineage(server, tmp_path):
     out = tmp_path / "out"
     assert generate(out, server, "--max-documents", "1").exit_code == 0
