@@ -180,5 +180,6 @@ def test_a_single_label_is_sent_back_before_the_teacher(skill) -> None:
     sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
     [rejection] = sink.rejections
     assert rejection.reason == "agent_failed:seed_instruction"
-    assert "give at least 2 allowed labels" in rejection.detail
+    assert "'topic' is one label, and the field is not the answer" in rejection.detail
+    assert "at least 2, separated by commas" in rejection.detail
     assert not any("/teacher/" in r.tag for r in model.requests)

@@ -76,9 +76,11 @@ def _schema_block(task: str, schema_json: str) -> str:
 def _label_list(value: str) -> tuple[str, str]:
     labels = list(label_set(value).values())
     if len(labels) < MIN_LABELS:
+        # a small model put the right label alone here ("safe"), taking the field for the answer
+        written = f"'{labels[0]}' is one label, and the field is not the answer: " if labels else ""
         return "", (
-            f"give at least {MIN_LABELS} allowed labels, separated by commas (such as: positive, negative, "
-            "neutral)"
+            f"{written}give every label the task allows the solver to choose from, the right one and the "
+            f"wrong ones, at least {MIN_LABELS}, separated by commas (such as: positive, negative, neutral)"
         )
     return ", ".join(labels), ""
 
