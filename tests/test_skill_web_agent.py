@@ -391,6 +391,19 @@ def test_the_role_rule_is_lenient() -> None:
     assert result.ok, result.detail
 
 
+def test_a_click_on_text_or_a_heading_fails_and_clickable_roles_pass() -> None:
+    # the local model "clicked" a paragraph [10] to "continue to the next section"
+    text = run_check(
+        "element_ids_exist", 'Reason: Continue.\nAction: click [17]\nReason: x.\nAction: stop "ok"'
+    )
+    assert not text.ok
+    assert 'clicks [17] text "Enter all 16 digits.", which does nothing when clicked' in text.detail
+    heading = run_check("element_ids_exist", 'Reason: a.\nAction: click [8]\nReason: b.\nAction: stop "ok"')
+    assert not heading.ok and "[8] heading" in heading.detail
+    clicks = "".join(f"Reason: r.\nAction: click [{i}]\n" for i in (3, 6, 13, 15, 18, 24))
+    assert run_check("element_ids_exist", f'{clicks}Reason: s.\nAction: stop "ok"').ok  # cells stay clickable
+
+
 @pytest.mark.parametrize(
     ("answer", "itype", "expected"),
     [

@@ -28,7 +28,8 @@ Two checks:
   role can take text or a choice. That role rule is lenient: `type` fails only on a role that is known
   and cannot take text (a button, link, heading, text, checkbox...), `select` only on a known role that
   cannot take a choice; roles outside `KNOWN_ROLES` (a model's "dropdown" or "textarea"...) pass.
-  Roles that take text: `TYPE_ROLES`; roles that take a choice: `SELECT_ROLES`.
+  Roles that take text: `TYPE_ROLES`; roles that take a choice: `SELECT_ROLES`. `click` fails on a role
+  that only holds content (`UNCLICKABLE_ROLES`: text, heading, paragraph, main...).
 - `actions_well_formed`: every line is a reason or an action in the grammar above, each action has a
   reason line right before it, type/select/stop carry a non-empty quoted text, stop comes once and
   nothing follows it, and tasks that ask for something to be done (`ACTING_TYPES`) have at least one
@@ -59,6 +60,16 @@ KNOWN_ROLES = TYPE_ROLES | SELECT_ROLES | frozenset(
         "tablist", "tabpanel", "menuitem", "menuitemcheckbox", "menubar", "toolbar", "alert", "status",
         "dialog", "alertdialog", "tooltip", "separator", "progressbar", "slider", "label", "generic",
         "none", "presentation", "caption", "time",
+    }
+)  # fmt: skip
+#: roles that only hold or group content: a click on one does nothing (a small model "clicked" a paragraph
+#: to "continue"); a label stays clickable, as it toggles its field
+UNCLICKABLE_ROLES = frozenset(
+    {
+        "page", "rootwebarea", "webarea", "document", "banner", "navigation", "main", "contentinfo",
+        "complementary", "region", "section", "article", "heading", "text", "statictext", "paragraph",
+        "list", "table", "rowgroup", "separator", "caption", "time", "generic", "none", "presentation",
+        "alert", "status", "progressbar", "tooltip",
     }
 )  # fmt: skip
 #: instruction types whose task asks for something to be done on the page, not only read from it
@@ -191,6 +202,10 @@ def parse_answer(text: str) -> Answer:
     return answer
 
 
+def _clip_name(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else name[: limit - 3] + "..."
+
+
 def _quote(text: str, limit: int = 60) -> str:
     text = text.strip()
     return f"'{text if len(text) <= limit else text[: limit - 3] + '...'}'"
@@ -248,9 +263,18 @@ def element_ids_exist(candidate: Candidate) -> Check:
     if missing:
         problems.append(f"the answer refers to element ids that are not on the page: {_listing(missing)}")
     for action in answer.actions:
-        if action.verb not in ("type", "select") or action.target not in page.elements:
+        if action.target not in page.elements:
             continue
         element = page.elements[action.target]
+        if action.verb == "click" and element.role in UNCLICKABLE_ROLES:
+            problems.append(
+                f"line {action.line} {_quote(action.text)} clicks [{element.id}] {element.role} "
+                f'"{_clip_name(element.name)}", which does nothing when clicked: click a link, button, '
+                "checkbox, radio button, switch, tab or option, or read the text and report it in stop"
+            )
+            continue
+        if action.verb not in ("type", "select"):
+            continue
         allowed = TYPE_ROLES if action.verb == "type" else SELECT_ROLES
         if element.role in KNOWN_ROLES and element.role not in allowed:
             kinds = (
