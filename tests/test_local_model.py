@@ -249,3 +249,34 @@ def test_a_reply_caught_in_a_loop_is_flagged_and_ends_as_repetition():
     for n in range(12):
         free_text.add({"choices": [{"delta": {"content": f'"api_{n}": [' + block * 2 + "],\n"}}]})
     assert free_text.looping  # the same text as free text would count as a loop
+
+
+@pytest.mark.parametrize("shape", ["table", "json_record", "key_values", "triples"])
+def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, shape):
+    from agentinstruct.flows.shaped_content import shaped_output
+
+    schema = shaped_output(shape).request_schema()
+    # bounds of our own, so that the 135M model's rambling strings end within max_tokens
+    schema["properties"]["reason"]["maxLength"] = 10
+    content = schema["properties"]["content"]
+    if "items" in content:
+        content["maxItems"] = 4
+        content["items"]["items"]["maxLength"] = 24
+    options = {
+        "temperature": 0.8,
+        "max_tokens": 200,
+        "seed": 5,
+        "json_schema": {"name": "t", "schema": schema},
+    }
+    response = ask(
+        local_smollm, "Alder Creek lighthouse opened in 1852 and had 3 keepers. Extract the facts.", **options
+    )
+    assert response.finish_reason == "stop", response.text[-200:]
+    content = json.loads(response.text)["content"]
+    if shape == "json_record":
+        assert isinstance(content, dict)  # how many keys is checked in code, not by the grammar
+    else:
+        size = {"key_values": 2, "triples": 3}.get(shape)
+        assert isinstance(content, list) and len(content) >= 3
+        assert all(isinstance(item, list) and all(isinstance(x, str) for x in item) for item in content)
+        assert all(len(item) == size for item in content) if size else all(len(item) >= 2 for item in content)

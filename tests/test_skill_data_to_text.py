@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 
 import pytest
@@ -28,12 +29,45 @@ TYPES = [
 ]
 TRANSFORMATIONS = ["table", "csv", "json_record", "key_value_list", "knowledge_triples"]
 GOALS = ["add_format_constraint", "add_audience_constraint"]
+#: what each transformation agent writes under the JSON grammar (its `content_shape`) ...
+STRUCTURES = {
+    "table": [
+        ["Light", "Opened", "Visitors (thousands)"],
+        ["Alder Creek", "1852", "12.5"],
+        ["Birch Bay", "1871", "8"],
+    ],
+    "csv": [
+        ["light", "opened", "visitors_thousands"],
+        ["Alder Creek", "1852", "12.5"],
+        ["Birch Bay", "1871", "8"],
+    ],
+    "json_record": {
+        "name": "Alder Creek",
+        "opened": 1852,
+        "visitors_thousands": 12.5,
+        "neighbour": {"name": "Birch Bay", "opened": 1871, "visitors_thousands": 8},
+    },
+    "key_value_list": [
+        ["Name", "Alder Creek"],
+        ["Opened", "1852"],
+        ["Visitors (thousands)", "12.5"],
+        ["Neighbour", "Birch Bay"],
+        ["Neighbour opened", "1871"],
+        ["Neighbour visitors (thousands)", "8"],
+    ],
+    "knowledge_triples": [
+        ["Alder Creek", "opened in", "1852"],
+        ["Alder Creek", "visitors in thousands", "12.5"],
+        ["Birch Bay", "opened in", "1871"],
+        ["Birch Bay", "visitors in thousands", "8"],
+    ],
+}
+#: ... and the notation code writes from it, which every later agent sees
 DATA = {
-    "table": "| Light | Opened | Visitors (thousands) |\n|---|---|---|\n| Alder Creek | 1852 | 12.5 |\n"
+    "table": "| Light | Opened | Visitors (thousands) |\n| --- | --- | --- |\n| Alder Creek | 1852 | 12.5 |\n"
     "| Birch Bay | 1871 | 8 |",
     "csv": "light,opened,visitors_thousands\nAlder Creek,1852,12.5\nBirch Bay,1871,8",
-    "json_record": '{"name": "Alder Creek", "opened": 1852, "visitors_thousands": 12.5, '
-    '"neighbour": {"name": "Birch Bay", "opened": 1871, "visitors_thousands": 8}}',
+    "json_record": json.dumps(STRUCTURES["json_record"], indent=2),
     "key_value_list": "Name: Alder Creek\nOpened: 1852\nVisitors (thousands): 12.5\nNeighbour: Birch Bay\n"
     "Neighbour opened: 1871\nNeighbour visitors (thousands): 8",
     "knowledge_triples": "(Alder Creek; opened in; 1852)\n(Alder Creek; visitors in thousands; 12.5)\n"
@@ -80,7 +114,7 @@ def reply_with(answers: list[str]):
     def reply(request: ModelRequest) -> object:
         step, rest = stage(request)
         if step == "transform":
-            return {"content": DATA[rest[-1]], "suitable": True, "reason": ""}
+            return {"content": STRUCTURES[rest[-1]], "suitable": True, "reason": ""}
         if step == "instruct":
             return {
                 "instruction": f"({rest[-1]}) Describe the data above in two sentences.",
@@ -112,6 +146,7 @@ def test_the_flow_covers_the_taxonomy_and_pairs_have_the_right_shape() -> None:
         assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
         assert pair.messages[0]["content"] == skill.system_prompt
         data = pair.lineage.transformation.content
+        assert data == DATA[pair.lineage.transformation.agent]  # the structure, written as its notation
         assert pair.messages[1]["content"].startswith(data.strip())  # the data, then the request
         assert pair.messages[2]["content"] == GOOD
         assert pair.verification.status == "passed"

@@ -22,13 +22,13 @@ from agentinstruct.agent_outputs import (
     EditOutput,
     InstructionOutput,
     SuggestionOutput,
-    TransformationOutput,
 )
 from agentinstruct.agents import Agent, AgentResult
 from agentinstruct.documents import Seed
 from agentinstruct.field_formats import shown_in_task
 from agentinstruct.flows.outputs import with_content_rules, with_skill_fields, with_type_rules
 from agentinstruct.flows.resources import FlowResources
+from agentinstruct.flows.shaped_content import shaped_output
 from agentinstruct.flows.state import (
     Chain,
     FlowSettings,
@@ -110,7 +110,9 @@ class SkillFlow(TeachingStage):
     def _agents(self, skill: Skill, settings: FlowSettings) -> None:
         agent = self.agent
         self.transformers = {
-            t.name: agent(t.name, skill.transformation_prompt(t), with_content_rules(TransformationOutput, t))
+            t.name: agent(
+                t.name, skill.transformation_prompt(t), with_content_rules(shaped_output(t.content_shape), t)
+            )
             for t in skill.transformations
             if not t.verbatim
         }

@@ -59,6 +59,12 @@ class Transformation(Named):
         "whole paragraphs from a starting paragraph drawn per seed (reproducibly with the run seed); a "
         "paragraph too long to fit is cut at a sentence end, never inside a word",
     )
+    content_shape: Literal["text", "table", "csv", "json_record", "key_values", "triples"] = Field(
+        default="text",
+        description="the content is data: the model writes it as a JSON structure (rows, a record, "
+        "[key, value] pairs, [subject, relation, object] triples) that the JSON grammar enforces, and code "
+        "writes the notation (Markdown table, CSV, indented JSON, 'Key: value' lines, '(s; r; o)' lines)",
+    )
     content_must_contain_all: list[str] = Field(
         default_factory=list,
         description="markers the transformed text must hold, every one of them (few_shot_reasoning's "
@@ -72,6 +78,11 @@ class Transformation(Named):
             raise ValueError(
                 f"transformation '{self.name}' is verbatim and needs no prompt template; remove `prompt` "
                 "or drop `verbatim`"
+            )
+        if self.verbatim and self.content_shape != "text":
+            raise ValueError(
+                f"transformation '{self.name}' is verbatim, so its content is the seed's text; remove "
+                "`content_shape` or drop `verbatim`"
             )
         if self.verbatim and self.content_must_contain_all:
             raise ValueError(

@@ -1,0 +1,190 @@
+"""Transformation outputs whose content is data: the model writes a JSON structure, code writes the notation.
+
+A skill file gives a transformation a `content_shape` (table, csv, json_record, key_values, triples) when
+its content is structured data. Asked for the notation inside a JSON string, the local 1.5B model gave the
+seed's prose back (data_to_text: 3 of 3 json_record and 2 of 2 knowledge_triples replies); asked for the
+structure itself, with the JSON grammar enforcing it, it cannot. Code then writes the notation every later
+agent sees: a Markdown table, CSV lines, an indented JSON object, "Key: value" lines or "(subject;
+relation; object)" lines. A reply that already holds the notation as text (a large model, a scripted test)
+is kept as it is. Plain-text transformations and the HTML pages of web_agent (`flows.web_agent`) are not
+here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from agentinstruct.agent_outputs import TransformationOutput
+
+ContentShape = Literal["text", "table", "csv", "json_record", "key_values", "triples"]
+
+#: fewest data rows (after the header), facts or triples a shaped content needs to be worth a task
+MIN_ITEMS = 2
+
+
+def _lists(value: Any, size: int | None = None) -> list[list[str]]:
+    """The value as a list of lists of texts (of `size` items each, when given), or a TypeError."""
+    if not isinstance(value, list) or not all(isinstance(item, list) for item in value):
+        raise TypeError("not a list of lists")
+    if size is not None and any(len(item) != size for item in value):
+        raise TypeError(f"not a list of {size}-item lists")
+    return [[str(part) for part in item] for item in value]
+
+
+def _rows(rows: list[list[str]], kind: str) -> list[list[str]]:
+    """Rows with the header's width (short rows padded with "-"), or a ValueError the model can act on."""
+    rows = _lists(rows)
+    rows = [[" ".join(str(cell).split()) for cell in row] for row in rows if any(str(c).strip() for c in row)]
+    if len(rows) < 1 + MIN_ITEMS:
+        raise ValueError(
+            f"the {kind} has {max(len(rows) - 1, 0)} data rows: give the header row, then at least "
+            f"{MIN_ITEMS} rows of values from the text"
+        )
+    width = len(rows[0])
+    rows = [row[:width] if not any(row[width:]) else row for row in rows]  # empty cells past the end go
+    long = [number for number, row in enumerate(rows[1:], 2) if len(row) > width]
+    if width < 2 or long:
+        raise ValueError(
+            f"the {kind}'s header has {width} columns, but row(s) {long} have more: give every row one "
+            "cell per header column (at least 2 columns)"
+            if long
+            else f"the {kind} has one column: give at least 2 columns, the item and its values"
+        )
+    return [row + ["-"] * (width - len(row)) for row in rows]
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    """Rows (header first) as a Markdown table."""
+    rows = _rows(rows, "table")
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(rows[0]), line(["---"] * len(rows[0])), *map(line, rows[1:])])
+
+
+def csv_lines(rows: list[list[str]]) -> str:
+    """Rows (header first) as CSV text, quoted where a field needs it."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(_rows(rows, "CSV data"))
+    return buffer.getvalue().rstrip("\n")
+
+
+def json_record(record: dict[str, Any]) -> str:
+    """One JSON object, indented."""
+    if not isinstance(record, dict):
+        raise TypeError("not an object")
+    if len(record) < MIN_ITEMS:
+        raise ValueError(
+            f"the record has {len(record)} keys: give the subject's name and at least {MIN_ITEMS} facts "
+            "about it from the text, one key each"
+        )
+    return json.dumps(record, indent=2, ensure_ascii=False)
+
+
+def key_value_lines(pairs: list[list[str]]) -> str:
+    """[key, value] pairs as "Key: value" lines (a key may repeat, for a list)."""
+    kept = [(k.strip(), v.strip()) for k, v in _lists(pairs, 2) if k.strip() and v.strip()]
+    if len(kept) < 1 + MIN_ITEMS:
+        raise ValueError(
+            f"the list has {len(kept)} facts: give the subject's name and at least {MIN_ITEMS} more facts "
+            "from the text, each as [key, value]"
+        )
+    return "\n".join(f"{key}: {value}" for key, value in kept)
+
+
+def triple_lines(triples: list[list[str]]) -> str:
+    """[subject, relation, object] triples as "(subject; relation; object)" lines."""
+    kept = [[" ".join(part.split()) for part in t] for t in _lists(triples, 3) if all(p.strip() for p in t)]
+    if len(kept) < 1 + MIN_ITEMS:
+        raise ValueError(
+            f"there are {len(kept)} complete triples: give at least {1 + MIN_ITEMS} facts from the text, "
+            "each as [subject, relation, object]"
+        )
+    return "\n".join(f"({s}; {r}; {o})" for s, r, o in kept)
+
+
+ROWS_SCHEMA = {
+    "type": "array",
+    "minItems": 1 + MIN_ITEMS,
+    "items": {"type": "array", "minItems": 2, "items": {"type": "string"}},
+}
+SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
+    "table": (
+        ROWS_SCHEMA,
+        "the table as a list of rows, each a list of cell texts: the column headers first (with units), "
+        "then one row per item",
+        markdown_table,
+    ),
+    "csv": (
+        ROWS_SCHEMA,
+        "the data as a list of rows, each a list of field texts: the snake_case column names first, then "
+        "one row per item",
+        csv_lines,
+    ),
+    "json_record": (
+        {"type": "object"},  # llama.cpp's grammar ignores minProperties: the count is checked in code
+        "the record: one JSON object with snake_case keys, its name and type first, then every fact",
+        json_record,
+    ),
+    "key_values": (
+        {
+            "type": "array",
+            "minItems": 1 + MIN_ITEMS,
+            "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
+        },
+        'the facts as a list of [key, value] pairs, ["Name", "..."] first',
+        key_value_lines,
+    ),
+    "triples": (
+        {
+            "type": "array",
+            "minItems": 1 + MIN_ITEMS,
+            "items": {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "string"}},
+        },
+        "the facts as a list of [subject, relation, object] triples",
+        triple_lines,
+    ),
+}
+
+
+@cache
+def shaped_output(shape: ContentShape) -> type[TransformationOutput]:
+    """The transformation output model for a content shape (`TransformationOutput` itself for text)."""
+    if shape == "text":
+        return TransformationOutput
+    schema, description, render = SHAPES[shape]
+
+    class ShapedOutput(TransformationOutput):
+        content: Any = Field(default="", description=description)
+
+        @model_validator(mode="after")
+        def _written_as_notation(self) -> ShapedOutput:
+            if not self.suitable:
+                self.content = str(self.content) if isinstance(self.content, str) else "-"
+            elif isinstance(self.content, str):  # the notation itself, written by a larger model
+                if not self.content.strip():
+                    raise ValueError(f"'content' is empty: write {description}")
+            else:
+                try:
+                    self.content = render(self.content)
+                except (TypeError, AttributeError, ValueError) as exc:
+                    problem = exc if isinstance(exc, ValueError) else f"it is not {description}"
+                    raise ValueError(f"'content': {problem}") from None
+            return self
+
+        @classmethod
+        def request_schema(cls) -> dict[str, Any]:
+            """The structure alone: a grammar-enforcing engine cannot fall back on prose."""
+            request = super().request_schema()
+            request["properties"]["content"] = {**schema, "description": description}
+            return request
+
+    ShapedOutput.__name__ = ShapedOutput.__qualname__ = f"{shape.title().replace('_', '')}Output"
+    return ShapedOutput

@@ -1,0 +1,117 @@
+"""Shaped transformation content (`content_shape`): the model writes a JSON structure that the grammar
+enforces, code writes the notation; bad structures go back with what to fix; text replies are kept."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agentinstruct.agents import Agent
+from agentinstruct.flows.outputs import with_content_rules
+from agentinstruct.flows.shaped_content import shaped_output
+from agentinstruct.models import ScriptedModel
+from agentinstruct.skills import BUNDLED_DIR, Transformation, load_skills
+
+pytestmark = pytest.mark.timeout(60)
+
+ROWS = [["Light", "Opened"], ["Alder Creek", "1852"], ["Birch | Bay", "1871", ""]]
+
+
+def written(shape: str, content: object) -> str:
+    output = shaped_output(shape).model_validate({"content": content, "suitable": True, "reason": ""})
+    return output.content
+
+
+def problem(shape: str, content: object) -> str:
+    with pytest.raises(ValueError) as error:
+        written(shape, content)
+    return str(error.value)
+
+
+def test_each_shape_is_written_in_its_notation() -> None:
+    assert written("table", ROWS) == (
+        "| Light | Opened |\n| --- | --- |\n| Alder Creek | 1852 |\n| Birch \\| Bay | 1871 |"
+    )
+    assert written("csv", [["name", "note"], ["a", "1,5"], ["b", 'say "hi"']]) == (
+        'name,note\na,"1,5"\nb,"say ""hi"""'
+    )
+    assert written("json_record", {"name": "Alder Creek", "opened": 1852, "keepers": ["Ada"]}) == (
+        '{\n  "name": "Alder Creek",\n  "opened": 1852,\n  "keepers": [\n    "Ada"\n  ]\n}'
+    )
+    pairs = [["Name", "Alder Creek"], ["Keeper", "Ada"], ["Keeper", "Bo"], ["Note", " "]]
+    assert written("key_values", pairs) == "Name: Alder Creek\nKeeper: Ada\nKeeper: Bo"  # a key may repeat
+    triples = [
+        ["Alder Creek", "opened in", "1852"],
+        ["Ada", "kept", "Alder  Creek"],
+        ["Bo", "kept", "Birch Bay"],
+    ]
+    assert written("triples", triples) == (
+        "(Alder Creek; opened in; 1852)\n(Ada; kept; Alder Creek)\n(Bo; kept; Birch Bay)"
+    )
+    assert shaped_output("text").model_fields["content"].annotation is str
+
+
+def test_a_short_row_is_padded_and_bad_structures_say_what_to_fix() -> None:
+    assert written("table", [["a", "b"], ["1"], ["2", "3"]]).endswith("| 1 | - |\n| 2 | 3 |")
+    assert "row(s) [2] have more: give every row one cell per header column" in problem(
+        "table", [["a", "b"], ["1", "2", "3"], ["4", "5"]]
+    )
+    assert "has 1 data rows: give the header row, then at least 2" in problem("csv", [["a", "b"], ["1", "2"]])
+    assert "one column" in problem("table", [["a"], ["1"], ["2"]])
+    assert "it is not the facts as a list of [key, value] pairs" in problem("key_values", {"Name": "x"})
+    assert "it is not the facts as a list of [subject, relation, object]" in problem(
+        "triples", [["a", "b"]] * 3
+    )
+    assert "there are 2 complete triples" in problem(
+        "triples", [["a", "b", "c"], ["d", "e", "f"], ["g", "", "i"]]
+    )
+    assert "the record has 1 keys" in problem("json_record", {"name": "x"})
+    assert "it is not the record" in problem("json_record", [["a", "b"]])
+
+
+def test_a_text_reply_is_kept_and_a_decline_needs_no_structure() -> None:
+    # a larger model, or an API without a grammar, may write the notation itself
+    assert written("table", "| a | b |\n|---|---|\n| 1 | 2 |") == "| a | b |\n|---|---|\n| 1 | 2 |"
+    declined = shaped_output("triples").model_validate(
+        {"content": "-", "suitable": False, "reason": "no facts"}
+    )
+    assert declined.content == "-" and not declined.suitable
+    with pytest.raises(ValueError, match="'content' is empty"):
+        written("csv", "  ")
+
+
+def test_the_request_asks_for_the_structure_only() -> None:
+    schema = shaped_output("triples").request_schema()
+    content = schema["properties"]["content"]
+    assert content["type"] == "array" and content["minItems"] == 3
+    assert content["items"] == {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "string"}}
+    assert list(schema["properties"]) == ["content", "suitable", "reason"]
+    assert shaped_output("json_record").request_schema()["properties"]["content"]["type"] == "object"
+    # the markers of content_must_contain_all are checked on the notation, after it is written
+    rules = Transformation(
+        name="table", description="a table", content_shape="table", content_must_contain_all=["Light"]
+    )
+    output = with_content_rules(shaped_output("table"), rules)
+    assert output.request_schema()["properties"]["content"]["type"] == "array"
+    assert "| Light |" in output.model_validate({"content": ROWS, "suitable": True}).content
+
+
+def test_an_agent_asks_again_with_the_fix_and_the_skill_files_declare_their_shapes() -> None:
+    replies = iter([{"content": [["a"], ["1"], ["2"]], "suitable": True, "reason": ""}, {"content": ROWS}])
+    model = ScriptedModel(lambda request: next(replies))
+    agent = Agent("table", "data_to_text/transformations/table.j2", BUNDLED_DIR, shaped_output("table"))
+    result = asyncio.run(agent.run(model, {"seed": "Alder Creek opened in 1852."}, tag="t"))
+    assert result.ok and result.output.content.startswith("| Light | Opened |")
+    assert "the table has one column" in model.requests[1].messages[-1]["content"]
+    assert model.requests[0].json_schema["schema"]["properties"]["content"]["type"] == "array"
+    shapes = {t.name: t.content_shape for t in load_skills()["data_to_text"].transformations}
+    assert shapes == {
+        "table": "table",
+        "csv": "csv",
+        "json_record": "json_record",
+        "key_value_list": "key_values",
+        "knowledge_triples": "triples",
+    }
+    with pytest.raises(ValueError, match="remove `content_shape` or drop `verbatim`"):
+        Transformation(name="identity", description="the seed", verbatim=True, content_shape="table")
