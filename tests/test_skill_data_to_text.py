@@ -12,7 +12,12 @@ import pytest
 from agentinstruct.models import ModelRequest
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.checks import Candidate, resolve_checks
-from agentinstruct.quality.grounding import grounded_in_data, ungrounded_names, ungrounded_numbers
+from agentinstruct.quality.grounding import (
+    grounded_in_data,
+    ungrounded_currencies,
+    ungrounded_names,
+    ungrounded_numbers,
+)
 from agentinstruct.skills import load_skills
 from grounded_skills import load, render_every_template, run_flow, stage, variant
 
@@ -187,6 +192,21 @@ def test_check_rejects_numbers_and_names_missing_from_the_data() -> None:
     assert "numbers not in the data: '20.5 thousand'" in result.detail
     assert "'Mayor Hannah Jones'" in result.detail and "'Herald'" in result.detail
     assert "1852" not in result.detail
+
+
+def test_a_currency_the_data_does_not_use_is_rejected() -> None:
+    # the local model wrote "$6, 500" for a water connection "estimated at 6,500 pounds"
+    data = (
+        "(The council; will pay for a soil test; estimated at 6,500 pounds)\n"
+        "(The association; must raise; 9,000 pounds)"
+    )
+    wrong = grounded_in_data(
+        candidate("The soil test costs $6,500 and the association raises 9,000 pounds.", data)
+    )
+    assert not wrong.ok and "currencies the data does not use: '$'" in wrong.detail
+    assert grounded_in_data(candidate("The soil test costs £6,500; 9,000 pounds remain to raise.", data)).ok
+    assert ungrounded_currencies("It sells for 12 euros, or 14 USD.", "price_usd: 14\nprice_eur: 12") == []
+    assert ungrounded_currencies("It sells for 12 euros.", "Price (GBP): 12") == ["euro"]
 
 
 def test_number_rules() -> None:

@@ -11,7 +11,9 @@ this module registers every grounding check.
   1.2 in the data); the data is read generously: every digit run counts, also inside identifiers ("Q2")
   and comma-separated fields, and "1.2k" or "5 m" there stand for their scaled values too. Numbers
   derived from the data (sums, differences, rounded values, shares) are not grounded: the answer must
-  restate the data's figures. Exempt: number words ("three", "a dozen"),
+  restate the data's figures. A currency the answer names ("$", "dollars", "USD"; also pounds, euros, yen,
+  rupees) must be named in the data in one of its forms (the local model turned "6,500 pounds" into
+  "$6,500"). Exempt: number words ("three", "a dozen"),
   ordinals ("first", "3rd", "19th"), list markers ("1." at the start of a line), and digits inside names
   ("A380", "Q2"). Named entities are capitalised words that do not start a sentence, line, list item,
   table cell or clause after a colon (so "The", "In", "However" at a sentence start are never taken for
@@ -177,14 +179,48 @@ def ungrounded_names(answer: str, data: str) -> list[str]:
     return missing
 
 
+#: each currency by the forms it is written in: symbol, word (plural with "s") and ISO code
+CURRENCIES = {
+    "dollar": ("$", "dollar", "USD"),
+    "pound": ("£", "pound", "GBP"),
+    "euro": ("€", "euro", "EUR"),
+    "yen": ("¥", "yen", "JPY"),
+    "rupee": ("₹", "rupee", "INR"),
+}
+
+
+def _written(text: str, form: str) -> bool:
+    if not form.isalpha():
+        return form in text
+    if form.isupper():  # an ISO code: as a word, in capitals
+        return re.search(rf"\b{form}\b", text) is not None
+    return re.search(rf"\b{form}s?\b", text, re.IGNORECASE) is not None
+
+
+def ungrounded_currencies(answer: str, data: str) -> list[str]:
+    """Currencies the answer names (by symbol, word or code) that the data names in none of their forms.
+
+    The data is read generously, as for numbers: any form, in any case, also inside a key ("price_usd").
+    """
+    lowered = data.lower()
+    return [
+        next(form for form in forms if _written(answer, form))
+        for forms in CURRENCIES.values()
+        if any(_written(answer, form) for form in forms) and not any(f.lower() in lowered for f in forms)
+    ]
+
+
 @check("grounded_in_data")
 def grounded_in_data(candidate: Candidate) -> Check:
-    """Every number and named entity of the answer occurs in the structured data."""
+    """Every number, currency and named entity of the answer occurs in the structured data."""
     numbers = ungrounded_numbers(candidate.answer, candidate.content)
+    currencies = ungrounded_currencies(candidate.answer, candidate.content)
     names = ungrounded_names(candidate.answer, candidate.content)
     problems = []
     if numbers:
         problems.append(f"numbers not in the data: {listed(numbers)}")
+    if currencies:
+        problems.append(f"currencies the data does not use: {listed(currencies)}")
     if names:
         problems.append(f"names not in the data: {listed(names)}")
     if problems:
