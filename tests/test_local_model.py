@@ -251,7 +251,7 @@ def test_a_reply_caught_in_a_loop_is_flagged_and_ends_as_repetition():
     assert free_text.looping  # the same text as free text would count as a loop
 
 
-@pytest.mark.parametrize("shape", ["table", "json_record", "key_values", "triples"])
+@pytest.mark.parametrize("shape", ["table", "json_record", "key_values", "triples", "mapping"])
 def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, shape):
     from agentinstruct.flows.shaped_content import shaped_output
 
@@ -259,6 +259,9 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
     # bounds of our own, so that the 135M model's rambling strings end within max_tokens
     schema["properties"]["reason"]["maxLength"] = 10
     content = schema["properties"]["content"]
+    if shape == "mapping":
+        content["properties"]["rule"]["maxLength"] = 40
+        content = content["properties"]["examples"]
     if "items" in content:
         content["maxItems"] = 4
         content["items"]["items"]["maxLength"] = 24
@@ -273,7 +276,10 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
     )
     assert response.finish_reason == "stop", response.text[-200:]
     content = json.loads(response.text)["content"]
-    if shape == "json_record":
+    if shape == "mapping":
+        assert set(content) == {"rule", "examples"} and isinstance(content["rule"], str)
+        assert len(content["examples"]) >= 4 and all(len(pair) == 2 for pair in content["examples"])
+    elif shape == "json_record":
         assert isinstance(content, dict)  # how many keys is checked in code, not by the grammar
     else:
         size = {"key_values": 2, "triples": 3}.get(shape)

@@ -49,6 +49,14 @@ def test_each_shape_is_written_in_its_notation() -> None:
     assert written("triples", triples) == (
         "(Alder Creek; opened in; 1852)\n(Ada; kept; Alder Creek)\n(Bo; kept; Birch Bay)"
     )
+    mapping = {
+        "rule": "A year maps to its century.",
+        "examples": [["1852", "19th"], ["1942", "20th"], ["2001", "21st"], ["1700", "17th"]],
+    }
+    assert written("mapping", mapping) == (
+        "Rule: A year maps to its century.\nExamples:\nInput: 1852 -> Output: 19th\n"
+        "Input: 1942 -> Output: 20th\nInput: 2001 -> Output: 21st\nInput: 1700 -> Output: 17th"
+    )
     assert shaped_output("text").model_fields["content"].annotation is str
 
 
@@ -68,6 +76,10 @@ def test_a_short_row_is_padded_and_bad_structures_say_what_to_fix() -> None:
     )
     assert "the record has 1 keys" in problem("json_record", {"name": "x"})
     assert "it is not the record" in problem("json_record", [["a", "b"]])
+    assert (
+        "the mapping has no rule and 1 complete examples: give the rule in one sentence and at least 4"
+        in problem("mapping", {"rule": " ", "examples": [["a", "b"], ["c", ""]]})
+    )
 
 
 def test_a_text_reply_is_kept_and_a_decline_needs_no_structure() -> None:

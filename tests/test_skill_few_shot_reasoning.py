@@ -95,6 +95,7 @@ def test_the_flow_yields_answers_that_match_the_key(skill) -> None:
 def test_a_mapping_without_its_rule_and_examples_is_asked_again(skill) -> None:
     [builder] = skill.transformations
     assert builder.content_must_contain_all == ["Rule:", "Input:", "Output:"]
+    assert builder.content_shape == "mapping"  # under a grammar the model writes {rule, examples}
     # the local model summed the seed up in one line instead of writing a mapping
     summary = "Alder Creek's lighthouse was lit by keepers from 1852 until a beacon replaced them in 1942."
     model = scripted(skill, FIELDS, teacher, content=[summary, MAPPING])
@@ -107,6 +108,18 @@ def test_a_mapping_without_its_rule_and_examples_is_asked_again(skill) -> None:
     )
     [pair] = sink.pairs
     assert pair.lineage.transformation.content == MAPPING
+
+
+def test_a_mapping_written_as_a_structure_reaches_the_instruction_agent_as_rule_and_examples(skill) -> None:
+    structure = {
+        "rule": "the output is the number of years between the two years.",
+        "examples": [["1852-1942", "90"], ["1900-1950", "50"], ["1990-2001", "11"], ["1800-1810", "10"]],
+    }
+    model = scripted(skill, FIELDS, teacher, content=[structure])
+    [pair] = run(skill, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    assert pair.lineage.transformation.content == MAPPING + "\nInput: 1800-1810 -> Output: 10"
+    ask = next(r for r in model.requests if "/instruct/" in r.tag)
+    assert "Input: 1852-1942 -> Output: 90" in ask.messages[-1]["content"]
 
 
 def test_the_flow_rejects_an_answer_that_misses_the_key(skill) -> None:

@@ -1,13 +1,14 @@
 """Transformation outputs whose content is data: the model writes a JSON structure, code writes the notation.
 
-A skill file gives a transformation a `content_shape` (table, csv, json_record, key_values, triples) when
-its content is structured data. Asked for the notation inside a JSON string, the local 1.5B model gave the
-seed's prose back (data_to_text: 3 of 3 json_record and 2 of 2 knowledge_triples replies); asked for the
-structure itself, with the JSON grammar enforcing it, it cannot. Code then writes the notation every later
-agent sees: a Markdown table, CSV lines, an indented JSON object, "Key: value" lines or "(subject;
-relation; object)" lines. A reply that already holds the notation as text (a large model, a scripted test)
-is kept as it is. Plain-text transformations and the HTML pages of web_agent (`flows.web_agent`) are not
-here.
+A skill file gives a transformation a `content_shape` (table, csv, json_record, key_values, triples,
+mapping) when its content is structured data. Asked for the notation inside a JSON string, the local
+1.5B model gave the seed's prose back (data_to_text: 3 of 3 json_record and 2 of 2 knowledge_triples
+replies; few_shot_reasoning's rule and examples: a summary or a decline, 3 of 3); asked for the structure
+itself, with the JSON grammar enforcing it, it cannot. Code then writes the notation every later agent
+sees: a Markdown table, CSV lines, an indented JSON object, "Key: value" lines, "(subject; relation;
+object)" lines, or "Rule: ..." with "Input: ... -> Output: ..." lines. A reply that already holds the
+notation as text (a large model, a scripted test) is kept as it is. Plain-text transformations and the
+HTML pages of web_agent (`flows.web_agent`) are not here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pydantic import Field, model_validator
 
 from agentinstruct.agent_outputs import TransformationOutput
 
-ContentShape = Literal["text", "table", "csv", "json_record", "key_values", "triples"]
+ContentShape = Literal["text", "table", "csv", "json_record", "key_values", "triples", "mapping"]
 
 #: fewest data rows (after the header), facts or triples a shaped content needs to be worth a task
 MIN_ITEMS = 2
@@ -110,6 +111,23 @@ def triple_lines(triples: list[list[str]]) -> str:
     return "\n".join(f"({s}; {r}; {o})" for s, r, o in kept)
 
 
+def mapping_lines(mapping: dict[str, Any]) -> str:
+    """A rule and its [input, output] examples as "Rule: ..." then "Input: ... -> Output: ..." lines."""
+    if not isinstance(mapping, dict):
+        raise TypeError("not an object")
+    rule = " ".join(str(mapping.get("rule", "")).split())
+    examples = [
+        (i.strip(), o.strip()) for i, o in _lists(mapping.get("examples", []), 2) if i.strip() and o.strip()
+    ]
+    if not rule or len(examples) < 2 * MIN_ITEMS:
+        raise ValueError(
+            f"the mapping has {'a' if rule else 'no'} rule and {len(examples)} complete examples: give the "
+            f"rule in one sentence and at least {2 * MIN_ITEMS} [input, output] examples that follow it"
+        )
+    lines = [f"Input: {i} -> Output: {o}" for i, o in examples]
+    return "\n".join([f"Rule: {rule}", "Examples:", *lines])
+
+
 ROWS_SCHEMA = {
     "type": "array",
     "minItems": 1 + MIN_ITEMS,
@@ -141,6 +159,23 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
         },
         'the facts as a list of [key, value] pairs, ["Name", "..."] first',
         key_value_lines,
+    ),
+    "mapping": (
+        {
+            "type": "object",
+            "properties": {
+                "rule": {"type": "string", "minLength": 1},
+                "examples": {
+                    "type": "array",
+                    "minItems": 2 * MIN_ITEMS,
+                    "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
+                },
+            },
+            "required": ["rule", "examples"],
+            "additionalProperties": False,
+        },
+        "the mapping: its rule in one sentence, and its examples as a list of [input, output] pairs",
+        mapping_lines,
     ),
     "triples": (
         {

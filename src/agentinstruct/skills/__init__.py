@@ -59,11 +59,12 @@ class Transformation(Named):
         "whole paragraphs from a starting paragraph drawn per seed (reproducibly with the run seed); a "
         "paragraph too long to fit is cut at a sentence end, never inside a word",
     )
-    content_shape: Literal["text", "table", "csv", "json_record", "key_values", "triples"] = Field(
+    content_shape: Literal["text", "table", "csv", "json_record", "key_values", "triples", "mapping"] = Field(
         default="text",
         description="the content is data: the model writes it as a JSON structure (rows, a record, "
-        "[key, value] pairs, [subject, relation, object] triples) that the JSON grammar enforces, and code "
-        "writes the notation (Markdown table, CSV, indented JSON, 'Key: value' lines, '(s; r; o)' lines)",
+        "[key, value] pairs, [subject, relation, object] triples, a rule with [input, output] examples) that "
+        "the JSON grammar enforces, and code writes the notation (Markdown table, CSV, indented JSON, "
+        "'Key: value' lines, '(s; r; o)' lines, 'Rule:' and 'Input: ... -> Output: ...' lines)",
     )
     content_must_contain_all: list[str] = Field(
         default_factory=list,
