@@ -227,6 +227,7 @@ def test_rejections_say_precisely_what_failed(tools) -> None:
 
 def test_programs_may_come_fenced_and_give_open_answers(tools) -> None:
     assert verify(tools, program=f"```python\n{PROGRAM}```").ok
+    assert verify(tools, program=f"```python\n{PROGRAM}").ok  # the local model left its fence open
     open_program = 'import json\nprint(json.dumps({"solutions": 1, "answer": ["Ada", "Bo", "Di", "Cy"]}))'
     assert verify(tools, program=open_program, key="Ada, Bo, Di, Cy", answer="...\nAnswer: Ada-Bo-Di-Cy").ok
     assert not verify(tools, program=open_program, key="Ada, Bo, Di, Cy", answer="Answer: Ada, Di, Bo, Cy").ok

@@ -313,9 +313,15 @@ def final_answer(answer: str) -> str | None:
 
 
 def strip_fence(program: str) -> str:
-    """The program without a surrounding ``` fence, if the agent wrapped it in one."""
+    """The program without a surrounding ``` fence, if the agent wrapped it in one (closed or not: the local
+    model opened a solver program with "```python" and never closed it, which failed as a SyntaxError)."""
+    stripped = program.strip()
+    if not stripped.startswith(("```", "~~~")):
+        return program
     blocks = code_blocks(program)
-    return blocks[0][1] if len(blocks) == 1 and program.strip().startswith(("```", "~~~")) else program
+    if len(blocks) == 1:
+        return blocks[0][1]
+    return stripped.partition("\n")[2] if not blocks else program
 
 
 def solver_verdict(stdout: str) -> tuple[int, str] | str:
