@@ -80,6 +80,13 @@ def test_a_short_row_is_padded_and_bad_structures_say_what_to_fix() -> None:
         "the mapping has no rule and 1 complete examples: give the rule in one sentence and at least 4"
         in problem("mapping", {"rule": " ", "examples": [["a", "b"], ["c", ""]]})
     )
+    # the local model paired sentences of the seed with themselves
+    echoes = [["Keepers lit the lamp.", "keepers lit  the lamp."], ["The lot is empty.", "The lot is empty."]]
+    examples = [*echoes, ["Ada", "Ada"], ["1852", "19th century"]]
+    assert "3 of the 4 examples give their input back as the output, so there is no rule" in problem(
+        "mapping", {"rule": "r", "examples": examples}
+    )
+    assert written("mapping", {"rule": "r", "examples": [*echoes, ["1852", "19th"], ["1942", "20th"]]})
 
 
 def test_a_text_reply_is_kept_and_a_decline_needs_no_structure() -> None:

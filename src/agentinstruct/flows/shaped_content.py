@@ -124,6 +124,13 @@ def mapping_lines(mapping: dict[str, Any]) -> str:
             f"the mapping has {'a' if rule else 'no'} rule and {len(examples)} complete examples: give the "
             f"rule in one sentence and at least {2 * MIN_ITEMS} [input, output] examples that follow it"
         )
+    copies = sum(" ".join(i.lower().split()) == " ".join(o.lower().split()) for i, o in examples)
+    if copies * 2 > len(examples):  # the local model paired each sentence of the seed with itself
+        raise ValueError(
+            f"{copies} of the {len(examples)} examples give their input back as the output, so there is no "
+            "rule to learn: each output must be what the rule makes of its input (a category, a converted "
+            "value, a reformatted name)"
+        )
     lines = [f"Input: {i} -> Output: {o}" for i, o in examples]
     return "\n".join([f"Rule: {rule}", "Examples:", *lines])
 
