@@ -213,7 +213,7 @@ def test_streamed_chunks_assemble_into_one_reply():
 
 
 def test_a_reply_caught_in_a_loop_is_flagged_and_ends_as_repetition():
-    from agentinstruct.models.local import LOOP_WINDOW, StreamedReply
+    from agentinstruct.models.local import JSON_LOOP_WINDOW, LOOP_WINDOW, StreamedReply
 
     # the local teacher repeated one paragraph until the token limit (a 5-minute reply on this CPU)
     paragraph = "The town was a place where the people had a deep respect for their land and neighbours. "
@@ -239,9 +239,9 @@ def test_a_reply_caught_in_a_loop_is_flagged_and_ends_as_repetition():
     for n in range(200):
         items.add({"choices": [{"delta": {"content": f'<li><a href="/p/{n}">Product {n}</a></li>\n'}}]})
     assert not items.looping
-    # JSON under a grammar is not watched: three API specs rightly share the same parameter block
+    # JSON under a grammar is watched with a longer window: three API specs rightly share a parameter block
     block = '{\n  "name": "sku",\n  "type": "string",\n  "description": "The SKU.",\n  "required": true\n},\n'
-    json_reply = StreamedReply(detect_loops=False)
+    json_reply = StreamedReply(loop_window=JSON_LOOP_WINDOW)
     for n in range(12):
         json_reply.add({"choices": [{"delta": {"content": f'"api_{n}": [' + block * 2 + "],\n"}}]})
     assert not json_reply.looping
@@ -249,6 +249,17 @@ def test_a_reply_caught_in_a_loop_is_flagged_and_ends_as_repetition():
     for n in range(12):
         free_text.add({"choices": [{"delta": {"content": f'"api_{n}": [' + block * 2 + "],\n"}}]})
     assert free_text.looping  # the same text as free text would count as a loop
+    # but a string field that repeats the seed's sentences until the token limit is caught
+    sentences = (
+        "The lot has stood vacant since 2014. The council voted 7 to 4 to lease it for five years. " * 3
+    )
+    json_loop = StreamedReply(loop_window=JSON_LOOP_WINDOW)
+    json_loop.add({"choices": [{"delta": {"content": '{"few_shot_task": "'}}]})
+    for _ in range(40):
+        json_loop.add({"choices": [{"delta": {"content": f"Input: {sentences}-> Output: {sentences}\\n"}}]})
+        if json_loop.looping:
+            break
+    assert json_loop.looping and len("".join(json_loop.content)) < 10 * 2 * len(sentences)
 
 
 @pytest.mark.parametrize("shape", ["table", "json_record", "key_values", "triples", "mapping"])

@@ -284,7 +284,7 @@ class Agent:
         return self._schema_cache
 
     def _parse(self, text: str, finish_reason: str | None) -> tuple[AgentResult | None, str]:
-        if finish_reason == "repetition":  # the local backend ended a free-text reply that went into a loop
+        if finish_reason == "repetition":  # the local backend ended a reply that went into a loop
             return None, "the reply went into a loop, repeating the same passage; write it again, once"
         if self.output is None:
             if finish_reason == "length":

@@ -173,9 +173,10 @@ class LocalModel(Model):
 
     def _complete_blocking(self, payload: dict[str, Any], cancel: threading.Event) -> dict[str, Any]:
         server = self._running_server()
-        # JSON replies are held by a grammar and rightly repeat blocks (the same "sku" parameter in three
-        # API specs): only free text is watched for loops
-        reply = StreamedReply(detect_loops="response_format" not in payload and not payload.get("tools"))
+        # JSON replies are held by a grammar and rightly repeat blocks (the same "sku" parameter in three API
+        # specs): they are watched with a window long enough to take in what differs between such blocks
+        free_text = "response_format" not in payload and not payload.get("tools")
+        reply = StreamedReply(loop_window=LOOP_WINDOW if free_text else JSON_LOOP_WINDOW)
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
             reply.add(chunk)
@@ -221,6 +222,9 @@ class LocalModel(Model):
 #: a free-text reply whose last LOOP_WINDOW characters already occur LOOP_REPEATS times is caught in a
 #: loop; checked every LOOP_CHECK_EVERY characters (prose does not repeat 160 characters word for word twice)
 LOOP_WINDOW = 160
+#: the window for JSON replies: a 1.5B model under the grammar repeated four sentences of its seed inside
+#: one string field for 2048 tokens (332 s); repeated parameter blocks of an API list stay far shorter
+JSON_LOOP_WINDOW = 1000
 LOOP_REPEATS = 3
 LOOP_CHECK_EVERY = 256
 
@@ -228,8 +232,8 @@ LOOP_CHECK_EVERY = 256
 class StreamedReply:
     """The engine's streamed chunks assembled into the dict a non-streamed reply would be."""
 
-    def __init__(self, detect_loops: bool = True) -> None:
-        self.detect_loops = detect_loops
+    def __init__(self, loop_window: int = LOOP_WINDOW) -> None:
+        self.loop_window = loop_window
         self.content: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
@@ -256,13 +260,13 @@ class StreamedReply:
             if delta.get("content"):
                 self.content.append(delta["content"])
                 self._length += len(delta["content"])
-                if self.detect_loops and self._length - self._checked >= LOOP_CHECK_EVERY:
+                if self._length - self._checked >= LOOP_CHECK_EVERY:
                     self._check_loop()
             for part in delta.get("tool_calls") or []:
                 self._add_tool_call(part)
 
     def _check_loop(self) -> None:
-        """Flag a loop: the last LOOP_WINDOW characters already stood LOOP_REPEATS times in the text.
+        """Flag a loop: the last `loop_window` characters already stood LOOP_REPEATS times in the text.
 
         A 1.5B model sometimes repeats one paragraph until the token limit (minutes on a CPU, for a reply
         that is thrown away); ending it at the third repeat saves that time, and the agent asks again.
@@ -270,7 +274,8 @@ class StreamedReply:
         self._checked = self._length
         text = "".join(self.content)
         self.content = [text]
-        if len(text) >= LOOP_WINDOW * LOOP_REPEATS and text.count(text[-LOOP_WINDOW:]) >= LOOP_REPEATS:
+        window = self.loop_window
+        if len(text) >= window * LOOP_REPEATS and text.count(text[-window:]) >= LOOP_REPEATS:
             self.looping = True
             self.finish_reason = "repetition"
 
