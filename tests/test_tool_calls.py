@@ -287,7 +287,10 @@ def test_plain_string_results_and_undeclared_returns():
     specs = specs_by_name([text, untyped])
     assert validate_tool_result("summarise", "A short summary.", specs) == []  # not JSON: the raw string
     assert validate_tool_result("summarise", '"A short summary."', specs) == []
-    assert validate_tool_result("summarise", "42", specs) == ["summarise: result must be string, got 42"]
+    # for a function that returns a string, the text is the result, JSON-looking or not: the local teacher
+    # was failed for giving "a JSON string of the updated inventory" as [{"sku": ...}]
+    assert validate_tool_result("summarise", "42", specs) == []
+    assert validate_tool_result("summarise", '[{"sku": "A1", "quantity": 5}]', specs) == []
     assert validate_tool_result("ping", "anything at all", specs) == []
 
 

@@ -276,7 +276,9 @@ def validate_tool_result(
     """Problems with one simulated result: it must match the function's declared `returns` schema.
 
     A string is parsed as JSON first (tool messages carry JSON text); a string that is not JSON is taken as
-    a plain string result. A function without a declared return schema accepts any result.
+    a plain string result, and so is any string when the function returns a string (an API returning "a
+    JSON string of the updated inventory" was failed for the list inside that string). A function without a
+    declared return schema accepts any result.
     """
     spec = specs.get(name)
     if spec is None:
@@ -285,7 +287,9 @@ def validate_tool_result(
     if not spec.returns:
         return []
     value: Any = content
-    if isinstance(content, str):
+    if isinstance(content, str) and spec.returns.get("type") == "string":
+        value = content  # the text is the string: a JSON string result ("[{...}]") is not decoded again
+    elif isinstance(content, str):
         try:
             value = json.loads(content)
         except json.JSONDecodeError:
