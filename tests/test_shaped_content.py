@@ -107,6 +107,8 @@ def test_the_request_asks_for_the_structure_only() -> None:
     assert content["items"] == {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "string"}}
     assert list(schema["properties"]) == ["content", "suitable", "reason"]
     assert shaped_output("json_record").request_schema()["properties"]["content"]["type"] == "object"
+    schema["properties"]["content"]["items"]["maxItems"] = 1  # a caller's own bounds stay its own
+    assert shaped_output("triples").request_schema()["properties"]["content"]["items"]["maxItems"] == 3
     # the markers of content_must_contain_all are checked on the notation, after it is written
     rules = Transformation(
         name="table", description="a table", content_shape="table", content_must_contain_all=["Light"]

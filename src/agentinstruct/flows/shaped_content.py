@@ -13,6 +13,7 @@ HTML pages of web_agent (`flows.web_agent`) are not here.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -225,7 +226,8 @@ def shaped_output(shape: ContentShape) -> type[TransformationOutput]:
         def request_schema(cls) -> dict[str, Any]:
             """The structure alone: a grammar-enforcing engine cannot fall back on prose."""
             request = super().request_schema()
-            request["properties"]["content"] = {**schema, "description": description}
+            # a copy: a caller that adds bounds to its request must not change the shape for everyone
+            request["properties"]["content"] = {**copy.deepcopy(schema), "description": description}
             return request
 
     ShapedOutput.__name__ = ShapedOutput.__qualname__ = f"{shape.title().replace('_', '')}Output"
