@@ -20,8 +20,6 @@ from agentinstruct.agents import AgentResult, render
 from agentinstruct.flows import register_flow
 from agentinstruct.flows.skill_flow import SkillFlow
 from agentinstruct.flows.state import Chain, FlowSettings, SeedContext, derive_seed
-from agentinstruct.pairs import Pair
-from agentinstruct.quality.gate import deliver
 from agentinstruct.skills import Skill
 
 MIN_USER_TURNS = 3
@@ -99,28 +97,7 @@ class ConversationFlow(SkillFlow):
             self._reject(context.seed, "conversation", "too_few_turns", detail, chain, lineage, messages)
             return False
         verification = await self._verify(chain, result.output, variables, system, sample_seed)
-        if verification.status == "failed":
-            failed = ",".join(c.name for c in verification.checks if not c.ok)
-            detail = "; ".join(c.detail for c in verification.checks if not c.ok)
-            self._reject(
-                context.seed,
-                "verification",
-                f"verification_failed:{failed}",
-                detail,
-                chain,
-                lineage,
-                messages,
-                verification,
-            )
-            return False
-        pair = Pair.build(
-            skill=self.skill.name,
-            instruction_type=itype.name,
-            messages=messages,
-            lineage=lineage,
-            verification=verification,
-        )
-        return await deliver(self.sink, pair)
+        return await self._deliver_verified(context, chain, lineage, messages, verification)
 
     async def _next_user_turn(
         self, chain: Chain, messages: list[dict], turn: int, turns: int, sample_seed: int

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agentinstruct.agents import PROMPTS_DIR, Agent, AgentResult, render
 from agentinstruct.flows.records import FlowRecords
 from agentinstruct.flows.state import Chain, SeedContext, Sink, derive_seed
-from agentinstruct.pairs import Check, Pair, Verification
+from agentinstruct.pairs import Check, Lineage, Pair, Verification
 from agentinstruct.quality.checks import Candidate, run_checks
 from agentinstruct.quality.gate import deliver
 
@@ -56,6 +56,17 @@ class TeachingStage(FlowRecords):
             )
             return False
         messages.append({"role": "assistant", "content": result.output})
+        return await self._deliver_verified(context, chain, lineage, messages, verification)
+
+    async def _deliver_verified(
+        self,
+        context: SeedContext,
+        chain: Chain,
+        lineage: Lineage,
+        messages: list[dict[str, Any]],
+        verification: Verification,
+    ) -> bool:
+        """The pair delivered to the sink, or when a check failed a rejection naming the failed checks."""
         if verification.status == "failed":
             failed = ",".join(c.name for c in verification.checks if not c.ok)
             detail = "; ".join(c.detail for c in verification.checks if not c.ok)
