@@ -186,3 +186,52 @@ def test_teacher_prompt_never_sees_the_second_query(skill) -> None:
         r for r in model.requests if "/teacher/" in r.tag and not r.tag.endswith("/resample")
     ]
     assert teacher and all("2000-2024" not in m["content"] for r in teacher for m in r.messages)
+
+
+def test_a_query_that_repeats_an_example_is_sent_back(skill) -> None:
+    """The local model copied an example into the query, so the answer stood in the task."""
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["pattern_induction"]]})
+    leaked = MAPPING.split("Examples:\n")[1] + "\nInput: 1900-1950 -> Output: ?"
+    tasks = iter([leaked, TASK])
+    model = scripted(single, lambda name: FIELDS | {"instruction": next(tasks)}, teacher, content=MAPPING)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2
+    assert "the held-out query '1900-1950' repeats an example" in asks[1].messages[-1]["content"]
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"].strip() == TASK and not sink.rejections
+
+
+@pytest.mark.parametrize(
+    ("task", "second", "problem"),
+    [
+        ("Input: France -> Output: Paris\nInput: Peru -> Output: ?", "Input: Japan", None),
+        ("Input: France\nOutput: Paris\nInput: France\nOutput: ?", "Japan", "held-out query 'france'"),
+        ("Item: oak -> Class: tree; Item: rose -> Class: flower; Item: Oak. -> Class: ___", "fir", "'oak'"),
+        ("Input: France -> Output: Paris\nInput: Peru -> Output: ?", 'Input: "France"', "'second_query'"),
+        ("Input: France -> Output: Paris\nInput: Peru -> Output: ?", "peru", "'second_query'"),
+        ("Rule: add one. 3 becomes 4. What does 3 become?", "Input: 3", None),
+    ],
+)
+def test_new_queries_compares_inputs_without_labels_case_or_quotes(task, second, problem) -> None:
+    from pydantic import ValidationError
+
+    from agentinstruct.agent_outputs import InstructionOutput
+    from agentinstruct.flows.outputs import with_new_queries, with_skill_fields
+
+    output = with_new_queries(with_skill_fields(InstructionOutput, {"second_query": "q"}), ["second_query"])
+    reply = {"instruction": task, "second_query": second, "suitable": True}
+    if problem is None:
+        assert output.model_validate(reply).instruction == task
+    else:
+        with pytest.raises(ValidationError, match=problem):
+            output.model_validate(reply)
+
+
+def test_new_queries_name_instruction_fields(skill) -> None:
+    from agentinstruct.skills import Skill
+
+    assert skill.new_queries == ["second_query"]
+    raw = skill.model_dump() | {"new_queries": ["third_query"]}
+    with pytest.raises(ValueError, match=r"new_queries: \['third_query'\] are not instruction_fields"):
+        Skill.model_validate(raw)

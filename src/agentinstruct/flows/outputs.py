@@ -3,7 +3,8 @@
 A skill file can name the JSON key its task is written under (`instruction_key`), add text fields
 (`instruction_fields`) and give some of them a format (`field_formats`); this module builds the pydantic
 model that asks for all of them and checks them, with an instruction type's rules (`required_fields`,
-`task_must_contain_any`) and a transformation's markers (`content_must_contain_all`). The base models
+`task_must_contain_any`), a skill's held-out queries (`new_queries`) and a transformation's markers
+(`content_must_contain_all`). The base models
 live in `agentinstruct.agent_outputs`, the agents that use them in `agentinstruct.agents`; what a format
 means lives in `agentinstruct.field_formats`.
 """
@@ -131,3 +132,77 @@ def contains_phrase(task: str, phrase: str) -> bool:
     words = r"\s+".join(re.escape(word) for word in phrase.split())
     flags = 0 if phrase.isupper() else re.IGNORECASE
     return re.search(rf"(?<!\w){words}(?!\w)", task, flags) is not None
+
+
+def with_new_queries(output: type[AgentOutput], fields: list[str]) -> type[AgentOutput]:
+    """The output model, checking that the task's held-out query and `fields` repeat no example's input.
+
+    A small model copied the last example of its mapping into the task and then asked for it again as the
+    query, so the answer stood in the task; the reply goes back with the input it repeated.
+    """
+    if not fields:
+        return output
+
+    def check_queries(self: Any) -> Any:
+        if self.suitable:
+            shown, queries = example_inputs(self.instruction)
+            for query in queries:
+                if query in shown:
+                    raise ValueError(
+                        f"the held-out query {query!r} repeats an example the task shows, so its answer "
+                        "stands in the task: end the task with a new input that no example uses"
+                    )
+            for name in fields:
+                query = input_text(str(getattr(self, name, "")))
+                if query and (query in shown or query in queries):
+                    raise ValueError(
+                        f"'{name}' ({query!r}) repeats an input the task shows: give a new input that "
+                        "follows the same rule and is neither an example nor the held-out query"
+                    )
+        return self
+
+    validator = model_validator(mode="after")(check_queries)
+    return create_model(output.__name__, __base__=output, __validators__={"_new_queries": validator})
+
+
+_ARROW = re.compile(r"\s*(?:->|→|=>)\s*")
+_LABEL = re.compile(r"^(?:[A-Za-z][A-Za-z ]{0,20}:\s*)+")
+_INPUT_LINE = re.compile(r"^\s*(?:input|item|query)\s*:", re.IGNORECASE)
+_OUTPUT_LINE = re.compile(r"^\s*(?:output|class|label|answer)\s*:(.*)$", re.IGNORECASE)
+
+
+def example_inputs(task: str) -> tuple[set[str], list[str]]:
+    """The inputs of a task's examples ("in -> out") and of its queries ("in -> ?"), normalised.
+
+    Examples are arrow pairs on a line or between semicolons, or an "Input:" line followed by an
+    "Output:" line; a pair whose output is blank or "?" is a query.
+    """
+    shown: set[str] = set()
+    queries: list[str] = []
+    pending = ""
+    for segment in re.split(r"[\n;]", task):
+        parts = _ARROW.split(segment, maxsplit=1)
+        output_line = _OUTPUT_LINE.match(segment)
+        if len(parts) == 2:
+            left, right = input_text(parts[0]), parts[1]
+        elif pending and output_line:
+            left, right = pending, output_line.group(1)
+        else:
+            pending = input_text(segment) if _INPUT_LINE.match(segment) else ""
+            continue
+        pending = ""
+        if left and _is_blank(right):
+            queries.append(left)
+        elif left:
+            shown.add(left)
+    return shown, queries
+
+
+def input_text(text: str) -> str:
+    """An example's input without its label ("Input:", "Item:"), quotes or case, for comparison."""
+    text = _LABEL.sub("", text.strip())
+    return " ".join(text.strip(" \t\"'`.,").lower().split())
+
+
+def _is_blank(output: str) -> bool:
+    return input_text(output).strip("?_ ") == ""

@@ -26,7 +26,12 @@ from agentinstruct.agent_outputs import (
 from agentinstruct.agents import Agent, AgentResult
 from agentinstruct.documents import Seed
 from agentinstruct.field_formats import shown_in_task
-from agentinstruct.flows.outputs import with_content_rules, with_skill_fields, with_type_rules
+from agentinstruct.flows.outputs import (
+    with_content_rules,
+    with_new_queries,
+    with_skill_fields,
+    with_type_rules,
+)
 from agentinstruct.flows.resources import FlowResources
 from agentinstruct.flows.shaped_content import shaped_output
 from agentinstruct.flows.state import (
@@ -124,6 +129,7 @@ class SkillFlow(TeachingStage):
             description=skill.instruction_description,
             formats=skill.field_formats,
         )
+        instruction_output = with_new_queries(instruction_output, skill.new_queries)
         # an instruction agent's decline is reconsidered once: small models decline material that fits
         self.instructors = {
             t.name: agent(
@@ -141,6 +147,7 @@ class SkillFlow(TeachingStage):
             key=skill.instruction_key,
             formats=skill.field_formats,
         )
+        edit_output = with_new_queries(edit_output, skill.new_queries)
         self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
 

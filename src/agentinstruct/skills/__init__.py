@@ -215,6 +215,12 @@ class Skill(BaseModel):
     corpus_search: bool = Field(
         default=False, description="the flow searches the run's corpus (the index is built once per run)"
     )
+    new_queries: list[str] = Field(
+        default_factory=list,
+        description="instruction_fields that hold a further query (few_shot's second_query); with any, the "
+        "task's held-out query ('... -> ?') and each of these must not repeat an input the task's examples "
+        "show, since the answer would then stand in the task: such a reply is sent back",
+    )
     directory: Path = Field(default=BUNDLED_DIR, exclude=True)
 
     @model_validator(mode="after")
@@ -229,6 +235,7 @@ class Skill(BaseModel):
             if dupes:
                 raise ValueError(f"{kind}: duplicate names {dupes}; give each entry a unique name")
         field_names = [("appended_fields", self.appended_fields), ("field_formats", list(self.field_formats))]
+        field_names.append(("new_queries", self.new_queries))
         field_names += [
             (f"instruction_types.{t.name}.required_fields", t.required_fields) for t in self.instruction_types
         ]
