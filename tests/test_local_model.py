@@ -224,6 +224,7 @@ def test_a_reply_caught_in_a_loop_is_flagged_and_ends_as_repetition():
         if looping.looping:
             break
     assert looping.looping and len("".join(looping.content)) < 12 * len(paragraph)
+    assert looping.result()["usage"] == {}  # the test's chunks carry no timings
     looping.add({"choices": [{"delta": {}, "finish_reason": "stop"}]})  # a last chunk does not undo it
     assert looping.result()["choices"][0]["finish_reason"] == "repetition"
 
@@ -260,6 +261,23 @@ def test_a_reply_caught_in_a_loop_is_flagged_and_ends_as_repetition():
         if json_loop.looping:
             break
     assert json_loop.looping and len("".join(json_loop.content)) < 10 * 2 * len(sentences)
+
+
+def test_a_reply_cut_short_counts_its_tokens_from_the_engine_timings(local_smollm, monkeypatch):
+    """A reply the loop guard ends gets no usage chunk; the tokens it used still reach the calls table."""
+    from agentinstruct.models.local import StreamedReply
+
+    original = StreamedReply.add
+
+    def add_then_cut(self: StreamedReply, chunk: dict) -> None:
+        original(self, chunk)
+        if len("".join(self.content)) > 10:
+            self.looping = True  # as the loop guard would: the engine stops before its usage chunk
+
+    monkeypatch.setattr(StreamedReply, "add", add_then_cut)
+    response = ask(local_smollm, "Count from one to fifty in words.", temperature=0.0, max_tokens=200, seed=1)
+    assert response.finish_reason == "repetition" and len(response.text) < 80
+    assert 0 < response.usage.completion_tokens < 40 and response.usage.prompt_tokens > 5
 
 
 @pytest.mark.parametrize("shape", ["table", "json_record", "key_values", "triples", "mapping"])

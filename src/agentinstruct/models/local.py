@@ -183,7 +183,13 @@ class LocalModel(Model):
             # True ends the generation
             return reply.failed or reply.looping or cancel.is_set() or self._closing.is_set()
 
-        stream = {**payload, "stream": True, "stream_options": {"include_usage": True}}
+        # timings in every chunk: a generation ended early (a loop, a cancel) gets no usage chunk at the end
+        stream = {
+            **payload,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "timings_per_token": True,
+        }
         try:
             server.handle_chat_completions(stream, on_chunk)
         except (ValueError, RuntimeError) as error:  # e.g. a json_schema llama.cpp cannot turn into a grammar
@@ -238,6 +244,8 @@ class StreamedReply:
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] = {}
+        #: the engine's running counts (`timings_per_token`): the usage of a reply ended before its last chunk
+        self.timings: dict[str, Any] = {}
         self.error: Any = None
         #: set when the text has gone into a loop: the generation is ended with finish_reason "repetition"
         self.looping = False
@@ -254,6 +262,7 @@ class StreamedReply:
             self.error = chunk["error"]
             return
         self.usage = chunk.get("usage") or self.usage
+        self.timings = chunk.get("timings") or self.timings
         for choice in chunk.get("choices") or []:
             self.finish_reason = choice.get("finish_reason") or self.finish_reason
             delta = choice.get("delta") or {}
@@ -298,7 +307,16 @@ class StreamedReply:
         if self.tool_calls:
             message["tool_calls"] = [self.tool_calls[index] for index in sorted(self.tool_calls)]
         finish_reason = "repetition" if self.looping else self.finish_reason  # whatever chunk came last
-        return {"choices": [{"message": message, "finish_reason": finish_reason}], "usage": self.usage}
+        return {"choices": [{"message": message, "finish_reason": finish_reason}], "usage": self._usage()}
+
+    def _usage(self) -> dict[str, Any]:
+        """The engine's usage; for a reply cut before it came, the counts of the last chunk's timings."""
+        if self.usage or not self.timings:
+            return self.usage
+        return {
+            "prompt_tokens": self.timings.get("cache_n", 0) + self.timings.get("prompt_n", 0),
+            "completion_tokens": self.timings.get("predicted_n", 0),
+        }
 
 
 def _payload(request: ModelRequest) -> dict[str, Any]:
