@@ -100,6 +100,43 @@ def test_the_flow_yields_worked_solutions_confirmed_by_a_second_answer(skill) ->
     assert all(KEY not in m["content"] for r in model.requests if "/teacher/" in r.tag for m in r.messages)
 
 
+def test_a_puzzle_that_states_its_answer_is_asked_again(skill) -> None:
+    """The local model ended a trick question with "The answer is 0."; the key was "0"."""
+    assert skill.hidden_fields == ["answer_key"]
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["math_puzzle"]]})
+    puzzles = iter([PUZZLE + " The answer is 1440 steps, since 120 x 12 = 1440.", PUZZLE])
+    fields = {"answer_key": KEY}
+    model = scripted(
+        single, lambda name: fields | {"instruction": next(puzzles)}, teacher_answers(SOLUTION, SOLUTION)
+    )
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2
+    assert (
+        "the task gives away its answer_key ('1440 steps') as the answer" in asks[1].messages[-1]["content"]
+    )
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"] == PUZZLE and not sink.rejections
+
+
+@pytest.mark.parametrize(
+    ("task", "key", "states"),
+    [
+        ("How many animals did Moses take? The answer is 0. Moses took none.", "0", True),
+        ("Which is it?\nA) one\nB) two\nAnswer: B", "B", True),
+        ("Pick one. The correct answer would be **Paris**.", "Paris", True),
+        ("Pick all.\nSolution key = a, c", "A, C", True),
+        ("Which answer is best? Think it through.", "best", False),
+        ("The answer is 10 or more; how many exactly?", "1", False),
+        ("What is the answer? Answer: ?", "B", False),
+    ],
+)
+def test_states_answer_finds_a_key_given_as_the_answer(task, key, states) -> None:
+    from agentinstruct.flows.outputs import states_answer
+
+    assert states_answer(task, key) is states
+
+
 def test_the_flow_rejects_an_answer_a_second_sample_contradicts(skill) -> None:
     model = scripted(skill, {"instruction": PUZZLE, "answer_key": "1440"}, teacher_answers(SOLUTION, WRONG))
     sink = run(skill, model, refinement_rounds=0)

@@ -3,7 +3,8 @@
 A skill file can name the JSON key its task is written under (`instruction_key`), add text fields
 (`instruction_fields`) and give some of them a format (`field_formats`); this module builds the pydantic
 model that asks for all of them and checks them, with an instruction type's rules (`required_fields`,
-`task_must_contain_any`), a skill's held-out queries (`new_queries`) and a transformation's markers
+`task_must_contain_any`), a skill's answer keys (`hidden_fields`) and held-out queries (`new_queries`),
+and a transformation's markers
 (`content_must_contain_all`). The base models
 live in `agentinstruct.agent_outputs`, the agents that use them in `agentinstruct.agents`; what a format
 means lives in `agentinstruct.field_formats`.
@@ -18,7 +19,7 @@ from pydantic import AliasChoices, Field, create_model, model_validator
 
 from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.field_formats import EMPTY_VALUES, FieldFormat, normalised
-from agentinstruct.skills import InstructionType, Transformation
+from agentinstruct.skills import InstructionType, Skill, Transformation
 
 
 def with_skill_fields(
@@ -163,6 +164,44 @@ def with_new_queries(output: type[AgentOutput], fields: list[str]) -> type[Agent
 
     validator = model_validator(mode="after")(check_queries)
     return create_model(output.__name__, __base__=output, __validators__={"_new_queries": validator})
+
+
+def with_task_rules(output: type[AgentOutput], skill: Skill) -> type[AgentOutput]:
+    """The output model with the skill's rules on every task it writes: hidden keys and new queries."""
+    return with_hidden_fields(with_new_queries(output, skill.new_queries), skill.hidden_fields)
+
+
+def with_hidden_fields(output: type[AgentOutput], fields: list[str]) -> type[AgentOutput]:
+    """The output model, checking that the task does not state any of `fields` as its answer.
+
+    The local model wrote a brain teaser that ended "The answer is 0. Moses did not take any animals",
+    with key "0": the teacher copied it and both agreement checks passed.
+    """
+    if not fields:
+        return output
+
+    def check_hidden(self: Any) -> Any:
+        if self.suitable:
+            for name in fields:
+                value = str(getattr(self, name, "")).strip()
+                if value and states_answer(self.instruction, value):
+                    raise ValueError(
+                        f"the task gives away its {name} ({value!r}) as the answer: remove that sentence, "
+                        f"so that the task asks and {name} alone holds the answer"
+                    )
+        return self
+
+    validator = model_validator(mode="after")(check_hidden)
+    return create_model(output.__name__, __base__=output, __validators__={"_hidden_fields": validator})
+
+
+def states_answer(task: str, answer: str) -> bool:
+    """Whether the task says "the answer is <answer>" or "Answer: <answer>" (any case, whole words)."""
+    said = r"\b(?:the|correct|final|right)\s+(?:answer|solution)(?:\s+key)?\s+(?:is|would\s+be|will\s+be)"
+    labelled = r"\b(?:answer|solution)(?:\s+key)?\s*[:=]"
+    lead = rf"(?:{said}|{labelled})\s*[\"'(*]*\s*"
+    pattern = lead + r"\s+".join(re.escape(word) for word in answer.split()) + r"(?!\w)"
+    return re.search(pattern, task, re.IGNORECASE) is not None
 
 
 _ARROW = re.compile(r"\s*(?:->|→|=>)\s*")

@@ -28,8 +28,8 @@ from agentinstruct.documents import Seed
 from agentinstruct.field_formats import shown_in_task
 from agentinstruct.flows.outputs import (
     with_content_rules,
-    with_new_queries,
     with_skill_fields,
+    with_task_rules,
     with_type_rules,
 )
 from agentinstruct.flows.resources import FlowResources
@@ -129,7 +129,7 @@ class SkillFlow(TeachingStage):
             description=skill.instruction_description,
             formats=skill.field_formats,
         )
-        instruction_output = with_new_queries(instruction_output, skill.new_queries)
+        instruction_output = with_task_rules(instruction_output, skill)
         # an instruction agent's decline is reconsidered once: small models decline material that fits
         self.instructors = {
             t.name: agent(
@@ -147,7 +147,7 @@ class SkillFlow(TeachingStage):
             key=skill.instruction_key,
             formats=skill.field_formats,
         )
-        edit_output = with_new_queries(edit_output, skill.new_queries)
+        edit_output = with_task_rules(edit_output, skill)
         self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
 

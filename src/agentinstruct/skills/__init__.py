@@ -215,6 +215,11 @@ class Skill(BaseModel):
     corpus_search: bool = Field(
         default=False, description="the flow searches the run's corpus (the index is built once per run)"
     )
+    hidden_fields: list[str] = Field(
+        default_factory=list,
+        description="instruction_fields the task must not give away (an answer key): a task that states one "
+        "as its answer ('The answer is 0', 'Answer: B') is sent back",
+    )
     new_queries: list[str] = Field(
         default_factory=list,
         description="instruction_fields that hold a further query (few_shot's second_query); with any, the "
@@ -235,7 +240,7 @@ class Skill(BaseModel):
             if dupes:
                 raise ValueError(f"{kind}: duplicate names {dupes}; give each entry a unique name")
         field_names = [("appended_fields", self.appended_fields), ("field_formats", list(self.field_formats))]
-        field_names.append(("new_queries", self.new_queries))
+        field_names += [("hidden_fields", self.hidden_fields), ("new_queries", self.new_queries)]
         field_names += [
             (f"instruction_types.{t.name}.required_fields", t.required_fields) for t in self.instruction_types
         ]
