@@ -280,7 +280,7 @@ def test_a_reply_cut_short_counts_its_tokens_from_the_engine_timings(local_smoll
     assert 0 < response.usage.completion_tokens < 40 and response.usage.prompt_tokens > 5
 
 
-@pytest.mark.parametrize("shape", ["table", "json_record", "key_values", "triples", "mapping"])
+@pytest.mark.parametrize("shape", ["table", "json_record", "key_values", "triples", "mapping", "scenario"])
 def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, shape):
     from agentinstruct.flows.shaped_content import shaped_output
 
@@ -291,6 +291,12 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
     if shape == "mapping":
         content["properties"]["rule"]["maxLength"] = 40
         content = content["properties"]["examples"]
+    if shape == "scenario":
+        for name, part in content["properties"].items():
+            if name == "setting":
+                part["maxLength"] = 40
+            else:
+                part["maxItems"], part["items"]["maxLength"] = 4, 24
     if "items" in content:
         content["maxItems"] = 4
         content["items"]["items"]["maxLength"] = 24
@@ -305,7 +311,14 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
     )
     assert response.finish_reason == "stop", response.text[-200:]
     content = json.loads(response.text)["content"]
-    if shape == "mapping":
+    if shape == "scenario":
+        assert set(content) == {"setting", "entities", "slots", "rules"} and isinstance(
+            content["setting"], str
+        )
+        assert (
+            3 <= len(content["entities"]) <= 4 and len(content["slots"]) >= 2 and len(content["rules"]) >= 3
+        )
+    elif shape == "mapping":
         assert set(content) == {"rule", "examples"} and isinstance(content["rule"], str)
         assert len(content["examples"]) >= 4 and all(len(pair) == 2 for pair in content["examples"])
     elif shape == "json_record":

@@ -1,12 +1,14 @@
 """Transformation outputs whose content is data: the model writes a JSON structure, code writes the notation.
 
 A skill file gives a transformation a `content_shape` (table, csv, json_record, key_values, triples,
-mapping) when its content is structured data. Asked for the notation inside a JSON string, the local
+mapping, scenario) when its content is structured data. Asked for the notation inside a JSON string, the local
 1.5B model gave the seed's prose back (data_to_text: 3 of 3 json_record and 2 of 2 knowledge_triples
 replies; few_shot_reasoning's rule and examples: a summary or a decline, 3 of 3); asked for the structure
 itself, with the JSON grammar enforcing it, it cannot. Code then writes the notation every later agent
 sees: a Markdown table, CSV lines, an indented JSON object, "Key: value" lines, "(subject; relation;
-object)" lines, or "Rule: ..." with "Input: ... -> Output: ..." lines. A reply that already holds the
+object)" lines, "Rule: ..." with "Input: ... -> Output: ..." lines, or a puzzle scenario's "Setting:",
+"Entities:", "Slots:" and numbered "Rules:" (analytical_reasoning: asked for them as text, the model gave
+back the seed's prose or the transformation's own description). A reply that already holds the
 notation as text (a large model, a scripted test) is kept as it is. Plain-text transformations and the
 HTML pages of web_agent (`flows.web_agent`) are not here.
 """
@@ -18,13 +20,12 @@ import csv
 import io
 import json
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from agentinstruct.agent_outputs import TransformationOutput
-
-ContentShape = Literal["text", "table", "csv", "json_record", "key_values", "triples", "mapping"]
+from agentinstruct.skills import ContentShape
 
 #: fewest data rows (after the header), facts or triples a shaped content needs to be worth a task
 MIN_ITEMS = 2
@@ -136,6 +137,40 @@ def mapping_lines(mapping: dict[str, Any]) -> str:
     return "\n".join([f"Rule: {rule}", "Examples:", *lines])
 
 
+#: a puzzle scenario needs enough entities to arrange and enough rules to pin the arrangement down
+MIN_ENTITIES, MAX_ENTITIES, MIN_RULES = 3, 7, 3
+
+
+def scenario_lines(scenario: dict[str, Any]) -> str:
+    """A puzzle scenario as "Setting:", "Entities:", "Slots:" and numbered "Rules:" lines."""
+    if not isinstance(scenario, dict):
+        raise TypeError("not an object")
+    setting = " ".join(str(scenario.get("setting", "")).split())
+    entities = [" ".join(str(e).split()) for e in scenario.get("entities") or [] if str(e).strip()]
+    slots = [" ".join(str(s).split()) for s in scenario.get("slots") or [] if str(s).strip()]
+    rules = [" ".join(str(r).split()) for r in scenario.get("rules") or [] if str(r).strip()]
+    distinct = list(dict.fromkeys(e.lower() for e in entities))
+    problems = []
+    if not setting:
+        problems.append("a setting in one or two sentences")
+    if not MIN_ENTITIES <= len(distinct) <= MAX_ENTITIES or len(distinct) < len(entities):
+        problems.append(
+            f"{MIN_ENTITIES} to {MAX_ENTITIES} distinct entity names (it has {len(entities)}, "
+            f"{len(distinct)} distinct)"
+        )
+    if any(len(e.split()) > 4 for e in entities):
+        problems.append("short entity names (a name, not a sentence)")
+    if len(slots) < 2:
+        problems.append("at least 2 slot values the entities take (positions, groups, days or attributes)")
+    if len(rules) < MIN_RULES:
+        problems.append(f"at least {MIN_RULES} rules (it has {len(rules)})")
+    if problems:
+        raise ValueError(f"the scenario needs {'; '.join(problems)}")
+    numbered = [f"{n}. {rule}" for n, rule in enumerate(rules, 1)]
+    parts = [f"Setting: {setting}", f"Entities: {', '.join(entities)}", f"Slots: {', '.join(slots)}"]
+    return "\n".join([*parts, "Rules:", *numbered])
+
+
 ROWS_SCHEMA = {
     "type": "array",
     "minItems": 1 + MIN_ITEMS,
@@ -184,6 +219,31 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
         },
         "the mapping: its rule in one sentence, and its examples as a list of [input, output] pairs",
         mapping_lines,
+    ),
+    "scenario": (
+        {
+            "type": "object",
+            "properties": {
+                "setting": {"type": "string", "minLength": 1},
+                "entities": {
+                    "type": "array",
+                    "minItems": MIN_ENTITIES,
+                    "maxItems": MAX_ENTITIES,
+                    "items": {"type": "string", "minLength": 1},
+                },
+                "slots": {"type": "array", "minItems": 2, "items": {"type": "string", "minLength": 1}},
+                "rules": {
+                    "type": "array",
+                    "minItems": MIN_RULES,
+                    "items": {"type": "string", "minLength": 1},
+                },
+            },
+            "required": ["setting", "entities", "slots", "rules"],
+            "additionalProperties": False,
+        },
+        "the scenario: its setting in a sentence or two, the entities' short names, the slot values they "
+        "take (positions, groups, days or attributes), and the rules, one precise sentence each",
+        scenario_lines,
     ),
     "triples": (
         {

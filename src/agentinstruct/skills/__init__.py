@@ -23,6 +23,10 @@ from agentinstruct.field_formats import FieldFormat
 BUNDLED_DIR = Path(__file__).parent
 
 
+#: how a transformation's content is written: free text, or data (`agentinstruct.flows.shaped_content`)
+ContentShape = Literal["text", "table", "csv", "json_record", "key_values", "triples", "mapping", "scenario"]
+
+
 class SkillError(ValueError):
     """A skill file is missing, malformed or inconsistent; the message names file, field and fix."""
 
@@ -59,12 +63,14 @@ class Transformation(Named):
         "whole paragraphs from a starting paragraph drawn per seed (reproducibly with the run seed); a "
         "paragraph too long to fit is cut at a sentence end, never inside a word",
     )
-    content_shape: Literal["text", "table", "csv", "json_record", "key_values", "triples", "mapping"] = Field(
+    content_shape: ContentShape = Field(
         default="text",
         description="the content is data: the model writes it as a JSON structure (rows, a record, "
-        "[key, value] pairs, [subject, relation, object] triples, a rule with [input, output] examples) that "
+        "[key, value] pairs, [subject, relation, object] triples, a rule with [input, output] examples, a "
+        "puzzle scenario) that "
         "the JSON grammar enforces, and code writes the notation (Markdown table, CSV, indented JSON, "
-        "'Key: value' lines, '(s; r; o)' lines, 'Rule:' and 'Input: ... -> Output: ...' lines)",
+        "'Key: value' lines, '(s; r; o)' lines, 'Rule:' and 'Input: ... -> Output: ...' lines); scenario: a "
+        "puzzle's setting, entities, slots and rules, written as 'Setting:', 'Entities:', 'Slots:', 'Rules:'",
     )
     content_must_contain_all: list[str] = Field(
         default_factory=list,
