@@ -51,6 +51,17 @@ def test_a_real_transformation_passes(content):
     assert echoed_seed(TransformationOutput(content=content), {"seed": SEED, "transformation": BUILDER}) == ""
 
 
+def test_a_content_that_repeats_the_transformation_description_is_caught():
+    """Told the description after an echo, the local scenario_builder wrote the description as the content."""
+    builder = load("analytical_reasoning").transformations[0]
+    variables = {"seed": SEED, "transformation": builder}
+    error = echoed_seed(TransformationOutput(content=" ".join(builder.description.split())), variables)
+    assert error.startswith("'content' repeats the description of what to write instead of writing it")
+    assert "write the scenario builder itself" in error
+    # a real scenario shares a few words with the description, not most of them
+    assert echoed_seed(TransformationOutput(content=SCENARIO), variables) == ""
+
+
 def test_only_transformations_with_a_seed_are_judged():
     assert echoed_seed(InstructionOutput(instruction=SEED), {"seed": SEED}) == ""
     assert echoed_seed(TransformationOutput(content=SEED), {"content": SEED}) == ""

@@ -94,6 +94,8 @@ ECHO_FROM_SEED = 0.9
 ECHO_OF_SEED = 0.6
 #: shorter contents are not judged (a title, a one-line rule)
 ECHO_MIN_PAIRS = 20
+#: a content and a transformation description this long can be told apart when one repeats the other
+DESCRIPTION_MIN_PAIRS = 8
 
 
 def echoed_seed(output: Any, variables: dict[str, Any]) -> str:
@@ -107,14 +109,23 @@ def echoed_seed(output: Any, variables: dict[str, Any]) -> str:
     content, seed = getattr(output, "content", None), variables.get("seed")
     if not isinstance(content, str) or not isinstance(seed, str) or hasattr(output, "instruction"):
         return ""
-    written, source = _word_pairs(content), _word_pairs(seed)
+    transformation = variables.get("transformation")
+    wanted = getattr(transformation, "description", "") or "what the request asks for"
+    written, described = _word_pairs(content), _word_pairs(wanted)
+    # told the description after an echo, the local model wrote the description itself as the content
+    enough = min(len(written), len(described)) >= DESCRIPTION_MIN_PAIRS
+    if enough and len(written & described) >= ECHO_FROM_SEED * min(len(written), len(described)):
+        name = str(getattr(transformation, "name", "transformation")).replace("_", " ")
+        return (
+            f"'content' repeats the description of what to write instead of writing it: write the {name} "
+            "itself, with the names, facts and numbers of the text"
+        )
+    source = _word_pairs(seed)
     if len(written) < ECHO_MIN_PAIRS or not source:
         return ""
     shared = len(written & source)
     if shared < ECHO_FROM_SEED * len(written) or shared < ECHO_OF_SEED * len(source):
         return ""
-    transformation = variables.get("transformation")
-    wanted = getattr(transformation, "description", "") or "what the request asks for"
     return f"'content' gives back the source text almost word for word; write instead {wanted.strip()}"
 
 
