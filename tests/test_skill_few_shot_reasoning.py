@@ -211,6 +211,12 @@ def test_a_query_that_repeats_an_example_is_sent_back(skill) -> None:
         ("Input: France -> Output: Paris\nInput: Peru -> Output: ?", 'Input: "France"', "'second_query'"),
         ("Input: France -> Output: Paris\nInput: Peru -> Output: ?", "peru", "'second_query'"),
         ("Rule: add one. 3 becomes 4. What does 3 become?", "Input: 3", None),
+        ("Input: France -> Output: Paris\nInput: Japan -> Output: Tokyo", "Peru", "never asks"),
+        (
+            "Input: France -> Output: Paris\nInput: Peru -> Output: ?",
+            "Input: Japan -> Output: Tokyo",
+            "output too",
+        ),
     ],
 )
 def test_new_queries_compares_inputs_without_labels_case_or_quotes(task, second, problem) -> None:

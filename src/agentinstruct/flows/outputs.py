@@ -146,6 +146,11 @@ def with_new_queries(output: type[AgentOutput], fields: list[str]) -> type[Agent
 
     def check_queries(self: Any) -> Any:
         if self.suitable:
+            if "?" not in self.instruction and "___" not in self.instruction:
+                raise ValueError(
+                    "the task shows examples but never asks: end it with the held-out query, one new input "
+                    "with '?' where its output goes"
+                )
             shown, queries = example_inputs(self.instruction)
             for query in queries:
                 if query in shown:
@@ -154,6 +159,9 @@ def with_new_queries(output: type[AgentOutput], fields: list[str]) -> type[Agent
                         "stands in the task: end the task with a new input that no example uses"
                     )
             for name in fields:
+                answered, _ = example_inputs(str(getattr(self, name, "")))
+                if answered:
+                    raise ValueError(f"'{name}' gives its output too: write its input alone")
                 query = input_text(str(getattr(self, name, "")))
                 if query and (query in shown or query in queries):
                     raise ValueError(
