@@ -108,10 +108,12 @@ def scripted(
     teacher: Teacher,
     content: str | list[str] | None = None,
     edit: dict | None = None,
+    rekey: Callable[[ModelRequest], dict] | None = None,
 ) -> ScriptedModel:
     """A model playing the skill's agents: `instruction` is the instruction agent's JSON (without the
     exit fields), or a function of the instruction type's name that gives it, `edit` the editor's extra
-    fields, `teacher` answers the teacher (and resample/repair),
+    fields, `teacher` answers the teacher (and resample/repair), `rekey` the author's second solve of a
+    key the checks disputed (`key_recheck`),
     `content` is what a transformation agent writes (default NOTES; a verbatim transformation hands on
     SEED itself; a list is written in turn, its last text from then on) and an editor of the passage
     gives back (default SEED)."""
@@ -142,6 +144,9 @@ def scripted(
             return {**fields, "instruction": text, "content": passage, "suitable": True, "reason": ""}
         if stage == "teacher":
             return teacher(request)
+        if stage == "key_recheck":  # by default the author stands by its key
+            again = rekey(request) if rekey else {"answer_key": fields_for(rest[-1]).get("answer_key", "-")}
+            return {"working": "I solved it again.", **again, "suitable": True, "reason": ""}
         raise AssertionError(f"unexpected tag {request.tag}")
 
     return ScriptedModel(reply)

@@ -11,6 +11,7 @@ from agentinstruct.models import ModelRequest
 from agentinstruct.quality.agreement import answers_agree
 from agentinstruct.quality.checks import Candidate
 from keyed_skills_support import (
+    NOTES,
     SEED,
     assert_pair_shape,
     environment,
@@ -135,6 +136,42 @@ def test_states_answer_finds_a_key_given_as_the_answer(task, key, states) -> Non
     from agentinstruct.flows.outputs import states_answer
 
     assert states_answer(task, key) is states
+
+
+def test_a_key_the_answers_dispute_is_solved_again_by_its_author(skill) -> None:
+    """The local author wrote "25 hours" for 50 miles at 5 mph; the teacher's "10" was right."""
+    assert skill.key_recheck
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["math_puzzle"]]})
+    wrong_key = {"instruction": PUZZLE, "answer_key": "1680 steps"}
+    rekeys: list[ModelRequest] = []
+
+    def rekey(request: ModelRequest) -> dict:
+        rekeys.append(request)
+        return {"working": "120 x 6 = 720 a week, 1440 in two.", "answer_key": "1440 steps"}
+
+    model = scripted(single, wrong_key, teacher_answers(SOLUTION, SOLUTION), rekey=rekey)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    [asked] = rekeys
+    assert PUZZLE in asked.messages[-1]["content"] and NOTES in asked.messages[-1]["content"]
+    assert all("1680" not in m["content"] and "1440" not in m["content"] for m in asked.messages)
+    names = [c.name for c in pair.verification.checks]
+    assert names == ["answers_agree", "key_rechecked"] and pair.verification.status == "passed"
+    assert "the first key '1680 steps' disagreed" in pair.verification.checks[1].detail
+    fields = pair.lineage.seed_instruction.fields
+    assert fields["answer_key"] == "1440 steps" and fields["first_answer_key"] == "1680 steps"
+
+
+def test_an_author_who_stands_by_a_disputed_key_leaves_the_rejection(skill) -> None:
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["math_puzzle"]]})
+    model = scripted(
+        single, {"instruction": PUZZLE, "answer_key": "1680 steps"}, teacher_answers(SOLUTION, SOLUTION)
+    )
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [rejection] = sink.rejections
+    assert not sink.pairs and "does not agree with the key '1680 steps'" in rejection.detail
+    assert sum("/key_recheck/" in r.tag for r in model.requests) == 1
+    assert sum(r.tag.endswith("/resample") for r in model.requests) == 0  # the key failed first
 
 
 def test_the_flow_rejects_an_answer_a_second_sample_contradicts(skill) -> None:

@@ -243,3 +243,31 @@ def test_phrases_match_whole_words_and_capitals_stand_in_capitals() -> None:
     assert contains_phrase("Select all\nthat apply.", "all that apply")
     with pytest.raises(ValueError, match="task_must_contain_any holds an empty phrase"):
         InstructionType(name="odd_one_out", intent="Find the odd one.", task_must_contain_any=["EXCEPT", " "])
+
+
+def test_a_disputed_letter_key_is_solved_again_and_checked_as_letters(skill) -> None:
+    """The local author's key was wrong 2 of 2 times while the options were fine."""
+    assert skill.key_recheck
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["factual_recall"]]})
+    rekeyed = {"working": "1852 to 1942 is 90 years, option B.", "answer_key": "B"}
+    model = scripted(single, item(QUESTION, "C"), by_type, rekey=lambda request: rekeyed)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    first, rechecked = pair.verification.checks
+    assert first.name == "answer_matches_key" and first.detail == "answered B ('90 years'), as the key"
+    assert rechecked.name == "key_rechecked" and "the first key 'C' disagreed" in rechecked.detail
+    # a second solve that still disagrees with the answer leaves the pair rejected
+    model = scripted(
+        single, item(QUESTION, "C"), by_type, rekey=lambda request: rekeyed | {"answer_key": "D"}
+    )
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [rejection] = sink.rejections
+    assert rejection.detail.startswith("answered B ('90 years'), the key is D")
+
+
+def test_key_recheck_needs_an_answer_key(skill) -> None:
+    from agentinstruct.skills import Skill
+
+    raw = load("text_classification").model_dump() | {"key_recheck": True}
+    with pytest.raises(ValueError, match=r"key_recheck: \['answer_key'\] are not instruction_fields"):
+        Skill.model_validate(raw)

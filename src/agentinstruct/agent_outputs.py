@@ -92,6 +92,13 @@ class InstructionOutput(AgentOutput):
         return self
 
 
+class KeyRecheckOutput(AgentOutput):
+    """The instruction agent solving its own task again (`Skill.key_recheck`): its working, then the key."""
+
+    working: str = Field(default="", description="your step-by-step solution, from the material and the task")
+    answer_key: str = Field(default="", description="the task's answer alone, in the form the task asks for")
+
+
 class SuggestionOutput(AgentOutput):
     suggestion: str = Field(default="", description="concrete, specific changes that achieve the goal")
 

@@ -21,9 +21,10 @@ from agentinstruct.agent_outputs import (
     ConstrainedInstructionOutput,
     EditOutput,
     InstructionOutput,
+    KeyRecheckOutput,
     SuggestionOutput,
 )
-from agentinstruct.agents import Agent, AgentResult
+from agentinstruct.agents import PROMPTS_DIR, Agent, AgentResult
 from agentinstruct.documents import Seed
 from agentinstruct.field_formats import shown_in_task
 from agentinstruct.flows.outputs import (
@@ -150,6 +151,16 @@ class SkillFlow(TeachingStage):
         edit_output = with_task_rules(edit_output, skill)
         self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
+        self.key_checker = None
+        if skill.key_recheck:
+            self.key_checker = Agent(
+                "key_recheck",
+                "key_recheck.j2",
+                PROMPTS_DIR,
+                KeyRecheckOutput,
+                temperature=settings.temperature,
+                max_tokens=settings.max_tokens,
+            )
 
     # -- one seed ----------------------------------------------------------------------------------
     async def run_seed(self, seed: Seed, ordinal: int | None = None) -> int:

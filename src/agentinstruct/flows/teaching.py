@@ -19,6 +19,9 @@ from agentinstruct.pairs import Check, Lineage, Pair, Verification
 from agentinstruct.quality.checks import Candidate, run_checks
 from agentinstruct.quality.gate import deliver
 
+#: checks that compare the teacher's answer with the instruction agent's `answer_key`
+KEY_CHECKS = frozenset({"answer_matches_key", "answers_agree"})
+
 if TYPE_CHECKING:
     from agentinstruct.flows.resources import FlowResources
     from agentinstruct.models.base import Model
@@ -35,6 +38,9 @@ class TeachingStage(FlowRecords):
     resources: FlowResources
     teacher: Agent
     teacher_model: Model
+    #: the model of the other agents, and the instruction agent's second solve (None without key_recheck)
+    model: Model
+    key_checker: Agent | None
     #: the teacher's tools (None when it has none, or when the skill skips emulating them)
     teacher_tools: ToolLoop | None
     checks: list[CheckFunction]
@@ -117,10 +123,45 @@ class TeachingStage(FlowRecords):
                 self.teacher_model, result, feedback, variables, tag=f"{tag}/repair", **options
             )
             result = await self._finish_answer(result, variables, tag, options)
+        if result.ok and verification.status == "failed":
+            answer = str(result.output)
+            verification = await self._recheck_key(
+                chain, answer, verification, (variables, system, sample_seed)
+            )
         if first_failures and verification.status == "passed":
             detail = f"passed after {repair} repair round(s); the first answer failed: {first_failures}"
             verification.checks.append(Check(name="repaired", ok=True, detail=detail))
         return result, verification
+
+    async def _recheck_key(
+        self, chain: Chain, answer: str, verification: Verification, verify_with: tuple[dict, str, int]
+    ) -> Verification:
+        """A failed key check gets one second solve by the key's author; a different key is checked again.
+
+        The 1.5B author wrote "25 hours" for 50 miles at 5 miles an hour, and the teacher's "10" was
+        rejected. The author sees the material and the task, never its first key or the teacher's answer,
+        so a key that then agrees with the teacher is one more independent derivation, not a copy.
+        """
+        old = str(chain.details.get("answer_key", "")).strip()
+        failed = {c.name for c in verification.checks if not c.ok}
+        if self.key_checker is None or not old or not failed & KEY_CHECKS:
+            return verification
+        asked = {
+            "content": chain.content,
+            "instruction": chain.instruction,
+            "key_form": self.skill.instruction_fields.get("answer_key", ""),
+        }
+        tag = f"{self.skill.name}/key_recheck/{chain.instruction_type.name}"
+        result = await self.key_checker.run(self.model, asked, tag=tag)
+        chain.call_ids.extend(result.call_ids)
+        new = str(getattr(result.output, "answer_key", "")).strip() if result.ok else ""
+        if not new or " ".join(new.lower().split()) == " ".join(old.lower().split()):
+            return verification  # the author stands by its key (or could not solve it): the failure stands
+        chain.details = {**chain.details, "answer_key": new, "first_answer_key": old}
+        rechecked = await self._verify(chain, answer, *verify_with)
+        detail = f"the first key '{old}' disagreed with the answer; its author solved the task again: '{new}'"
+        rechecked.checks.append(Check(name="key_rechecked", ok=True, detail=detail))
+        return rechecked
 
     async def _finish_answer(
         self, result: AgentResult, variables: dict[str, Any], tag: str, options: dict[str, Any]

@@ -221,6 +221,12 @@ class Skill(BaseModel):
     corpus_search: bool = Field(
         default=False, description="the flow searches the run's corpus (the index is built once per run)"
     )
+    key_recheck: bool = Field(
+        default=False,
+        description="when a check finds the teacher's answer at odds with `answer_key`, the instruction "
+        "agent solves its own task once more from the material, seeing neither its key nor the teacher's "
+        "answer; a different key replaces the first and the checks run again (the pair records both keys)",
+    )
     hidden_fields: list[str] = Field(
         default_factory=list,
         description="instruction_fields the task must not give away (an answer key): a task that states one "
@@ -247,6 +253,8 @@ class Skill(BaseModel):
                 raise ValueError(f"{kind}: duplicate names {dupes}; give each entry a unique name")
         field_names = [("appended_fields", self.appended_fields), ("field_formats", list(self.field_formats))]
         field_names += [("hidden_fields", self.hidden_fields), ("new_queries", self.new_queries)]
+        if self.key_recheck:
+            field_names.append(("key_recheck", ["answer_key"]))
         field_names += [
             (f"instruction_types.{t.name}.required_fields", t.required_fields) for t in self.instruction_types
         ]
