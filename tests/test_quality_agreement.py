@@ -24,6 +24,10 @@ def test_the_checks_are_registered() -> None:
         ("So the answer is 7.", "7."),
         ("Therefore, the answer is: a shadow", "a shadow"),
         ("The result is \\boxed{42}", "42"),
+        # the local teacher's LaTeX: a parenthesis here is math, not a justification to drop
+        ("Therefore, the answer is \\(\\boxed{10}\\).", "10."),
+        ("Answer: \\[ 1, 3, 5} \\]", "1, 3, 5"),
+        ("So the answer is $\\boxed{\\text{Paris}}$", "Paris"),
         ("Answer: 3\nCheck: 3 x 4 = 12, as required.\nAnswer: 4", "4"),
         ("no marker at all\nlast line", "last line"),
         ("", ""),

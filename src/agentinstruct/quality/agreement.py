@@ -37,8 +37,12 @@ CHECKS_HERE = ("answer_matches_key", "answers_agree", "labels_from_set", "second
 #: content-word overlap (share of the shorter answer's words) above which two free-text answers agree
 AGREEMENT_OVERLAP = 0.6
 LETTERS = "ABCDEFGH"
-#: emphasis, code marks, heading and quote markers, \boxed{ and $ (underscores inside words are kept)
-MARKDOWN = re.compile(r"\*+|(?<!\w)_+|_+(?!\w)|`+|^\s*#+\s*|^\s*>+\s*|\\boxed\{|\$", re.MULTILINE)
+#: emphasis, code marks, heading and quote markers, \boxed{...}, \text{, LaTeX's \( \) \[ \] and $
+#: (underscores inside words are kept): "\(\boxed{10}\)" is 10, not a parenthesis that _trim drops
+MARKDOWN = re.compile(
+    r"\*+|(?<!\w)_+|_+(?!\w)|`+|^\s*#+\s*|^\s*>+\s*|\\(?:boxed|text|mathrm)\{|\\[()\[\]]|\$|(?<=\S)\}",
+    re.MULTILINE,
+)
 ANSWER_LINE = re.compile(
     r"^(?:so,?\s+|thus,?\s+|therefore,?\s+|hence,?\s+)?(?:the\s+|my\s+)?(?:final\s+|correct\s+)?"
     r"(?:answer|output|result)s?\s*(?:(?:is|are|would\s+be)\s*[:：]?|[:：=]|-|–)\s*(.*)$",
