@@ -280,7 +280,9 @@ def test_a_reply_cut_short_counts_its_tokens_from_the_engine_timings(local_smoll
     assert 0 < response.usage.completion_tokens < 40 and response.usage.prompt_tokens > 5
 
 
-@pytest.mark.parametrize("shape", ["table", "json_record", "key_values", "triples", "mapping", "scenario"])
+@pytest.mark.parametrize(
+    "shape", ["table", "json_record", "key_values", "triples", "mapping", "scenario", "programming"]
+)
 def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, shape):
     from agentinstruct.flows.shaped_content import shaped_output
 
@@ -291,15 +293,14 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
     if shape == "mapping":
         content["properties"]["rule"]["maxLength"] = 40
         content = content["properties"]["examples"]
-    if shape == "scenario":
-        for name, part in content["properties"].items():
-            if name == "setting":
+    if shape in ("scenario", "programming"):
+        for part in content["properties"].values():
+            if part["type"] == "string":
                 part["maxLength"] = 40
-            else:
+            elif part["items"]["type"] == "string":
                 part["maxItems"], part["items"]["maxLength"] = 4, 24
-    if "items" in content:
-        content["maxItems"] = 4
-        content["items"]["items"]["maxLength"] = 24
+            else:
+                part["maxItems"], part["items"]["items"]["maxLength"] = 3, 24
     options = {
         "temperature": 0.8,
         "max_tokens": 200,
@@ -311,7 +312,10 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
     )
     assert response.finish_reason == "stop", response.text[-200:]
     content = json.loads(response.text)["content"]
-    if shape == "scenario":
+    if shape == "programming":
+        assert set(content) == {"problem", "functions", "edge_cases", "examples", "reference_code"}
+        assert len(content["examples"]) >= 2 and all(len(pair) == 2 for pair in content["examples"])
+    elif shape == "scenario":
         assert set(content) == {"setting", "entities", "slots", "rules"} and isinstance(
             content["setting"], str
         )

@@ -71,6 +71,43 @@ def test_each_shape_is_written_in_its_notation() -> None:
     assert shaped_output("text").model_fields["content"].annotation is str
 
 
+PROGRAMMING = {
+    "problem": "Work out the rent owed for a lease of whole years at a yearly rate.",
+    "functions": ["rent_owed(years: int, rate: float) -> float: the total rent"],
+    "edge_cases": ["negative years raise ValueError", " "],
+    "examples": [["rent_owed(5, 1.0)", "5.0"], ["rent_owed(0, 1.0)", "0.0"]],
+    "reference_code": "```python\ndef rent_owed(years: int, rate: float) -> float:\n"
+    "    if years < 0:\n        raise ValueError(years)\n    return years * rate\n```",
+}
+
+
+def test_programming_material_is_written_with_its_reference_code_fenced_once() -> None:
+    assert written("programming", PROGRAMMING) == (
+        "Problem: Work out the rent owed for a lease of whole years at a yearly rate.\nFunctions:\n"
+        "- rent_owed(years: int, rate: float) -> float: the total rent\nRules and edge cases:\n"
+        "- negative years raise ValueError\nExamples:\n- rent_owed(5, 1.0) -> 5.0\n"
+        "- rent_owed(0, 1.0) -> 0.0\n"
+        "Reference code:\n```python\ndef rent_owed(years: int, rate: float) -> float:\n    if years < 0:\n"
+        "        raise ValueError(years)\n    return years * rate\n```"
+    )
+    shapes = {t.name: t.content_shape for t in load_skills()["coding"].transformations}
+    assert shapes == {"problem_from_code": "text", "task_from_docs": "programming"}
+
+
+@pytest.mark.parametrize(
+    ("change", "needs"),
+    [
+        # the local task_from_docs wrote a summary of the seed where the code should be
+        ({"reference_code": "The rent is the years times the rate."}, "valid Python (line 1"),
+        ({"reference_code": "total = 5 * 1.0"}, "defines the function(s)"),
+        ({"functions": [], "examples": [["rent_owed(1, 2.0)", "2.0"]]}, "signature of each function"),
+        ({"examples": [["rent_owed(1, 2.0)", "2.0"]]}, "at least 2 [call, exact result] examples (it has 1)"),
+    ],
+)
+def test_programming_material_without_working_code_says_what_it_lacks(change, needs) -> None:
+    assert needs in problem("programming", PROGRAMMING | change)
+
+
 def test_a_scenario_without_entities_or_rules_to_solve_says_what_it_lacks() -> None:
     """The local scenario_builder gave back the seed's prose, then its own description, as the scenario."""
     scenario = {"setting": "A council lease.", "entities": ["Ana", "ana", "Ben"], "slots": ["x"], "rules": []}

@@ -1,20 +1,21 @@
 """Transformation outputs whose content is data: the model writes a JSON structure, code writes the notation.
 
-A skill file gives a transformation a `content_shape` (table, csv, json_record, key_values, triples,
-mapping, scenario) when its content is structured data. Asked for the notation inside a JSON string, the local
-1.5B model gave the seed's prose back (data_to_text: 3 of 3 json_record and 2 of 2 knowledge_triples
-replies; few_shot_reasoning's rule and examples: a summary or a decline, 3 of 3); asked for the structure
-itself, with the JSON grammar enforcing it, it cannot. Code then writes the notation every later agent
-sees: a Markdown table, CSV lines, an indented JSON object, "Key: value" lines, "(subject; relation;
-object)" lines, "Rule: ..." with "Input: ... -> Output: ..." lines, or a puzzle scenario's "Setting:",
-"Entities:", "Slots:" and numbered "Rules:" (analytical_reasoning: asked for them as text, the model gave
-back the seed's prose or the transformation's own description). A reply that already holds the
-notation as text (a large model, a scripted test) is kept as it is. Plain-text transformations and the
-HTML pages of web_agent (`flows.web_agent`) are not here.
+A skill file gives a transformation a `content_shape` when its content is structured data. Asked for
+the notation inside a JSON string, the local 1.5B model gave the seed's prose back (data_to_text: 3 of 3
+json_record and 2 of 2 knowledge_triples replies; few_shot_reasoning's rule and examples, 3 of 3;
+analytical_reasoning's scenario; coding's task_from_docs, a summary with no code 5 of 5); asked for the
+structure itself, with the JSON grammar enforcing it, it cannot. Code then writes the notation every
+later agent sees: a Markdown table, CSV lines, an indented JSON object, "Key: value" lines, "(subject;
+relation; object)" lines, "Rule: ..." with "Input: ... -> Output: ..." lines, a puzzle scenario's
+"Setting:", "Entities:", "Slots:" and numbered "Rules:", or programming material whose reference code
+must parse as Python. A reply that already holds the notation as text (a large model, a scripted test)
+is kept as it is. Plain-text transformations and the HTML pages of web_agent (`flows.web_agent`) are
+not here.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import csv
 import io
@@ -25,6 +26,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from agentinstruct.agent_outputs import TransformationOutput
+from agentinstruct.quality.execution import strip_fence
 from agentinstruct.skills import ContentShape
 
 #: fewest data rows (after the header), facts or triples a shaped content needs to be worth a task
@@ -171,6 +173,42 @@ def scenario_lines(scenario: dict[str, Any]) -> str:
     return "\n".join([*parts, "Rules:", *numbered])
 
 
+def programming_lines(material: dict[str, Any]) -> str:
+    """Programming material as "Problem:", "Functions:", "Rules and edge cases:", "Examples:" and a
+    "Reference code:" block that parses as Python and defines a function or class."""
+    if not isinstance(material, dict):
+        raise TypeError("not an object")
+    problem = " ".join(str(material.get("problem", "")).split())
+    functions = [" ".join(str(f).split()) for f in material.get("functions") or [] if str(f).strip()]
+    rules = [" ".join(str(r).split()) for r in material.get("edge_cases") or [] if str(r).strip()]
+    examples = [(c.strip(), r.strip()) for c, r in _lists(material.get("examples", []), 2) if c.strip()]
+    code = strip_fence(str(material.get("reference_code", ""))).strip("\n")
+    problems = [] if problem else ["the problem in 2-4 sentences"]
+    if not functions:
+        problems.append("the signature of each function the solution needs")
+    if len(examples) < MIN_ITEMS:
+        problems.append(f"at least {MIN_ITEMS} [call, exact result] examples (it has {len(examples)})")
+    problems += [] if not (unusable := _code_problem(code)) else [unusable]
+    if problems:
+        raise ValueError(f"the programming material needs {'; '.join(problems)}")
+    sections = ["Problem: " + problem, "Functions:", *[f"- {f}" for f in functions]]
+    if rules:
+        sections += ["Rules and edge cases:", *[f"- {r}" for r in rules]]
+    sections += ["Examples:", *[f"- {c} -> {r}" for c, r in examples]]
+    return "\n".join([*sections, "Reference code:", "```python", code, "```"])
+
+
+def _code_problem(code: str) -> str:
+    """Why the reference code is unusable (empty, not Python, no function or class), or ""."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as error:
+        return f"reference code that is valid Python (line {error.lineno}: {error.msg})"
+    if not any(isinstance(node, ast.FunctionDef | ast.ClassDef) for node in tree.body):
+        return "reference code that defines the function(s) it solves the problem with"
+    return ""
+
+
 ROWS_SCHEMA = {
     "type": "array",
     "minItems": 1 + MIN_ITEMS,
@@ -244,6 +282,27 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
         "the scenario: its setting in a sentence or two, the entities' short names, the slot values they "
         "take (positions, groups, days or attributes), and the rules, one precise sentence each",
         scenario_lines,
+    ),
+    "programming": (
+        {
+            "type": "object",
+            "properties": {
+                "problem": {"type": "string", "minLength": 1},
+                "functions": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                "edge_cases": {"type": "array", "items": {"type": "string"}},
+                "examples": {
+                    "type": "array",
+                    "minItems": MIN_ITEMS,
+                    "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
+                },
+                "reference_code": {"type": "string", "minLength": 1},
+            },
+            "required": ["problem", "functions", "edge_cases", "examples", "reference_code"],
+            "additionalProperties": False,
+        },
+        "the programming material: the problem, each function's signature with what it returns, the rules "
+        "and edge cases, [call, exact result] examples, and the reference code (Python, standard library)",
+        programming_lines,
     ),
     "triples": (
         {

@@ -24,7 +24,9 @@ BUNDLED_DIR = Path(__file__).parent
 
 
 #: how a transformation's content is written: free text, or data (`agentinstruct.flows.shaped_content`)
-ContentShape = Literal["text", "table", "csv", "json_record", "key_values", "triples", "mapping", "scenario"]
+ContentShape = Literal[
+    "text", "table", "csv", "json_record", "key_values", "triples", "mapping", "scenario", "programming"
+]
 
 
 class SkillError(ValueError):
@@ -65,12 +67,11 @@ class Transformation(Named):
     )
     content_shape: ContentShape = Field(
         default="text",
-        description="the content is data: the model writes it as a JSON structure (rows, a record, "
-        "[key, value] pairs, [subject, relation, object] triples, a rule with [input, output] examples, a "
-        "puzzle scenario) that "
-        "the JSON grammar enforces, and code writes the notation (Markdown table, CSV, indented JSON, "
-        "'Key: value' lines, '(s; r; o)' lines, 'Rule:' and 'Input: ... -> Output: ...' lines); scenario: a "
-        "puzzle's setting, entities, slots and rules, written as 'Setting:', 'Entities:', 'Slots:', 'Rules:'",
+        description="the content is data: the model writes it as a JSON structure that the JSON grammar "
+        "enforces, and code writes the notation: table (Markdown), csv, json_record (indented JSON), "
+        "key_values ('Key: value' lines), triples ('(s; r; o)' lines), mapping ('Rule:' and 'Input: ... -> "
+        "Output: ...' lines), scenario ('Setting:', 'Entities:', 'Slots:', 'Rules:'), programming (problem, "
+        "functions, edge cases, examples, and reference code that must parse as Python)",
     )
     content_must_contain_all: list[str] = Field(
         default_factory=list,
