@@ -58,6 +58,9 @@ def test_normalise() -> None:
         ("yes", "no", False),
         ("Tuesday", "tuesday.", True),
         ("", "", False),
+        # a one-word key is not matched by a long answer that happens to hold the word
+        ("The quick brown fox jumps over the lazy dog.", "fox", False),
+        ("The hidden word is fox", "fox", True),
     ],
 )
 def test_same_answer(first: str, second: str, agree: bool) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -227,6 +228,17 @@ def test_the_check_accepts_agreeing_answers_and_rejects_disagreeing_ones() -> No
     assert not check(candidate("Answer: 13", key="12")).ok
     assert not check(candidate("", key="12")).ok
     assert check(candidate("Answer: a shadow")) is None  # neither a key nor a second sample
+
+
+def test_an_answer_that_repeats_the_task_is_no_answer() -> None:
+    """A local "wordplay" puzzle was the pangram itself, with key "fox"; the teacher repeated the pangram."""
+    pangram = "The quick brown fox jumps over the lazy dog."
+    echo = candidate(f"Answer: {pangram}", key="fox", second=f"Answer: {pangram}")
+    echo = dataclasses.replace(echo, instruction=pangram)
+    result = check(echo)
+    assert not result.ok and "only repeats words of the task" in result.detail
+    # the answer may quote a short phrase of the task
+    assert check(candidate("It says 'you all day', so: Answer: your shadow", key="shadow")).ok
 
 
 def test_a_failed_second_sample_fails_the_check_with_the_reason() -> None:

@@ -11,7 +11,9 @@ Skills whose items have one right answer (SPEC §2 rows 5, 7, 12, 15) list these
   independent second teacher answer (`Candidate.resample`). "Agrees" (`same_answer`) is lenient:
   equal after normalisation (number words to digits, articles and punctuation dropped); else, when
   both contain numbers, the same set of numbers; else content-word overlap |A∩B| / min(|A|, |B|) of at
-  least AGREEMENT_OVERLAP, with crude stemming, and both or neither negated ("not", "never", "no").
+  least AGREEMENT_OVERLAP and |A∩B| / max(|A|, |B|) of at least AGREEMENT_COVERAGE, with crude stemming,
+  and both or neither negated ("not", "never", "no"). A final answer that copies four or more words of
+  the task in a row and nothing else is no answer.
 - `labels_from_set`: the chosen label(s) ("Label: x", "Labels: x, y", or the last line) all belong to
   the task's label set (`labels`, comma-separated; case, spaces, hyphens and underscores ignored),
   exactly one unless the type is `multi_label`.
@@ -36,6 +38,9 @@ from agentinstruct.quality.checks import Candidate, check
 CHECKS_HERE = ("answer_matches_key", "answers_agree", "labels_from_set", "second_query_agrees")
 #: content-word overlap (share of the shorter answer's words) above which two free-text answers agree
 AGREEMENT_OVERLAP = 0.6
+#: ...when the shared words are also this share of the longer answer's: a key "fox" is not matched by a
+#: teacher who repeated the whole sentence "The quick brown fox jumps over the lazy dog"
+AGREEMENT_COVERAGE = 0.25
 LETTERS = "ABCDEFGH"
 #: emphasis, code marks, heading and quote markers, \boxed{...}, \text{, LaTeX's \( \) \[ \] and $
 #: (underscores inside words are kept): "\(\boxed{10}\)" is 10, not a parenthesis that _trim drops
@@ -135,7 +140,10 @@ def same_answer(first: str, second: str) -> tuple[bool, str]:
     words_a, words_b = content_words(a), content_words(b)
     if not words_a or not words_b:
         return False, "no words in common"
-    overlap = len(words_a & words_b) / min(len(words_a), len(words_b))
+    shared = len(words_a & words_b)
+    overlap, coverage = shared / min(len(words_a), len(words_b)), shared / max(len(words_a), len(words_b))
+    if overlap >= AGREEMENT_OVERLAP and coverage < AGREEMENT_COVERAGE:
+        return False, f"word overlap {overlap:.2f}, but {shared} of {max(len(words_a), len(words_b))} words"
     return overlap >= AGREEMENT_OVERLAP, f"word overlap {overlap:.2f}"
 
 
@@ -295,6 +303,9 @@ async def answers_agree(candidate: Candidate) -> Check | None:
     final = final_answer(candidate.answer)
     if not final:
         return Check(name=name, ok=False, detail="the answer is empty; end it with 'Answer: <final answer>'")
+    if _repeats_task(final, candidate.instruction):
+        detail = f"the final answer '{_clip(final)}' only repeats words of the task; solve it instead"
+        return Check(name=name, ok=False, detail=detail)
     notes = []
     if key:
         agreed, how = same_answer(final, final_answer(key))
@@ -313,6 +324,12 @@ async def answers_agree(candidate: Candidate) -> Check | None:
             return Check(name=name, ok=False, detail=detail)
         notes.append(f"a second independent answer ({how})")
     return Check(name=name, ok=True, detail=f"'{_clip(final)}' agrees with " + " and ".join(notes))
+
+
+def _repeats_task(final: str, task: str) -> bool:
+    """Whether the final answer is four or more words copied from the task, and nothing else."""
+    answer = normalise(_trim(final))
+    return len(answer.split()) >= 4 and f" {answer} " in f" {normalise(task)} "
 
 
 LABEL_LINE = re.compile(
