@@ -4,10 +4,9 @@ A skill file can name the JSON key its task is written under (`instruction_key`)
 (`instruction_fields`) and give some of them a format (`field_formats`); this module builds the pydantic
 model that asks for all of them and checks them, with an instruction type's rules (`required_fields`,
 `task_must_contain_any`), a skill's answer keys (`hidden_fields`) and held-out queries (`new_queries`),
-and a transformation's markers
-(`content_must_contain_all`). The base models
-live in `agentinstruct.agent_outputs`, the agents that use them in `agentinstruct.agents`; what a format
-means lives in `agentinstruct.field_formats`.
+and a transformation's markers (`content_must_contain_all`). The base models live in
+`agentinstruct.agent_outputs`, the agents that use them in `agentinstruct.agents`; what a format means
+lives in `agentinstruct.field_formats`.
 """
 
 from __future__ import annotations

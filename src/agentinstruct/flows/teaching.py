@@ -152,7 +152,8 @@ class TeachingStage(FlowRecords):
             "key_form": self.skill.instruction_fields.get("answer_key", ""),
         }
         tag = f"{self.skill.name}/key_recheck/{chain.instruction_type.name}"
-        result = await self.key_checker.run(self.model, asked, tag=tag)
+        seed = derive_seed(verify_with[2], "key")  # reproducible with --seed, like every other call
+        result = await self.key_checker.run(self.model, asked, tag=tag, seed=seed)
         chain.call_ids.extend(result.call_ids)
         new = str(getattr(result.output, "answer_key", "")).strip() if result.ok else ""
         if not new or " ".join(new.lower().split()) == " ".join(old.lower().split()):
