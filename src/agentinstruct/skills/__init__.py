@@ -236,8 +236,9 @@ class Skill(BaseModel):
     new_queries: list[str] = Field(
         default_factory=list,
         description="instruction_fields that hold a further query (few_shot's second_query); with any, the "
-        "task's held-out query ('... -> ?') and each of these must not repeat an input the task's examples "
-        "show, since the answer would then stand in the task: such a reply is sent back",
+        "task must ask a held-out query ('... -> ?'), which like each of these must not repeat an input the "
+        "task's examples show (the answer would then stand in the task), and these give no output: such a "
+        "reply is sent back",
     )
     directory: Path = Field(default=BUNDLED_DIR, exclude=True)
 
