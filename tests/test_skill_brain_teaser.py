@@ -163,6 +163,31 @@ def test_a_key_the_answers_dispute_is_solved_again_by_its_author(skill) -> None:
     assert fields["answer_key"] == "1440 steps" and fields["first_answer_key"] == "1680 steps"
 
 
+def test_a_second_key_from_nowhere_does_not_replace_the_first(skill) -> None:
+    """The local author re-solved a question as "Dublin", a city neither the task nor the material names,
+    and the teacher had invented the same city."""
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["wordplay"]]})
+    question = "What city did the lighthouse at Carrick Point serve?"
+    model = scripted(
+        single,
+        {"instruction": question, "answer_key": "Carrickport"},
+        teacher_answers("Answer: Dublin", "Answer: Dublin"),
+        rekey=lambda request: {"answer_key": "Dublin"},
+    )
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [rejection] = sink.rejections
+    assert not sink.pairs and "does not agree with the key 'Carrickport'" in rejection.detail
+    # a second key in the material's own words does replace it
+    model = scripted(
+        single,
+        {"instruction": question, "answer_key": "Carrickport"},
+        teacher_answers("Answer: Alder Creek", "Answer: Alder Creek"),
+        rekey=lambda request: {"answer_key": "Alder Creek"},
+    )
+    [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    assert pair.verification.checks[-1].name == "key_rechecked"
+
+
 def test_an_author_who_stands_by_a_disputed_key_leaves_the_rejection(skill) -> None:
     single = skill.model_copy(update={"instruction_types": [skill.types_by_name["math_puzzle"]]})
     model = scripted(

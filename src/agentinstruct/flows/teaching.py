@@ -10,12 +10,14 @@ and running transform → instruct → refine is `flows.skill_flow`'s job; the c
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from agentinstruct.agents import PROMPTS_DIR, Agent, AgentResult, render
 from agentinstruct.flows.records import FlowRecords
 from agentinstruct.flows.state import Chain, SeedContext, Sink, derive_seed
 from agentinstruct.pairs import Check, Lineage, Pair, Verification
+from agentinstruct.quality.agreement import content_words, normalise, numbers
 from agentinstruct.quality.checks import Candidate, run_checks
 from agentinstruct.quality.gate import deliver
 
@@ -158,6 +160,8 @@ class TeachingStage(FlowRecords):
         new = str(getattr(result.output, "answer_key", "")).strip() if result.ok else ""
         if not new or " ".join(new.lower().split()) == " ".join(old.lower().split()):
             return verification  # the author stands by its key (or could not solve it): the failure stands
+        if not key_is_derivable(new, chain):
+            return verification  # a name or fact from nowhere: teacher and author may share the invention
         chain.details = {**chain.details, "answer_key": new, "first_answer_key": old}
         rechecked = await self._verify(chain, answer, *verify_with)
         detail = f"the first key '{old}' disagreed with the answer; its author solved the task again: '{new}'"
@@ -213,3 +217,17 @@ class TeachingStage(FlowRecords):
             resample=resample,
         )
         return Verification.from_checks(await run_checks(self.checks, candidate))
+
+
+def key_is_derivable(key: str, chain: Chain) -> bool:
+    """Whether a re-derived key could come from the task and its material: option letters, a number
+    (worked out), or words that all stand in the task or the material.
+
+    The local author re-solved "What city did the lighthouse at Carrick Point serve?" as "Dublin", which
+    neither text names, and the teacher had invented the same city: a second solve by the same model is
+    evidence only where the answer can be derived.
+    """
+    if re.fullmatch(r"[A-H](?:\s*(?:,|and)\s*[A-H])*", key.strip()) or numbers(normalise(key)):
+        return True
+    given = content_words(normalise(f"{chain.instruction}\n{chain.content}"))
+    return content_words(normalise(key)) <= given

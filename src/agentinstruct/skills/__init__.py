@@ -226,7 +226,8 @@ class Skill(BaseModel):
         default=False,
         description="when a check finds the teacher's answer at odds with `answer_key`, the instruction "
         "agent solves its own task once more from the material, seeing neither its key nor the teacher's "
-        "answer; a different key replaces the first and the checks run again (the pair records both keys)",
+        "answer; a different key that can be derived (option letters, a number, words of the task or the "
+        "material) replaces the first and the checks run again (the pair records both keys)",
     )
     hidden_fields: list[str] = Field(
         default_factory=list,
