@@ -134,7 +134,10 @@ def test_a_short_row_is_padded_and_bad_structures_say_what_to_fix() -> None:
     assert "there are 2 complete triples" in problem(
         "triples", [["a", "b", "c"], ["d", "e", "f"], ["g", "", "i"]]
     )
-    assert "the record has 1 keys" in problem("json_record", {"name": "x"})
+    assert "the record has 0 facts besides its name and type" in problem("json_record", {"name": "x"})
+    # the local model's record: a name and a type, and no fact to write prose from
+    bare = {"name": "Lighthouse at Carrick Point", "type": "place", "Opened": "1852"}
+    assert "the record has 1 facts besides" in problem("json_record", bare)
     assert "it is not the record" in problem("json_record", [["a", "b"]])
     assert (
         "the mapping has no rule and 1 complete examples: give the rule in one sentence and at least 4"
