@@ -174,7 +174,16 @@ def test_valid_json_for_schema() -> None:
     )
     assert not result.ok and "Additional properties are not allowed" in result.detail
     result = valid_json_for_schema(candidate("Hannah Reed is a person."))
-    assert not result.ok and "contains no JSON value" in result.detail
+    assert not result.ok and "holds no single JSON value" in result.detail
+    # the local teacher wrote one object per entity in its ```json block: the first is not the answer
+    entity = {"type": "object", "properties": {"entity_type": {"type": "string"}}}
+    objects = '{"entity_type": "event"}\n{"entity_type": "place"}'
+    for answer in (f"```json\n{objects}\n```", objects, f"Found: {objects}"):
+        result = valid_json_for_schema(candidate(answer, entity))
+        assert not result.ok and "several values run together" in result.detail, answer
+    assert valid_json_for_schema(
+        candidate('Found {"entity_type": "event"}, and {"x": 1} is not it.', entity)
+    ).ok
     # a schema in a ```json fence is read too; formats are checked
     dated = {"type": "object", "properties": {"hired": {"type": "string", "format": "date"}}}
     assert valid_json_for_schema(

@@ -1,7 +1,8 @@
 """Text-extraction checks (SPEC §2 row 11): the answer is schema-valid JSON and its spans are the source's.
 
 - `valid_json_for_schema` (text_extraction, row 11): the answer holds one JSON value (a ```json fence, any
-  fence, the whole answer, or the first parseable object or array in it) that validates against the JSON
+  fence, the whole answer, or the first parseable object or array in it, unless another value follows it
+  at once or a ```json fence does not parse) that validates against the JSON
   Schema in `details["output_schema"]` (the instruction agent's, written as JSON or YAML; formats are
   checked where `jsonschema` can). A schema that is neither, or not a valid JSON Schema, is reported as
   the instruction agent's fault (`agentinstruct.field_formats` has already sent such a schema back).
@@ -38,7 +39,11 @@ TYPOGRAPHIC = str.maketrans(
 
 
 def extract_json_value(text: str) -> tuple[bool, Any]:
-    """(found, value): a ```json fence first, then any fence, the whole text, the first object or array."""
+    """(found, value): a ```json fence first, then any fence, the whole text, the first object or array.
+
+    Not found when a ```json fence does not parse as one value, or when values run together ("{...}
+    {...}"): the first of them is not the answer.
+    """
     fences = FENCE.findall(text)
     candidates = [body for lang, body in fences if lang.lower() == "json"]
     candidates += [body for lang, body in fences if lang.lower() != "json"]
@@ -49,11 +54,16 @@ def extract_json_value(text: str) -> tuple[bool, Any]:
             return True, json.loads(candidate)
         except json.JSONDecodeError:
             pass
+    if any(lang.lower() == "json" for lang, _ in fences):
+        return False, None  # the answer's own JSON block is not one value: no part of it stands for it
     for at in (m.start() for m in re.finditer(r"[{\[]", text)):
         try:
-            return True, decoder.raw_decode(text[at:])[0]
+            value, end = decoder.raw_decode(text[at:])
         except json.JSONDecodeError:
             continue
+        if text[at + end :].lstrip().startswith(("{", "[")):
+            return False, None  # several values run together (the local teacher's three entity objects)
+        return True, value
     return False, None
 
 
@@ -105,7 +115,10 @@ def valid_json_for_schema(candidate: Candidate) -> Check | None:
         return Check(name="valid_json_for_schema", ok=False, detail=problem)
     found, value = extract_json_value(candidate.answer)
     if not found:
-        detail = "the answer contains no JSON value; give the JSON in a ```json block"
+        detail = (
+            "the answer holds no single JSON value (none, a ```json block that does not parse, or several "
+            "values run together); give one JSON value in a ```json block"
+        )
         return Check(name="valid_json_for_schema", ok=False, detail=detail)
     validator_class = jsonschema.validators.validator_for(schema)
     validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
