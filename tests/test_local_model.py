@@ -301,6 +301,9 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
                 part["maxItems"], part["items"]["maxLength"] = 4, 24
             else:
                 part["maxItems"], part["items"]["items"]["maxLength"] = 3, 24
+    elif "items" in content:
+        content["maxItems"] = 4
+        content["items"]["items"]["maxLength"] = 24
     options = {
         "temperature": 0.8,
         "max_tokens": 200,
