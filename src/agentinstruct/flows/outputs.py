@@ -82,24 +82,21 @@ def with_type_rules(output: type[AgentOutput], itype: InstructionType) -> type[A
     if not names and not phrases:
         return output
 
-    def check_type_rules(self: Any) -> Any:
-        if self.suitable:
-            empty = [n for n in names if str(getattr(self, n, "")).strip().lower() in EMPTY_VALUES]
-            if empty:
-                raise ValueError(
-                    f"{', '.join(repr(n) for n in empty)} is empty, but a task of this type ({itype.name}) "
-                    "cannot do without it: copy it from the material"
-                )
-            if phrases and not any(contains_phrase(self.instruction, p) for p in phrases):
-                wanted = " or ".join(repr(p) for p in phrases)
-                raise ValueError(
-                    f"a task of this type ({itype.name}) must contain {wanted}, and this one does not: "
-                    f"write it again as the type asks ({itype.intent})"
-                )
-        return self
+    def check_type_rules(reply: Any) -> None:
+        empty = [n for n in names if str(getattr(reply, n, "")).strip().lower() in EMPTY_VALUES]
+        if empty:
+            raise ValueError(
+                f"{', '.join(repr(n) for n in empty)} is empty, but a task of this type ({itype.name}) "
+                "cannot do without it: copy it from the material"
+            )
+        if phrases and not any(contains_phrase(reply.instruction, p) for p in phrases):
+            wanted = " or ".join(repr(p) for p in phrases)
+            raise ValueError(
+                f"a task of this type ({itype.name}) must contain {wanted}, and this one does not: "
+                f"write it again as the type asks ({itype.intent})"
+            )
 
-    validator = model_validator(mode="after")(check_type_rules)
-    return create_model(output.__name__, __base__=output, __validators__={"_type_rules": validator})
+    return with_validator(output, "_type_rules", check_type_rules)
 
 
 def with_content_rules(output: type[AgentOutput], transformation: Transformation) -> type[AgentOutput]:
@@ -112,19 +109,16 @@ def with_content_rules(output: type[AgentOutput], transformation: Transformation
     if not markers:
         return output
 
-    def check_markers(self: Any) -> Any:
-        if self.suitable:
-            missing = [m for m in markers if not contains_phrase(self.content, m)]
-            if missing:
-                raise ValueError(
-                    f"the content lacks {', '.join(repr(m) for m in missing)}, which this transformation "
-                    f"({transformation.name}) must write: write it again as asked "
-                    f"({transformation.description})"
-                )
-        return self
+    def check_markers(reply: Any) -> None:
+        missing = [m for m in markers if not contains_phrase(reply.content, m)]
+        if missing:
+            raise ValueError(
+                f"the content lacks {', '.join(repr(m) for m in missing)}, which this transformation "
+                f"({transformation.name}) must write: write it again as asked "
+                f"({transformation.description})"
+            )
 
-    validator = model_validator(mode="after")(check_markers)
-    return create_model(output.__name__, __base__=output, __validators__={"_content_rules": validator})
+    return with_validator(output, "_content_rules", check_markers)
 
 
 def contains_phrase(task: str, phrase: str) -> bool:
@@ -143,34 +137,31 @@ def with_new_queries(output: type[AgentOutput], fields: list[str]) -> type[Agent
     if not fields:
         return output
 
-    def check_queries(self: Any) -> Any:
-        if self.suitable:
-            if "?" not in self.instruction and "___" not in self.instruction:
+    def check_queries(reply: Any) -> None:
+        if "?" not in reply.instruction and "___" not in reply.instruction:
+            raise ValueError(
+                "the task shows examples but never asks: end it with the held-out query, one new input "
+                "with '?' where its output goes"
+            )
+        shown, queries = example_inputs(reply.instruction)
+        for query in queries:
+            if query in shown:
                 raise ValueError(
-                    "the task shows examples but never asks: end it with the held-out query, one new input "
-                    "with '?' where its output goes"
+                    f"the held-out query {query!r} repeats an example the task shows, so its answer "
+                    "stands in the task: end the task with a new input that no example uses"
                 )
-            shown, queries = example_inputs(self.instruction)
-            for query in queries:
-                if query in shown:
-                    raise ValueError(
-                        f"the held-out query {query!r} repeats an example the task shows, so its answer "
-                        "stands in the task: end the task with a new input that no example uses"
-                    )
-            for name in fields:
-                answered, _ = example_inputs(str(getattr(self, name, "")))
-                if answered:
-                    raise ValueError(f"'{name}' gives its output too: write its input alone")
-                query = input_text(str(getattr(self, name, "")))
-                if query and (query in shown or query in queries):
-                    raise ValueError(
-                        f"'{name}' ({query!r}) repeats an input the task shows: give a new input that "
-                        "follows the same rule and is neither an example nor the held-out query"
-                    )
-        return self
+        for name in fields:
+            answered, _ = example_inputs(str(getattr(reply, name, "")))
+            if answered:
+                raise ValueError(f"'{name}' gives its output too: write its input alone")
+            query = input_text(str(getattr(reply, name, "")))
+            if query and (query in shown or query in queries):
+                raise ValueError(
+                    f"'{name}' ({query!r}) repeats an input the task shows: give a new input that "
+                    "follows the same rule and is neither an example nor the held-out query"
+                )
 
-    validator = model_validator(mode="after")(check_queries)
-    return create_model(output.__name__, __base__=output, __validators__={"_new_queries": validator})
+    return with_validator(output, "_new_queries", check_queries)
 
 
 def with_task_rules(output: type[AgentOutput], skill: Skill) -> type[AgentOutput]:
@@ -187,19 +178,16 @@ def with_hidden_fields(output: type[AgentOutput], fields: list[str]) -> type[Age
     if not fields:
         return output
 
-    def check_hidden(self: Any) -> Any:
-        if self.suitable:
-            for name in fields:
-                value = str(getattr(self, name, "")).strip()
-                if value and states_answer(self.instruction, value):
-                    raise ValueError(
-                        f"the task gives away its {name} ({value!r}) as the answer: remove that sentence, "
-                        f"so that the task asks and {name} alone holds the answer"
-                    )
-        return self
+    def check_hidden(reply: Any) -> None:
+        for name in fields:
+            value = str(getattr(reply, name, "")).strip()
+            if value and states_answer(reply.instruction, value):
+                raise ValueError(
+                    f"the task gives away its {name} ({value!r}) as the answer: remove that sentence, "
+                    f"so that the task asks and {name} alone holds the answer"
+                )
 
-    validator = model_validator(mode="after")(check_hidden)
-    return create_model(output.__name__, __base__=output, __validators__={"_hidden_fields": validator})
+    return with_validator(output, "_hidden_fields", check_hidden)
 
 
 def states_answer(task: str, answer: str) -> bool:
@@ -252,3 +240,16 @@ def input_text(text: str) -> str:
 
 def _is_blank(output: str) -> bool:
     return input_text(output).strip("?_ ") == ""
+
+
+def with_validator(output: type[AgentOutput], name: str, check: Any) -> type[AgentOutput]:
+    """The output model with one more rule: `check(reply)` raises ValueError on a suitable reply that
+    breaks it, so the agent is asked again with the reason (a decline is never checked)."""
+
+    def check_suitable(self: Any) -> Any:
+        if self.suitable:
+            check(self)
+        return self
+
+    validator = model_validator(mode="after")(check_suitable)
+    return create_model(output.__name__, __base__=output, __validators__={name: validator})
