@@ -144,14 +144,19 @@ def mapping_lines(mapping: dict[str, Any]) -> str:
 MIN_ENTITIES, MAX_ENTITIES, MIN_RULES = 3, 7, 3
 
 
+def _texts(value: Any) -> list[str]:
+    """A list of texts, each on one line, blank ones dropped; a TypeError when it is not a list."""
+    if not isinstance(value, list | type(None)):
+        raise TypeError("not a list of texts")
+    return [" ".join(str(item).split()) for item in value or [] if str(item).strip()]
+
+
 def scenario_lines(scenario: dict[str, Any]) -> str:
     """A puzzle scenario as "Setting:", "Entities:", "Slots:" and numbered "Rules:" lines."""
     if not isinstance(scenario, dict):
         raise TypeError("not an object")
     setting = " ".join(str(scenario.get("setting", "")).split())
-    entities = [" ".join(str(e).split()) for e in scenario.get("entities") or [] if str(e).strip()]
-    slots = [" ".join(str(s).split()) for s in scenario.get("slots") or [] if str(s).strip()]
-    rules = [" ".join(str(r).split()) for r in scenario.get("rules") or [] if str(r).strip()]
+    entities, slots, rules = (_texts(scenario.get(part)) for part in ("entities", "slots", "rules"))
     distinct = list(dict.fromkeys(e.lower() for e in entities))
     problems = []
     if not setting:
@@ -180,8 +185,7 @@ def programming_lines(material: dict[str, Any]) -> str:
     if not isinstance(material, dict):
         raise TypeError("not an object")
     problem = " ".join(str(material.get("problem", "")).split())
-    functions = [" ".join(str(f).split()) for f in material.get("functions") or [] if str(f).strip()]
-    rules = [" ".join(str(r).split()) for r in material.get("edge_cases") or [] if str(r).strip()]
+    functions, rules = _texts(material.get("functions")), _texts(material.get("edge_cases"))
     examples = [(c.strip(), r.strip()) for c, r in _lists(material.get("examples", []), 2) if c.strip()]
     code = strip_fence(str(material.get("reference_code", ""))).strip("\n")
     problems = [] if problem else ["the problem in 2-4 sentences"]
@@ -189,7 +193,9 @@ def programming_lines(material: dict[str, Any]) -> str:
         problems.append("the signature of each function the solution needs")
     if len(examples) < MIN_ITEMS:
         problems.append(f"at least {MIN_ITEMS} [call, exact result] examples (it has {len(examples)})")
-    problems += [] if not (unusable := _code_problem(code)) else [unusable]
+    unusable = _code_problem(code)
+    if unusable:
+        problems.append(unusable)
     if problems:
         raise ValueError(f"the programming material needs {'; '.join(problems)}")
     sections = ["Problem: " + problem, "Functions:", *[f"- {f}" for f in functions]]
