@@ -455,30 +455,64 @@ def test_prose_answers_must_be_about_code_the_task_holds(tools) -> None:
     assert not result.ok and "holds no code to analyse" in result.detail
 
 
-def test_a_task_about_given_code_without_the_code_is_asked_again(tools) -> None:
+def given_code_flow(itype: str, material: str, tools) -> tuple[ScriptedModel, ListSink]:
+    """One seed through a single type whose instruction agent writes code "-" first, the code next."""
     skill = load_skills()["coding"]
-    assert {t.name for t in skill.instruction_types if t.required_fields == ["code"]} == GIVEN_CODE
     replies = iter(["-", SEED_CODE])
     base = coding_reply()
 
     def reply(request: ModelRequest) -> object:
-        if "/instruct/" in request.tag:  # the local model wrote code "-" for an explanation task
-            task = "(explain_code) Explain what median does and why it sorts first."
+        if "/transform/" in request.tag:
+            return {"content": material, "suitable": True, "reason": ""}
+        if "/instruct/" in request.tag:  # the local model wrote code "-" for a task about given code
+            task = f"({itype}) Explain what median does and why it sorts first."
             return {"instruction": task, "code": next(replies), "suitable": True, "reason": ""}
         return base(request)
 
-    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["explain_code"]]})
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name[itype]]})
     model = ScriptedModel(reply)
     sink = ListSink()
     flow = SkillFlow(
         single, model, sink, FlowSettings(refinement_rounds=0), resources=FlowResources(tools=tools)
     )
     asyncio.run(flow.run_seed(code_seed(0), 0))
+    return model, sink
+
+
+def test_a_task_about_given_code_takes_the_reference_code_when_it_leaves_code_out(tools) -> None:
+    skill = load_skills()["coding"]
+    assert {t.name for t in skill.instruction_types if t.required_fields == ["code"]} == GIVEN_CODE
+    filled = {t.name for t in skill.instruction_types if t.filled_from_material}
+    assert filled == GIVEN_CODE - {"fix_bug", "complete_code"}  # those two must change the code
+    model, sink = given_code_flow("explain_code", MATERIAL, tools)
+    assert len([r for r in model.requests if "/instruct/" in r.tag]) == 1
+    [pair] = sink.pairs
+    assert f"```python\n{SEED_CODE.rstrip()}\n```" in pair.messages[1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("itype", "material"),
+    [
+        ("fix_bug", MATERIAL),  # the bug must be put in: the reference code as it is will not do
+        ("explain_code", MATERIAL.split("Reference code:")[0]),  # no code in the material to take
+        ("explain_code", MATERIAL + "\n```python\nprint(median([1]))\n```"),  # two blocks: which one?
+    ],
+)
+def test_a_task_about_given_code_without_the_code_is_asked_again(itype, material, tools) -> None:
+    model, sink = given_code_flow(itype, material, tools)
     asks = [r for r in model.requests if "/instruct/" in r.tag]
     assert len(asks) == 2
     assert (
-        "'code' is empty, but a task of this type (explain_code) cannot do without it"
+        f"'code' is empty, but a task of this type ({itype}) cannot do without it"
         in asks[1].messages[-1]["content"]
     )
-    [pair] = sink.pairs
-    assert SEED_CODE.rstrip() in pair.messages[1]["content"]
+    assert sink.pairs and SEED_CODE.rstrip() in sink.pairs[0].messages[1]["content"]
+
+
+def test_filled_from_material_names_required_fields(skill: Skill) -> None:
+    raw = skill.model_dump()
+    fix_bug = next(t for t in raw["instruction_types"] if t["name"] == "fix_bug")
+    fix_bug["required_fields"] = []
+    fix_bug["filled_from_material"] = ["code"]
+    with pytest.raises(ValueError, match=r"fix_bug.filled_from_material: \['code'\] are not in its required"):
+        Skill.model_validate(raw)

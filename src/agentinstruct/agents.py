@@ -210,7 +210,7 @@ class Agent:
                 return AgentResult(
                     "failed", reason=reason, call_ids=call_ids, prompt=prompt, tool_calls=records
                 )
-            result, error = self._parse(response.text, response.finish_reason)
+            result, error = self._parse(response.text, response.finish_reason, variables)
             if result is not None and result.ok:
                 output = result.output
                 error = copied_scaffold(output, prompt, variables) or echoed_seed(output, variables)
@@ -283,7 +283,9 @@ class Agent:
             self._schema_cache = {"name": self.output.__name__, "schema": self.output.request_schema()}
         return self._schema_cache
 
-    def _parse(self, text: str, finish_reason: str | None) -> tuple[AgentResult | None, str]:
+    def _parse(
+        self, text: str, finish_reason: str | None, variables: dict[str, Any]
+    ) -> tuple[AgentResult | None, str]:
         if finish_reason == "repetition":  # the local backend ended a reply that went into a loop
             return None, "the reply went into a loop, repeating the same passage; write it again, once"
         if self.output is None:
@@ -307,7 +309,9 @@ class Agent:
                         '"suitable": true, or give the reason in one sentence'
                     )
                 return AgentResult("not_suitable", reason=reason), ""
-            return AgentResult("ok", output=self.output.model_validate(data)), ""
+            # the variables are the validation context: a rule may read the material (flows.outputs)
+            output = self.output.model_validate(data, context=variables)
+            return AgentResult("ok", output=output), ""
         except ValidationError as exc:
             detail = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'object'}: {e['msg']}" for e in exc.errors()

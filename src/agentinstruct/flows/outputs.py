@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import AliasChoices, Field, create_model, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, create_model, model_validator
 
 from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.field_formats import EMPTY_VALUES, FieldFormat, normalised
+from agentinstruct.quality.execution import code_blocks
 from agentinstruct.skills import InstructionType, Skill, Transformation
 
 
@@ -82,8 +83,13 @@ def with_type_rules(output: type[AgentOutput], itype: InstructionType) -> type[A
     if not names and not phrases:
         return output
 
-    def check_type_rules(reply: Any) -> None:
+    def check_type_rules(reply: Any, material: str) -> None:
         empty = [n for n in names if str(getattr(reply, n, "")).strip().lower() in EMPTY_VALUES]
+        reference = material_code(material) if set(empty) & set(itype.filled_from_material) else ""
+        for name in [n for n in empty if n in itype.filled_from_material and reference]:
+            # the local model wrote "-" for the code of an explain_code task whose material holds it
+            setattr(reply, name, reference)
+            empty.remove(name)
         if empty:
             raise ValueError(
                 f"{', '.join(repr(n) for n in empty)} is empty, but a task of this type ({itype.name}) "
@@ -96,7 +102,13 @@ def with_type_rules(output: type[AgentOutput], itype: InstructionType) -> type[A
                 f"write it again as the type asks ({itype.intent})"
             )
 
-    return with_validator(output, "_type_rules", check_type_rules)
+    return with_validator(output, "_type_rules", check_type_rules, with_material=True)
+
+
+def material_code(material: str) -> str:
+    """The material's only fenced code block (its reference code), or "" when it has none or several."""
+    blocks = [code.strip("\n") for _, code in code_blocks(material)]
+    return blocks[0] if len(blocks) == 1 and blocks[0].strip() else ""
 
 
 def with_content_rules(output: type[AgentOutput], transformation: Transformation) -> type[AgentOutput]:
@@ -242,12 +254,21 @@ def _is_blank(output: str) -> bool:
     return input_text(output).strip("?_ ") == ""
 
 
-def with_validator(output: type[AgentOutput], name: str, check: Any) -> type[AgentOutput]:
+def with_validator(
+    output: type[AgentOutput], name: str, check: Any, *, with_material: bool = False
+) -> type[AgentOutput]:
     """The output model with one more rule: `check(reply)` raises ValueError on a suitable reply that
-    breaks it, so the agent is asked again with the reason (a decline is never checked)."""
+    breaks it, so the agent is asked again with the reason (a decline is never checked).
 
-    def check_suitable(self: Any) -> Any:
-        if self.suitable:
+    With `with_material`, `check(reply, material)` also gets the material the agent worked from: the
+    "content" of the validation context the agent passes (its prompt's variables), "" without one.
+    """
+
+    def check_suitable(self: Any, info: ValidationInfo) -> Any:
+        if self.suitable and with_material:
+            context = info.context if isinstance(info.context, dict) else {}
+            check(self, str(context.get("content") or ""))
+        elif self.suitable:
             check(self)
         return self
 

@@ -124,6 +124,12 @@ class InstructionType(Named):
         description="instruction_fields this type cannot do without (the code an explanation is about): "
         "a reply that leaves one empty or '-' is sent back to the instruction agent",
     )
+    filled_from_material: list[str] = Field(
+        default_factory=list,
+        description="required_fields that, left empty or '-', take the material's only fenced code block "
+        "(the reference code) instead of sending the reply back; for types that use the code as it is "
+        "(explain_code), not for those that must change it (fix_bug)",
+    )
     task_must_contain_any: list[str] = Field(
         default_factory=list,
         description="phrases of which a task of this type must hold at least one (except_question: "
@@ -261,6 +267,13 @@ class Skill(BaseModel):
         field_names += [
             (f"instruction_types.{t.name}.required_fields", t.required_fields) for t in self.instruction_types
         ]
+        for t in self.instruction_types:
+            loose = sorted(set(t.filled_from_material) - set(t.required_fields))
+            if loose:
+                raise ValueError(
+                    f"instruction_types.{t.name}.filled_from_material: {loose} are not in its "
+                    "required_fields; add them there or remove them here"
+                )
         for kind, names in field_names:
             unknown_fields = sorted(set(names) - set(self.instruction_fields))
             if unknown_fields:
