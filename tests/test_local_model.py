@@ -335,3 +335,31 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
         assert isinstance(content, list) and len(content) >= 3
         assert all(isinstance(item, list) and all(isinstance(x, str) for x in item) for item in content)
         assert all(len(item) == size for item in content) if size else all(len(item) >= 2 for item in content)
+
+
+def test_the_arrangement_schema_is_a_grammar_the_engine_enforces(local_smollm):
+    """analytical_reasoning's puzzles as data: nested rule objects and a boolean, held by the grammar."""
+    import copy
+
+    from agentinstruct.flows.arrangements import ARRANGEMENT_SCHEMA
+
+    schema = copy.deepcopy(ARRANGEMENT_SCHEMA)
+    parts = schema["properties"]
+    parts["setup"]["maxLength"] = 40  # bounds of our own, so the 135M model's strings end in time
+    for name in ("entities", "slots"):
+        parts[name]["maxItems"], parts[name]["items"]["maxLength"] = 4, 12
+    parts["rules"]["maxItems"] = 3
+    for field in parts["rules"]["items"]["properties"].values():
+        field["maxLength"] = 24
+    options = {
+        "temperature": 0.8,
+        "max_tokens": 400,
+        "seed": 5,
+        "json_schema": {"name": "t", "schema": schema},
+    }
+    response = ask(local_smollm, "Write a puzzle: Ann, Ben and Cal stand in a line.", **options)
+    assert response.finish_reason == "stop", response.text[-200:]
+    puzzle = json.loads(response.text)
+    assert set(puzzle) == {"setup", "entities", "slots", "one_each", "rules"}
+    assert isinstance(puzzle["one_each"], bool) and 3 <= len(puzzle["entities"]) <= 4
+    assert len(puzzle["rules"]) == 3 and all(set(rule) == {"text", "check"} for rule in puzzle["rules"])

@@ -118,7 +118,13 @@ def test_taxonomy_matches_the_spec_row(skill: Skill) -> None:
     assert '{"solutions": N, "answer": "..."}' in skill.instruction_fields["solver_program"]
     for t in skill.instruction_types:
         assert t.intent.strip() and "\n" not in t.intent.strip(), t.name
-        assert "itertools" in t.guidance and len(t.guidance.split()) >= 30, t.name
+        if t.task_shape == "arrangement":  # code writes the program: the guidance is about the rules
+            assert t.prompt == "analytical_reasoning/arrangement.j2", t.name
+            assert "one_each" in t.guidance and len(t.guidance.split()) >= 20, t.name
+        else:
+            assert "itertools" in t.guidance and len(t.guidance.split()) >= 30, t.name
+    arranged = [t.name for t in skill.instruction_types if t.task_shape == "arrangement"]
+    assert arranged == ["ordering", "grouping", "assignment", "conditional_logic", "scheduling"]
     goals = {g.name: g for g in skill.refinement.goals}
     assert not any(g.edits_content or g.marks_unanswerable for g in goals.values())
 
@@ -129,7 +135,7 @@ def env(skill: Skill) -> jinja2.Environment:
 
 
 def test_every_template_renders(skill: Skill, env: jinja2.Environment) -> None:
-    assert len(skill.template_files()) == 6
+    assert len(skill.template_files()) == 7
     [scenario_builder] = skill.transformations
     text = render(
         env,
@@ -142,14 +148,18 @@ def test_every_template_renders(skill: Skill, env: jinja2.Environment) -> None:
     for it in skill.instruction_types:
         text = render(
             env,
-            skill.prompts.instruction,
+            it.prompt or skill.prompts.instruction,
             content=SCENARIO,
             transformation=scenario_builder,
             instruction_type=it,
             skill=skill,
         )
-        assert SCENARIO in text and it.guidance in text and "not suitable" in text
-        assert '"solutions": 1' in text and "import itertools" in text
+        assert SCENARIO in text and it.guidance in text
+        if it.task_shape == "arrangement":
+            assert '"check": "Ann < Ben"' in text and "solver_program" not in text
+        else:
+            assert "not suitable" in text
+            assert '"solutions": 1' in text and "import itertools" in text
         teacher = render(env, skill.prompts.teacher, skill=skill, instruction_type=it)
         assert it.intent in teacher and 'last line "Answer: X"' in teacher
         assert render(

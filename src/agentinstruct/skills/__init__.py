@@ -28,6 +28,10 @@ ContentShape = Literal[
     "text", "table", "csv", "json_record", "key_values", "triples", "mapping", "scenario", "programming"
 ]
 
+#: how an instruction agent writes its task: free text, or data code turns into the task
+#: (`agentinstruct.flows.arrangements`)
+TaskShape = Literal["text", "arrangement"]
+
 
 class SkillError(ValueError):
     """A skill file is missing, malformed or inconsistent; the message names file, field and fix."""
@@ -129,6 +133,12 @@ class InstructionType(Named):
         description="required_fields that, left empty or '-', take the material's only fenced code block "
         "(the reference code) instead of sending the reply back; for types that use the code as it is "
         "(explain_code), not for those that must change it (fix_bug)",
+    )
+    task_shape: TaskShape = Field(
+        default="text",
+        description="the task is data: 'arrangement' asks for entities, slots and rules with Python checks, "
+        "and code writes the puzzle (a which-arrangement-obeys-every-rule question), its answer_key and "
+        "its solver_program; the skill must declare those two instruction_fields",
     )
     task_must_contain_any: list[str] = Field(
         default_factory=list,
@@ -267,6 +277,11 @@ class Skill(BaseModel):
         field_names += [
             (f"instruction_types.{t.name}.required_fields", t.required_fields) for t in self.instruction_types
         ]
+        field_names += [
+            (f"instruction_types.{t.name}.task_shape", ["answer_key", "solver_program"])
+            for t in self.instruction_types
+            if t.task_shape == "arrangement"
+        ]
         for t in self.instruction_types:
             loose = sorted(set(t.filled_from_material) - set(t.required_fields))
             if loose:
@@ -318,7 +333,7 @@ class Skill(BaseModel):
         ]
         files += [self.transformation_prompt(t) for t in self.transformations if not t.verbatim]
         files += [t.prompt for t in self.instruction_types if t.prompt]
-        return files
+        return list(dict.fromkeys(files))  # several types may share one prompt
 
     def summary(self) -> dict:
         """The `skills --json` shape (SPEC §4)."""

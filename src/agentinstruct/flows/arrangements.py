@@ -1,0 +1,348 @@
+"""Puzzles written as data: the model gives entities, slots and rules with checks; code writes the rest.
+
+An instruction type with `task_shape: arrangement` (analytical_reasoning's ordering, grouping, assignment,
+conditional_logic and scheduling) asks its instruction agent for a structure rather than for the puzzle,
+key and solver program: a setup, one-word entity names, the slots they take (positions, groups, days,
+"in"/"out"), whether each slot takes one entity, and rules, each a sentence plus a Python expression over
+the entity names ("Ann < Ben"). The local 1.5B model, asked for a whole puzzle and a program that solves
+it, copied the field description as its puzzle and wrote programs that counted strings in a permutation;
+a program built from the rules always matches them. Code enumerates every arrangement, refuses rules
+that never bite or that no arrangement obeys, and writes a "which arrangement obeys every rule?" question
+with one valid option and four that each break a rule, its key, and the solver program that
+`unique_solution` runs in the sandbox. A reply that already holds the puzzle as text (a larger model,
+a scripted test) is kept as it is. Puzzles written as text, and the check itself, are not here.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import itertools
+import keyword
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import model_validator
+
+from agentinstruct.agent_outputs import AgentOutput
+
+MIN_ENTITIES, MAX_ENTITIES = 3, 7
+MIN_RULES = 3
+#: arrangements enumerated at most: 7 entities in 7 slots one each (5040), or 6 in 4 shared (4096)
+MAX_ARRANGEMENTS = 20_000
+OPTION_LETTERS = "ABCDE"
+#: names a check may call besides the entities
+CHECK_FUNCTIONS = {"abs": abs, "min": min, "max": max}
+
+_ALLOWED_NODES = (
+    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.BinOp, ast.Add,
+    ast.Sub, ast.Mod, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
+    ast.Name, ast.Load, ast.Constant, ast.Tuple, ast.List, ast.Call, ast.IfExp,
+)  # fmt: skip
+
+ARRANGEMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "setup": {"type": "string", "minLength": 1},
+        "entities": {
+            "type": "array",
+            "minItems": MIN_ENTITIES,
+            "maxItems": MAX_ENTITIES,
+            "items": {"type": "string", "minLength": 1},
+        },
+        "slots": {"type": "array", "minItems": 2, "maxItems": 7, "items": {"type": "string", "minLength": 1}},
+        "one_each": {"type": "boolean"},
+        "rules": {
+            "type": "array",
+            "minItems": MIN_RULES,
+            "maxItems": 8,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string", "minLength": 1},
+                    "check": {"type": "string", "minLength": 1},
+                },
+                "required": ["text", "check"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["setup", "entities", "slots", "one_each", "rules"],
+    "additionalProperties": False,
+}
+ARRANGEMENT_DESCRIPTION = (
+    "the puzzle as data: setup (the situation in 1-3 sentences, no rules), entities (one-word names), "
+    "slots (the positions, groups, days or in/out values they take; numbers for positions and days), "
+    "one_each (true when no two entities share a slot), and rules, each a sentence and its check, a "
+    'Python expression over the entity names ("Ann < Ben", "Cal != 1", "Ann == \\"red\\"")'
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    text: str
+    check: str
+    code: Any  # the compiled check
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """A parsed puzzle structure: entities take slots (each slot at most once when `one_each`)."""
+
+    setup: str
+    entities: tuple[str, ...]
+    slots: tuple[Any, ...]
+    one_each: bool
+    rules: tuple[Rule, ...]
+
+    def count(self) -> int:
+        n, k = len(self.entities), len(self.slots)
+        return math.perm(k, n) if self.one_each else k**n
+
+    def all_arrangements(self) -> list[tuple[Any, ...]]:
+        n = len(self.entities)
+        if self.one_each:
+            return list(itertools.permutations(self.slots, n))
+        return list(itertools.product(self.slots, repeat=n))
+
+    def broken(self, arrangement: tuple[Any, ...]) -> list[int]:
+        """The numbers (from 1) of the rules this arrangement breaks."""
+        names = {**CHECK_FUNCTIONS, **dict(zip(self.entities, arrangement, strict=True))}
+        # safe to eval: `_rule` let through only names, constants, operators and calls of CHECK_FUNCTIONS
+        return [i for i, rule in enumerate(self.rules, 1) if not eval(rule.code, {"__builtins__": {}}, names)]
+
+
+def parse_arrangement(data: Any) -> Arrangement:
+    """The structure, checked: one-word distinct entities, distinct slots, rules whose checks parse."""
+    if not isinstance(data, dict):
+        raise TypeError("not an object")
+    entities = tuple(str(e).strip() for e in _list(data.get("entities")))
+    bad = [e for e in entities if not e.isidentifier() or keyword.iskeyword(e) or e in CHECK_FUNCTIONS]
+    if bad:
+        raise ValueError(f"entities {bad} are not one-word names: name each with one word (Ann, Mill, North)")
+    if not MIN_ENTITIES <= len(set(entities)) == len(entities) <= MAX_ENTITIES:
+        raise ValueError(f"give {MIN_ENTITIES}-{MAX_ENTITIES} entities, each named once")
+    texts = [" ".join(str(s).split()) for s in _list(data.get("slots"))]
+    slots = tuple(int(s) if s.lstrip("-").isdigit() else s for s in texts)
+    if len(set(slots)) != len(slots) or len(slots) < 2:
+        raise ValueError("give at least 2 slots, each once")
+    one_each = bool(data.get("one_each"))
+    if one_each and len(slots) < len(entities):
+        raise ValueError(
+            f"one_each is true but there are {len(slots)} slots for {len(entities)} entities: add slots "
+            "or set one_each to false"
+        )
+    rules = tuple(_rule(n, r, set(entities)) for n, r in enumerate(_list(data.get("rules")), 1))
+    if len(rules) < MIN_RULES:
+        raise ValueError(f"give at least {MIN_RULES} rules")
+    return Arrangement(" ".join(str(data.get("setup", "")).split()), entities, slots, one_each, rules)
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError("not a list")
+    return value
+
+
+def _rule(number: int, rule: Any, entities: set[str]) -> Rule:
+    if not isinstance(rule, dict):
+        raise TypeError("a rule is not an object")
+    text, check = " ".join(str(rule.get("text", "")).split()), str(rule.get("check", "")).strip()
+    try:
+        tree = ast.parse(check, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"rule {number}'s check {check!r} is not a Python expression") from None
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    strange = sorted(names - entities - set(CHECK_FUNCTIONS))
+    foreign = [type(node).__name__ for node in ast.walk(tree) if not isinstance(node, _ALLOWED_NODES)]
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and not isinstance(n.func, ast.Name)]
+    if strange or foreign or calls or not names & entities or not text:
+        detail = f"it uses {strange}, which are not entities" if strange else "write it with entity names"
+        raise ValueError(
+            f"rule {number}'s check {check!r} cannot be used ({detail}): a check is an expression over "
+            "the entity names with comparisons, and, or, not, abs, + and -"
+        )
+    return Rule(text, ast.unparse(tree), compile(tree, f"<rule {number}>", "eval"))
+
+
+def arrangement_puzzle(arrangement: Arrangement) -> tuple[str, str, str]:
+    """(puzzle text, answer key, solver program) for a "which arrangement obeys every rule?" question."""
+    if arrangement.count() > MAX_ARRANGEMENTS:
+        raise ValueError(
+            f"{arrangement.count()} arrangements are too many to check: use fewer entities or slots"
+        )
+    everything = arrangement.all_arrangements()
+    try:
+        broken = {a: arrangement.broken(a) for a in everything}
+    except Exception as exc:  # a check that compares a number with a text, divides by zero...
+        raise ValueError(f"a check fails when evaluated ({exc}): compare entities with slot values") from None
+    for number, rule in enumerate(arrangement.rules, 1):
+        if not any(number in b for b in broken.values()):
+            raise ValueError(
+                f"rule {number}'s check {rule.check!r} holds in every arrangement, so it says nothing: "
+                f"write the check so that it is false exactly when the rule ({rule.text}) is broken"
+            )
+    valid = [a for a, b in broken.items() if not b]
+    if not valid:
+        raise ValueError(
+            "no arrangement obeys every rule: the rules contradict each other; drop or loosen one"
+        )
+    # seeded by the structure, so the same reply always makes the same puzzle (runs are reproducible)
+    rules = [(rule.text, rule.check) for rule in arrangement.rules]
+    digest = hashlib.sha256(repr((arrangement.entities, arrangement.slots, rules)).encode())
+    rng = random.Random(digest.digest())
+    answer = rng.choice(valid)
+    wrong = _distractors(arrangement, answer, broken, rng)
+    options = [*wrong, answer]
+    rng.shuffle(options)
+    key = OPTION_LETTERS[options.index(answer)]
+    return _puzzle_text(arrangement, options), key, _solver_program(arrangement, options)
+
+
+def _distractors(
+    arrangement: Arrangement,
+    answer: tuple[Any, ...],
+    broken: dict[tuple[Any, ...], list[int]],
+    rng: random.Random,
+) -> list[tuple[Any, ...]]:
+    """Four invalid arrangements, near the answer first (one swap or one move away): each breaks a rule."""
+    near = []
+    for i, j in itertools.combinations(range(len(answer)), 2):
+        swapped = list(answer)
+        swapped[i], swapped[j] = swapped[j], swapped[i]
+        near.append(tuple(swapped))
+    for i, slot in itertools.product(range(len(answer)), arrangement.slots):
+        near.append((*answer[:i], slot, *answer[i + 1 :]))
+    near = list(dict.fromkeys(a for a in near if broken.get(a)))
+    rng.shuffle(near)
+    far = [a for a, b in broken.items() if b and a not in near]
+    rng.shuffle(far)
+    # options that break different rules teach more than four that break the same one
+    chosen: list[tuple[Any, ...]] = []
+    for candidate in [*near, *far]:
+        if len(chosen) == len(OPTION_LETTERS) - 1:
+            break
+        if tuple(broken[candidate]) not in {tuple(broken[c]) for c in chosen}:
+            chosen.append(candidate)
+    for candidate in [*near, *far]:  # not enough distinct ones: fill up with any
+        if len(chosen) < len(OPTION_LETTERS) - 1 and candidate not in chosen:
+            chosen.append(candidate)
+    if len(chosen) < len(OPTION_LETTERS) - 1:
+        raise ValueError("the rules leave too few broken arrangements for four wrong options: add a rule")
+    return chosen
+
+
+def _sequence(arrangement: Arrangement) -> bool:
+    """Whether options read as orders: numbered slots, one entity each, every slot taken."""
+    return (
+        arrangement.one_each
+        and len(arrangement.slots) == len(arrangement.entities)
+        and all(isinstance(s, int) for s in arrangement.slots)
+    )
+
+
+def _option_text(arrangement: Arrangement, option: tuple[Any, ...]) -> str:
+    by_slot = {
+        slot: [e for e, s in zip(arrangement.entities, option, strict=True) if s == slot]
+        for slot in arrangement.slots
+    }
+    if _sequence(arrangement):
+        return ", ".join(by_slot[slot][0] for slot in sorted(arrangement.slots))
+    return "; ".join(f"{slot}: {', '.join(names) or 'none'}" for slot, names in by_slot.items())
+
+
+def _puzzle_text(arrangement: Arrangement, options: list[tuple[Any, ...]]) -> str:
+    entities, slots = ", ".join(arrangement.entities), ", ".join(map(str, arrangement.slots))
+    share = "no two of them the same" if arrangement.one_each else "several may share one"
+    lines = [arrangement.setup, "", f"Each of {entities} takes exactly one of: {slots} ({share}).", "Rules:"]
+    lines += [f"{n}. {rule.text}" for n, rule in enumerate(arrangement.rules, 1)]
+    if _sequence(arrangement):
+        first, last = min(arrangement.slots), max(arrangement.slots)
+        question = f"Which one of the following could be the order, from {first} to {last}?"
+    else:
+        question = "Which one of the following could be the complete arrangement?"
+    lines += ["", question]
+    lines += [
+        f"({letter}) {_option_text(arrangement, o)}"
+        for letter, o in zip(OPTION_LETTERS, options, strict=True)
+    ]
+    return "\n".join(lines)
+
+
+def _solver_program(arrangement: Arrangement, options: list[tuple[Any, ...]]) -> str:
+    """A program that enumerates every arrangement, keeps those obeying the rules and tests each option."""
+    params = ", ".join(arrangement.entities)
+    body = []
+    for n, rule in enumerate(arrangement.rules, 1):
+        body += [f"    # {n}. {rule.text}", f"    if not ({rule.check}):", "        return False"]
+    generator = (
+        f"itertools.permutations(SLOTS, {len(arrangement.entities)})"
+        if arrangement.one_each
+        else f"itertools.product(SLOTS, repeat={len(arrangement.entities)})"
+    )
+    option_lines = [f"    {letter!r}: {o!r}," for letter, o in zip(OPTION_LETTERS, options, strict=True)]
+    return "\n".join(
+        [
+            "import itertools",
+            "import json",
+            "",
+            f"SLOTS = {list(arrangement.slots)!r}",
+            "",
+            "",
+            f"def obeys({params}):",
+            *body,
+            "    return True",
+            "",
+            "",
+            f"valid = {{a for a in {generator} if obeys(*a)}}",
+            "OPTIONS = {",
+            *option_lines,
+            "}",
+            "good = [letter for letter, option in OPTIONS.items() if option in valid]",
+            'print(json.dumps({"solutions": len(good), "answer": ",".join(good)}))',
+        ]
+    )
+
+
+def arranged_output(output: type[AgentOutput], key: str) -> type[AgentOutput]:
+    """The instruction output model whose task (under JSON key `key`) is asked for as an arrangement.
+
+    Code writes the puzzle text, `answer_key` and `solver_program` from it before the fields are
+    validated; a reply with the puzzle as text and its own key and program is kept as it is.
+    """
+
+    class ArrangedOutput(output):  # type: ignore[misc,valid-type]
+        @model_validator(mode="before")
+        @classmethod
+        def _written_from_arrangement(cls, data: Any) -> Any:
+            if not isinstance(data, dict) or data.get("suitable") in (False, "false"):
+                return data
+            name = key if key in data else "instruction"
+            if isinstance(data.get(name), str):
+                return data
+            try:
+                puzzle, answer_key, program = arrangement_puzzle(parse_arrangement(data.get(name)))
+            except (TypeError, ValueError) as exc:
+                problem = exc if isinstance(exc, ValueError) else f"it is not {ARRANGEMENT_DESCRIPTION}"
+                raise ValueError(f"'{key}': {problem}") from None
+            return {**data, name: puzzle, "answer_key": answer_key, "solver_program": program}
+
+        @classmethod
+        def request_schema(cls) -> dict[str, Any]:
+            """The structure alone; the key and program are code's to write, so they are not asked for."""
+            request = super().request_schema()
+            properties = request["properties"]
+            task = next(
+                n for n in properties if n not in ("answer_key", "solver_program", "suitable", "reason")
+            )
+            properties[task] = {**copy.deepcopy(ARRANGEMENT_SCHEMA), "description": ARRANGEMENT_DESCRIPTION}
+            for name in ("answer_key", "solver_program"):
+                properties.pop(name, None)
+            request["required"] = [n for n in request["required"] if n in properties]
+            return request
+
+    ArrangedOutput.__name__ = ArrangedOutput.__qualname__ = f"Arranged{output.__name__}"
+    return ArrangedOutput

@@ -1,0 +1,223 @@
+"""Puzzles written as data (`task_shape: arrangement`): code writes the question, key and solver program.
+
+The puzzle code writes is verified by `unique_solution` in the real sandbox (its program finds exactly the
+key, and a teacher who gives another letter fails); a structure that cannot make a fair puzzle is sent back
+with the reason (rules that never bite, rules that contradict, checks that are not expressions over the
+entities, names that are not one word); the flow asks the local model for the structure alone, and a
+larger model's text puzzle still passes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+
+from agentinstruct.flows import FlowSettings, SkillFlow
+from agentinstruct.flows.arrangements import arrangement_puzzle, parse_arrangement
+from agentinstruct.flows.resources import FlowResources, build_tools
+from agentinstruct.models import ModelRequest, ScriptedModel
+from agentinstruct.quality.checks import Candidate
+from agentinstruct.quality.execution import unique_solution
+from agentinstruct.skills import load_skills
+from test_flows import ListSink, make_seed
+
+pytestmark = pytest.mark.timeout(180)
+
+ORDER = {
+    "setup": "Five keepers each take one night of the watch at Carrick Point, nights 1 to 5.",
+    "entities": ["Ada", "Bo", "Cy", "Di", "Ed"],
+    "slots": ["1", "2", "3", "4", "5"],
+    "one_each": True,
+    "rules": [
+        {"text": "Ada watches before Bo.", "check": "Ada < Bo"},
+        {"text": "Cy does not watch on night 5.", "check": "Cy != 5"},
+        {"text": "Di watches the night right after Ed.", "check": "Di == Ed + 1"},
+        {"text": "Bo does not watch on night 1.", "check": "Bo != 1"},
+    ],
+}
+GROUPS = {
+    "setup": "Four volunteers join the North or the South team for the garden clean-up.",
+    "entities": ["Ann", "Ben", "Cal", "Dee"],
+    "slots": ["North", "South"],
+    "one_each": False,
+    "rules": [
+        {"text": "Ann and Ben are on different teams.", "check": "Ann != Ben"},
+        {"text": "Cal is on North.", "check": "Cal == 'North'"},
+        {"text": "If Dee is on North, Ann is on South.", "check": "Dee != 'North' or Ann == 'South'"},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def tools():
+    return build_tools(["python"], None)  # the process-wide default sandbox: shared, never closed here
+
+
+def verified(puzzle: str, key: str, program: str, answer: str, tools):
+    details = {"answer_key": key, "solver_program": program}
+    item = Candidate(
+        "analytical_reasoning", "ordering", "", puzzle, answer, False, details=details, tools=tools
+    )
+    return asyncio.run(unique_solution(item))
+
+
+@pytest.mark.parametrize("data", [ORDER, GROUPS], ids=["ordering", "grouping"])
+def test_the_written_puzzle_has_one_answer_the_key_and_its_program_says_so(data, tools) -> None:
+    puzzle, key, program = arrangement_puzzle(parse_arrangement(data))
+    assert (puzzle, key, program) == arrangement_puzzle(parse_arrangement(data)), "reproducible"
+    assert puzzle.startswith(data["setup"]) and all(r["text"] in puzzle for r in data["rules"])
+    options = [line for line in puzzle.splitlines() if line[:1] == "(" and line[2:4] == ") "]
+    assert [o[:3] for o in options] == ["(A)", "(B)", "(C)", "(D)", "(E)"]
+    good = verified(puzzle, key, program, f"Each other option breaks a rule.\nAnswer: {key}", tools)
+    assert good.ok, good.detail
+    assert f"exactly 1 solution ({key})" in good.detail
+    other = "A" if key != "A" else "B"
+    wrong = verified(puzzle, key, program, f"Answer: {other}", tools)
+    assert not wrong.ok and f"the teacher answered {other}" in wrong.detail
+
+
+def test_orders_read_as_sequences_and_groups_by_slot() -> None:
+    order, _, _ = arrangement_puzzle(parse_arrangement(ORDER))
+    assert "could be the order, from 1 to 5?" in order and "(no two of them the same)" in order
+    assert all(o.count(",") == 4 for o in order.splitlines() if o.startswith("(") and o[2] == ")")
+    groups, _, _ = arrangement_puzzle(parse_arrangement(GROUPS))
+    assert "could be the complete arrangement?" in groups and "(several may share one)" in groups
+    assert all("North: " in o and "; South: " in o for o in groups.splitlines() if o.startswith("(A)"))
+
+
+def test_each_wrong_option_breaks_a_rule_and_they_break_different_ones() -> None:
+    arrangement = parse_arrangement(ORDER)
+    _, key, program = arrangement_puzzle(arrangement)
+    options = json.loads(
+        "{"
+        + program.split("OPTIONS = {")[1]
+        .split("}")[0]
+        .replace("'", '"')
+        .replace("(", "[")
+        .replace(")", "]")
+        .rstrip()
+        .rstrip(",")
+        + "}"
+    )
+    broken = {letter: arrangement.broken(tuple(o)) for letter, o in options.items()}
+    assert broken.pop(key) == []
+    assert all(broken.values()) and len({tuple(b) for b in broken.values()}) >= 3
+
+
+def with_rules(data: dict, *rules: tuple[str, str], **changes: object) -> dict:
+    return {**data, **changes, "rules": [{"text": t, "check": c} for t, c in rules] or data["rules"]}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({**ORDER, "entities": ["Ada", "Bo", "Cy", "Di", "Ed Smith"]}, "not one-word names"),
+        ({**ORDER, "entities": ["Ada", "Ada", "Cy", "Di", "Ed"]}, "each named once"),
+        ({**ORDER, "slots": ["1", "2", "3", "4"]}, "4 slots for 5 entities"),
+        (
+            with_rules(ORDER, ("Ada is early.", "Ada < 9"), ("Bo is late.", "Bo > 1"), ("x", "Cy != 5")),
+            "holds in every",
+        ),
+        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo < Ada"), ("c", "Cy != 5")), "contradict"),
+        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo.real > 1"), ("c", "Cy != 5")), "cannot be used"),
+        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "__import__('os')"), ("c", "Cy != 5")), "cannot be used"),
+        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Zed != 1"), ("c", "Cy != 5")), "['Zed'], which are not"),
+        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo <"), ("c", "Cy != 5")), "not a Python expression"),
+        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo < 'x'"), ("c", "Cy != 5")), "fails when evaluated"),
+        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Cy != 5")), "at least 3 rules"),
+        (
+            {
+                **ORDER,
+                "entities": [*ORDER["entities"], "Fay", "Gus"],
+                "slots": [*"1234567"],
+                "one_each": False,
+            },
+            "823543 arrangements are too many",
+        ),
+    ],
+)
+def test_a_structure_that_cannot_make_a_fair_puzzle_is_sent_back(data, message) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        arrangement_puzzle(parse_arrangement(data))
+
+
+def arranged_reply(puzzle: object, teacher_letter: str | None = None):
+    """Scripted agents: the instruction agent writes `puzzle`; the teacher answers the key it reads."""
+
+    def reply(request: ModelRequest) -> object:
+        stage = request.tag.split("/")[1]
+        if stage == "transform":
+            return {"content": "Setting: a watch.\nEntities: Ada, Bo, Cy", "suitable": True, "reason": ""}
+        if stage == "instruct":
+            return {"puzzle": puzzle, "suitable": True, "reason": ""}
+        assert stage == "teacher", request.tag
+        if not any("Result of python" in str(m.get("content")) for m in request.messages):
+            return {"action": "call", "tool": "python", "arguments": {"code": "print(5 * 4)"}}
+        return {
+            "action": "answer",
+            "answer": f"Checking each option against the rules.\nAnswer: {teacher_letter}",
+        }
+
+    return reply
+
+
+def run_ordering(model: ScriptedModel, tools) -> ListSink:
+    skill = load_skills()["analytical_reasoning"]
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["ordering"]]})
+    sink = ListSink()
+    flow = SkillFlow(
+        single, model, sink, FlowSettings(refinement_rounds=0), resources=FlowResources(tools=tools)
+    )
+    asyncio.run(flow.run_seed(make_seed(0, "Five keepers share the watch at Carrick Point."), 0))
+    return sink
+
+
+def test_the_flow_asks_for_the_structure_and_keeps_the_verified_puzzle(tools) -> None:
+    _, key, _ = arrangement_puzzle(parse_arrangement(ORDER))
+    model = ScriptedModel(arranged_reply(ORDER, key))
+    sink = run_ordering(model, tools)
+    [ask] = [r for r in model.requests if "/instruct/" in r.tag]
+    properties = ask.json_schema["schema"]["properties"]
+    assert list(properties) == ["puzzle", "suitable", "reason"]  # the key and program are code's
+    assert properties["puzzle"]["properties"]["rules"]["items"]["required"] == ["text", "check"]
+    assert "solver_program" not in ask.messages[-1]["content"]
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"].startswith(ORDER["setup"]) and "(E) " in pair.messages[1]["content"]
+    assert pair.verification.status == "passed"
+    fields = pair.lineage.seed_instruction.fields
+    assert fields["answer_key"] == key and fields["solver_program"].startswith("import itertools")
+
+
+def test_a_structure_without_a_fair_puzzle_goes_back_before_any_teacher_call(tools) -> None:
+    never = with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo < Ada"), ("c", "Cy != 5"))
+    replies = iter([never, ORDER])
+    _, key, _ = arrangement_puzzle(parse_arrangement(ORDER))
+    base = arranged_reply(None, key)
+
+    def reply(request: ModelRequest) -> object:
+        if "/instruct/" in request.tag:
+            return {"puzzle": next(replies), "suitable": True, "reason": ""}
+        return base(request)
+
+    model = ScriptedModel(reply)
+    sink = run_ordering(model, tools)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2 and "the rules contradict each other" in asks[1].messages[-1]["content"]
+    assert len(sink.pairs) == 1
+
+
+def test_a_puzzle_written_as_text_keeps_its_own_key_and_program(tools) -> None:
+    from test_skill_analytical_reasoning import PROGRAM, PUZZLE
+
+    def reply(request: ModelRequest) -> object:
+        if "/instruct/" in request.tag:
+            fields = {"answer_key": "A", "solver_program": PROGRAM}
+            return {"puzzle": PUZZLE, **fields, "suitable": True, "reason": ""}
+        return arranged_reply(None, "A")(request)
+
+    sink = run_ordering(ScriptedModel(reply), tools)
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"] == PUZZLE and pair.verification.status == "passed"
