@@ -64,6 +64,9 @@ def variables_for(
         "instruction_type": itype,
         "skill": skill,
     }
+    for own in skill.instruction_types:  # a type with a prompt of its own (a task shape's) renders too
+        if own.prompt:
+            result[own.prompt] = {**result[skill.prompts.instruction], "instruction_type": own}
     result[skill.prompts.suggester] = refine
     result[skill.prompts.editor] = {**refine, "suggestion": suggestion}
     result[skill.prompts.teacher] = {"skill": skill, "instruction_type": itype, "tools": skill.teacher_tools}

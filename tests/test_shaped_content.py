@@ -150,6 +150,11 @@ def test_a_short_row_is_padded_and_bad_structures_say_what_to_fix() -> None:
         "mapping", {"rule": "r", "examples": examples}
     )
     assert written("mapping", {"rule": "r", "examples": [*echoes, ["1852", "19th"], ["1942", "20th"]]})
+    # the local model mapped terms to whole sentences, which no answer matches word for word
+    sentences = [["flats", "the parts of the town where people live and sleep at night"], *examples[2:]]
+    assert "the outputs of examples [1] are longer than 8 words" in problem(
+        "mapping", {"rule": "r", "examples": [*sentences, ["1942", "20th"], ["1900", "19th"]]}
+    )
 
 
 def test_a_text_reply_is_kept_and_a_decline_needs_no_structure() -> None:

@@ -61,10 +61,14 @@ def test_every_template_renders_strictly(skill) -> None:
     assert "Second query: Input: 2000-2024 -> 24" in rendered[skill.prompts.editor]
     assert "Expected answer: 75" in rendered[skill.prompts.suggester]
     assert '"Answer: <output>"' in rendered[skill.prompts.teacher]
-    template = environment(skill).get_template(skill.prompts.instruction)
     for itype in skill.instruction_types:
+        template = environment(skill).get_template(itype.prompt or skill.prompts.instruction)
         shown = template.render(**{**variables[skill.prompts.instruction], "instruction_type": itype})
-        assert itype.guidance in shown and "second_query" in shown and "answer_key" in shown
+        assert itype.guidance in shown and "second_query" in shown and MAPPING in shown
+        # a held-out task's key and second answer are the held-out pairs' outputs: code writes them
+        assert ("answer_key" in shown) == (itype.task_shape == "text"), itype.name
+    held_out = [t.name for t in skill.instruction_types if t.task_shape == "held_out"]
+    assert held_out == ["pattern_induction", "classification_from_examples", "format_transformation"]
 
 
 def teacher(request: ModelRequest) -> str:

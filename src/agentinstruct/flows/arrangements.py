@@ -9,14 +9,13 @@ it, copied the field description as its puzzle and wrote programs that counted s
 a program built from the rules always matches them. Code enumerates every arrangement, refuses rules
 that never bite or that no arrangement obeys, and writes a "which arrangement obeys every rule?" question
 with one valid option and four that each break a rule, its key, and the solver program that
-`unique_solution` runs in the sandbox. A reply that already holds the puzzle as text (a larger model,
-a scripted test) is kept as it is. Puzzles written as text, and the check itself, are not here.
+`unique_solution` runs in the sandbox. How a shaped task is asked for and read back is
+`flows.task_shapes`'; puzzles written as text, and the check itself, are not here.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
 import hashlib
 import itertools
 import keyword
@@ -24,10 +23,6 @@ import math
 import random
 from dataclasses import dataclass
 from typing import Any
-
-from pydantic import model_validator
-
-from agentinstruct.agent_outputs import AgentOutput
 
 MIN_ENTITIES, MAX_ENTITIES = 3, 7
 MIN_RULES = 3
@@ -307,42 +302,7 @@ def _solver_program(arrangement: Arrangement, options: list[tuple[Any, ...]]) ->
     )
 
 
-def arranged_output(output: type[AgentOutput], key: str) -> type[AgentOutput]:
-    """The instruction output model whose task (under JSON key `key`) is asked for as an arrangement.
-
-    Code writes the puzzle text, `answer_key` and `solver_program` from it before the fields are
-    validated; a reply with the puzzle as text and its own key and program is kept as it is.
-    """
-
-    class ArrangedOutput(output):  # type: ignore[misc,valid-type]
-        @model_validator(mode="before")
-        @classmethod
-        def _written_from_arrangement(cls, data: Any) -> Any:
-            if not isinstance(data, dict) or data.get("suitable") in (False, "false"):
-                return data
-            name = key if key in data else "instruction"
-            if isinstance(data.get(name), str):
-                return data
-            try:
-                puzzle, answer_key, program = arrangement_puzzle(parse_arrangement(data.get(name)))
-            except (TypeError, ValueError) as exc:
-                problem = exc if isinstance(exc, ValueError) else f"it is not {ARRANGEMENT_DESCRIPTION}"
-                raise ValueError(f"'{key}': {problem}") from None
-            return {**data, name: puzzle, "answer_key": answer_key, "solver_program": program}
-
-        @classmethod
-        def request_schema(cls) -> dict[str, Any]:
-            """The structure alone; the key and program are code's to write, so they are not asked for."""
-            request = super().request_schema()
-            properties = request["properties"]
-            task = next(
-                n for n in properties if n not in ("answer_key", "solver_program", "suitable", "reason")
-            )
-            properties[task] = {**copy.deepcopy(ARRANGEMENT_SCHEMA), "description": ARRANGEMENT_DESCRIPTION}
-            for name in ("answer_key", "solver_program"):
-                properties.pop(name, None)
-            request["required"] = [n for n in request["required"] if n in properties]
-            return request
-
-    ArrangedOutput.__name__ = ArrangedOutput.__qualname__ = f"Arranged{output.__name__}"
-    return ArrangedOutput
+def arrangement_fields(data: Any) -> dict[str, str]:
+    """The task shape's fields from an arrangement: the puzzle text (under \"task\"), its key and program."""
+    puzzle, answer_key, program = arrangement_puzzle(parse_arrangement(data))
+    return {"task": puzzle, "answer_key": answer_key, "solver_program": program}

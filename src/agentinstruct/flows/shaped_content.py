@@ -31,6 +31,8 @@ from agentinstruct.skills import ContentShape
 
 #: fewest data rows (after the header), facts or triples a shaped content needs to be worth a task
 MIN_ITEMS = 2
+#: the longest output of a mapping's example (few_shot_reasoning compares answers with them exactly)
+MAX_OUTPUT_WORDS = 8
 
 
 def _lists(value: Any, size: int | None = None) -> list[list[str]]:
@@ -135,6 +137,12 @@ def mapping_lines(mapping: dict[str, Any]) -> str:
             f"{copies} of the {len(examples)} examples give their input back as the output, so there is no "
             "rule to learn: each output must be what the rule makes of its input (a category, a converted "
             "value, a reformatted name)"
+        )
+    long = [n for n, (_, o) in enumerate(examples, 1) if len(o.split()) > MAX_OUTPUT_WORDS]
+    if long:  # the local model mapped terms to whole sentences: no solver's answer can match those
+        raise ValueError(
+            f"the outputs of examples {long} are longer than {MAX_OUTPUT_WORDS} words: a solver's answer is "
+            "compared with an output word for word, so make each a category name, a number or a few words"
         )
     lines = [f"Input: {i} -> Output: {o}" for i, o in examples]
     return "\n".join([f"Rule: {rule}", "Examples:", *lines])

@@ -27,7 +27,6 @@ from agentinstruct.agent_outputs import (
 from agentinstruct.agents import PROMPTS_DIR, Agent, AgentResult
 from agentinstruct.documents import Seed
 from agentinstruct.field_formats import shown_in_task
-from agentinstruct.flows.arrangements import arranged_output
 from agentinstruct.flows.outputs import (
     with_content_rules,
     with_skill_fields,
@@ -44,6 +43,7 @@ from agentinstruct.flows.state import (
     derive_seed,
     output_details,
 )
+from agentinstruct.flows.task_shapes import task_shaped
 from agentinstruct.flows.teaching import TeachingStage
 from agentinstruct.flows.verbatim import seed_words
 from agentinstruct.models.base import Model
@@ -137,7 +137,7 @@ class SkillFlow(TeachingStage):
             t.name: agent(
                 t.name,
                 t.prompt or skill.prompts.instruction,
-                with_type_rules(self._task_shaped(instruction_output, t), t),
+                with_type_rules(task_shaped(instruction_output, t.task_shape, skill.instruction_key), t),
                 reconsider_declines=True,
             )
             for t in skill.instruction_types
@@ -162,12 +162,6 @@ class SkillFlow(TeachingStage):
                 temperature=settings.temperature,
                 max_tokens=settings.max_tokens,
             )
-
-    def _task_shaped(self, output: type, itype: InstructionType) -> type:
-        """The instruction output model for a type's task shape (unchanged for text)."""
-        if itype.task_shape == "arrangement":
-            return arranged_output(output, self.skill.instruction_key)
-        return output
 
     # -- one seed ----------------------------------------------------------------------------------
     async def run_seed(self, seed: Seed, ordinal: int | None = None) -> int:

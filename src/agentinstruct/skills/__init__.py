@@ -28,9 +28,14 @@ ContentShape = Literal[
     "text", "table", "csv", "json_record", "key_values", "triples", "mapping", "scenario", "programming"
 ]
 
-#: how an instruction agent writes its task: free text, or data code turns into the task
-#: (`agentinstruct.flows.arrangements`)
-TaskShape = Literal["text", "arrangement"]
+#: how an instruction agent writes its task: free text, or data code turns into the task and its keys
+#: (`agentinstruct.flows.task_shapes`)
+TaskShape = Literal["text", "arrangement", "held_out"]
+#: the instruction_fields each task shape writes, which a skill using it must declare
+SHAPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "arrangement": ("answer_key", "solver_program"),
+    "held_out": ("answer_key", "second_query", "second_answer"),
+}
 
 
 class SkillError(ValueError):
@@ -136,9 +141,11 @@ class InstructionType(Named):
     )
     task_shape: TaskShape = Field(
         default="text",
-        description="the task is data: 'arrangement' asks for entities, slots and rules with Python checks, "
-        "and code writes the puzzle (a which-arrangement-obeys-every-rule question), its answer_key and "
-        "its solver_program; the skill must declare those two instruction_fields",
+        description="the task is data, from which code writes the task and the fields named here (the skill "
+        "must declare them): 'arrangement' asks for entities, slots and rules with Python checks, and "
+        "writes a which-arrangement-obeys-every-rule puzzle, its answer_key and solver_program; "
+        "'held_out' asks for [input, output] examples and two held-out pairs, and writes the few-shot "
+        "task, its answer_key, second_query and second_answer",
     )
     task_must_contain_any: list[str] = Field(
         default_factory=list,
@@ -278,9 +285,9 @@ class Skill(BaseModel):
             (f"instruction_types.{t.name}.required_fields", t.required_fields) for t in self.instruction_types
         ]
         field_names += [
-            (f"instruction_types.{t.name}.task_shape", ["answer_key", "solver_program"])
+            (f"instruction_types.{t.name}.task_shape", list(SHAPE_FIELDS[t.task_shape]))
             for t in self.instruction_types
-            if t.task_shape == "arrangement"
+            if t.task_shape != "text"
         ]
         for t in self.instruction_types:
             loose = sorted(set(t.filled_from_material) - set(t.required_fields))

@@ -1,0 +1,121 @@
+"""Few-shot tasks written as data (`task_shape: held_out`): code writes the task, its key and second query.
+
+The fields code writes from the pairs (a rule task and a class task), the pairs it sends back (a held-out
+input an example shows, two held-out pairs alike, an answer too long to compare, a class no example
+shows, too few examples), and the flow: the instruction agent is asked for the pairs alone, and a teacher
+who infers the rule passes both checks.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.flows.held_out import held_out_fields
+from agentinstruct.models import ModelRequest
+from keyed_skills_support import load, run, scripted
+
+pytestmark = pytest.mark.timeout(60)
+
+MAPPING = (
+    "Rule: the output is the number of years between the two years.\nExamples:\n"
+    "Input: 1852-1942 -> Output: 90\nInput: 1900-1950 -> Output: 50\nInput: 1990-2001 -> Output: 11\n"
+    "Input: 1800-1875 -> Output: 75\nInput: 2000-2024 -> Output: 24"
+)
+YEARS = {
+    "examples": [["1852-1942", "90"], ["1900-1950", "50"], ["1990-2001", "11"]],
+    "query": ["1800-1875", "75"],
+    "second_query": ["2000-2024", "24"],
+}
+PLACES = {
+    "examples": [
+        ["Priya Ansel", "person"],
+        ["Mill Lane", "street"],
+        ["Gareth Pryce", "person"],
+        ["Station Road", "street"],
+        ["Deborah Mwangi", "person"],
+        ["Weir Street", "street"],
+    ],
+    "query": ["Harbour Road", "street"],
+    "second_query": ["Ada Lovelace", "person"],
+}
+
+
+def test_a_rule_task_ends_with_its_query_and_keeps_the_answers_apart() -> None:
+    fields = held_out_fields(YEARS)
+    task = fields["task"]
+    assert task.startswith("Each input below is turned into its output by the same rule.")
+    assert task.splitlines()[2:] == [
+        "Input: 1852-1942 -> Output: 90",
+        "Input: 1900-1950 -> Output: 50",
+        "Input: 1990-2001 -> Output: 11",
+        "Input: 1800-1875 -> Output: ?",
+    ]
+    assert (fields["answer_key"], fields["second_query"], fields["second_answer"]) == (
+        "75",
+        "Input: 2000-2024",
+        "24",
+    )
+    assert "Output: 75" not in task and "2000-2024" not in task
+
+
+def test_outputs_that_repeat_are_classes() -> None:
+    fields = held_out_fields(PLACES)
+    assert fields["task"].startswith("Each input below is labelled with its class.")
+    assert fields["task"].endswith("Input: Harbour Road -> Output: ?") and fields["answer_key"] == "street"
+
+
+def pairs(data: dict, **changes: object) -> dict:
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (pairs(YEARS, query=["1900-1950", "50"]), "the query input '1900-1950' is also an example"),
+        (pairs(YEARS, second_query=["1852-1942", "90"]), "the second_query input '1852-1942' is also an"),
+        (pairs(YEARS, second_query=["1800-1875", "75"]), "query and second_query have the same input"),
+        (pairs(YEARS, query=["1800-1875", "seventy five years between the first and the second"]), "9 words"),
+        (pairs(PLACES, query=["Thames", "river"]), "the query output 'river' is none of them"),
+        (pairs(YEARS, examples=YEARS["examples"][:2]), "at least 3 examples"),
+        (pairs(YEARS, examples=[*YEARS["examples"][:2], ["1852-1942", "90"]]), "at least 3 examples"),
+        (pairs(YEARS, query=["1800-1875", " "]), "query has an empty input or output"),
+    ],
+)
+def test_pairs_that_cannot_make_a_fair_task_are_sent_back(data, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        held_out_fields(data)
+
+
+def test_the_flow_asks_for_the_pairs_and_both_checks_pass_for_a_teacher_who_infers_the_rule() -> None:
+    skill = load("few_shot_reasoning")
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["pattern_induction"]]})
+
+    def teacher(request: ModelRequest) -> str:
+        asked_second = "2000-2024" in request.messages[-1]["content"]
+        return "2024 - 2000 = 24.\nAnswer: 24" if asked_second else "1875 - 1800 = 75.\nAnswer: 75"
+
+    model = scripted(single, {"few_shot_task": YEARS}, teacher, content=MAPPING)
+    sink = run(single, model, refinement_rounds=0)
+    [ask] = [r for r in model.requests if "/instruct/" in r.tag]
+    assert list(ask.json_schema["schema"]["properties"]) == ["few_shot_task", "suitable", "reason"]
+    assert "answer_key" not in ask.messages[-1]["content"]
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"] == held_out_fields(YEARS)["task"]
+    assert [c.name for c in pair.verification.checks] == ["answer_matches_key", "second_query_agrees"]
+    assert pair.verification.status == "passed"
+    fields = pair.lineage.seed_instruction.fields
+    assert fields == {"answer_key": "75", "second_query": "Input: 2000-2024", "second_answer": "24"}
+
+
+def test_a_held_out_pair_an_example_shows_goes_back_before_any_teacher_call() -> None:
+    skill = load("few_shot_reasoning")
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["pattern_induction"]]})
+    replies = iter([pairs(YEARS, query=["1900-1950", "50"]), YEARS])
+    model = scripted(
+        single, lambda _: {"few_shot_task": next(replies)}, lambda r: "Answer: 75", content=MAPPING
+    )
+    run(single, model, refinement_rounds=0)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2 and "'1900-1950' is also an example" in asks[1].messages[-1]["content"]
+    first_teacher = next(i for i, r in enumerate(model.requests) if "/teacher/" in r.tag)
+    assert model.requests.index(asks[1]) < first_teacher
