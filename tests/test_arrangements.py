@@ -129,6 +129,10 @@ def with_rules(data: dict, *rules: tuple[str, str], **changes: object) -> dict:
         (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo < 'x'"), ("c", "Cy != 5")), "fails when evaluated"),
         (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Cy != 5")), "at least 3 rules"),
         (
+            with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Cy == '2'"), ("c", "Cy != 5")),
+            "rule 2's check \"Cy == '2'\" is false in every arrangement: compare entities with",
+        ),
+        (
             {
                 **ORDER,
                 "entities": [*ORDER["entities"], "Fay", "Gus"],

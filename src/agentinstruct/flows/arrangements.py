@@ -180,6 +180,11 @@ def arrangement_puzzle(arrangement: Arrangement) -> tuple[str, str, str]:
                 f"rule {number}'s check {rule.check!r} holds in every arrangement, so it says nothing: "
                 f"write the check so that it is false exactly when the rule ({rule.text}) is broken"
             )
+        if all(number in b for b in broken.values()):  # 'Ann == "1"' where the slots are numbers
+            raise ValueError(
+                f"rule {number}'s check {rule.check!r} is false in every arrangement: compare entities "
+                f"with the slot values as they are ({', '.join(map(repr, arrangement.slots))})"
+            )
     valid = [a for a, b in broken.items() if not b]
     if not valid:
         raise ValueError(
