@@ -47,6 +47,7 @@ GROUPS = {
         {"text": "Ann and Ben are on different teams.", "check": "Ann != Ben"},
         {"text": "Cal is on North.", "check": "Cal == 'North'"},
         {"text": "If Dee is on North, Ann is on South.", "check": "Dee != 'North' or Ann == 'South'"},
+        {"text": "The South team has at most two members.", "check": "count('South') <= 2"},
     ],
 }
 

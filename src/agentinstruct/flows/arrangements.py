@@ -29,8 +29,10 @@ MIN_RULES = 3
 #: arrangements enumerated at most: 7 entities in 7 slots one each (5040), or 6 in 4 shared (4096)
 MAX_ARRANGEMENTS = 20_000
 OPTION_LETTERS = "ABCDE"
-#: names a check may call besides the entities
+#: names a check may call besides the entities, and `count(slot)`: how many entities take that slot
+#: ("count('North') == 2", a group's size)
 CHECK_FUNCTIONS = {"abs": abs, "min": min, "max": max}
+COUNT = "count"
 
 _ALLOWED_NODES = (
     ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.BinOp, ast.Add,
@@ -93,7 +95,8 @@ class Arrangement:
     one_each: bool
     rules: tuple[Rule, ...]
 
-    def count(self) -> int:
+    def total(self) -> int:
+        """How many arrangements there are to check."""
         n, k = len(self.entities), len(self.slots)
         return math.perm(k, n) if self.one_each else k**n
 
@@ -105,8 +108,13 @@ class Arrangement:
 
     def broken(self, arrangement: tuple[Any, ...]) -> list[int]:
         """The numbers (from 1) of the rules this arrangement breaks."""
-        names = {**CHECK_FUNCTIONS, **dict(zip(self.entities, arrangement, strict=True))}
+        names = {
+            **CHECK_FUNCTIONS,
+            COUNT: arrangement.count,
+            **dict(zip(self.entities, arrangement, strict=True)),
+        }
         # safe to eval: `_rule` let through only names, constants, operators and calls of CHECK_FUNCTIONS
+        # and COUNT
         return [i for i, rule in enumerate(self.rules, 1) if not eval(rule.code, {"__builtins__": {}}, names)]
 
 
@@ -115,7 +123,8 @@ def parse_arrangement(data: Any) -> Arrangement:
     if not isinstance(data, dict):
         raise TypeError("not an object")
     entities = tuple(str(e).strip() for e in _list(data.get("entities")))
-    bad = [e for e in entities if not e.isidentifier() or keyword.iskeyword(e) or e in CHECK_FUNCTIONS]
+    reserved = {*CHECK_FUNCTIONS, COUNT}
+    bad = [e for e in entities if not e.isidentifier() or keyword.iskeyword(e) or e in reserved]
     if bad:
         raise ValueError(f"entities {bad} are not one-word names: name each with one word (Ann, Mill, North)")
     if not MIN_ENTITIES <= len(set(entities)) == len(entities) <= MAX_ENTITIES:
@@ -151,23 +160,23 @@ def _rule(number: int, rule: Any, entities: set[str]) -> Rule:
     except SyntaxError:
         raise ValueError(f"rule {number}'s check {check!r} is not a Python expression") from None
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    strange = sorted(names - entities - set(CHECK_FUNCTIONS))
+    strange = sorted(names - entities - {*CHECK_FUNCTIONS, COUNT})
     foreign = [type(node).__name__ for node in ast.walk(tree) if not isinstance(node, _ALLOWED_NODES)]
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and not isinstance(n.func, ast.Name)]
-    if strange or foreign or calls or not names & entities or not text:
+    if strange or foreign or calls or not names & {*entities, COUNT} or not text:
         detail = f"it uses {strange}, which are not entities" if strange else "write it with entity names"
         raise ValueError(
             f"rule {number}'s check {check!r} cannot be used ({detail}): a check is an expression over "
-            "the entity names with comparisons, and, or, not, abs, + and -"
+            "the entity names with comparisons, and, or, not, abs, + and -, and count(slot)"
         )
     return Rule(text, ast.unparse(tree), compile(tree, f"<rule {number}>", "eval"))
 
 
 def arrangement_puzzle(arrangement: Arrangement) -> tuple[str, str, str]:
     """(puzzle text, answer key, solver program) for a "which arrangement obeys every rule?" question."""
-    if arrangement.count() > MAX_ARRANGEMENTS:
+    if arrangement.total() > MAX_ARRANGEMENTS:
         raise ValueError(
-            f"{arrangement.count()} arrangements are too many to check: use fewer entities or slots"
+            f"{arrangement.total()} arrangements are too many to check: use fewer entities or slots"
         )
     everything = arrangement.all_arrangements()
     try:
@@ -293,6 +302,7 @@ def _solver_program(arrangement: Arrangement, options: list[tuple[Any, ...]]) ->
             "",
             "",
             f"def obeys({params}):",
+            f"    {COUNT} = ({params},).count  # how many entities take a slot",
             *body,
             "    return True",
             "",
