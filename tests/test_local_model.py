@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import socket
 import time
 
@@ -325,6 +326,7 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
         assert (
             3 <= len(content["entities"]) <= 4 and len(content["slots"]) >= 2 and len(content["rules"]) >= 3
         )
+        assert all(re.fullmatch(r"[A-Z][A-Za-z]{1,11}", name) for name in content["entities"])
     elif shape == "mapping":
         assert set(content) == {"rule", "examples"} and isinstance(content["rule"], str)
         assert len(content["examples"]) >= 4 and all(len(pair) == 2 for pair in content["examples"])
@@ -362,4 +364,5 @@ def test_the_arrangement_schema_is_a_grammar_the_engine_enforces(local_smollm):
     puzzle = json.loads(response.text)
     assert set(puzzle) == {"setup", "entities", "slots", "one_each", "rules"}
     assert isinstance(puzzle["one_each"], bool) and 3 <= len(puzzle["entities"]) <= 4
+    assert all(re.fullmatch(r"[A-Z][A-Za-z]{1,11}", name) for name in puzzle["entities"]), puzzle["entities"]
     assert len(puzzle["rules"]) == 3 and all(set(rule) == {"text", "check"} for rule in puzzle["rules"])

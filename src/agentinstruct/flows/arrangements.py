@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 MIN_ENTITIES, MAX_ENTITIES = 3, 7
+#: an entity's name in the grammar: one capitalised word, so that it is a Python name in the checks
+NAME_PATTERN = "^[A-Z][A-Za-z]{1,11}$"
 MIN_RULES = 3
 #: arrangements enumerated at most: 7 entities in 7 slots one each (5040), or 6 in 4 shared (4096)
 MAX_ARRANGEMENTS = 20_000
@@ -43,14 +45,21 @@ _ALLOWED_NODES = (
 ARRANGEMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "setup": {"type": "string", "minLength": 1},
+        "setup": {"type": "string", "minLength": 1, "maxLength": 400},
+        # the grammar holds a small model to one-word names and short slots (it copied "36 raised beds"
+        # and sentence-long slots from its scenario); code checks them again for engines without one
         "entities": {
             "type": "array",
             "minItems": MIN_ENTITIES,
             "maxItems": MAX_ENTITIES,
-            "items": {"type": "string", "minLength": 1},
+            "items": {"type": "string", "pattern": NAME_PATTERN},
         },
-        "slots": {"type": "array", "minItems": 2, "maxItems": 7, "items": {"type": "string", "minLength": 1}},
+        "slots": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 7,
+            "items": {"type": "string", "minLength": 1, "maxLength": 16},
+        },
         "one_each": {"type": "boolean"},
         "rules": {
             "type": "array",
@@ -59,8 +68,8 @@ ARRANGEMENT_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "properties": {
-                    "text": {"type": "string", "minLength": 1},
-                    "check": {"type": "string", "minLength": 1},
+                    "text": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "check": {"type": "string", "minLength": 1, "maxLength": 100},
                 },
                 "required": ["text", "check"],
                 "additionalProperties": False,

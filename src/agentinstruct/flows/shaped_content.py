@@ -150,6 +150,8 @@ def mapping_lines(mapping: dict[str, Any]) -> str:
 
 #: a puzzle scenario needs enough entities to arrange and enough rules to pin the arrangement down
 MIN_ENTITIES, MAX_ENTITIES, MIN_RULES = 3, 7, 3
+#: a puzzle entity's name in the grammar: one capitalised word ("Ann", "Mill", "North")
+NAME_PATTERN = "^[A-Z][A-Za-z]{1,11}$"
 
 
 def _texts(value: Any) -> list[str]:
@@ -278,13 +280,20 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
             "type": "object",
             "properties": {
                 "setting": {"type": "string", "minLength": 1},
+                # one capitalised word each, short slot values: the grammar holds the local model to a
+                # puzzle's cast (it listed "36 raised beds" and "primary school is reserved for beds")
                 "entities": {
                     "type": "array",
                     "minItems": MIN_ENTITIES,
                     "maxItems": MAX_ENTITIES,
-                    "items": {"type": "string", "minLength": 1},
+                    "items": {"type": "string", "pattern": NAME_PATTERN},
                 },
-                "slots": {"type": "array", "minItems": 2, "items": {"type": "string", "minLength": 1}},
+                "slots": {
+                    "type": "array",
+                    "minItems": 2,
+                    "maxItems": 7,
+                    "items": {"type": "string", "minLength": 1, "maxLength": 20},
+                },
                 "rules": {
                     "type": "array",
                     "minItems": MIN_RULES,
