@@ -525,3 +525,26 @@ def test_an_answer_that_stays_bad_is_rejected_with_the_failed_citation():
 def test_run_checks_on_a_candidate_records_the_check() -> None:
     checks = asyncio.run(run_checks(resolve_checks(["citations_grounded"]), candidate("Built in 1852 [1].")))
     assert [c.name for c in checks] == ["citations_grounded"] and checks[0].ok
+
+
+def test_a_repaired_answer_that_copies_the_feedback_is_asked_again():
+    """The local teacher began its repair with the feedback's own words and its check details."""
+    base = rag_reply(bad_first=1)
+    echoes = [1]
+
+    def reply(request: ModelRequest) -> object:
+        if request.tag.endswith("/repair") and echoes[0]:
+            echoes[0] -= 1
+            feedback = request.messages[-1]["content"]
+            return feedback.split("Write the whole answer again")[0] + "This answer now meets them."
+        return base(request)
+
+    model = ScriptedModel(reply)
+    sink = run_flow(
+        model, SEEDS[:1], FlowResources(search=corpus()), refinement_rounds=0, instructions_per_seed=1
+    )
+    repairs = [r for r in model.requests if r.tag.endswith("/repair")]
+    assert len(repairs) == 2 and "copies my request" in repairs[1].messages[-1]["content"]
+    [pair] = sink.pairs
+    assert pair.verification.status == "passed"
+    assert "does not meet every requirement" not in pair.messages[-1]["content"]

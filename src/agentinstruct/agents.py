@@ -171,8 +171,19 @@ class Agent:
     ) -> AgentResult:
         """Continue `previous`'s conversation with `feedback` (e.g. a failed check) for a new answer."""
         messages = [*previous.messages, {"role": "user", "content": feedback}]
+        # the feedback is scaffold too: the local teacher began a repaired answer with "Your answer does
+        # not meet every requirement of the task:" and the check details; what the feedback quotes from
+        # the earlier replies is theirs, so those count as material
+        earlier = [m["content"] for m in previous.messages if m["role"] == "assistant"]
         result = await self._converse(
-            model, messages, previous.prompt, variables, tag=tag, seed=seed, tools=tools
+            model,
+            messages,
+            previous.prompt,
+            {**variables, "earlier_replies": [t for t in earlier if isinstance(t, str)]},
+            tag=tag,
+            seed=seed,
+            tools=tools,
+            scaffold=f"{previous.prompt}\n{feedback}",
         )
         result.call_ids = [*previous.call_ids, *result.call_ids]
         result.tool_calls = [*previous.tool_calls, *result.tool_calls]
@@ -188,7 +199,10 @@ class Agent:
         tag: str,
         seed: int | None,
         tools: ToolLoop | None,
+        scaffold: str | None = None,
     ) -> AgentResult:
+        """Ask until a usable reply, three times at most; `scaffold` (default: the prompt) is the text
+        a reply must not copy."""
         call_ids: list[str] = []
         records: list[ToolCallRecord] = []
         original, replies, error = messages, [], ""
@@ -213,7 +227,8 @@ class Agent:
             result, error = self._parse(response.text, response.finish_reason, variables)
             if result is not None and result.ok:
                 output = result.output
-                error = copied_scaffold(output, prompt, variables) or echoed_seed(output, variables)
+                copied = copied_scaffold(output, scaffold or prompt, variables)
+                error = copied or echoed_seed(output, variables)
                 result = None if error else result
             if result is not None:
                 result.call_ids, result.prompt = call_ids, prompt
