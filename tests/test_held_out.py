@@ -58,6 +58,18 @@ def test_a_rule_task_ends_with_its_query_and_keeps_the_answers_apart() -> None:
     assert "Output: 75" not in task and "2000-2024" not in task
 
 
+def test_held_out_pairs_come_from_the_mapping_and_take_its_outputs() -> None:
+    # the local model held out the prompt's own example instead of two of the mapping's pairs
+    with pytest.raises(ValueError, match="the query input 'Peru' is not one of the mapping's inputs"):
+        held_out_fields(pairs(YEARS, query=["Peru", "Lima"]), MAPPING)
+    assert (
+        held_out_fields(pairs(YEARS, query=["Peru", "Lima"]))["answer_key"] == "Lima"
+    )  # no mapping to check
+    miscopied = pairs(YEARS, query=["1800-1875", "57"], examples=[["1852-1942", "9"], *YEARS["examples"][1:]])
+    fields = held_out_fields(miscopied, MAPPING)
+    assert fields["answer_key"] == "75" and "Input: 1852-1942 -> Output: 90" in fields["task"]
+
+
 def test_outputs_that_repeat_are_classes() -> None:
     fields = held_out_fields(PLACES)
     assert fields["task"].startswith("Each input below is labelled with its class.")

@@ -326,7 +326,9 @@ def _solver_program(arrangement: Arrangement, options: list[tuple[Any, ...]]) ->
     )
 
 
-def arrangement_fields(data: Any) -> dict[str, str]:
-    """The task shape's fields from an arrangement: the puzzle text (under \"task\"), its key and program."""
+def arrangement_fields(data: Any, material: str = "") -> dict[str, str]:
+    """The task shape's fields from an arrangement: the puzzle text (under "task"), its key and program.
+
+    The scenario (`material`) is not needed: the puzzle may invent what the scenario lacks."""
     puzzle, answer_key, program = arrangement_puzzle(parse_arrangement(data))
     return {"task": puzzle, "answer_key": answer_key, "solver_program": program}

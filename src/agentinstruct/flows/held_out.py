@@ -7,16 +7,19 @@ checks the same rule. Asked for the task as text, the local 1.5B model listed al
 examples and never asked (2 of 5 tasks in one run, even when sent back), or asked for an example it had
 shown. Code writes "Input: ... -> Output: ..." lines ending in "Input: <query> -> Output: ?", the key
 (the query's output) and `second_query`/`second_answer`, after refusing held-out inputs that an example
-shows, answers too long to compare, and, when the outputs are classes, a held-out class no example shows.
+shows, held-out pairs that are not the mapping's own (the model held out the prompt's example), answers
+too long to compare, and, when the outputs are classes, a held-out class no example shows.
 How a shaped task is asked for and read back is `flows.task_shapes`'; the checks are
 `quality.agreement`'s.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MIN_EXAMPLES, MAX_EXAMPLES = 3, 8
+_MAPPING_LINE = re.compile(r"^\s*Input:\s*(.+?)\s*->\s*Output:\s*(.+?)\s*$", re.MULTILINE)
 #: the longest held-out output: the teacher's answer is compared with it, normalised, word for word
 MAX_ANSWER_WORDS = 8
 
@@ -42,9 +45,8 @@ HELD_OUT_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 HELD_OUT_DESCRIPTION = (
-    "the task as data: examples, the [input, output] pairs the solver sees; query, one more [input, output] "
-    "pair held out, whose output the solver must give; second_query, another held-out [input, output] pair "
-    "that follows the same rule"
+    "the task as data, in the mapping's own [input, output] pairs: examples, the pairs the solver sees; "
+    "query, one more pair held out, whose output the solver must give; second_query, another held-out pair"
 )
 
 
@@ -61,12 +63,36 @@ def _key(text: str) -> str:
     return " ".join(text.lower().strip(" .\"'").split())
 
 
-def held_out_fields(data: Any) -> dict[str, str]:
-    """The few-shot task (under "task"), its answer_key, second_query and second_answer, from the pairs."""
+def mapping_pairs(material: str) -> dict[str, str]:
+    """The mapping's own pairs ("Input: ... -> Output: ..." lines), by normalised input."""
+    return {_key(m.group(1)): " ".join(m.group(2).split()) for m in _MAPPING_LINE.finditer(material)}
+
+
+def _as_mapped(pair: tuple[str, str], own: dict[str, str]) -> tuple[str, str]:
+    """The pair with the mapping's output when the mapping has its input (the mapping is the source)."""
+    return pair[0], own.get(_key(pair[0]), pair[1])
+
+
+def held_out_fields(data: Any, material: str = "") -> dict[str, str]:
+    """The few-shot task (under "task"), its answer_key, second_query and second_answer, from the pairs.
+
+    When the mapping (`material`) lists its pairs, the held-out ones must be among them, and every pair
+    that is takes the mapping's output: the local model held out the prompt's example ("Peru", "Lima").
+    """
     if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
         raise TypeError("not an object with a list of examples")
     examples = [_pair(e, f"example {n}") for n, e in enumerate(data["examples"], 1)]
     query, second = _pair(data.get("query"), "query"), _pair(data.get("second_query"), "second_query")
+    own = mapping_pairs(material)
+    if len(own) >= MIN_EXAMPLES + 2:
+        for name, (given, _) in (("query", query), ("second_query", second)):
+            if _key(given) not in own:
+                raise ValueError(
+                    f"the {name} input {given!r} is not one of the mapping's inputs: hold out two of the "
+                    "mapping's own [input, output] pairs and show some of the others as examples"
+                )
+        examples = [_as_mapped(pair, own) for pair in examples]
+        query, second = _as_mapped(query, own), _as_mapped(second, own)
     shown = {_key(i) for i, _ in examples}
     if len(shown) < MIN_EXAMPLES or len(shown) < len(examples):
         raise ValueError(f"give at least {MIN_EXAMPLES} examples with different inputs")

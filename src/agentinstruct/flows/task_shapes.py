@@ -15,7 +15,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import ValidationInfo, model_validator
 
 from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.flows.arrangements import (
@@ -26,8 +26,9 @@ from agentinstruct.flows.arrangements import (
 from agentinstruct.flows.held_out import HELD_OUT_DESCRIPTION, HELD_OUT_SCHEMA, held_out_fields
 from agentinstruct.skills import SHAPE_FIELDS, TaskShape
 
-#: shape -> (JSON schema of the structure, its description, structure -> {"task": ..., other fields})
-TASK_SHAPES: dict[str, tuple[dict[str, Any], str, Callable[[Any], dict[str, str]]]] = {
+#: shape -> (JSON schema of the structure, its description, (structure, the material the agent worked
+#: from) -> {"task": ..., other fields})
+TASK_SHAPES: dict[str, tuple[dict[str, Any], str, Callable[[Any, str], dict[str, str]]]] = {
     "arrangement": (ARRANGEMENT_SCHEMA, ARRANGEMENT_DESCRIPTION, arrangement_fields),
     "held_out": (HELD_OUT_SCHEMA, HELD_OUT_DESCRIPTION, held_out_fields),
 }
@@ -43,14 +44,15 @@ def task_shaped(output: type[AgentOutput], shape: TaskShape, key: str) -> type[A
     class ShapedTaskOutput(output):  # type: ignore[misc,valid-type]
         @model_validator(mode="before")
         @classmethod
-        def _written_from_structure(cls, data: Any) -> Any:
+        def _written_from_structure(cls, data: Any, info: ValidationInfo) -> Any:
             if not isinstance(data, dict) or data.get("suitable") in (False, "false"):
                 return data
             name = key if key in data else "instruction"
             if isinstance(data.get(name), str):
                 return data
+            context = info.context if isinstance(info.context, dict) else {}
             try:
-                fields = build(data.get(name))
+                fields = build(data.get(name), str(context.get("content") or ""))
             except (TypeError, ValueError, AttributeError) as exc:
                 problem = exc if isinstance(exc, ValueError) else f"it is not {description}"
                 raise ValueError(f"'{key}': {problem}") from None
