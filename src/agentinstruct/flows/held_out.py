@@ -68,11 +68,6 @@ def mapping_pairs(material: str) -> dict[str, str]:
     return {_key(m.group(1)): " ".join(m.group(2).split()) for m in _MAPPING_LINE.finditer(material)}
 
 
-def _as_mapped(pair: tuple[str, str], own: dict[str, str]) -> tuple[str, str]:
-    """The pair with the mapping's output when the mapping has its input (the mapping is the source)."""
-    return pair[0], own.get(_key(pair[0]), pair[1])
-
-
 def held_out_fields(data: Any, material: str = "") -> dict[str, str]:
     """The few-shot task (under "task"), its answer_key, second_query and second_answer, from the pairs.
 
@@ -82,29 +77,44 @@ def held_out_fields(data: Any, material: str = "") -> dict[str, str]:
     if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
         raise TypeError("not an object with a list of examples")
     examples = [_pair(e, f"example {n}") for n, e in enumerate(data["examples"], 1)]
-    query, second = _pair(data.get("query"), "query"), _pair(data.get("second_query"), "second_query")
+    held = {
+        "query": _pair(data.get("query"), "query"),
+        "second_query": _pair(data.get("second_query"), "second_query"),
+    }
     own = mapping_pairs(material)
     if len(own) >= MIN_EXAMPLES + 2:
-        for name, (given, _) in (("query", query), ("second_query", second)):
+        for name, (given, _) in held.items():
             if _key(given) not in own:
                 raise ValueError(
                     f"the {name} input {given!r} is not one of the mapping's inputs: hold out two of the "
                     "mapping's own [input, output] pairs and show some of the others as examples"
                 )
-        examples = [_as_mapped(pair, own) for pair in examples]
-        query, second = _as_mapped(query, own), _as_mapped(second, own)
+        examples = [(i, own.get(_key(i), o)) for i, o in examples]
+        held = {name: (i, own[_key(i)]) for name, (i, _) in held.items()}
+    classes = _check_held_out(examples, held)
+    (query, answer), (second, second_answer) = held["query"], held["second_query"]
+    return {
+        "task": _task_text(examples, query, classes),
+        "answer_key": answer,
+        "second_query": f"Input: {second}",
+        "second_answer": second_answer,
+    }
+
+
+def _check_held_out(examples: list[tuple[str, str]], held: dict[str, tuple[str, str]]) -> bool:
+    """Raise on pairs that cannot make a fair task; return whether the outputs are classes."""
     shown = {_key(i) for i, _ in examples}
     if len(shown) < MIN_EXAMPLES or len(shown) < len(examples):
         raise ValueError(f"give at least {MIN_EXAMPLES} examples with different inputs")
-    for name, (given, _) in (("query", query), ("second_query", second)):
+    for name, (given, _) in held.items():
         if _key(given) in shown:
             raise ValueError(
                 f"the {name} input {given!r} is also an example, so its answer stands in the task: hold out "
                 "a pair that no example shows"
             )
-    if _key(query[0]) == _key(second[0]):
+    if len({_key(given) for given, _ in held.values()}) < len(held):
         raise ValueError("query and second_query have the same input: hold out two different pairs")
-    for name, (_, answer) in (("query", query), ("second_query", second)):
+    for name, (_, answer) in held.items():
         if len(answer.split()) > MAX_ANSWER_WORDS:
             raise ValueError(
                 f"the {name} output has {len(answer.split())} words: the solver's answer is compared with it "
@@ -113,19 +123,13 @@ def held_out_fields(data: Any, material: str = "") -> dict[str, str]:
             )
     labels = {_key(o) for _, o in examples}
     classes = len(labels) * 2 <= len(examples)  # outputs repeat: they are classes
-    if classes:
-        for name, (_, answer) in (("query", query), ("second_query", second)):
-            if _key(answer) not in labels:
-                raise ValueError(
-                    f"the examples' outputs are classes, and the {name} output {answer!r} is none of them: "
-                    "hold out a pair whose class an example shows"
-                )
-    return {
-        "task": _task_text(examples, query[0], classes),
-        "answer_key": query[1],
-        "second_query": f"Input: {second[0]}",
-        "second_answer": second[1],
-    }
+    for name, (_, answer) in held.items():
+        if classes and _key(answer) not in labels:
+            raise ValueError(
+                f"the examples' outputs are classes, and the {name} output {answer!r} is none of them: "
+                "hold out a pair whose class an example shows"
+            )
+    return classes
 
 
 def _task_text(examples: list[tuple[str, str]], query: str, classes: bool) -> str:
