@@ -142,13 +142,10 @@ def parse_arrangement(data: Any) -> Arrangement:
     slots = tuple(int(s) if s.lstrip("-").isdigit() else s for s in texts)
     if len(set(slots)) != len(slots) or len(slots) < 2:
         raise ValueError("give at least 2 slots, each once")
-    one_each = bool(data.get("one_each"))
-    if one_each and len(slots) < len(entities):
-        raise ValueError(
-            f"one_each is true but there are {len(slots)} slots for {len(entities)} entities: add slots "
-            "or set one_each to false"
-        )
-    rules = tuple(_rule(n, r, set(entities)) for n, r in enumerate(_list(data.get("rules")), 1))
+    # fewer slots than entities cannot give each its own: they share (the puzzle text says which)
+    one_each = bool(data.get("one_each")) and len(slots) >= len(entities)
+    words = {s for s in slots if isinstance(s, str) and s.isidentifier()}
+    rules = tuple(_rule(n, r, set(entities), words) for n, r in enumerate(_list(data.get("rules")), 1))
     if len(rules) < MIN_RULES:
         raise ValueError(f"give at least {MIN_RULES} rules")
     return Arrangement(" ".join(str(data.get("setup", "")).split()), entities, slots, one_each, rules)
@@ -160,7 +157,11 @@ def _list(value: Any) -> list[Any]:
     return value
 
 
-def _rule(number: int, rule: Any, entities: set[str]) -> Rule:
+def _rule(number: int, rule: Any, entities: set[str], slot_words: set[str] = frozenset()) -> Rule:
+    """A rule whose check parses and uses only entities, slot values, constants and allowed operations.
+
+    A bare slot word is read as that slot ("Owner == Crofters": the local model left out the quotes).
+    """
     if not isinstance(rule, dict):
         raise TypeError("a rule is not an object")
     text, check = " ".join(str(rule.get("text", "")).split()), str(rule.get("check", "")).strip()
@@ -168,6 +169,7 @@ def _rule(number: int, rule: Any, entities: set[str]) -> Rule:
         tree = ast.parse(check, mode="eval")
     except SyntaxError:
         raise ValueError(f"rule {number}'s check {check!r} is not a Python expression") from None
+    tree = ast.fix_missing_locations(_SlotWords(slot_words - entities).visit(tree))
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     strange = sorted(names - entities - {*CHECK_FUNCTIONS, COUNT})
     foreign = [type(node).__name__ for node in ast.walk(tree) if not isinstance(node, _ALLOWED_NODES)]
@@ -179,6 +181,16 @@ def _rule(number: int, rule: Any, entities: set[str]) -> Rule:
             "the entity names with comparisons, and, or, not, abs, + and -, and count(slot)"
         )
     return Rule(text, ast.unparse(tree), compile(tree, f"<rule {number}>", "eval"))
+
+
+class _SlotWords(ast.NodeTransformer):
+    """Bare slot words in a check become the slot's text."""
+
+    def __init__(self, words: set[str]):
+        self.words = words
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return ast.Constant(node.id) if node.id in self.words else node
 
 
 def arrangement_puzzle(arrangement: Arrangement) -> tuple[str, str, str]:
