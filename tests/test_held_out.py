@@ -131,3 +131,16 @@ def test_a_held_out_pair_an_example_shows_goes_back_before_any_teacher_call() ->
     assert len(asks) == 2 and "'1900-1950' is also an example" in asks[1].messages[-1]["content"]
     first_teacher = next(i for i, r in enumerate(model.requests) if "/teacher/" in r.tag)
     assert model.requests.index(asks[1]) < first_teacher
+
+
+def test_a_skill_with_a_task_shape_must_declare_the_fields_code_writes() -> None:
+    from agentinstruct.skills import Skill
+
+    raw = load("few_shot_reasoning").model_dump()
+    raw["instruction_fields"] = {"answer_key": raw["instruction_fields"]["answer_key"]}
+    raw["new_queries"], raw["key_recheck"] = [], False
+    with pytest.raises(
+        ValueError,
+        match=r"instruction_types.pattern_induction.task_shape: \['second_answer', 'second_query'\] are not",
+    ):
+        Skill.model_validate(raw)
