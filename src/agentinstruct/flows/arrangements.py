@@ -24,9 +24,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-MIN_ENTITIES, MAX_ENTITIES = 3, 7
-#: an entity's name in the grammar: one capitalised word, so that it is a Python name in the checks
-NAME_PATTERN = "^[A-Z][A-Za-z]{1,11}$"
+from agentinstruct.flows.shaped_content import ENTITY_NAMES_SCHEMA, MAX_ENTITIES, MIN_ENTITIES
+
 MIN_RULES = 3
 #: arrangements enumerated at most: 7 entities in 7 slots one each (5040), or 6 in 4 shared (4096)
 MAX_ARRANGEMENTS = 20_000
@@ -48,12 +47,7 @@ ARRANGEMENT_SCHEMA: dict[str, Any] = {
         "setup": {"type": "string", "minLength": 1, "maxLength": 400},
         # the grammar holds a small model to one-word names and short slots (it copied "36 raised beds"
         # and sentence-long slots from its scenario); code checks them again for engines without one
-        "entities": {
-            "type": "array",
-            "minItems": MIN_ENTITIES,
-            "maxItems": MAX_ENTITIES,
-            "items": {"type": "string", "pattern": NAME_PATTERN},
-        },
+        "entities": ENTITY_NAMES_SCHEMA,
         "slots": {
             "type": "array",
             "minItems": 2,

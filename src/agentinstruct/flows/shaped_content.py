@@ -152,6 +152,13 @@ def mapping_lines(mapping: dict[str, Any]) -> str:
 MIN_ENTITIES, MAX_ENTITIES, MIN_RULES = 3, 7, 3
 #: a puzzle entity's name in the grammar: one capitalised word ("Ann", "Mill", "North")
 NAME_PATTERN = "^[A-Z][A-Za-z]{1,11}$"
+#: a puzzle's cast in the grammar (scenario content and `flows.arrangements`' puzzles)
+ENTITY_NAMES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": MIN_ENTITIES,
+    "maxItems": MAX_ENTITIES,
+    "items": {"type": "string", "pattern": NAME_PATTERN},
+}
 
 
 def _texts(value: Any) -> list[str]:
@@ -282,12 +289,7 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
                 "setting": {"type": "string", "minLength": 1},
                 # one capitalised word each, short slot values: the grammar holds the local model to a
                 # puzzle's cast (it listed "36 raised beds" and "primary school is reserved for beds")
-                "entities": {
-                    "type": "array",
-                    "minItems": MIN_ENTITIES,
-                    "maxItems": MAX_ENTITIES,
-                    "items": {"type": "string", "pattern": NAME_PATTERN},
-                },
+                "entities": ENTITY_NAMES_SCHEMA,
                 "slots": {
                     "type": "array",
                     "minItems": 2,
