@@ -151,7 +151,7 @@ def _list(value: Any) -> list[Any]:
     return value
 
 
-def _rule(number: int, rule: Any, entities: set[str], slot_words: set[str] = frozenset()) -> Rule:
+def _rule(number: int, rule: Any, entities: set[str], slot_words: set[str]) -> Rule:
     """A rule whose check parses and uses only entities, slot values, constants and allowed operations.
 
     A bare slot word is read as that slot ("Owner == Crofters": the local model left out the quotes).

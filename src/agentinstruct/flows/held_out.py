@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+# the mapping's limit holds for held-out answers too: the teacher's answer is compared word for word
+from agentinstruct.flows.shaped_content import MAX_OUTPUT_WORDS
+
 MIN_EXAMPLES, MAX_EXAMPLES = 3, 8
 _MAPPING_LINE = re.compile(r"^\s*Input:\s*(.+?)\s*->\s*Output:\s*(.+?)\s*$", re.MULTILINE)
-#: the longest held-out output: the teacher's answer is compared with it, normalised, word for word
-MAX_ANSWER_WORDS = 8
 
 PAIR_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -115,11 +116,11 @@ def _check_held_out(examples: list[tuple[str, str]], held: dict[str, tuple[str, 
     if len({_key(given) for given, _ in held.values()}) < len(held):
         raise ValueError("query and second_query have the same input: hold out two different pairs")
     for name, (_, answer) in held.items():
-        if len(answer.split()) > MAX_ANSWER_WORDS:
+        if len(answer.split()) > MAX_OUTPUT_WORDS:
             raise ValueError(
                 f"the {name} output has {len(answer.split())} words: the solver's answer is compared with it "
                 f"word for word, so hold out a pair whose output is a label, a number or at most "
-                f"{MAX_ANSWER_WORDS} words"
+                f"{MAX_OUTPUT_WORDS} words"
             )
     labels = {_key(o) for _, o in examples}
     classes = len(labels) * 2 <= len(examples)  # outputs repeat: they are classes

@@ -105,6 +105,12 @@ def with_type_rules(output: type[AgentOutput], itype: InstructionType) -> type[A
     return with_validator(output, "_type_rules", check_type_rules, with_material=True)
 
 
+def material_of(info: ValidationInfo) -> str:
+    """The material an agent worked from: "content" in the validation context (its prompt's variables)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    return str(context.get("content") or "")
+
+
 def material_code(material: str) -> str:
     """The material's only fenced code block (its reference code), or "" when it has none or several."""
     blocks = [code.strip("\n") for _, code in code_blocks(material)]
@@ -266,8 +272,7 @@ def with_validator(
 
     def check_suitable(self: Any, info: ValidationInfo) -> Any:
         if self.suitable and with_material:
-            context = info.context if isinstance(info.context, dict) else {}
-            check(self, str(context.get("content") or ""))
+            check(self, material_of(info))
         elif self.suitable:
             check(self)
         return self

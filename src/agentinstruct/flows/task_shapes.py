@@ -24,6 +24,7 @@ from agentinstruct.flows.arrangements import (
     arrangement_fields,
 )
 from agentinstruct.flows.held_out import HELD_OUT_DESCRIPTION, HELD_OUT_SCHEMA, held_out_fields
+from agentinstruct.flows.outputs import material_of
 from agentinstruct.skills import SHAPE_FIELDS, TaskShape
 
 #: shape -> (JSON schema of the structure, its description, (structure, the material the agent worked
@@ -50,9 +51,8 @@ def task_shaped(output: type[AgentOutput], shape: TaskShape, key: str) -> type[A
             name = key if key in data else "instruction"
             if isinstance(data.get(name), str):
                 return data
-            context = info.context if isinstance(info.context, dict) else {}
             try:
-                fields = build(data.get(name), str(context.get("content") or ""))
+                fields = build(data.get(name), material_of(info))
             except (TypeError, ValueError, AttributeError) as exc:
                 problem = exc if isinstance(exc, ValueError) else f"it is not {description}"
                 raise ValueError(f"'{key}': {problem}") from None
