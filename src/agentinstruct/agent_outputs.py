@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from agentinstruct.quality.constraint_wording import with_constraints_stated
 from agentinstruct.quality.constraints import Constraint, conflicts
 from agentinstruct.reply_problems import task_problem
 
@@ -119,9 +120,15 @@ class ConstrainedOutput(AgentOutput):
 
     @model_validator(mode="after")
     def _consistent_constraints(self) -> ConstrainedOutput:
+        self.constraints = list({c.model_dump_json(): c for c in self.constraints}.values())
         problems = conflicts(self.constraints)
         if problems:
             raise ValueError("; ".join(problems))
+        # a constraint is checked against the answer, so the request must state it (small models list
+        # constraints they never wrote): the unstated ones are added to the request as sentences
+        instruction = getattr(self, "instruction", "")
+        if self.suitable and instruction:
+            self.instruction = with_constraints_stated(instruction, self.constraints)
         return self
 
 

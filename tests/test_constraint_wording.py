@@ -1,0 +1,92 @@
+"""A request must state the constraints checked against its answer (quality.constraint_wording)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.agent_outputs import ConstrainedEditOutput, ConstrainedInstructionOutput
+from agentinstruct.quality.constraint_wording import is_stated, with_constraints_stated
+from agentinstruct.quality.constraints import KINDS, Constraint
+
+STATED = [
+    ("Rewrite the text above in at most 80 words.", dict(kind="word_count", relation="at_most", number=80)),
+    ("Keep it under fifty words.", dict(kind="word_count", relation="at_most", number=50)),
+    ("Use exactly twenty-five words.", dict(kind="word_count", number=25)),
+    ("Write it as a single paragraph.", dict(kind="paragraph_count", number=1)),
+    ("A poem of four stanzas.", dict(kind="paragraph_count", number=4)),
+    ("Summarise it in 3 sentences.", dict(kind="sentence_count", number=3)),
+    ("No more than 1,200 characters.", dict(kind="char_count", relation="at_most", number=1200)),
+    ("Write it all in capital letters.", dict(kind="case", text="upper")),
+    ("Use lowercase only.", dict(kind="case", text="lower")),
+    ("Every sentence must begin with the letter S.", dict(kind="every_sentence_starts_with", text="s")),
+    ("Make every word start with 'p'.", dict(kind="every_word_starts_with", text="p")),
+    ("Do not use the words very or really.", dict(kind="banned_words", words=["very", "really"])),
+    ("Mention the Mill Lane lot.", dict(kind="required_words", words=["Mill  Lane"])),
+    ("Give it as a bullet list of 5 points.", dict(kind="bullet_list", text="-", number=5)),
+    ("Start with 'Dear neighbours'.", dict(kind="starts_with", text="Dear neighbours,")),
+    ('End with the words "see you there".', dict(kind="ends_with", text="See you there!")),
+    ("Translate it into French.", dict(kind="language", text="fr")),
+]
+
+UNSTATED = [
+    ("Make the text more neutral.", dict(kind="word_count", relation="at_least", number=80)),
+    ("Rewrite it in 60 words.", dict(kind="word_count", relation="at_least", number=80)),
+    ("Write 80 sentences... no, a short poem.", dict(kind="word_count", number=40)),
+    ("Write a speech for the ceremony.", dict(kind="paragraph_count", number=2)),
+    ("Write a speech.", dict(kind="every_sentence_starts_with", text="s")),
+    ("Every sentence must be short.", dict(kind="every_sentence_starts_with", text="s")),
+    ("Avoid the word very.", dict(kind="banned_words", words=["very", "really"])),
+    ("Write a list.", dict(kind="bullet_list", number=4)),
+    ("Write a letter.", dict(kind="starts_with", text="Dear friend")),
+    ("Rewrite it formally.", dict(kind="language", text="de")),
+    ("Rewrite it formally.", dict(kind="case", text="title")),
+]
+
+
+@pytest.mark.parametrize(("request_text", "fields"), STATED)
+def test_a_constraint_the_request_states_is_recognised(request_text, fields):
+    assert is_stated(request_text, Constraint(**fields))
+
+
+@pytest.mark.parametrize(("request_text", "fields"), UNSTATED)
+def test_a_constraint_the_request_does_not_state_is_not(request_text, fields):
+    assert not is_stated(request_text, Constraint(**fields))
+
+
+def test_every_kind_is_covered_by_the_examples():
+    assert {fields["kind"] for _, fields in STATED} == set(KINDS)
+
+
+def test_unstated_constraints_are_added_as_sentences_and_stated_ones_are_not():
+    constraints = [
+        Constraint(kind="word_count", relation="at_most", number=80),
+        Constraint(kind="paragraph_count", number=2),
+    ]
+    text = with_constraints_stated("Rewrite the text above in at most 80 words.", constraints)
+    assert text == (
+        "Rewrite the text above in at most 80 words.\n\n"
+        "The answer must contain exactly 2 paragraphs (separated by blank lines)."
+    )
+    assert with_constraints_stated(text, constraints) == text  # idempotent: the added sentence states it
+
+
+@pytest.mark.parametrize("output", [ConstrainedInstructionOutput, ConstrainedEditOutput])
+def test_instruction_agents_state_what_they_constrain(output):
+    reply = {
+        "instruction": "Make the text above sound more hopeful, keeping every fact.",
+        "content": "passage",
+        "constraints": [
+            {"kind": "word_count", "relation": "at_least", "number": 80},
+            {"kind": "word_count", "relation": "at_least", "number": 80},
+        ],
+    }
+    parsed = output.model_validate(reply)
+    assert len(parsed.constraints) == 1  # the same constraint twice is one
+    assert parsed.instruction.endswith("\n\nThe answer must contain at least 80 words.")
+
+
+def test_a_declined_reply_is_left_alone():
+    parsed = ConstrainedInstructionOutput.model_validate(
+        {"suitable": False, "reason": "the text is a bare list", "constraints": []}
+    )
+    assert parsed.instruction == ""
