@@ -62,7 +62,8 @@ def is_stated(instruction: str, constraint: Constraint) -> bool:
     c = constraint
     match c.kind:
         case "word_count" | "sentence_count" | "paragraph_count" | "char_count":
-            return _has(rf"\b(?:{COUNT_NOUNS[c.kind]})\b", instruction) and _number_stated(c.number, instruction)
+            noun = rf"\b(?:{COUNT_NOUNS[c.kind]})\b"
+            return _has(noun, instruction) and _number_stated(c.number, instruction)
         case "case":
             return _has(CASE_WORDS[c.text], instruction)
         case "every_sentence_starts_with" | "every_word_starts_with":
