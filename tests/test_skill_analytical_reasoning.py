@@ -144,7 +144,7 @@ def test_every_template_renders(skill: Skill, env: jinja2.Environment) -> None:
         transformation=scenario_builder,
         skill=skill,
     )
-    assert SEED_TEXT in text and "Rules:" in text and "not suitable" in text
+    assert SEED_TEXT in text and "write no rules" in text and "not suitable" in text
     for it in skill.instruction_types:
         text = render(
             env,

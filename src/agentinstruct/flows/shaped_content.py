@@ -148,8 +148,8 @@ def mapping_lines(mapping: dict[str, Any]) -> str:
     return "\n".join([f"Rule: {rule}", "Examples:", *lines])
 
 
-#: a puzzle scenario needs enough entities to arrange and enough rules to pin the arrangement down
-MIN_ENTITIES, MAX_ENTITIES, MIN_RULES = 3, 7, 3
+#: a puzzle's cast: enough entities to arrange, few enough to enumerate
+MIN_ENTITIES, MAX_ENTITIES = 3, 7
 #: a puzzle entity's name in the grammar: one capitalised word ("Ann", "Mill", "North")
 NAME_PATTERN = "^[A-Z][A-Za-z]{1,11}$"
 #: a puzzle's cast in the grammar (scenario content and `flows.arrangements`' puzzles)
@@ -169,11 +169,11 @@ def _texts(value: Any) -> list[str]:
 
 
 def scenario_lines(scenario: dict[str, Any]) -> str:
-    """A puzzle scenario as "Setting:", "Entities:", "Slots:" and numbered "Rules:" lines."""
+    """A puzzle's cast as "Setting:", "Entities:" and "Slots:" lines; the puzzle agents write the rules."""
     if not isinstance(scenario, dict):
         raise TypeError("not an object")
     setting = " ".join(str(scenario.get("setting", "")).split())
-    entities, slots, rules = (_texts(scenario.get(part)) for part in ("entities", "slots", "rules"))
+    entities, slots = (_texts(scenario.get(part)) for part in ("entities", "slots"))
     distinct = list(dict.fromkeys(e.lower() for e in entities))
     problems = []
     if not setting:
@@ -187,13 +187,10 @@ def scenario_lines(scenario: dict[str, Any]) -> str:
         problems.append("short entity names (a name, not a sentence)")
     if len(slots) < 2:
         problems.append("at least 2 slot values the entities take (positions, groups, days or attributes)")
-    if len(rules) < MIN_RULES:
-        problems.append(f"at least {MIN_RULES} rules (it has {len(rules)})")
     if problems:
         raise ValueError(f"the scenario needs {'; '.join(problems)}")
-    numbered = [f"{n}. {rule}" for n, rule in enumerate(rules, 1)]
-    parts = [f"Setting: {setting}", f"Entities: {', '.join(entities)}", f"Slots: {', '.join(slots)}"]
-    return "\n".join([*parts, "Rules:", *numbered])
+    lines = [f"Setting: {setting}", f"Entities: {', '.join(entities)}", f"Slots: {', '.join(slots)}"]
+    return "\n".join(lines)
 
 
 def programming_lines(material: dict[str, Any]) -> str:
@@ -288,7 +285,9 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
             "properties": {
                 "setting": {"type": "string", "minLength": 1},
                 # one capitalised word each, short slot values: the grammar holds the local model to a
-                # puzzle's cast (it listed "36 raised beds" and "primary school is reserved for beds")
+                # puzzle's cast (it listed "36 raised beds" and "primary school is reserved for beds").
+                # No rules: asked for them, it copied the seed's facts ("the council pays 6,500 pounds"),
+                # and the puzzle agents copied those as rules; they now write the rules themselves
                 "entities": ENTITY_NAMES_SCHEMA,
                 "slots": {
                     "type": "array",
@@ -296,17 +295,12 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
                     "maxItems": 7,
                     "items": {"type": "string", "minLength": 1, "maxLength": 20},
                 },
-                "rules": {
-                    "type": "array",
-                    "minItems": MIN_RULES,
-                    "items": {"type": "string", "minLength": 1},
-                },
             },
-            "required": ["setting", "entities", "slots", "rules"],
+            "required": ["setting", "entities", "slots"],
             "additionalProperties": False,
         },
-        "the scenario: its setting in a sentence or two, the entities' short names, the slot values they "
-        "take (positions, groups, days or attributes), and the rules, one precise sentence each",
+        "the puzzle's cast: its setting in a sentence or two, the one-word names of 4 to 6 people or things "
+        "of one kind, and the slot values they take (positions, days, groups or roles)",
         scenario_lines,
     ),
     "programming": (
