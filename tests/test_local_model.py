@@ -362,3 +362,20 @@ def test_the_arrangement_schema_is_a_grammar_the_engine_enforces(local_smollm):
     assert isinstance(puzzle["one_each"], bool) and 3 <= len(puzzle["entities"]) <= 4
     assert all(re.fullmatch(r"[A-Z][A-Za-z]{1,11}", name) for name in puzzle["entities"]), puzzle["entities"]
     assert len(puzzle["rules"]) == 3 and all(set(rule) == {"text", "check"} for rule in puzzle["rules"])
+
+
+def test_discouraged_repeats_turn_on_the_dry_sampler_and_change_nothing_else():
+    from agentinstruct.models.local import DRY_SAMPLING, _payload
+
+    plain = ModelRequest(messages=[{"role": "user", "content": "Write a speech."}], seed=3)
+    guarded = plain.model_copy(update={"discourage_repeats": True})
+    assert _payload(guarded) == _payload(plain) | DRY_SAMPLING
+    assert "discourage_repeats" not in plain.payload()  # unset, it leaves earlier cache keys as they were
+
+
+def test_the_engine_takes_the_dry_sampler(local_smollm):
+    """On the real engine: a speech that loops without DRY (seed 1, as measured) is asked again with it."""
+    speech = "Write a long speech praising the lighthouse at Carrick Point."
+    options = {"temperature": 0.7, "max_tokens": 700, "seed": 1}
+    assert ask(local_smollm, speech, **options).finish_reason == "repetition"
+    assert ask(local_smollm, speech, **options, discourage_repeats=True).finish_reason in ("stop", "length")

@@ -94,6 +94,20 @@ def test_rejected_max_tokens_is_renamed(openai_server):
     assert [body.get("max_completion_tokens") for body in openai_server.requests] == [None, 7, 7]
 
 
+def test_discouraged_repeats_send_a_frequency_penalty_that_a_server_may_refuse(openai_server):
+    def responder(body):
+        if "frequency_penalty" in body:
+            return ServerReply(status=400, body={"error": {"message": "frequency_penalty is not supported"}})
+        return "fine"
+
+    openai_server.responder = responder
+    model = server_model(openai_server)
+    assert ask(model, discourage_repeats=True).text == "fine"  # refused once, then sent without it
+    assert ask(model).text == "fine"
+    sent = [body.get("frequency_penalty") for body in openai_server.requests]
+    assert sent == [0.5, None, None]
+
+
 @pytest.mark.parametrize(
     ("reply", "status", "retryable"),
     [

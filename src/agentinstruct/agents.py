@@ -205,7 +205,7 @@ class Agent:
         a reply must not copy."""
         call_ids: list[str] = []
         records: list[ToolCallRecord] = []
-        original, replies, error = messages, [], ""
+        original, replies, error, looped = messages, [], "", False
         for attempt in (1, 2, 3):
             sent = messages
             request = ModelRequest(
@@ -215,6 +215,7 @@ class Agent:
                 seed=seed if seed is None or attempt < 3 else seed + 1,
                 json_schema=self._schema(),
                 tag=tag,
+                discourage_repeats=looped or None,
             )
             try:
                 response, trace = await self._complete(model, request, tools, call_ids, records)
@@ -236,7 +237,8 @@ class Agent:
                 result.messages = [*messages, *trace, {"role": "assistant", "content": response.text}]
                 return result
             replies.append(response.text)
-            retry = self._retry_messages(original, messages, replies, error)
+            looped = looped or response.finish_reason == "repetition"
+            retry = self._retry_messages(original, messages, replies, error, looped)
             if retry is None:
                 break
             messages = retry
@@ -255,21 +257,26 @@ class Agent:
         messages: list[dict[str, Any]],
         replies: list[str],
         error: str,
+        looped: bool = False,
     ) -> list[dict[str, Any]] | None:
         """The conversation for the next attempt after an unusable reply, or None to give up.
 
         First the reply and the error go back in the conversation. A model that then repeats its reply word
         for word (small models copy what is in their context) gets one fresh start instead: the original
-        task with a note of the error, without its earlier reply to copy.
+        task with a note of the error, without its earlier reply to copy. A reply that went into a loop is
+        never shown back (shown it, the local teacher wrote the same looping speech twice more); each attempt
+        after it starts afresh, and the request asks the engine to discourage repeats.
         """
+        fresh_start = [*original[:-1], {**original[-1], "content": f"{original[-1]['content']}\n\n"}]
+        fresh_start[-1]["content"] += render(PROMPTS_DIR, "retry_note.j2", error=error)
+        if looped and len(replies) < 3:
+            return fresh_start
         if len(replies) == 1:
             reask = render(PROMPTS_DIR, "reask.j2", error=error, structured=self.output is not None)
             reply = {"role": "assistant", "content": replies[0]}
             return [*messages, reply, {"role": "user", "content": reask}]
         if len(replies) == 2 and replies[1].strip() == replies[0].strip():
-            note = render(PROMPTS_DIR, "retry_note.j2", error=error)
-            *head, task = original
-            return [*head, {**task, "content": f"{task['content']}\n\n{note}"}]
+            return fresh_start
         return None
 
     @staticmethod

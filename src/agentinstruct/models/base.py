@@ -56,6 +56,11 @@ class ModelRequest(BaseModel):
     )
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | None = Field(default=None, description="'none' forces a text answer")
+    discourage_repeats: bool | None = Field(
+        default=None,
+        description="the last reply went into a loop: sample so that passages are not repeated "
+        "(llama.cpp's DRY sampler locally, frequency_penalty on an OpenAI-compatible server)",
+    )
     tag: str = Field(default="", description="which skill/stage/agent made the call; not sent")
 
     def payload(self) -> dict[str, Any]:

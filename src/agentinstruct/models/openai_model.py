@@ -34,6 +34,8 @@ PLACEHOLDER_API_KEY = "not-needed"
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 _MAX_ADAPTATIONS = 3
+#: frequency_penalty for a request retried after a reply that went into a loop (`discourage_repeats`)
+REPEAT_PENALTY = 0.5
 #: transport exceptions (httpx) that mean the endpoint could not be reached at all
 _CONNECT_FAILURES = frozenset({"ConnectError", "ConnectTimeout"})
 
@@ -174,6 +176,8 @@ class OpenAIModel(Model):
         arguments[tokens_field] = request.max_tokens
         if request.seed is not None:
             arguments["seed"] = request.seed
+        if request.discourage_repeats:
+            arguments["frequency_penalty"] = REPEAT_PENALTY
         if request.tools:
             arguments["tools"] = request.tools
         if request.tool_choice:
@@ -216,6 +220,10 @@ class OpenAIModel(Model):
             logger.warning("%s rejects response_format; continuing without schema enforcement", self.name)
             del arguments["response_format"]
             self.enforces_json_schema = False
+            return True
+        if "frequency_penalty" in arguments and "frequency_penalty" in text:
+            logger.warning("%s rejects frequency_penalty; a looping reply is retried without it", self.name)
+            del arguments["frequency_penalty"]
             return True
         if "max_tokens" in arguments and "max_completion_tokens" in text:
             arguments["max_completion_tokens"] = arguments.pop("max_tokens")
