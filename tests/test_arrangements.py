@@ -2,8 +2,9 @@
 
 The puzzle code writes is verified by `unique_solution` in the real sandbox (its program finds exactly the
 key, and a teacher who gives another letter fails); a structure that cannot make a fair puzzle is sent back
-with the reason (rules that never bite, rules that contradict, checks that are not expressions over the
-entities, names that are not one word); the flow asks the local model for the structure alone, and a
+with the reason (names that are not one word, too many arrangements), while a rule that cannot stand (it
+never bites, contradicts the others, is not an expression over the entities) is left out and code adds
+rules until there are three; the flow asks the local model for the structure alone, and a
 larger model's text puzzle still passes through.
 """
 
@@ -115,12 +116,6 @@ def test_small_slips_are_read_as_meant() -> None:
     assert arrangement_puzzle(parse_arrangement(bare))[0] == quoted
     shared = {**ORDER, "slots": ["1", "2", "3", "4"]}
     assert not parse_arrangement(shared).one_each
-    with pytest.raises(ValueError, match="'Wet'], which are not entities"):
-        parse_arrangement(
-            with_rules(
-                GROUPS, ("a", "Ann == North or Ann == Wet"), ("b", "Ben != Ann"), ("c", "Cal == South")
-            )
-        )
 
 
 def with_rules(data: dict, *rules: tuple[str, str], **changes: object) -> dict:
@@ -132,21 +127,6 @@ def with_rules(data: dict, *rules: tuple[str, str], **changes: object) -> dict:
     [
         ({**ORDER, "entities": ["Ada", "Bo", "Cy", "Di", "Ed Smith"]}, "not one-word names"),
         ({**ORDER, "entities": ["Ada", "Ada", "Cy", "Di", "Ed"]}, "each named once"),
-        (
-            with_rules(ORDER, ("Ada is early.", "Ada < 9"), ("Bo is late.", "Bo > 1"), ("x", "Cy != 5")),
-            "holds in every",
-        ),
-        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo < Ada"), ("c", "Cy != 5")), "contradict"),
-        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo.real > 1"), ("c", "Cy != 5")), "cannot be used"),
-        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "__import__('os')"), ("c", "Cy != 5")), "cannot be used"),
-        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Zed != 1"), ("c", "Cy != 5")), "['Zed'], which are not"),
-        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo <"), ("c", "Cy != 5")), "not a Python expression"),
-        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo < 'x'"), ("c", "Cy != 5")), "fails when evaluated"),
-        (with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Cy != 5")), "at least 3 rules"),
-        (
-            with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Cy == '2'"), ("c", "Cy != 5")),
-            "rule 2's check \"Cy == '2'\" is false in every arrangement: compare entities with",
-        ),
         (
             {
                 **ORDER,
@@ -161,6 +141,47 @@ def with_rules(data: dict, *rules: tuple[str, str], **changes: object) -> dict:
 def test_a_structure_that_cannot_make_a_fair_puzzle_is_sent_back(data, message) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         arrangement_puzzle(parse_arrangement(data))
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (("Ada is early.", "Ada < 9"), "holds in every arrangement"),
+        (("Bo watches before Ada.", "Bo < Ada"), "no arrangement obeys it together with the rules before"),
+        (("Bo is real.", "Bo.real > 1"), "cannot be used"),
+        (("Bo imports.", "__import__('os')"), "cannot be used"),
+        (("Zed is not first.", "Zed != 1"), "['Zed'], which are not entities"),
+        (("Bo is before.", "Bo <"), "not a Python expression"),
+        (("Bo is before x.", "Bo < 'x'"), "fails when evaluated"),
+        (("Cy takes 2.", "Cy == '2'"), "holds in no arrangement"),
+        (("Agnes writes training data.", "Ada == 1"), "uses an entity the sentence does not name"),
+        (("Cy is on North.", "Cy == North or Cy == Wet"), "'Wet'], which are not entities"),
+    ],
+)
+def test_a_rule_that_cannot_stand_is_left_out_and_code_adds_one(bad, reason, tools) -> None:
+    """The local model's unsound rules are dropped with the reason; code's rules make up the three."""
+    data = with_rules(
+        ORDER, ("Ada watches before Bo.", "Ada < Bo"), bad, ("Cy is not on night 5.", "Cy != 5")
+    )
+    puzzle, key, program = arrangement_puzzle(parse_arrangement(data))
+    assert bad[0] not in puzzle and "Ada watches before Bo." in puzzle and "Cy is not on night 5." in puzzle
+    assert "\n3. " in puzzle and "\n4. " not in puzzle  # two that stand and one written by code
+    left_out = [line for line in program.splitlines() if line.startswith("# left out: ")]
+    assert len(left_out) == 1 and reason in left_out[0], left_out
+    assert program.count("(written by code)") == 1
+    good = verified(puzzle, key, program, f"Answer: {key}", tools)
+    assert good.ok, good.detail
+
+
+def test_code_writes_every_rule_when_none_stands_and_the_puzzle_still_has_one_answer(tools) -> None:
+    """A reply whose rules are all facts (the local model's s7e/p8b replies) still makes a sound puzzle."""
+    facts = [("The light was lit in 1790.", "Ada == 'lit'"), ("Bo is a keeper.", "Bo == Bo")]
+    for data in (with_rules(ORDER, *facts), with_rules(GROUPS, *facts, entities=["Ada", "Bo", "Cy", "Di"])):
+        arrangement = parse_arrangement(data)
+        puzzle, key, program = arrangement_puzzle(arrangement)
+        assert puzzle == arrangement_puzzle(arrangement)[0], "reproducible"
+        assert program.count("(written by code)") == 3 and program.count("# left out: ") == 2
+        assert verified(puzzle, key, program, f"Answer: {key}", tools).ok
 
 
 def arranged_reply(puzzle: object, teacher_letter: str | None = None):
@@ -211,8 +232,8 @@ def test_the_flow_asks_for_the_structure_and_keeps_the_verified_puzzle(tools) ->
 
 
 def test_a_structure_without_a_fair_puzzle_goes_back_before_any_teacher_call(tools) -> None:
-    never = with_rules(ORDER, ("a", "Ada < Bo"), ("b", "Bo < Ada"), ("c", "Cy != 5"))
-    replies = iter([never, ORDER])
+    unnamed = {**ORDER, "entities": ["Ada", "Bo", "Cy", "Di", "Ed Smith"]}
+    replies = iter([unnamed, ORDER])
     _, key, _ = arrangement_puzzle(parse_arrangement(ORDER))
     base = arranged_reply(None, key)
 
@@ -224,7 +245,7 @@ def test_a_structure_without_a_fair_puzzle_goes_back_before_any_teacher_call(too
     model = ScriptedModel(reply)
     sink = run_ordering(model, tools)
     asks = [r for r in model.requests if "/instruct/" in r.tag]
-    assert len(asks) == 2 and "the rules contradict each other" in asks[1].messages[-1]["content"]
+    assert len(asks) == 2 and "not one-word names" in asks[1].messages[-1]["content"]
     assert len(sink.pairs) == 1
 
 

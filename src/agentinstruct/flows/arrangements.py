@@ -6,10 +6,10 @@ key and solver program: a setup, one-word entity names, the slots they take (pos
 "in"/"out"), whether each slot takes one entity, and rules, each a sentence plus a Python expression over
 the entity names ("Ann < Ben"). The local 1.5B model, asked for a whole puzzle and a program that solves
 it, copied the field description as its puzzle and wrote programs that counted strings in a permutation;
-a program built from the rules always matches them. Code enumerates every arrangement, refuses rules
-that never bite or that no arrangement obeys, and writes a "which arrangement obeys every rule?" question
-with one valid option and four that each break a rule, its key, and the solver program that
-`unique_solution` runs in the sandbox. How a shaped task is asked for and read back is
+a program built from the rules always matches them. Code enumerates every arrangement, leaves out rules
+that cannot stand and adds its own where too few do (`flows.arrangement_rules`), and writes a "which
+arrangement obeys every rule?" question with one valid option and four that each break a rule, its key,
+and the solver program that `unique_solution` runs in the sandbox. How a shaped task is asked for and read back is
 `flows.task_shapes`'; puzzles written as text, and the check itself, are not here.
 """
 
@@ -21,12 +21,12 @@ import itertools
 import keyword
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from agentinstruct.flows.arrangement_rules import MIN_RULES, Rule, added_rules, standing_rules
 from agentinstruct.flows.shaped_content import ENTITY_NAMES_SCHEMA, MAX_ENTITIES, MIN_ENTITIES
 
-MIN_RULES = 3
 #: arrangements enumerated at most: 7 entities in 7 slots one each (5040), or 6 in 4 shared (4096)
 MAX_ARRANGEMENTS = 20_000
 OPTION_LETTERS = "ABCDE"
@@ -82,13 +82,6 @@ ARRANGEMENT_DESCRIPTION = (
 
 
 @dataclass(frozen=True)
-class Rule:
-    text: str
-    check: str
-    code: Any  # the compiled check
-
-
-@dataclass(frozen=True)
 class Arrangement:
     """A parsed puzzle structure: entities take slots (each slot at most once when `one_each`)."""
 
@@ -97,6 +90,8 @@ class Arrangement:
     slots: tuple[Any, ...]
     one_each: bool
     rules: tuple[Rule, ...]
+    #: why rules of the reply were left out (a check that is not an expression, one that never bites...)
+    dropped: tuple[str, ...] = ()
 
     def total(self) -> int:
         """How many arrangements there are to check."""
@@ -109,8 +104,8 @@ class Arrangement:
             return list(itertools.permutations(self.slots, n))
         return list(itertools.product(self.slots, repeat=n))
 
-    def broken(self, arrangement: tuple[Any, ...]) -> list[int]:
-        """The numbers (from 1) of the rules this arrangement breaks."""
+    def holds(self, rule: Rule, arrangement: tuple[Any, ...]) -> bool:
+        """Whether an arrangement obeys a rule."""
         names = {
             **CHECK_FUNCTIONS,
             COUNT: arrangement.count,
@@ -118,7 +113,11 @@ class Arrangement:
         }
         # safe to eval: `_rule` let through only names, constants, operators and calls of CHECK_FUNCTIONS
         # and COUNT
-        return [i for i, rule in enumerate(self.rules, 1) if not eval(rule.code, {"__builtins__": {}}, names)]
+        return bool(eval(rule.code, {"__builtins__": {}}, names))
+
+    def broken(self, arrangement: tuple[Any, ...]) -> list[int]:
+        """The numbers (from 1) of the rules this arrangement breaks."""
+        return [i for i, rule in enumerate(self.rules, 1) if not self.holds(rule, arrangement)]
 
 
 def parse_arrangement(data: Any) -> Arrangement:
@@ -139,10 +138,14 @@ def parse_arrangement(data: Any) -> Arrangement:
     # fewer slots than entities cannot give each its own: they share (the puzzle text says which)
     one_each = bool(data.get("one_each")) and len(slots) >= len(entities)
     words = {s for s in slots if isinstance(s, str) and s.isidentifier()}
-    rules = tuple(_rule(n, r, set(entities), words) for n, r in enumerate(_list(data.get("rules")), 1))
-    if len(rules) < MIN_RULES:
-        raise ValueError(f"give at least {MIN_RULES} rules")
-    return Arrangement(" ".join(str(data.get("setup", "")).split()), entities, slots, one_each, rules)
+    rules, dropped = [], []
+    for number, rule in enumerate(_list(data.get("rules")), 1):
+        try:
+            rules.append(_rule(number, rule, set(entities), words))
+        except (TypeError, ValueError) as exc:  # left out here; code adds rules where too few stand
+            dropped.append(str(exc))
+    setup = " ".join(str(data.get("setup", "")).split())
+    return Arrangement(setup, entities, slots, one_each, tuple(rules), tuple(dropped))
 
 
 def _list(value: Any) -> list[Any]:
@@ -194,36 +197,44 @@ def arrangement_puzzle(arrangement: Arrangement) -> tuple[str, str, str]:
             f"{arrangement.total()} arrangements are too many to check: use fewer entities or slots"
         )
     everything = arrangement.all_arrangements()
-    try:
-        broken = {a: arrangement.broken(a) for a in everything}
-    except Exception as exc:  # a check that compares a number with a text, divides by zero...
-        raise ValueError(f"a check fails when evaluated ({exc}): compare entities with slot values") from None
-    for number, rule in enumerate(arrangement.rules, 1):
-        if not any(number in b for b in broken.values()):
-            raise ValueError(
-                f"rule {number}'s check {rule.check!r} holds in every arrangement, so it says nothing: "
-                f"write the check so that it is false exactly when the rule ({rule.text}) is broken"
-            )
-        if all(number in b for b in broken.values()):  # 'Ann == "1"' where the slots are numbers
-            raise ValueError(
-                f"rule {number}'s check {rule.check!r} is false in every arrangement: compare entities "
-                f"with the slot values as they are ({', '.join(map(repr, arrangement.slots))})"
-            )
-    valid = [a for a, b in broken.items() if not b]
-    if not valid:
-        raise ValueError(
-            "no arrangement obeys every rule: the rules contradict each other; drop or loosen one"
-        )
     # seeded by the structure, so the same reply always makes the same puzzle (runs are reproducible)
     rules = [(rule.text, rule.check) for rule in arrangement.rules]
     digest = hashlib.sha256(repr((arrangement.entities, arrangement.slots, rules)).encode())
     rng = random.Random(digest.digest())
+    arrangement = _completed(arrangement, everything, rng)
+    broken = {a: arrangement.broken(a) for a in everything}
+    valid = [a for a, b in broken.items() if not b]
     answer = rng.choice(valid)
     wrong = _distractors(arrangement, answer, broken, rng)
     options = [*wrong, answer]
     rng.shuffle(options)
     key = OPTION_LETTERS[options.index(answer)]
     return _puzzle_text(arrangement, options), key, _solver_program(arrangement, options)
+
+
+def _completed(
+    arrangement: Arrangement, everything: list[tuple[Any, ...]], rng: random.Random
+) -> Arrangement:
+    """The arrangement with the rules that stand together, and code's rules added where they are too few
+    or leave too many arrangements (`flows.arrangement_rules`)."""
+    kept, dropped = standing_rules(arrangement.rules, arrangement.entities, everything, arrangement.holds)
+    valid = [a for a in everything if all(arrangement.holds(rule, a) for rule in kept)]
+    words = {s for s in arrangement.slots if isinstance(s, str) and s.isidentifier()}
+
+    def make(text: str, check: str) -> Rule:
+        rule = _rule(0, {"text": text, "check": check}, set(arrangement.entities), words)
+        return replace(rule, by_code=True)
+
+    added = added_rules(
+        arrangement.entities, arrangement.slots, arrangement.one_each, valid, len(kept), rng, make,
+        arrangement.holds,
+    )  # fmt: skip
+    if len(kept) + len(added) < MIN_RULES:
+        raise ValueError(
+            f"the entities and slots allow too few rules for a puzzle (rules left out: {'; '.join(dropped)})"
+            ": use more entities or slots"
+        )
+    return replace(arrangement, rules=(*kept, *added), dropped=(*arrangement.dropped, *dropped))
 
 
 def _distractors(
@@ -301,7 +312,10 @@ def _solver_program(arrangement: Arrangement, options: list[tuple[Any, ...]]) ->
     params = ", ".join(arrangement.entities)
     body = []
     for n, rule in enumerate(arrangement.rules, 1):
-        body += [f"    # {n}. {rule.text}", f"    if not ({rule.check}):", "        return False"]
+        origin = "  (written by code)" if rule.by_code else ""
+        body += [f"    # {n}. {rule.text}{origin}", f"    if not ({rule.check}):", "        return False"]
+    # what was left out of the reply, so that the lineage shows how the puzzle came about
+    left_out = [f"# left out: {' '.join(reason.split())}" for reason in arrangement.dropped]
     generator = (
         f"itertools.permutations(SLOTS, {len(arrangement.entities)})"
         if arrangement.one_each
@@ -310,6 +324,7 @@ def _solver_program(arrangement: Arrangement, options: list[tuple[Any, ...]]) ->
     option_lines = [f"    {letter!r}: {o!r}," for letter, o in zip(OPTION_LETTERS, options, strict=True)]
     return "\n".join(
         [
+            *left_out,
             "import itertools",
             "import json",
             "",

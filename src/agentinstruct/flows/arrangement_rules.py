@@ -1,0 +1,127 @@
+"""Which of a puzzle's rules can stand, and the rules code adds so that a puzzle has enough.
+
+The instruction agent writes an arrangement's rules as sentences with checks (`flows.arrangements`). The
+local 1.5B model writes usable casts but unsound rules: facts as rules ("Agnes writes training data",
+`Agnes == "Agnes"`, false everywhere), checks that never bite, rules that contradict the others. Sent
+back, it wrote the same kind again (0 usable puzzles in 6 units of run s7e). So a rule that cannot stand
+is dropped here, with the reason, and when fewer than `MIN_RULES` stand, code adds rules of the kinds
+analytical-reasoning tests use (before, immediately after, not next to, not in a slot, same or different
+group, if-then, group sizes), each checked against every arrangement so that it bites and leaves at
+least one valid. The question, options, key and program are written from the rules that result, so the
+`unique_solution` check is unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+MIN_RULES = 3
+
+
+@dataclass(frozen=True)
+class Rule:
+    text: str
+    check: str
+    code: Any  # the compiled check
+    by_code: bool = False  # written by `added_rules`, not by the model
+
+
+def _mentions(rule: Rule, entities: tuple[str, ...]) -> bool:
+    """Whether the rule's sentence names every entity its check uses (else they say different things)."""
+    used = [e for e in entities if re.search(rf"\b{re.escape(e)}\b", rule.check)]
+    return all(re.search(rf"\b{re.escape(e)}\b", rule.text, re.IGNORECASE) for e in used)
+
+
+def standing_rules(
+    rules: tuple[Rule, ...],
+    entities: tuple[str, ...],
+    everything: list[tuple[Any, ...]],
+    evaluate: Callable[[Rule, tuple[Any, ...]], bool],
+) -> tuple[list[Rule], list[str]]:
+    """The rules that can stand together, in order, and why each other one was dropped.
+
+    A rule is dropped when its check fails to evaluate, holds everywhere, holds nowhere, uses an entity
+    its sentence does not name, or leaves no arrangement together with the rules kept before it.
+    """
+    kept: list[Rule] = []
+    dropped: list[str] = []
+    valid = everything
+    for number, rule in enumerate(rules, 1):
+        label = f"rule {number} ({rule.text})"
+        if not _mentions(rule, entities):
+            dropped.append(f"{label}: its check {rule.check!r} uses an entity the sentence does not name")
+            continue
+        try:
+            holds = {a for a in everything if evaluate(rule, a)}
+        except Exception as exc:  # a number compared with a text, a division by zero...
+            dropped.append(f"{label}: its check {rule.check!r} fails when evaluated ({exc})")
+            continue
+        if len(holds) == len(everything):
+            dropped.append(f"{label}: its check {rule.check!r} holds in every arrangement")
+        elif not holds:
+            dropped.append(f"{label}: its check {rule.check!r} holds in no arrangement")
+        elif not (remaining := [a for a in valid if a in holds]):
+            dropped.append(f"{label}: no arrangement obeys it together with the rules before it")
+        else:
+            kept.append(rule)
+            valid = remaining
+    return kept, dropped
+
+
+def added_rules(
+    entities: tuple[str, ...],
+    slots: tuple[Any, ...],
+    one_each: bool,
+    valid: list[tuple[Any, ...]],
+    have: int,
+    rng: random.Random,
+    make: Callable[[str, str], Rule],
+    evaluate: Callable[[Rule, tuple[Any, ...]], bool],
+) -> list[Rule]:
+    """Rules that each exclude some of the `valid` arrangements and keep at least one, added until there
+    are `MIN_RULES` in all with the `have` rules that stand (a "could be" question needs no more)."""
+    candidates = _candidates(entities, slots, one_each)
+    rng.shuffle(candidates)
+    added: list[Rule] = []
+    for text, check in candidates:
+        if have + len(added) >= MIN_RULES:
+            break
+        rule = make(text, check)
+        holds = [a for a in valid if evaluate(rule, a)]
+        if 0 < len(holds) < len(valid):
+            added.append(rule)
+            valid = holds
+    return added
+
+
+def _candidates(entities: tuple[str, ...], slots: tuple[Any, ...], one_each: bool) -> list[tuple[str, str]]:
+    """Every rule of the templates' kinds over these entities and slots: (sentence, check)."""
+    numbered = all(isinstance(s, int) for s in slots)
+    pairs = list(itertools.permutations(entities, 2))
+    rules: list[tuple[str, str]] = []
+    for a, b in pairs:
+        if numbered:
+            rules.append((f"{a} comes before {b}.", f"{a} < {b}"))
+            rules.append((f"{b} comes immediately after {a}.", f"{b} == {a} + 1"))
+            if a < b:
+                rules.append((f"{a} and {b} are not next to each other.", f"abs({a} - {b}) != 1"))
+        elif a < b:
+            rules.append((f"{a} and {b} take different ones.", f"{a} != {b}"))
+            if not one_each:
+                rules.append((f"{a} takes the same one as {b}.", f"{a} == {b}"))
+    for a, slot in itertools.product(entities, slots):
+        rules.append((f"{a} does not take {slot}.", f"{a} != {slot!r}"))
+    if not numbered:
+        for (a, b), s, t in itertools.product(pairs, slots, slots):
+            if s != t or not one_each:
+                rules.append((f"If {a} takes {s}, then {b} takes {t}.", f"{a} != {s!r} or {b} == {t!r}"))
+    if not one_each:
+        for slot, n in itertools.product(slots, range(1, len(entities))):
+            noun = "of them takes" if n == 1 else "of them take"
+            rules.append((f"Exactly {n} {noun} {slot}.", f"count({slot!r}) == {n}"))
+    return rules
