@@ -127,6 +127,7 @@ def with_rules(data: dict, *rules: tuple[str, str], **changes: object) -> dict:
     [
         ({**ORDER, "entities": ["Ada", "Bo", "Cy", "Di", "Ed Smith"]}, "not one-word names"),
         ({**ORDER, "entities": ["Ada", "Ada", "Cy", "Di", "Ed"]}, "each named once"),
+        ({**GROUPS, "slots": ["Ann", "Ben", "North"]}, "the slots repeat entity names"),
         (
             {
                 **ORDER,

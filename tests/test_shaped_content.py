@@ -113,6 +113,8 @@ def test_a_scenario_without_a_cast_to_arrange_says_what_it_lacks() -> None:
     message = problem("scenario", scenario)
     assert "3 to 7 distinct entity names (it has 3, 2 distinct)" in message
     assert "at least 2 slot values" in message
+    twice = {**scenario, "entities": ["Ana", "Ben", "Cal"], "slots": ["Ana", "Ben", "Cal"]}
+    assert "not the entities' own names" in problem("scenario", twice)
     sentence = ["The council voted 7 to 4 to lease the lot", "Ben", "Cal"]
     assert "short entity names" in problem("scenario", {**scenario, "entities": sentence})
     shapes = {t.name: t.content_shape for t in load_skills()["analytical_reasoning"].transformations}

@@ -9,8 +9,8 @@ it, copied the field description as its puzzle and wrote programs that counted s
 a program built from the rules always matches them. Code enumerates every arrangement, leaves out rules
 that cannot stand and adds its own where too few do (`flows.arrangement_rules`), and writes a "which
 arrangement obeys every rule?" question with one valid option and four that each break a rule, its key,
-and the solver program that `unique_solution` runs in the sandbox. How a shaped task is asked for and read back is
-`flows.task_shapes`'; puzzles written as text, and the check itself, are not here.
+and the solver program that `unique_solution` runs in the sandbox. How a shaped task is asked for and
+read back is `flows.task_shapes`'; puzzles written as text, and the check itself, are not here.
 """
 
 from __future__ import annotations
@@ -135,6 +135,8 @@ def parse_arrangement(data: Any) -> Arrangement:
     slots = tuple(int(s) if s.lstrip("-").isdigit() else s for s in texts)
     if len(set(slots)) != len(slots) or len(slots) < 2:
         raise ValueError("give at least 2 slots, each once")
+    if {str(s).lower() for s in slots} & {e.lower() for e in entities}:
+        raise ValueError("the slots repeat entity names: slots are the positions, days or groups they take")
     # fewer slots than entities cannot give each its own: they share (the puzzle text says which)
     one_each = bool(data.get("one_each")) and len(slots) >= len(entities)
     words = {s for s in slots if isinstance(s, str) and s.isidentifier()}

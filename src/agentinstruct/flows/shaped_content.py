@@ -187,6 +187,8 @@ def scenario_lines(scenario: dict[str, Any]) -> str:
         problems.append("short entity names (a name, not a sentence)")
     if len(slots) < 2:
         problems.append("at least 2 slot values the entities take (positions, groups, days or attributes)")
+    if {s.lower() for s in slots} & set(distinct):  # the local model gave its entity list twice
+        problems.append("slots that are values the entities take, not the entities' own names")
     if problems:
         raise ValueError(f"the scenario needs {'; '.join(problems)}")
     lines = [f"Setting: {setting}", f"Entities: {', '.join(entities)}", f"Slots: {', '.join(slots)}"]
