@@ -282,7 +282,7 @@ def test_a_reply_cut_short_counts_its_tokens_from_the_engine_timings(local_smoll
 
 
 @pytest.mark.parametrize(
-    "shape", ["table", "json_record", "key_values", "triples", "mapping", "scenario", "programming"]
+    "shape", ["table", "json_record", "key_values", "triples", "mapping", "terms", "scenario", "programming"]
 )
 def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, shape):
     from agentinstruct.flows.shaped_content import shaped_output
@@ -294,6 +294,8 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
     if shape == "mapping":
         content["properties"]["rule"]["maxLength"] = 40
         content = content["properties"]["examples"]
+    if shape == "terms":
+        content["properties"]["terms"]["items"]["maxLength"] = 24
     if shape in ("scenario", "programming"):
         for part in content["properties"].values():
             if part["type"] == "string":
@@ -323,6 +325,9 @@ def test_shaped_content_schemas_are_grammars_the_engine_enforces(local_smollm, s
         assert set(content) == {"setting", "entities", "slots"} and isinstance(content["setting"], str)
         assert 3 <= len(content["entities"]) <= 4 and len(content["slots"]) >= 2
         assert all(re.fullmatch(r"[A-Z][A-Za-z]{1,11}", name) for name in content["entities"])
+    elif shape == "terms":
+        assert set(content) == {"terms"} and 6 <= len(content["terms"]) <= 10
+        assert all(isinstance(term, str) and 0 < len(term) <= 24 for term in content["terms"])
     elif shape == "mapping":
         assert set(content) == {"rule", "examples"} and isinstance(content["rule"], str)
         assert len(content["examples"]) >= 4 and all(len(pair) == 2 for pair in content["examples"])

@@ -6,11 +6,11 @@ json_record and 2 of 2 knowledge_triples replies; few_shot_reasoning's rule and 
 analytical_reasoning's scenario; coding's task_from_docs, a summary with no code 5 of 5); asked for the
 structure itself, with the JSON grammar enforcing it, it cannot. Code then writes the notation every
 later agent sees: a Markdown table, CSV lines, an indented JSON object, "Key: value" lines, "(subject;
-relation; object)" lines, "Rule: ..." with "Input: ... -> Output: ..." lines, a puzzle scenario's
-"Setting:", "Entities:", "Slots:" and numbered "Rules:", or programming material whose reference code
-must parse as Python. A reply that already holds the notation as text (a large model, a scripted test)
-is kept as it is. Plain-text transformations and the HTML pages of web_agent (`flows.web_agent`) are
-not here.
+relation; object)" lines, "Rule: ..." with "Input: ... -> Output: ..." lines (from the model's rule and
+examples, or from the seed's terms with a rule code picks, `flows.term_patterns`), a puzzle's cast as
+"Setting:", "Entities:" and "Slots:", or programming material whose reference code must parse as Python.
+A reply that already holds the notation as text (a large model, a scripted test) is kept as it is.
+Plain-text transformations and the HTML pages of web_agent (`flows.web_agent`) are not here.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from agentinstruct.agent_outputs import TransformationOutput
+from agentinstruct.flows.term_patterns import TERMS_DESCRIPTION, TERMS_SCHEMA, term_mapping
 from agentinstruct.quality.execution import strip_fence
 from agentinstruct.skills import ContentShape
 
@@ -281,6 +282,8 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
         "the mapping: its rule in one sentence, and its examples as a list of [input, output] pairs",
         mapping_lines,
     ),
+    # the seed's terms; code picks a rule that fits them and writes the mapping (`flows.term_patterns`)
+    "terms": (TERMS_SCHEMA, TERMS_DESCRIPTION, lambda terms: mapping_lines(term_mapping(terms))),
     "scenario": (
         {
             "type": "object",

@@ -25,7 +25,16 @@ BUNDLED_DIR = Path(__file__).parent
 
 #: how a transformation's content is written: free text, or data (`agentinstruct.flows.shaped_content`)
 ContentShape = Literal[
-    "text", "table", "csv", "json_record", "key_values", "triples", "mapping", "scenario", "programming"
+    "text",
+    "table",
+    "csv",
+    "json_record",
+    "key_values",
+    "triples",
+    "mapping",
+    "terms",
+    "scenario",
+    "programming",
 ]
 
 #: how an instruction agent writes its task: free text, or data code turns into the task and its keys
@@ -79,7 +88,8 @@ class Transformation(Named):
         description="the content is data: the model writes it as a JSON structure that the JSON grammar "
         "enforces, and code writes the notation: table (Markdown), csv, json_record (indented JSON), "
         "key_values ('Key: value' lines), triples ('(s; r; o)' lines), mapping ('Rule:' and 'Input: ... -> "
-        "Output: ...' lines), scenario ('Setting:', 'Entities:', 'Slots:', 'Rules:'), programming (problem, "
+        "Output: ...' lines), terms (a list of the seed's terms; code picks a rule and writes a mapping), "
+        "scenario ('Setting:', 'Entities:', 'Slots:'), programming (problem, "
         "functions, edge cases, examples, and reference code that must parse as Python)",
     )
     content_must_contain_all: list[str] = Field(
