@@ -175,6 +175,7 @@ def scenario_lines(scenario: dict[str, Any]) -> str:
         raise TypeError("not an object")
     setting = " ".join(str(scenario.get("setting", "")).split())
     entities, slots = (_texts(scenario.get(part)) for part in ("entities", "slots"))
+    slots = list(dict.fromkeys(slots))  # a slot listed twice is one slot (the local model: 1, 2, 3, 1, 2)
     distinct = list(dict.fromkeys(e.lower() for e in entities))
     problems = []
     if not setting:
