@@ -144,6 +144,19 @@ def test_multi_select_compares_every_letter(skill) -> None:
     assert rejection.detail == "answered A ('Trimming wicks'), the key is A, C"
 
 
+def test_a_bare_answer_is_asked_once_for_its_working_without_the_key(skill) -> None:
+    """The local teacher answered analytical puzzles with a bare letter: asked to work it out, it may."""
+    skill = skill.model_copy(update={"instruction_types": [skill.types_by_name["multi_select"]]})
+    answers = iter(["C", "Trimming wicks and climbing the tower are nightly work.\nAnswer: A and C"])
+    model = scripted(skill, item(MULTI, "A, C"), lambda request: next(answers))
+    sink = run(skill, model, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"].endswith("Answer: A and C") and pair.verification.status == "passed"
+    [asked] = [r for r in model.requests if r.tag.endswith("/worked")]
+    request = asked.messages[-1]["content"]
+    assert 'end with a last line "Answer: X"' in request and "A, C" not in request  # never the key
+
+
 def test_a_question_without_the_words_its_type_needs_is_asked_again(skill) -> None:
     rules = {t.name: t.task_must_contain_any for t in skill.instruction_types if t.task_must_contain_any}
     assert rules == {

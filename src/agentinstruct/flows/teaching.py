@@ -23,6 +23,8 @@ from agentinstruct.quality.gate import deliver
 
 #: checks that compare the teacher's answer with the instruction agent's `answer_key`
 KEY_CHECKS = frozenset({"answer_matches_key", "answers_agree"})
+#: the last line of a worked answer (`Skill.worked_answer`): "Answer: ...", "**Final answer:** ..."
+ANSWER_LINE = re.compile(r"^[\s>*_#-]*(?:final\s+)?answer\s*[*_]*\s*[:：]", re.IGNORECASE | re.MULTILINE)
 
 if TYPE_CHECKING:
     from agentinstruct.flows.resources import FlowResources
@@ -171,9 +173,20 @@ class TeachingStage(FlowRecords):
     async def _finish_answer(
         self, result: AgentResult, variables: dict[str, Any], tag: str, options: dict[str, Any]
     ) -> AgentResult:
-        """The teacher's answer made whole before it is verified: unchanged here; a flow whose answers
-        a small model leaves unfinished in a known way (web_agent's missing stop) asks for the rest."""
-        return result
+        """The teacher's answer made whole before it is verified; a flow whose answers a small model leaves
+        unfinished in another known way (web_agent's missing stop) overrides this.
+
+        For a skill with `worked_answer`, an answer without its "Answer:" line (a bare "E", as the local
+        teacher gave 2 of 2 analytical puzzles) is asked once to be worked out. The request names what is
+        missing, never the key, so the checks still judge the teacher's own answer.
+        """
+        if not (self.skill.worked_answer and result.ok) or ANSWER_LINE.search(str(result.output)):
+            return result
+        feedback = render(PROMPTS_DIR, "worked_answer.j2")
+        worked = await self.teacher.revise(
+            self.teacher_model, result, feedback, variables, tag=f"{tag}/worked", **options
+        )
+        return worked if worked.ok else result
 
     def _teacher_system(self, itype: InstructionType) -> str:
         """The teacher's system prompt for an instruction type, rendered once per type (not per call)."""

@@ -219,6 +219,11 @@ class Skill(BaseModel):
     repair_rounds: int = Field(
         default=0, ge=0, le=5, description="times an answer that fails a check goes back to the teacher"
     )
+    worked_answer: bool = Field(
+        default=False,
+        description="the teacher shows its working and ends with an 'Answer: ...' line; a bare answer is "
+        "asked once to be worked out (without the key) before the checks",
+    )
     teacher_tools: list[Literal["python", "calculator", "search"]] = Field(
         default_factory=list, description="real tools the teacher may call while answering"
     )
