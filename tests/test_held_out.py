@@ -1,9 +1,10 @@
 """Few-shot tasks written as data (`task_shape: held_out`): code writes the task, its key and second query.
 
-The fields code writes from the pairs (a rule task and a class task), the pairs it sends back (a held-out
-input an example shows, two held-out pairs alike, an answer too long to compare, a class no example
-shows, too few examples), and the flow: the instruction agent is asked for the pairs alone, and a teacher
-who infers the rule passes both checks.
+The fields code writes from the pairs (a rule task and a class task), the choice it mends from the
+mapping (pairs the mapping lacks, a held-out pair an example shows), the pairs it sends back without a
+mapping to mend them from (a held-out input an example shows, two held-out pairs alike, an answer too long
+to compare, a class no example shows, too few examples), and the flow: the instruction agent is asked for
+the pairs alone, and a teacher who infers the rule passes both checks.
 """
 
 from __future__ import annotations
@@ -59,9 +60,11 @@ def test_a_rule_task_ends_with_its_query_and_keeps_the_answers_apart() -> None:
 
 
 def test_held_out_pairs_come_from_the_mapping_and_take_its_outputs() -> None:
-    # the local model held out the prompt's own example instead of two of the mapping's pairs
-    with pytest.raises(ValueError, match="the query input 'Peru' is not one of the mapping's inputs"):
-        held_out_fields(pairs(YEARS, query=["Peru", "Lima"]), MAPPING)
+    # the local model held out the prompt's own example, and invented a pair: the mapping's own replace them
+    fields = held_out_fields(pairs(YEARS, query=["Peru", "Lima"]), MAPPING)
+    assert fields["answer_key"] == "75" and fields["task"].endswith("Input: 1800-1875 -> Output: ?")
+    invented = held_out_fields(pairs(YEARS, second_query=["a banana", "banana"]), MAPPING)
+    assert invented == held_out_fields(YEARS, MAPPING)
     assert (
         held_out_fields(pairs(YEARS, query=["Peru", "Lima"]))["answer_key"] == "Lima"
     )  # no mapping to check
@@ -119,12 +122,34 @@ def test_the_flow_asks_for_the_pairs_and_both_checks_pass_for_a_teacher_who_infe
     assert fields == {"answer_key": "75", "second_query": "Input: 2000-2024", "second_answer": "24"}
 
 
+def test_the_mapping_mends_the_agents_choice_of_pairs() -> None:
+    """The local model listed every pair as an example and held out one of them, or an invented one."""
+    every = [list(line.split(" -> Output: ")) for line in MAPPING.replace("Input: ", "").splitlines()[2:]]
+    shown_too = pairs(YEARS, examples=every, query=["1900-1950", "50"], second_query=["a banana", "banana"])
+    fields = held_out_fields(shown_too, MAPPING)
+    task_lines = fields["task"].splitlines()
+    assert task_lines[-1] == "Input: 1900-1950 -> Output: ?" and fields["answer_key"] == "50"
+    assert "Input: 1900-1950 -> Output: 50" not in fields["task"]  # taken out of the examples
+    second = fields["second_query"].removeprefix("Input: ")
+    assert second not in fields["task"] and fields["second_answer"] == dict(every)[second]
+    assert len([line for line in task_lines if "-> Output: " in line and "?" not in line]) == 3
+    places = "Rule: names.\n" + "\n".join(f"Input: {i} -> Output: {o}" for i, o in PLACES["examples"])
+    mended = held_out_fields(
+        pairs(PLACES, examples=PLACES["examples"][:4], query=["Thames", "river"]), places
+    )
+    assert mended["answer_key"] in {"person", "street"}  # a class an example shows
+
+
 def test_a_held_out_pair_an_example_shows_goes_back_before_any_teacher_call() -> None:
+    """Without a mapping to mend it from, the agent is asked again, before any teacher call."""
     skill = load("few_shot_reasoning")
     single = skill.model_copy(update={"instruction_types": [skill.types_by_name["pattern_induction"]]})
     replies = iter([pairs(YEARS, query=["1900-1950", "50"]), YEARS])
     model = scripted(
-        single, lambda _: {"few_shot_task": next(replies)}, lambda r: "Answer: 75", content=MAPPING
+        single,
+        lambda _: {"few_shot_task": next(replies)},
+        lambda r: "Answer: 75",
+        content=MAPPING.split("\nInput: 1900")[0],
     )
     run(single, model, refinement_rounds=0)
     asks = [r for r in model.requests if "/instruct/" in r.tag]

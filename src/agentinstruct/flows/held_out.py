@@ -7,8 +7,9 @@ checks the same rule. Asked for the task as text, the local 1.5B model listed al
 examples and never asked (2 of 5 tasks in one run, even when sent back), or asked for an example it had
 shown. Code writes "Input: ... -> Output: ..." lines ending in "Input: <query> -> Output: ?", the key
 (the query's output) and `second_query`/`second_answer`, after refusing held-out inputs that an example
-shows, held-out pairs that are not the mapping's own (the model held out the prompt's example), answers
-too long to compare, and, when the outputs are classes, a held-out class no example shows.
+shows, answers too long to compare, and, when the outputs are classes, a held-out class no example
+shows. When the mapping lists its pairs, code mends the agent's choice from them first: pairs the mapping
+lacks are replaced or dropped, and a held-out pair is taken out of the examples.
 How a shaped task is asked for and read back is `flows.task_shapes`'; the checks are
 `quality.agreement`'s.
 """
@@ -66,14 +67,21 @@ def _key(text: str) -> str:
 
 def mapping_pairs(material: str) -> dict[str, str]:
     """The mapping's own pairs ("Input: ... -> Output: ..." lines), by normalised input."""
-    return {_key(m.group(1)): " ".join(m.group(2).split()) for m in _MAPPING_LINE.finditer(material)}
+    return {_key(i): o for i, o in _mapping_list(material)}
+
+
+def _mapping_list(material: str) -> list[tuple[str, str]]:
+    """The mapping's own [input, output] pairs in its order, each input once."""
+    found = [
+        (" ".join(m.group(1).split()), " ".join(m.group(2).split())) for m in _MAPPING_LINE.finditer(material)
+    ]
+    return list({_key(i): (i, o) for i, o in reversed(found)}.values())[::-1]
 
 
 def held_out_fields(data: Any, material: str = "") -> dict[str, str]:
     """The few-shot task (under "task"), its answer_key, second_query and second_answer, from the pairs.
 
-    When the mapping (`material`) lists its pairs, the held-out ones must be among them, and every pair
-    that is takes the mapping's output: the local model held out the prompt's example ("Peru", "Lima").
+    When the mapping (`material`) lists its pairs, the pairs are mended from it (`_from_mapping`).
     """
     if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
         raise TypeError("not an object with a list of examples")
@@ -82,16 +90,9 @@ def held_out_fields(data: Any, material: str = "") -> dict[str, str]:
         "query": _pair(data.get("query"), "query"),
         "second_query": _pair(data.get("second_query"), "second_query"),
     }
-    own = mapping_pairs(material)
+    own = _mapping_list(material)
     if len(own) >= MIN_EXAMPLES + 2:
-        for name, (given, _) in held.items():
-            if _key(given) not in own:
-                raise ValueError(
-                    f"the {name} input {given!r} is not one of the mapping's inputs: hold out two of the "
-                    "mapping's own [input, output] pairs and show some of the others as examples"
-                )
-        examples = [(i, own.get(_key(i), o)) for i, o in examples]
-        held = {name: (i, own[_key(i)]) for name, (i, _) in held.items()}
+        examples, held = _from_mapping(examples, held, own)
     classes = _check_held_out(examples, held)
     (query, answer), (second, second_answer) = held["query"], held["second_query"]
     return {
@@ -100,6 +101,37 @@ def held_out_fields(data: Any, material: str = "") -> dict[str, str]:
         "second_query": f"Input: {second}",
         "second_answer": second_answer,
     }
+
+
+def _from_mapping(
+    examples: list[tuple[str, str]], held: dict[str, tuple[str, str]], own: list[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], dict[str, tuple[str, str]]]:
+    """The agent's choice of examples and held-out pairs, mended so that every pair is the mapping's own.
+
+    Every pair takes the mapping's output; an example the mapping lacks is dropped; a held-out pair the
+    mapping lacks (the local model held out the prompt's example, ("Peru", "Lima"), and invented
+    ("a banana", "banana")), or that repeats the other one, is replaced by the last mapping pair no
+    example shows; a held-out pair an example also shows is taken out of the examples. The solver still
+    sees only the examples, and the teacher's answers are still checked against the held-out outputs.
+    """
+    by_key = {_key(i): (i, o) for i, o in own}
+    chosen: dict[str, tuple[str, str] | None] = {}
+    for name, (given, _) in held.items():
+        taken = {_key(pair[0]) for pair in chosen.values() if pair}
+        chosen[name] = by_key.get(_key(given)) if _key(given) not in taken else None
+    shown = [by_key[_key(i)] for i, _ in examples if _key(i) in by_key]
+    for name, pair in chosen.items():
+        if pair is None:
+            taken = {_key(p[0]) for p in chosen.values() if p} | {_key(i) for i, _ in shown}
+            classes = {_key(o) for _, o in shown}
+            # a pair whose output an example shows last, so it is the one taken (a class must be shown)
+            spare = sorted((p for p in own if _key(p[0]) not in taken), key=lambda p: _key(p[1]) in classes)
+            chosen[name] = spare[-1] if spare else shown.pop()
+    held_keys = {_key(pair[0]) for pair in chosen.values() if pair}
+    shown = list(dict.fromkeys(p for p in shown if _key(p[0]) not in held_keys))
+    spare = [p for p in own if _key(p[0]) not in held_keys and p not in shown]
+    shown += spare[: max(0, MIN_EXAMPLES - len(shown))]  # too few left: show more of the mapping
+    return shown, {name: pair for name, pair in chosen.items() if pair}
 
 
 def _check_held_out(examples: list[tuple[str, str]], held: dict[str, tuple[str, str]]) -> bool:
