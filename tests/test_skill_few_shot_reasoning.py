@@ -155,6 +155,10 @@ def test_the_key_check_is_an_exact_or_numeric_match() -> None:
     assert answer_matches_key(candidate("Answer: SMITH,John", key="SMITH, John", itype=fmt)).ok
     wrong_case = answer_matches_key(candidate("Answer: Smith, John", key="SMITH, John", itype=fmt))
     assert not wrong_case.ok and wrong_case.detail == "answered 'Smith, John', the key is 'SMITH, John'"
+    # the local teacher wrote the query's line out, as the examples show it: the output is after the arrow
+    restated = "Output: new water connection -> connection water new"
+    assert answer_matches_key(candidate(restated, key="connection water new")).ok
+    assert not answer_matches_key(candidate("Output: connection -> water new", key="connection water new")).ok
 
 
 def test_the_second_query_checks_the_same_rule() -> None:

@@ -6,7 +6,8 @@ Skills whose items have one right answer (SPEC §2 rows 5, 7, 12, 15) list these
   letters the answer commits to are parsed ("Answer: B", "The correct answer is (B)", "B and D", a last
   line such as "(B) Paris", or the text of an option) and compared as a set: "answered C, the key is B".
   Otherwise the final answer (`final_answer`) must equal the key after normalisation (case, spaces,
-  quotes, trailing period; case is kept for `format_transformation`), or equal it as a number.
+  quotes, trailing period; case is kept for `format_transformation`; an answer written as the query's
+  line, "input -> output", counts by its output), or equal it as a number.
 - `answers_agree`: a worked solution's final answer agrees with the key (where one exists) and with an
   independent second teacher answer (`Candidate.resample`). "Agrees" (`same_answer`) is lenient:
   equal after normalisation (number words to digits, articles and punctuation dropped); else, when
@@ -252,6 +253,9 @@ def _value_matches(answer: str, key: str, case_matters: bool) -> bool:
         return text if case_matters else text.casefold()
 
     a, b = tidy(answer), tidy(key)
+    arrow = re.split(r"\s*(?:->|→)\s*", a)
+    if len(arrow) == 2 and not re.search(r"->|→", b):  # "new water connection -> connection water new":
+        a = arrow[1]  # the teacher wrote the query's line out, input first, as the examples show it
     if a == b or re.sub(r"\s*([,;:|→>-])\s*", r"\1", a) == re.sub(r"\s*([,;:|→>-])\s*", r"\1", b):
         return bool(a)
     plain = re.compile(r"[-+]?[$€£]?\d[\d,]*(?:\.\d+)?%?")
