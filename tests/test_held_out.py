@@ -65,6 +65,8 @@ def test_held_out_pairs_come_from_the_mapping_and_take_its_outputs() -> None:
     assert fields["answer_key"] == "75" and fields["task"].endswith("Input: 1800-1875 -> Output: ?")
     invented = held_out_fields(pairs(YEARS, second_query=["a banana", "banana"]), MAPPING)
     assert invented == held_out_fields(YEARS, MAPPING)
+    repeated = MAPPING + "\nInput: 1852-1942 -> Output: 91"  # a pair listed twice: the first one counts
+    assert held_out_fields(pairs(YEARS, second_query=["a banana", "banana"]), repeated) == invented
     assert (
         held_out_fields(pairs(YEARS, query=["Peru", "Lima"]))["answer_key"] == "Lima"
     )  # no mapping to check

@@ -75,7 +75,10 @@ def _mapping_list(material: str) -> list[tuple[str, str]]:
     found = [
         (" ".join(m.group(1).split()), " ".join(m.group(2).split())) for m in _MAPPING_LINE.finditer(material)
     ]
-    return list({_key(i): (i, o) for i, o in reversed(found)}.values())[::-1]
+    first: dict[str, tuple[str, str]] = {}
+    for i, o in found:
+        first.setdefault(_key(i), (i, o))
+    return list(first.values())
 
 
 def held_out_fields(data: Any, material: str = "") -> dict[str, str]:

@@ -170,27 +170,33 @@ def _texts(value: Any) -> list[str]:
 
 
 def scenario_lines(scenario: dict[str, Any]) -> str:
-    """A puzzle's cast as "Setting:", "Entities:" and "Slots:" lines; the puzzle agents write the rules."""
+    """A puzzle's cast as "Setting:", "Entities:" and "Slots:" lines; the puzzle agents write the rules.
+
+    The local model's slips are mended where the mend is sound: a name or slot listed twice counts once,
+    and slots that repeat the entities' names (it gave its entity list twice) are dropped; with fewer than
+    2 left, the entities take positions 1 to n, which any arrangement puzzle can use.
+    """
     if not isinstance(scenario, dict):
         raise TypeError("not an object")
     setting = " ".join(str(scenario.get("setting", "")).split())
     entities, slots = (_texts(scenario.get(part)) for part in ("entities", "slots"))
-    slots = list(dict.fromkeys(slots))  # a slot listed twice is one slot (the local model: 1, 2, 3, 1, 2)
-    distinct = list(dict.fromkeys(e.lower() for e in entities))
+    firsts: dict[str, str] = {}
+    for entity in entities:
+        firsts.setdefault(entity.lower(), entity)  # a name listed twice counts once, as first spelt
+    entities = list(firsts.values())
+    names = {e.lower() for e in entities}
+    slots = list(dict.fromkeys(s for s in slots if s.lower() not in names))
+    if len(slots) < 2 and MIN_ENTITIES <= len(entities) <= MAX_ENTITIES:
+        slots = [str(n) for n in range(1, len(entities) + 1)]
     problems = []
     if not setting:
         problems.append("a setting in one or two sentences")
-    if not MIN_ENTITIES <= len(distinct) <= MAX_ENTITIES or len(distinct) < len(entities):
-        problems.append(
-            f"{MIN_ENTITIES} to {MAX_ENTITIES} distinct entity names (it has {len(entities)}, "
-            f"{len(distinct)} distinct)"
-        )
+    if not MIN_ENTITIES <= len(entities) <= MAX_ENTITIES:
+        problems.append(f"{MIN_ENTITIES} to {MAX_ENTITIES} distinct entity names (it has {len(entities)})")
     if any(len(e.split()) > 4 for e in entities):
         problems.append("short entity names (a name, not a sentence)")
     if len(slots) < 2:
         problems.append("at least 2 slot values the entities take (positions, groups, days or attributes)")
-    if {s.lower() for s in slots} & set(distinct):  # the local model gave its entity list twice
-        problems.append("slots that are values the entities take, not the entities' own names")
     if problems:
         raise ValueError(f"the scenario needs {'; '.join(problems)}")
     lines = [f"Setting: {setting}", f"Entities: {', '.join(entities)}", f"Slots: {', '.join(slots)}"]
