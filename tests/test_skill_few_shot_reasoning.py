@@ -78,6 +78,8 @@ def teacher(request: ModelRequest) -> str:
 
 
 def test_the_flow_yields_answers_that_match_the_key(skill) -> None:
+    # pattern_builder alone, which every type follows (term_pattern is for the held-out types only)
+    skill = skill.model_copy(update={"transformations": skill.transformations[:1]})
     model = scripted(skill, FIELDS, teacher, content=MAPPING)
     sink = run(skill, model, seeds=3)
     assert len(sink.pairs) == 3 * 2 * 3 and not sink.rejections
