@@ -90,3 +90,17 @@ def test_a_declined_reply_is_left_alone():
         {"suitable": False, "reason": "the text is a bare list", "constraints": []}
     )
     assert parsed.instruction == ""
+
+
+def test_a_constraint_a_program_cannot_check_is_left_out_and_the_task_kept():
+    reply = {
+        "instruction": "Shorten the text above to at most 40 words.",
+        "constraints": [
+            {"kind": "required_words", "words": []},
+            {"kind": "case", "text": "the text is in title case"},
+            {"kind": "word_count", "relation": "at_most", "number": 40},
+        ],
+    }
+    parsed = ConstrainedInstructionOutput.model_validate(reply)
+    assert [c.kind for c in parsed.constraints] == ["word_count"]
+    assert parsed.instruction == "Shorten the text above to at most 40 words."

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from agentinstruct.quality.constraint_wording import with_constraints_stated
 from agentinstruct.quality.constraints import Constraint, conflicts
@@ -117,6 +117,21 @@ class ConstrainedOutput(AgentOutput):
         max_length=4,
         description="every requirement stated in the task that a program can check (at most 4, may be empty)",
     )
+
+    @field_validator("constraints", mode="before")
+    @classmethod
+    def _checkable_only(cls, value: Any) -> Any:
+        """A constraint a program cannot check is left out, not the whole task sent back: the local model
+        wrote required_words without words and a case of 'the text is in title case' (2 of 4 replies)."""
+        if not isinstance(value, list):
+            return value
+        kept = []
+        for item in value:
+            try:
+                kept.append(Constraint.model_validate(item))
+            except ValidationError:
+                continue
+        return kept
 
     @model_validator(mode="after")
     def _consistent_constraints(self) -> ConstrainedOutput:
