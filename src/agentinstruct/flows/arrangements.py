@@ -139,8 +139,9 @@ def parse_arrangement(data: Any) -> Arrangement:
         raise ValueError("the slots repeat entity names: slots are the positions, days or groups they take")
     # fewer slots than entities cannot give each its own: they share (the puzzle text says which)
     one_each = bool(data.get("one_each")) and len(slots) >= len(entities)
+    entities, one_each, dropped = _countable(entities, slots, one_each)
     words = {s for s in slots if isinstance(s, str) and s.isidentifier()}
-    rules, dropped = [], []
+    rules = []
     for number, rule in enumerate(_list(data.get("rules")), 1):
         try:
             rules.append(_rule(number, rule, set(entities), words))
@@ -148,6 +149,29 @@ def parse_arrangement(data: Any) -> Arrangement:
             dropped.append(str(exc))
     setup = " ".join(str(data.get("setup", "")).split())
     return Arrangement(setup, entities, slots, one_each, tuple(rules), tuple(dropped))
+
+
+def _countable(
+    entities: tuple[str, ...], slots: tuple[Any, ...], one_each: bool
+) -> tuple[tuple[str, ...], bool, list[str]]:
+    """Entities and one_each within `MAX_ARRANGEMENTS`, and what was changed to get there.
+
+    The local model shared 7 slots among 7 entities (823,543 arrangements): with at least as many slots
+    as entities, each takes its own (5,040); otherwise the last entities are left out, down to
+    `MIN_ENTITIES` (a rule that names one of them is then left out too, and code adds rules).
+    """
+    changes: list[str] = []
+
+    def total(names: tuple[str, ...], own: bool) -> int:
+        return math.perm(len(slots), len(names)) if own else len(slots) ** len(names)
+
+    if total(entities, one_each) > MAX_ARRANGEMENTS and not one_each and len(slots) >= len(entities):
+        one_each = True
+        changes.append(f"shared slots: {len(slots)} ** {len(entities)} arrangements; each takes its own")
+    while total(entities, one_each) > MAX_ARRANGEMENTS and len(entities) > MIN_ENTITIES:
+        changes.append(f"entity {entities[-1]}: too many arrangements to check with it")
+        entities = entities[:-1]
+    return entities, one_each, changes
 
 
 def _list(value: Any) -> list[Any]:
