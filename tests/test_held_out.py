@@ -171,3 +171,17 @@ def test_a_skill_with_a_task_shape_must_declare_the_fields_code_writes() -> None
         match=r"instruction_types.pattern_induction.task_shape: \['second_answer', 'second_query'\] are not",
     ):
         Skill.model_validate(raw)
+
+
+def test_a_key_code_wrote_is_never_re_derived_by_its_author() -> None:
+    """Code's key is the held-out pair's output: an author's second solve could only make it wrong."""
+    skill = load("few_shot_reasoning")
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["pattern_induction"]]})
+    wrong = {"working": "1875 - 1800 = 57.", "answer_key": "57"}  # would agree with the teacher
+    model = scripted(
+        single, {"few_shot_task": YEARS}, lambda r: "Answer: 57", content=MAPPING, rekey=lambda r: wrong
+    )
+    sink = run(single, model, refinement_rounds=0)
+    assert not sink.pairs and sink.rejections
+    assert all(r.reason.startswith("verification_failed:answer_matches_key") for r in sink.rejections)
+    assert not [r for r in model.requests if "/key_recheck/" in r.tag]

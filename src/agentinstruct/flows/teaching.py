@@ -145,10 +145,13 @@ class TeachingStage(FlowRecords):
         The 1.5B author wrote "25 hours" for 50 miles at 5 miles an hour, and the teacher's "10" was
         rejected. The author sees the material and the task, never its first key or the teacher's answer,
         so a key that then agrees with the teacher is one more independent derivation, not a copy.
+        A key code wrote (a task shape's: the held-out pair's output, the puzzle's valid option) is right by
+        construction and never re-derived: the author's second solve could only replace it with a wrong one.
         """
         old = str(chain.details.get("answer_key", "")).strip()
         failed = {c.name for c in verification.checks if not c.ok}
-        if self.key_checker is None or not old or not failed & KEY_CHECKS:
+        written_by_code = chain.instruction_type.task_shape != "text"
+        if self.key_checker is None or not old or not failed & KEY_CHECKS or written_by_code:
             return verification
         asked = {
             "content": chain.content,
