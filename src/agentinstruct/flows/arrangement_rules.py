@@ -42,8 +42,9 @@ def standing_rules(
     entities: tuple[str, ...],
     everything: list[tuple[Any, ...]],
     evaluate: Callable[[Rule, tuple[Any, ...]], bool],
-) -> tuple[list[Rule], list[str]]:
-    """The rules that can stand together, in order, and why each other one was dropped.
+) -> tuple[list[Rule], list[str], list[tuple[Any, ...]]]:
+    """The rules that can stand together, in order, why each other one was dropped, and the arrangements
+    that obey every rule kept.
 
     A rule is dropped when its check fails to evaluate, holds everywhere, holds nowhere, uses an entity
     its sentence does not name, or leaves no arrangement together with the rules kept before it.
@@ -70,7 +71,7 @@ def standing_rules(
         else:
             kept.append(rule)
             valid = remaining
-    return kept, dropped
+    return kept, dropped, valid
 
 
 def added_rules(

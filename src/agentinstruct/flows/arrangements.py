@@ -243,8 +243,9 @@ def _completed(
 ) -> Arrangement:
     """The arrangement with the rules that stand together, and code's rules added where they are too few
     or leave too many arrangements (`flows.arrangement_rules`)."""
-    kept, dropped = standing_rules(arrangement.rules, arrangement.entities, everything, arrangement.holds)
-    valid = [a for a in everything if all(arrangement.holds(rule, a) for rule in kept)]
+    kept, dropped, valid = standing_rules(
+        arrangement.rules, arrangement.entities, everything, arrangement.holds
+    )
     words = {s for s in arrangement.slots if isinstance(s, str) and s.isidentifier()}
 
     def make(text: str, check: str) -> Rule:

@@ -19,12 +19,11 @@ from agentinstruct.flows.state import Chain, SeedContext, Sink, derive_seed
 from agentinstruct.pairs import Check, Lineage, Pair, Verification
 from agentinstruct.quality.agreement import content_words, normalise, numbers
 from agentinstruct.quality.checks import Candidate, run_checks
+from agentinstruct.quality.execution import final_answer
 from agentinstruct.quality.gate import deliver
 
 #: checks that compare the teacher's answer with the instruction agent's `answer_key`
 KEY_CHECKS = frozenset({"answer_matches_key", "answers_agree"})
-#: the last line of a worked answer (`Skill.worked_answer`): "Answer: ...", "**Final answer:** ..."
-ANSWER_LINE = re.compile(r"^[\s>*_#-]*(?:final\s+)?answer\s*[*_]*\s*[:：]", re.IGNORECASE | re.MULTILINE)
 
 if TYPE_CHECKING:
     from agentinstruct.flows.resources import FlowResources
@@ -183,7 +182,8 @@ class TeachingStage(FlowRecords):
         teacher gave 2 of 2 analytical puzzles) is asked once to be worked out. The request names what is
         missing, never the key, so the checks still judge the teacher's own answer.
         """
-        if not (self.skill.worked_answer and result.ok) or ANSWER_LINE.search(str(result.output)):
+        # the answer line the checks read (quality.execution), so a worked answer is one they accept
+        if not (self.skill.worked_answer and result.ok) or final_answer(str(result.output)) is not None:
             return result
         feedback = render(PROMPTS_DIR, "worked_answer.j2")
         worked = await self.teacher.revise(
