@@ -100,6 +100,19 @@ class KeyRecheckOutput(AgentOutput):
     answer_key: str = Field(default="", description="the task's answer alone, in the form the task asks for")
 
 
+class RuleCheck(BaseModel):
+    rule: str = Field(description="the rule's sentence, copied from the puzzle")
+    check: str = Field(description="the rule as a Python expression over the names, true when it is obeyed")
+
+
+class RuleChecksOutput(AgentOutput):
+    """The teacher's reading of an arrangement puzzle's rules as checks (`flows.rule_checks`)."""
+
+    checks: list[RuleCheck] = Field(
+        default_factory=list, description="one entry per numbered rule, in the puzzle's order"
+    )
+
+
 class SuggestionOutput(AgentOutput):
     suggestion: str = Field(default="", description="concrete, specific changes that achieve the goal")
 

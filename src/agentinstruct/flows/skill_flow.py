@@ -22,6 +22,7 @@ from agentinstruct.agent_outputs import (
     EditOutput,
     InstructionOutput,
     KeyRecheckOutput,
+    RuleChecksOutput,
     SuggestionOutput,
 )
 from agentinstruct.agents import PROMPTS_DIR, Agent, AgentResult
@@ -152,6 +153,10 @@ class SkillFlow(TeachingStage):
         edit_output = with_task_rules(edit_output, skill)
         self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
+        self.rule_checker = None
+        if skill.program_aided:
+            template = skill.prompts.extra["rule_checks"]
+            self.rule_checker = agent("rule_checks", template, RuleChecksOutput, teacher=True)
         self.key_checker = None
         if skill.key_recheck:
             self.key_checker = Agent(

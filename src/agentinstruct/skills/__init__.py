@@ -224,6 +224,12 @@ class Skill(BaseModel):
         description="the teacher shows its working and ends with an 'Answer: ...' line; a bare answer is "
         "asked once to be worked out (without the key) before the checks",
     )
+    program_aided: bool = Field(
+        default=False,
+        description="an arrangement puzzle (task_shape arrangement) whose teacher answer fails the checks is "
+        "answered again: the teacher writes each rule as a check, code tests the options and writes the "
+        "working from the results (prompts.extra rule_checks and rule_checks_answer); the pair records it",
+    )
     teacher_tools: list[Literal["python", "calculator", "search"]] = Field(
         default_factory=list, description="real tools the teacher may call while answering"
     )
@@ -304,6 +310,9 @@ class Skill(BaseModel):
             for t in self.instruction_types
             if t.task_shape != "text"
         ]
+        missing = sorted({"rule_checks", "rule_checks_answer"} - set(self.prompts.extra))
+        if self.program_aided and missing:
+            raise ValueError(f"program_aided: add the templates {missing} under prompts.extra")
         for t in self.instruction_types:
             loose = sorted(set(t.filled_from_material) - set(t.required_fields))
             if loose:
