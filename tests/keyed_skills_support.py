@@ -12,10 +12,11 @@ import jinja2
 import jinja2.meta
 
 from agentinstruct.flows import FlowSettings, SkillFlow
+from agentinstruct.flows.resources import FlowResources, build_tools
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.constraints import Constraint, describe
-from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file
+from agentinstruct.skills import BUNDLED_DIR, PROGRAM_AIDED_PROMPTS, Skill, load_skill_file
 from skill_templates import strict_environment
 from test_flows import ListSink, make_seed
 
@@ -75,6 +76,15 @@ def variables_for(
         "instruction": instruction,
         "instruction_type": itype,
     }
+    if "rule_function" in skill.prompts.extra:  # a held-out task's program-aided answer (flows.program_aided)
+        result[skill.prompts.extra["rule_function"]] = {"task": instruction}
+        result[skill.prompts.extra["rule_function_answer"]] = {
+            "rule": "The number of years between the two years.",
+            "function": "def rule(text): return str(int(text[5:]) - int(text[:4]))",
+            "examples": [("1990-2000", "10")],
+            "query": "1900-1975",
+            "answer": "75",
+        }
     return result
 
 
@@ -95,7 +105,9 @@ def render_every_template(skill: Skill, variables: dict[str, dict]) -> dict[str,
         for material in ("seed", "suggestion", "instruction"):
             if material in values:
                 assert values[material] in text, (template, material)
-        if template not in (skill.prompts.user_turn, skill.prompts.teacher):
+        extra = skill.prompts.extra
+        answers = {extra[name] for _, name in PROGRAM_AIDED_PROMPTS.values() if name in extra}
+        if template not in (skill.prompts.user_turn, skill.prompts.teacher, *answers):
             assert "not suitable" in text, template
             assert "json" not in text.lower(), template  # the shared footer explains the format
         rendered[template] = text
@@ -157,7 +169,8 @@ def scripted(
 
 def run(skill: Skill, model: ScriptedModel, seeds: int = 1, **settings) -> ListSink:
     sink = ListSink()
-    flow = SkillFlow(skill, model, sink, FlowSettings(**settings))
+    resources = FlowResources(tools=build_tools(skill.teacher_tools, None))  # the shared default sandbox
+    flow = SkillFlow(skill, model, sink, FlowSettings(**settings), resources=resources)
 
     async def go() -> None:
         for ordinal in range(seeds):

@@ -190,7 +190,8 @@ def test_a_puzzle_written_as_text_is_not_answered_through_checks(tools) -> None:
             return {"content": "Setting: a watch.\nEntities: Ada, Bo, Cy", "suitable": True, "reason": ""}
         if stage == "instruct":
             program = 'import json\nprint(json.dumps({"solutions": 1, "answer": "A"}))'
-            task = "All keepers are awake. Bo is a keeper. Which follows?\n(A) Bo is awake\n(B) Bo sleeps\n(C) Bo is no keeper"
+            task = "All keepers are awake. Bo is a keeper. Which follows?\n(A) Bo is awake\n(B) Bo sleeps"
+            task += "\n(C) Bo is no keeper"
             return {
                 "puzzle": task,
                 "answer_key": "A",

@@ -113,6 +113,15 @@ class RuleChecksOutput(AgentOutput):
     )
 
 
+class RuleFunctionOutput(AgentOutput):
+    """The teacher's few-shot rule as a Python function (`flows.program_aided`)."""
+
+    rule: str = Field(default="", description="the rule in one sentence")
+    function: str = Field(
+        default="", description="the rule as a complete Python function def rule(text): returning the output"
+    )
+
+
 class SuggestionOutput(AgentOutput):
     suggestion: str = Field(default="", description="concrete, specific changes that achieve the goal")
 

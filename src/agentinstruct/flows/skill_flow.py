@@ -23,6 +23,7 @@ from agentinstruct.agent_outputs import (
     InstructionOutput,
     KeyRecheckOutput,
     RuleChecksOutput,
+    RuleFunctionOutput,
     SuggestionOutput,
 )
 from agentinstruct.agents import PROMPTS_DIR, Agent, AgentResult
@@ -51,7 +52,7 @@ from agentinstruct.models.base import Model
 from agentinstruct.pairs import RefinementStep
 from agentinstruct.quality.checks import resolve_checks
 from agentinstruct.quality.constraints import describe
-from agentinstruct.skills import InstructionType, RefinementGoal, Skill, Transformation
+from agentinstruct.skills import PROGRAM_AIDED_PROMPTS, InstructionType, RefinementGoal, Skill, Transformation
 
 __all__ = ["Chain", "FlowSettings", "SeedContext", "Sink", "SkillFlow", "derive_seed"]
 
@@ -153,10 +154,12 @@ class SkillFlow(TeachingStage):
         edit_output = with_task_rules(edit_output, skill)
         self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
-        self.rule_checker = None
-        if skill.program_aided:
-            template = skill.prompts.extra["rule_checks"]
-            self.rule_checker = agent("rule_checks", template, RuleChecksOutput, teacher=True)
+        self.aiders = {}
+        shapes = {t.task_shape for t in skill.instruction_types} if skill.program_aided else set()
+        for shape, output in (("arrangement", RuleChecksOutput), ("held_out", RuleFunctionOutput)):
+            if shape in shapes:
+                asked = PROGRAM_AIDED_PROMPTS[shape][0]
+                self.aiders[shape] = agent(asked, skill.prompts.extra[asked], output, teacher=True)
         self.key_checker = None
         if skill.key_recheck:
             self.key_checker = Agent(

@@ -14,8 +14,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from agentinstruct.agents import PROMPTS_DIR, Agent, AgentResult, render
+from agentinstruct.flows.program_aided import AidRequest, aid
 from agentinstruct.flows.records import FlowRecords
-from agentinstruct.flows.rule_checks import CheckedAnswer, author_checks, checked_answer, read_puzzle
 from agentinstruct.flows.state import Chain, SeedContext, Sink, derive_seed
 from agentinstruct.pairs import Check, Lineage, Pair, Verification
 from agentinstruct.quality.agreement import content_words, normalise, numbers
@@ -25,8 +25,6 @@ from agentinstruct.quality.gate import deliver
 
 #: checks that compare the teacher's answer with the instruction agent's `answer_key`
 KEY_CHECKS = frozenset({"answer_matches_key", "answers_agree"})
-#: readings of a puzzle's rules as checks asked of the teacher (each at its own seed), program-aided answers
-RULE_CHECK_ATTEMPTS = 2
 
 if TYPE_CHECKING:
     from agentinstruct.flows.resources import FlowResources
@@ -47,8 +45,8 @@ class TeachingStage(FlowRecords):
     #: the model of the other agents, and the instruction agent's second solve (None without key_recheck)
     model: Model
     key_checker: Agent | None
-    #: the teacher reading an arrangement puzzle's rules as checks (None without `program_aided`)
-    rule_checker: Agent | None
+    #: per task shape, the teacher writing a program for a program-aided answer (none without program_aided)
+    aiders: dict[str, Agent]
     #: the teacher's tools (None when it has none, or when the skill skips emulating them)
     teacher_tools: ToolLoop | None
     checks: list[CheckFunction]
@@ -131,7 +129,7 @@ class TeachingStage(FlowRecords):
                 self.teacher_model, result, feedback, variables, tag=f"{tag}/repair", **options
             )
             result = await self._finish_answer(result, variables, tag, options)
-        if result.ok and verification.status == "failed" and self.rule_checker is not None:
+        if result.ok and verification.status == "failed" and self.aiders:
             result, verification = await self._program_aided(
                 chain, result, verification, (variables, system, sample_seed)
             )
@@ -188,50 +186,30 @@ class TeachingStage(FlowRecords):
         verification: Verification,
         verify_with: tuple[dict, str, int],
     ) -> tuple[AgentResult, Verification]:
-        """An arrangement puzzle answered again through checks the teacher writes (`flows.rule_checks`),
-        when its own answer failed; the failed answer and its verification stand when no reading works."""
-        view = read_puzzle(result.prompt)
-        authors = author_checks(str(chain.details.get("solver_program", "")))
-        if chain.instruction_type.task_shape != "arrangement" or view is None or not authors:
+        """A task code wrote, whose teacher answer failed, answered through a program the teacher writes
+        (`flows.program_aided`); the failed answer and its verification stand when no program works."""
+        agent = self.aiders.get(chain.instruction_type.task_shape)
+        if agent is None:
             return result, verification
-        assert self.rule_checker is not None
-        variables = {"puzzle": result.prompt, **vars(view)}
-        tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}/rule_checks"
-        call_ids, problems = list(result.call_ids), []
-        for attempt in range(RULE_CHECK_ATTEMPTS):
-            seed = derive_seed(verify_with[2], f"rule_checks{attempt}")
-            reading = await self.rule_checker.run(self.teacher_model, variables, tag=tag, seed=seed)
-            call_ids += reading.call_ids
-            checks = [c.check for c in reading.output.checks] if reading.ok else []
-            answer = checked_answer(view, checks, authors) if reading.ok else reading.reason
-            if isinstance(answer, CheckedAnswer):
-                return await self._checked_result(chain, result, verification, answer, call_ids, verify_with)
-            problems.append(answer)
-        detail = f"the teacher's readings of the rules as checks could not answer it: {'; '.join(problems)}"
-        verification.checks.append(Check(name="program_aided", ok=False, detail=detail))
-        return result, verification
-
-    async def _checked_result(
-        self,
-        chain: Chain,
-        result: AgentResult,
-        verification: Verification,
-        answer: CheckedAnswer,
-        call_ids: list[str],
-        verify_with: tuple[dict, str, int],
-    ) -> tuple[AgentResult, Verification]:
-        """The worked answer written from the tested options, verified like any other answer."""
-        template = self.skill.prompts.extra["rule_checks_answer"]
-        text = render(self.skill.directory, template, **vars(answer))
-        aided = AgentResult("ok", text, call_ids=call_ids, prompt=result.prompt, messages=result.messages)
-        checked = await self._verify(chain, text, *verify_with)
-        first = "; ".join(c.detail for c in verification.checks if not c.ok)
-        detail = (
-            f"the teacher's own answer failed ({first}); it wrote each rule as a check, which means what the "
-            "puzzle's rule means, and code tested every option against them"
+        request = AidRequest(
+            agent, self.teacher_model, self.skill, chain, result.prompt, verify_with[2], self.resources.tools
         )
+        aided = await aid(request)
+        if aided is None:
+            return result, verification
+        if isinstance(aided, list):
+            detail = f"the teacher's programs could not answer it: {'; '.join(aided)}"
+            verification.checks.append(Check(name="program_aided", ok=False, detail=detail))
+            return result, verification
+        call_ids = [*result.call_ids, *aided.call_ids]
+        answer = AgentResult(
+            "ok", aided.text, call_ids=call_ids, prompt=result.prompt, messages=result.messages
+        )
+        checked = await self._verify(chain, aided.text, *verify_with, second_answer=aided.second_answer)
+        first = "; ".join(c.detail for c in verification.checks if not c.ok)
+        detail = f"the teacher's own answer failed ({first}); {aided.how}"
         checked.checks.append(Check(name="program_aided", ok=True, detail=detail))
-        return aided, checked
+        return answer, checked
 
     async def _finish_answer(
         self, result: AgentResult, variables: dict[str, Any], tag: str, options: dict[str, Any]
@@ -268,10 +246,21 @@ class TeachingStage(FlowRecords):
         return system
 
     async def _verify(
-        self, chain: Chain, answer: str, variables: dict, system: str, sample_seed: int
+        self,
+        chain: Chain,
+        answer: str,
+        variables: dict,
+        system: str,
+        sample_seed: int,
+        *,
+        second_answer: str | None = None,
     ) -> Verification:
+        """The skill's checks on an answer (`second_answer`: a program's answer to the second query)."""
+
         async def resample(instruction: str | None = None) -> str:
             """An independent teacher answer (another sampling seed), to the same task or a variant of it."""
+            if second_answer is not None and instruction is not None:
+                return f"Answer: {second_answer}"  # the teacher's program, run on the second query
             tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}/resample"
             asked = variables if instruction is None else {**variables, "instruction": instruction}
             second = await self.teacher.run(

@@ -43,6 +43,8 @@ AGREEMENT_OVERLAP = 0.6
 #: teacher who repeated the whole sentence "The quick brown fox jumps over the lazy dog"
 AGREEMENT_COVERAGE = 0.25
 LETTERS = "ABCDEFGH"
+#: instruction types whose answers must match the key in case too ("Council Town" is not "council town")
+CASE_SENSITIVE_TYPES = frozenset({"format_transformation"})
 #: emphasis, code marks, heading and quote markers, \boxed{...}, \text{, LaTeX's \( \) \[ \] and $
 #: (underscores inside words are kept): "\(\boxed{10}\)" is 10, not a parenthesis that _trim drops
 MARKDOWN = re.compile(
@@ -244,7 +246,7 @@ def _show(letters: list[str], options: dict[str, str]) -> str:
 
 
 # -- checks -----------------------------------------------------------------------------------------------
-def _value_matches(answer: str, key: str, case_matters: bool) -> bool:
+def value_matches(answer: str, key: str, case_matters: bool) -> bool:
     """Normalised exact match (quotes, spaces, a trailing period ignored) or numeric equality."""
 
     def tidy(text: str) -> str:
@@ -292,8 +294,8 @@ def answer_matches_key(candidate: Candidate) -> Check | None:
             return Check(name=name, ok=False, detail=detail)
         return Check(name=name, ok=True, detail=f"answered {_show(chosen, options)}, as the key")
     final = final_answer(candidate.answer)
-    case_matters = candidate.instruction_type == "format_transformation"
-    if _value_matches(final, key, case_matters):
+    case_matters = candidate.instruction_type in CASE_SENSITIVE_TYPES
+    if value_matches(final, key, case_matters):
         return Check(name=name, ok=True, detail=f"final answer '{_clip(final)}' matches the key")
     return Check(name=name, ok=False, detail=f"answered '{_clip(final)}', the key is '{_clip(key)}'")
 
@@ -411,8 +413,8 @@ async def second_query_agrees(candidate: Candidate) -> Check | None:
         answer = final_answer(await candidate.resample(instruction=variant))  # type: ignore[misc, call-arg]
     except RuntimeError as exc:  # the teacher's answer to the variant failed
         return Check(name=name, ok=False, detail=f"the second query could not be answered: {exc}")
-    case_matters = candidate.instruction_type == "format_transformation"
+    case_matters = candidate.instruction_type in CASE_SENSITIVE_TYPES
     said = f"on the second query '{_clip(query, 40)}' the teacher answered '{_clip(answer)}'"
-    if _value_matches(answer, expected, case_matters):
+    if value_matches(answer, expected, case_matters):
         return Check(name=name, ok=True, detail=f"{said}, as expected")
     return Check(name=name, ok=False, detail=f"{said}, expected '{_clip(expected)}'")

@@ -45,6 +45,12 @@ SHAPE_FIELDS: dict[str, tuple[str, ...]] = {
     "arrangement": ("answer_key", "solver_program"),
     "held_out": ("answer_key", "second_query", "second_answer"),
 }
+#: per task shape, the templates (under prompts.extra) of a program-aided answer: the teacher's program,
+#: and the answer code writes from its results (`agentinstruct.flows.program_aided`)
+PROGRAM_AIDED_PROMPTS: dict[str, tuple[str, str]] = {
+    "arrangement": ("rule_checks", "rule_checks_answer"),
+    "held_out": ("rule_function", "rule_function_answer"),
+}
 
 
 class SkillError(ValueError):
@@ -226,9 +232,10 @@ class Skill(BaseModel):
     )
     program_aided: bool = Field(
         default=False,
-        description="an arrangement puzzle (task_shape arrangement) whose teacher answer fails the checks is "
-        "answered again: the teacher writes each rule as a check, code tests the options and writes the "
-        "working from the results (prompts.extra rule_checks and rule_checks_answer); the pair records it",
+        description="a task code wrote whose teacher answer fails the checks is answered again through a "
+        "program the teacher writes, and code writes the working from its results: an arrangement puzzle's "
+        "rules as checks (prompts.extra rule_checks, rule_checks_answer), a held_out task's rule as a "
+        "function (rule_function, rule_function_answer); the pair records it as its program_aided check",
     )
     teacher_tools: list[Literal["python", "calculator", "search"]] = Field(
         default_factory=list, description="real tools the teacher may call while answering"
@@ -310,8 +317,10 @@ class Skill(BaseModel):
             for t in self.instruction_types
             if t.task_shape != "text"
         ]
-        missing = sorted({"rule_checks", "rule_checks_answer"} - set(self.prompts.extra))
-        if self.program_aided and missing:
+        shapes = {t.task_shape for t in self.instruction_types} if self.program_aided else set()
+        wanted = {name for shape in shapes for name in PROGRAM_AIDED_PROMPTS.get(shape, ())}
+        missing = sorted(wanted - set(self.prompts.extra))
+        if missing:
             raise ValueError(f"program_aided: add the templates {missing} under prompts.extra")
         for t in self.instruction_types:
             loose = sorted(set(t.filled_from_material) - set(t.required_fields))

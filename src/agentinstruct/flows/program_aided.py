@@ -1,0 +1,187 @@
+"""Program-aided answers: a task code wrote, which the teacher's own answer got wrong, answered through a
+program the teacher writes, which code runs and from whose results it writes the working.
+
+Two task shapes have one. An arrangement puzzle's rules are read as checks (`flows.rule_checks`). A
+few-shot task's rule is written as a Python function, run in the sandbox on every example and on both
+held-out queries. The local 1.5B teacher stated "reverse the order of the words" and answered "Five years"
+for "Five years"; as a function, the same rule gives "years Five". A program is accepted only when it
+reproduces what the task shows: each check means what its author's check means, and the function gives
+every example's output. The teacher never sees the key, the second query's answer or the author's
+checks, so a program that is wrong gives a wrong answer, which the skill's checks then reject.
+`flows.teaching` decides when to ask and verifies the result like any other answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentinstruct.agents import Agent, render
+from agentinstruct.flows.rule_checks import CheckedAnswer, author_checks, checked_answer, read_puzzle
+from agentinstruct.flows.state import Chain, derive_seed
+from agentinstruct.quality.agreement import CASE_SENSITIVE_TYPES, value_matches
+from agentinstruct.tools import ToolUnavailable
+
+if TYPE_CHECKING:
+    from agentinstruct.models.base import Model
+    from agentinstruct.skills import Skill
+    from agentinstruct.tools import Tool
+
+#: programs asked of the teacher per task (each at its own sampling seed)
+ATTEMPTS = 2
+_QUERY_LINE = re.compile(r"^\s*Input:\s*(.+?)\s*->\s*Output:\s*\?\s*$", re.MULTILINE)
+_FUNCTION_NAME = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
+
+
+@dataclass
+class AidRequest:
+    """What a program-aided answer needs: the teacher agent for the shape, the task and the sandbox."""
+
+    agent: Agent
+    model: Model
+    skill: Skill
+    chain: Chain
+    prompt: str  # the user turn the teacher answered
+    seed: int
+    tools: dict[str, Tool]
+
+
+@dataclass
+class AidedAnswer:
+    """The worked answer code wrote from the teacher's program, and what it took."""
+
+    text: str
+    call_ids: list[str]
+    #: what the teacher wrote and code did, for the pair's `program_aided` check
+    how: str
+    #: the program's output for the second query (few-shot tasks), which `second_query_agrees` compares
+    second_answer: str | None = None
+
+
+async def aid(request: AidRequest) -> AidedAnswer | list[str] | None:
+    """The program-aided answer, the reasons each program failed, or None when the task has no such way."""
+    shape = request.chain.instruction_type.task_shape
+    if shape == "arrangement":
+        return await _by_rule_checks(request)
+    if shape == "held_out":
+        return await _by_rule_function(request)
+    return None
+
+
+async def _by_rule_checks(request: AidRequest) -> AidedAnswer | list[str] | None:
+    view = read_puzzle(request.prompt)
+    authors = author_checks(str(request.chain.details.get("solver_program", "")))
+    if view is None or not authors:
+        return None
+    problems, call_ids = [], []
+    for attempt in range(ATTEMPTS):
+        reading = await _ask(request, {"puzzle": request.prompt, **vars(view)}, "rule_checks", attempt)
+        call_ids += reading.call_ids
+        checks = [c.check for c in reading.output.checks] if reading.ok else []
+        answer = checked_answer(view, checks, authors) if reading.ok else reading.reason
+        if isinstance(answer, CheckedAnswer):
+            text = _render(request.skill, "rule_checks_answer", vars(answer))
+            how = "it wrote each rule as a check meaning what the rule means, and code tested every option"
+            return AidedAnswer(text, call_ids, how)
+        problems.append(answer)
+    return problems
+
+
+async def _by_rule_function(request: AidRequest) -> AidedAnswer | list[str] | None:
+    examples = [(i, o) for i, o in _pairs(request.prompt) if o != "?"]
+    query = _QUERY_LINE.search(request.prompt)
+    second = str(request.chain.details.get("second_query", "")).removeprefix("Input:").strip()
+    python = request.tools.get("python")
+    if not examples or query is None or python is None:
+        return None
+    inputs = [*(i for i, _ in examples), query[1], *([second] if second else [])]
+    case_matters = request.chain.instruction_type.name in CASE_SENSITIVE_TYPES
+    problems, call_ids = [], []
+    for attempt in range(ATTEMPTS):
+        written = await _ask(request, {"task": request.prompt}, "rule_function", attempt)
+        call_ids += written.call_ids
+        if not written.ok:
+            problems.append(written.reason)
+            continue
+        function = written.output.function.strip()
+        outputs = await _run_function(python, function, inputs)
+        if isinstance(outputs, str):
+            problems.append(outputs)
+            continue
+        wrong = [
+            (i, o, got)
+            for (i, o), got in zip(examples, outputs, strict=False)
+            if not value_matches(got, o, case_matters)
+        ]
+        if wrong:
+            i, o, got = wrong[0]
+            problems.append(f"the function gives {got!r} for the example {i!r}, whose output is {o!r}")
+            continue
+        answer = outputs[len(examples)]
+        variables = {
+            "rule": written.output.rule.strip(),
+            "function": function,
+            "examples": examples,
+            "query": query[1],
+            "answer": answer,
+        }
+        text = _render(request.skill, "rule_function_answer", variables)
+        how = "it wrote the rule as a function giving every example's output, and code ran it on the queries"
+        return AidedAnswer(text, call_ids, how, outputs[-1] if second else None)
+    return problems
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    """The task's "Input: ... -> Output: ..." lines in order (the query's output is "?")."""
+    found = re.findall(r"^\s*Input:\s*(.+?)\s*->\s*Output:\s*(.+?)\s*$", text, re.MULTILINE)
+    return [(" ".join(i.split()), " ".join(o.split())) for i, o in found]
+
+
+async def _run_function(python: Tool, function: str, inputs: list[str]) -> list[str] | str:
+    """The function's output for each input, run in the sandbox, or why it could not be run."""
+    name = _FUNCTION_NAME.search(function)
+    if name is None:
+        return "the function is not a Python function definition (def rule(text): ...)"
+    program = "\n".join(
+        [
+            "import json",
+            function,
+            "",
+            f"inputs = json.loads({json.dumps(json.dumps(inputs))})",
+            "outputs = []",
+            "for item in inputs:",
+            "    try:",
+            f"        outputs.append(str({name[1]}(item)))",
+            "    except Exception as exc:",
+            "        outputs.append(f'error: {type(exc).__name__}: {exc}')",
+            "print(json.dumps(outputs))",
+        ]
+    )
+    try:
+        result = await python.call(code=program, timeout_s=10)
+    except ToolUnavailable as exc:
+        return f"the sandbox cannot run code on this machine: {exc}"
+    lines = str(result.get("stdout", "")).strip().splitlines()
+    try:
+        outputs = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        error = str(result.get("error") or result.get("stderr") or "no output").strip().splitlines()
+        return f"the function could not be run: {error[-1] if error else 'no output'}"
+    return (
+        [str(o) for o in outputs]
+        if isinstance(outputs, list) and len(outputs) == len(inputs)
+        else "no outputs"
+    )
+
+
+async def _ask(request: AidRequest, variables: dict[str, Any], name: str, attempt: int) -> Any:
+    tag = f"{request.skill.name}/teacher/{request.chain.instruction_type.name}/{name}"
+    seed = derive_seed(request.seed, f"{name}{attempt}")
+    return await request.agent.run(request.model, variables, tag=tag, seed=seed)
+
+
+def _render(skill: Skill, name: str, variables: dict[str, Any]) -> str:
+    return render(Path(skill.directory), skill.prompts.extra[name], **variables)
