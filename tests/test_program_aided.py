@@ -1,0 +1,96 @@
+"""Program-aided answers to held-out few-shot tasks (`flows.program_aided`), in the flow, scripted.
+
+When the teacher's own answer misses the key, the teacher writes its rule as a function, which runs in the
+real sandbox on every example and both queries. A function that gives every example's output answers the
+task, with the working written from its results, and its answer to the second query is what
+`second_query_agrees` compares; a function that misses an example, cannot run, or only memorises the
+examples leaves the rejection standing. The teacher is never shown the key or the second query.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.models import ModelRequest
+from keyed_skills_support import load, run, scripted
+from test_skill_few_shot_reasoning import FIELDS, MAPPING
+
+pytestmark = pytest.mark.timeout(120)
+
+YEARS = 'def rule(text):\n    first, last = text.split("-")\n    return str(int(last) - int(first))'
+CONSTANT = "def rule(text):\n    return '50'"
+MEMORISED = (
+    "def rule(text):\n"
+    "    seen = {'1852-1942': '90', '1900-1950': '50', '1990-2001': '11'}\n"
+    "    return seen.get(text, '75')"
+)
+
+
+def program_teacher(function: str | None):
+    """The teacher's words miss the key; asked for a function, it writes `function` (None: no JSON)."""
+
+    def teacher(request: ModelRequest) -> object:
+        if request.tag.endswith("/rule_function") and function is not None:
+            return {"rule": "The later year minus the earlier one.", "function": function, "suitable": True}
+        return "Add the digits.\nAnswer: 21"
+
+    return teacher
+
+
+def run_held_out(function: str | None):
+    skill = load("few_shot_reasoning")
+    single = skill.model_copy(
+        update={
+            "transformations": skill.transformations[:1],
+            "instruction_types": [skill.types_by_name["pattern_induction"]],
+        }
+    )
+    model = scripted(single, FIELDS, program_teacher(function), content=MAPPING)
+    return model, run(single, model, refinement_rounds=0)
+
+
+def test_a_missed_key_is_answered_by_the_teachers_function() -> None:
+    model, sink = run_held_out(YEARS)
+    assert sink.pairs and not sink.rejections
+    for pair in sink.pairs:
+        answer = pair.messages[-1]["content"]
+        assert answer.startswith("The rule: The later year minus the earlier one.") and YEARS in answer
+        assert "- 1852-1942 → 90" in answer and answer.endswith("it gives 75.\nAnswer: 75")
+        checks = {c.name: c for c in pair.verification.checks}
+        assert list(checks) == ["answer_matches_key", "second_query_agrees", "program_aided"]
+        assert all(c.ok for c in checks.values()) and "answered '24'" in checks["second_query_agrees"].detail
+        assert "answered '21'" in checks["program_aided"].detail  # the teacher's own answer, recorded
+    asked = [r for r in model.requests if r.tag.endswith("/rule_function")]
+    assert len(asked) == len(sink.pairs)  # the first program answered each
+    for request in asked:
+        shown = str(request.messages)
+        assert "2000-2024" not in shown and "'24'" not in shown and "Output: 75" not in shown
+        assert "Input: 1800-1875 -> Output: ?" in shown
+
+
+@pytest.mark.parametrize(
+    ("function", "problem"),
+    [
+        (CONSTANT, "the function gives '50' for the example '1852-1942', whose output is '90'"),
+        ("rule = lambda text: text", "not a Python function definition"),
+        ("def rule(text):\n    return text.split(", "the function could not be run"),
+        (None, "the teacher's programs could not answer it"),
+    ],
+    ids=["misses-an-example", "no-definition", "syntax-error", "no-program"],
+)
+def test_a_function_that_does_not_fit_the_examples_leaves_the_rejection(function, problem) -> None:
+    model, sink = run_held_out(function)
+    assert not sink.pairs and sink.rejections
+    for rejection in sink.rejections:
+        assert rejection.reason == "verification_failed:answer_matches_key,second_query_agrees,program_aided"
+        assert problem in rejection.detail
+    asked = [r for r in model.requests if r.tag.endswith("/rule_function")]
+    assert len(asked) >= 2 * len(sink.rejections)  # two programs asked for each task (a re-ask each)
+
+
+def test_a_function_that_memorises_the_examples_fails_the_second_query() -> None:
+    _, sink = run_held_out(MEMORISED)
+    assert not sink.pairs and sink.rejections
+    for rejection in sink.rejections:
+        assert rejection.reason == "verification_failed:second_query_agrees"
+        assert "answered '75', expected '24'" in rejection.detail
