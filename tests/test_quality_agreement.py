@@ -21,11 +21,13 @@ def test_the_checks_are_registered() -> None:
         ("Step 1...\nAnswer: 12", "12"),
         ("Work.\n**Final Answer:** 12 sheep", "12 sheep"),
         ("Work.\n### Final answer\n12", "12"),
-        ("So the answer is 7.", "7."),
+        ("So the answer is 7.", "7"),  # a sentence's full stop is not part of the answer
         ("Therefore, the answer is: a shadow", "a shadow"),
         ("The result is \\boxed{42}", "42"),
         # the local teacher's LaTeX: a parenthesis here is math, not a justification to drop
-        ("Therefore, the answer is \\(\\boxed{10}\\).", "10."),
+        ("Therefore, the answer is \\(\\boxed{10}\\).", "10"),
+        ("It follows that the answer is **B**.", "B"),  # "the answer is" inside a line
+        ("Answer: 3.5", "3.5"),
         ("Answer: \\[ 1, 3, 5} \\]", "1, 3, 5"),
         ("So the answer is $\\boxed{\\text{Paris}}$", "Paris"),
         ("Answer: 3\nCheck: 3 x 4 = 12, as required.\nAnswer: 4", "4"),

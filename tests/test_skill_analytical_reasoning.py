@@ -18,8 +18,9 @@ from agentinstruct.flows import FlowSettings, SkillFlow
 from agentinstruct.flows.resources import FlowResources, build_tools
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.pairs import Pair
+from agentinstruct.quality.agreement import stated_answer as final_answer
 from agentinstruct.quality.checks import CHECKS, Candidate, resolve_checks
-from agentinstruct.quality.execution import final_answer, same_answer, unique_solution
+from agentinstruct.quality.execution import same_answer, unique_solution
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills
 from skill_templates import render, strict_environment
 from test_flows import ListSink, make_seed

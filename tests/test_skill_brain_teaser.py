@@ -246,7 +246,7 @@ def test_the_check_accepts_agreeing_answers_and_rejects_disagreeing_ones() -> No
     assert check(candidate(good, key="shadow")).ok  # outside a flow: the key alone
     assert check(candidate(good, second="Answer: the shadow")).ok  # no key: the second answer alone
     bad = check(candidate(good, key="a shadow", second="Answer: the sun"))
-    assert not bad.ok and "'the sun'" in bad.detail and "'A shadow.'" in bad.detail
+    assert not bad.ok and "'the sun'" in bad.detail and "'A shadow'" in bad.detail
     wrong_key = check(candidate("Answer: darkness", key="shadow", second="Answer: shadow"))
     assert not wrong_key.ok and "key 'shadow'" in wrong_key.detail
     assert check(candidate("So the answer is twelve.", key="12")).ok

@@ -18,9 +18,8 @@ from agentinstruct.flows.program_aided import AidRequest, aid
 from agentinstruct.flows.records import FlowRecords
 from agentinstruct.flows.state import Chain, SeedContext, Sink, derive_seed
 from agentinstruct.pairs import Check, Lineage, Pair, Verification
-from agentinstruct.quality.agreement import content_words, normalise, numbers
+from agentinstruct.quality.agreement import content_words, normalise, numbers, stated_answer
 from agentinstruct.quality.checks import Candidate, run_checks
-from agentinstruct.quality.execution import final_answer
 from agentinstruct.quality.gate import deliver
 
 #: checks that compare the teacher's answer with the instruction agent's `answer_key`
@@ -221,8 +220,8 @@ class TeachingStage(FlowRecords):
         teacher gave 2 of 2 analytical puzzles) is asked once to be worked out. The request names what is
         missing, never the key, so the checks still judge the teacher's own answer.
         """
-        # the answer line the checks read (quality.execution), so a worked answer is one they accept
-        if not (self.skill.worked_answer and result.ok) or final_answer(str(result.output)) is not None:
+        # the answer line the checks read (quality.agreement), so a worked answer is one they accept
+        if not (self.skill.worked_answer and result.ok) or stated_answer(str(result.output)) is not None:
             return result
         feedback = render(PROMPTS_DIR, "worked_answer.j2")
         worked = await self.teacher.revise(

@@ -56,6 +56,8 @@ ANSWER_LINE = re.compile(
     r"(?:answer|output|result)s?\s*(?:(?:is|are|would\s+be)\s*[:：]?|[:：=]|-|–)\s*(.*)$",
     re.IGNORECASE,
 )
+#: "... the answer is B" inside a line (a line that starts so is an ANSWER_LINE)
+ANSWER_IS = re.compile(r"\banswer\s+is\s*[:：]?\s*(.+?)\s*$", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:/\d+)?(?![\w/])")
 NUMBER_WORDS = dict(
     zero=0, one=1, two=2, three=3, four=4, five=5, six=6, seven=7, eight=8, nine=9, ten=10, eleven=11,
@@ -79,18 +81,38 @@ def _lines(text: str) -> list[str]:
     return [line for line in cleaned if line]
 
 
-def final_answer(text: str) -> str:
-    """The answer a worked solution commits to: after the last "Answer:"/"Final answer:"-style marker
-    (or on the line after a bare marker), else the last non-empty line."""
+def stated_answer(text: str) -> str | None:
+    """The answer a solution states: after the last "Answer:"/"Final answer:"-style marker (or on the line
+    after a bare marker), else after the last "... the answer is"; None when no line states one.
+
+    The one reader of answer lines: the key checks here, `unique_solution` and the teacher's worked-answer
+    request all use it, so an answer is asked to be worked out exactly when the checks could not read it.
+    """
     lines = _lines(text)
     for index in range(len(lines) - 1, -1, -1):
         found = ANSWER_LINE.match(lines[index])
         if found:
             rest = found.group(1).strip()
             if rest:
-                return rest
+                return _unmarked(rest)
             if index + 1 < len(lines):
-                return lines[index + 1]
+                return _unmarked(lines[index + 1])
+    for line in reversed(lines):
+        if inline := ANSWER_IS.search(line):
+            return _unmarked(inline.group(1))
+    return None
+
+
+def _unmarked(answer: str) -> str:
+    return answer.strip(" *_`").removesuffix(".").strip(" *_`")
+
+
+def final_answer(text: str) -> str:
+    """The answer a worked solution commits to (`stated_answer`), else its last non-empty line."""
+    stated = stated_answer(text)
+    if stated is not None:
+        return stated
+    lines = _lines(text)
     return lines[-1] if lines else ""
 
 

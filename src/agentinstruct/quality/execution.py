@@ -39,6 +39,7 @@ import re
 from typing import Any
 
 from agentinstruct.pairs import Check
+from agentinstruct.quality.agreement import stated_answer
 from agentinstruct.quality.checks import Candidate, check
 from agentinstruct.tools import ToolUnavailable
 
@@ -284,10 +285,6 @@ async def code_runs_tests(candidate: Candidate) -> Check | None:
 FILLER = frozenset(
     {"and", "the", "then", "is", "are", "answer", "final", "option", "options", "choice", "order"}
 )
-_ANSWER_IS = re.compile(r"\banswer\s+is\s*:?\s*([^\n]+?)\s*$", re.I | re.M)
-_ANSWER_LINE = re.compile(
-    r"^[\s>*_#-]*(?:final\s+)?answer\s*(?:is)?\s*[*_]*\s*[:：]\s*(.+?)\s*$", re.I | re.M
-)
 
 
 def answer_tokens(text: str) -> list[str]:
@@ -304,12 +301,6 @@ def same_answer(given: str, key: str) -> bool:
         letters = [t for t in given_tokens if len(t) == 1 and t.isalpha()]
         return bool(given_tokens) and given_tokens[0] == key_tokens[0] and letters == key_tokens
     return given_tokens == key_tokens
-
-
-def final_answer(answer: str) -> str | None:
-    """The last "Answer: ..." line, else the last "the answer is ..." (emphasis and final period cut)."""
-    found = _ANSWER_LINE.findall(answer) or _ANSWER_IS.findall(answer)
-    return found[-1].strip(" *_`.") if found else None
 
 
 def strip_fence(program: str) -> str:
@@ -374,7 +365,7 @@ async def unique_solution(candidate: Candidate) -> Check | None:
         return Check(name=name, ok=False, detail=f"the program found {solutions} solutions, not exactly one")
     if not same_answer(answer, key):
         return Check(name=name, ok=False, detail=f"the program's answer {answer} differs from the key {key}")
-    given = final_answer(candidate.answer)
+    given = stated_answer(candidate.answer)
     if given is None:
         return Check(name=name, ok=False, detail="the teacher's answer has no final line 'Answer: ...'")
     if not same_answer(given, key):
