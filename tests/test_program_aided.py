@@ -75,8 +75,12 @@ def test_a_missed_key_is_answered_by_the_teachers_function() -> None:
         ("rule = lambda text: text", "not a Python function definition"),
         ("def rule(text):\n    return text.split(", "the function could not be run"),
         (None, "the teacher's programs could not answer it"),
+        (
+            YEARS.replace("    return", "    assert first != '1800'\n    return"),
+            "the function fails on a query",
+        ),
     ],
-    ids=["misses-an-example", "no-definition", "syntax-error", "no-program"],
+    ids=["misses-an-example", "no-definition", "syntax-error", "no-program", "fails-on-the-query"],
 )
 def test_a_function_that_does_not_fit_the_examples_leaves_the_rejection(function, problem) -> None:
     model, sink = run_held_out(function)

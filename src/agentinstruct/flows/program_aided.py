@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 #: programs asked of the teacher per task (each at its own sampling seed)
 ATTEMPTS = 2
 _QUERY_LINE = re.compile(r"^\s*Input:\s*(.+?)\s*->\s*Output:\s*\?\s*$", re.MULTILINE)
+#: how the program marks an input on which the function raised (an output no example has)
+RUN_ERROR = "error running the rule: "
 _FUNCTION_NAME = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 
 
@@ -121,6 +123,10 @@ async def _by_rule_function(request: AidRequest) -> AidedAnswer | list[str] | No
             problems.append(f"the function gives {got!r} for the example {i!r}, whose output is {o!r}")
             continue
         answer = outputs[len(examples)]
+        failed = [o for o in outputs[len(examples) :] if o.startswith(RUN_ERROR)]
+        if failed:
+            problems.append(f"the function fails on a query: {failed[0]}")
+            continue
         variables = {
             "rule": written.output.rule.strip(),
             "function": function,
@@ -156,7 +162,7 @@ async def _run_function(python: Tool, function: str, inputs: list[str]) -> list[
             "    try:",
             f"        outputs.append(str({name[1]}(item)))",
             "    except Exception as exc:",
-            "        outputs.append(f'error: {type(exc).__name__}: {exc}')",
+            f"        outputs.append(f'{RUN_ERROR}{{type(exc).__name__}}: {{exc}}')",
             "print(json.dumps(outputs))",
         ]
     )
