@@ -26,18 +26,20 @@ MEMORISED = (
 )
 
 
-def program_teacher(function: str | None):
-    """The teacher's words miss the key; asked for a function, it writes `function` (None: no JSON)."""
+def program_teacher(function: str | None, fixed: str | None = None):
+    """The teacher's words miss the key; asked for a function, it writes `function` (None: no JSON), and
+    shown the examples it missed, `fixed` (default: `function` again)."""
 
     def teacher(request: ModelRequest) -> object:
-        if request.tag.endswith("/rule_function") and function is not None:
-            return {"rule": "The later year minus the earlier one.", "function": function, "suitable": True}
+        written = (fixed or function) if request.tag.endswith("/rule_function/fix") else function
+        if "/rule_function" in request.tag and written is not None:
+            return {"rule": "The later year minus the earlier one.", "function": written, "suitable": True}
         return "Add the digits.\nAnswer: 21"
 
     return teacher
 
 
-def run_held_out(function: str | None):
+def run_held_out(function: str | None, fixed: str | None = None):
     skill = load("few_shot_reasoning")
     single = skill.model_copy(
         update={
@@ -45,7 +47,7 @@ def run_held_out(function: str | None):
             "instruction_types": [skill.types_by_name["pattern_induction"]],
         }
     )
-    model = scripted(single, FIELDS, program_teacher(function), content=MAPPING)
+    model = scripted(single, FIELDS, program_teacher(function, fixed), content=MAPPING)
     return model, run(single, model, refinement_rounds=0)
 
 
@@ -88,8 +90,8 @@ def test_a_function_that_does_not_fit_the_examples_leaves_the_rejection(function
     for rejection in sink.rejections:
         assert rejection.reason == "verification_failed:answer_matches_key,second_query_agrees,program_aided"
         assert problem in rejection.detail
-    asked = [r for r in model.requests if r.tag.endswith("/rule_function")]
-    assert len(asked) >= 2 * len(sink.rejections)  # two programs asked for each task (a re-ask each)
+    asked = [r for r in model.requests if "/rule_function" in r.tag]
+    assert len(asked) >= 3 * len(sink.rejections)  # a function and two fixes (or fresh tries) per task
 
 
 def test_a_function_that_memorises_the_examples_fails_the_second_query() -> None:
@@ -98,3 +100,14 @@ def test_a_function_that_memorises_the_examples_fails_the_second_query() -> None
     for rejection in sink.rejections:
         assert rejection.reason == "verification_failed:second_query_agrees"
         assert "answered '75', expected '24'" in rejection.detail
+
+
+def test_a_function_shown_the_examples_it_missed_can_fix_itself() -> None:
+    model, sink = run_held_out(CONSTANT, fixed=YEARS)
+    assert sink.pairs and not sink.rejections
+    assert all(YEARS in pair.messages[-1]["content"] for pair in sink.pairs)
+    fixes = [r for r in model.requests if r.tag.endswith("/rule_function/fix")]
+    assert len(fixes) == len(sink.pairs)
+    shown = fixes[0].messages[-1]["content"]
+    assert "for 1852-1942 it gives 50, but the output is 90" in shown and "1900-1950" not in shown
+    assert "75" not in shown and "2000-2024" not in shown  # the key and the second query stay hidden

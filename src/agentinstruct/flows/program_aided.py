@@ -6,7 +6,8 @@ few-shot task's rule is written as a Python function, run in the sandbox on ever
 held-out queries. The local 1.5B teacher stated "reverse the order of the words" and answered "Five years"
 for "Five years"; as a function, the same rule gives "years Five". A program is accepted only when it
 reproduces what the task shows: each check means what its author's check means, and the function gives
-every example's output. The teacher never sees the key, the second query's answer or the author's
+every example's output (a function that misses examples is shown them and asked for a fix: they stand in
+the task already). The teacher never sees the key, the second query's answer or the author's
 checks, so a program that is wrong gives a wrong answer, which the skill's checks then reject.
 `flows.teaching` decides when to ask and verifies the result like any other answer.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentinstruct.agents import Agent, render
+from agentinstruct.agents import PROMPTS_DIR, Agent, render
 from agentinstruct.flows.rule_checks import CheckedAnswer, author_checks, checked_answer, read_puzzle
 from agentinstruct.flows.state import Chain, derive_seed
 from agentinstruct.quality.agreement import CASE_SENSITIVE_TYPES, value_matches
@@ -30,8 +31,10 @@ if TYPE_CHECKING:
     from agentinstruct.skills import Skill
     from agentinstruct.tools import Tool
 
-#: programs asked of the teacher per task (each at its own sampling seed)
+#: readings of a puzzle's rules as checks asked of the teacher per puzzle (each at its own sampling seed)
 ATTEMPTS = 2
+#: functions asked per few-shot task: a first one, then fixes shown the examples it missed (or fresh tries)
+FUNCTION_ATTEMPTS = 3
 _QUERY_LINE = re.compile(r"^\s*Input:\s*(.+?)\s*->\s*Output:\s*\?\s*$", re.MULTILINE)
 #: how the program marks an input on which the function raised (an output no example has)
 RUN_ERROR = "error running the rule: "
@@ -92,52 +95,83 @@ async def _by_rule_checks(request: AidRequest) -> AidedAnswer | list[str] | None
     return problems
 
 
+@dataclass(frozen=True)
+class _HeldOutTask:
+    """A few-shot task as code wrote it: the examples shown, the query, and the hidden second query."""
+
+    examples: list[tuple[str, str]]
+    query: str
+    second: str
+    case_matters: bool
+
+    @property
+    def inputs(self) -> list[str]:
+        return [*(i for i, _ in self.examples), self.query, *([self.second] if self.second else [])]
+
+
 async def _by_rule_function(request: AidRequest) -> AidedAnswer | list[str] | None:
     examples = [(i, o) for i, o in _pairs(request.prompt) if o != "?"]
     query = _QUERY_LINE.search(request.prompt)
-    second = str(request.chain.details.get("second_query", "")).removeprefix("Input:").strip()
     python = request.tools.get("python")
     if not examples or query is None or python is None:
         return None
-    inputs = [*(i for i, _ in examples), query[1], *([second] if second else [])]
-    case_matters = request.chain.instruction_type.name in CASE_SENSITIVE_TYPES
-    problems, call_ids = [], []
-    for attempt in range(ATTEMPTS):
-        written = await _ask(request, {"task": request.prompt}, "rule_function", attempt)
-        call_ids += written.call_ids
+    second = str(request.chain.details.get("second_query", "")).removeprefix("Input:").strip()
+    task = _HeldOutTask(
+        examples, query[1], second, request.chain.instruction_type.name in CASE_SENSITIVE_TYPES
+    )
+    problems: list[str] = []
+    written, wrong = None, []
+    for attempt in range(FUNCTION_ATTEMPTS):
+        written = await _write_function(request, written, wrong, attempt)
         if not written.ok:
             problems.append(written.reason)
             continue
-        function = written.output.function.strip()
-        outputs = await _run_function(python, function, inputs)
+        outputs = await _run_function(python, written.output.function.strip(), task.inputs)
         if isinstance(outputs, str):
             problems.append(outputs)
             continue
         wrong = [
             (i, o, got)
             for (i, o), got in zip(examples, outputs, strict=False)
-            if not value_matches(got, o, case_matters)
+            if not value_matches(got, o, task.case_matters)
         ]
-        if wrong:
-            i, o, got = wrong[0]
-            problems.append(f"the function gives {got!r} for the example {i!r}, whose output is {o!r}")
-            continue
-        answer = outputs[len(examples)]
         failed = [o for o in outputs[len(examples) :] if o.startswith(RUN_ERROR)]
-        if failed:
+        if wrong:
+            problems.append(
+                "the function gives {2!r} for the example {0!r}, whose output is {1!r}".format(*wrong[0])
+            )
+        elif failed:
             problems.append(f"the function fails on a query: {failed[0]}")
-            continue
-        variables = {
-            "rule": written.output.rule.strip(),
-            "function": function,
-            "examples": examples,
-            "query": query[1],
-            "answer": answer,
-        }
-        text = _render(request.skill, "rule_function_answer", variables)
-        how = "it wrote the rule as a function giving every example's output, and code ran it on the queries"
-        return AidedAnswer(text, call_ids, how, outputs[-1] if second else None)
+        else:
+            return _function_answer(request, written, task, outputs)
     return problems
+
+
+async def _write_function(
+    request: AidRequest, written: Any, wrong: list[tuple[str, str, str]], attempt: int
+) -> Any:
+    """The teacher's function: a fix of the last one, shown the examples it missed, or a fresh one."""
+    if written is None or not written.ok or not wrong:
+        return await _ask(request, {"task": request.prompt}, "rule_function", attempt)
+    # the examples it misses stand in the task already: showing them gives nothing of the key away
+    feedback = render(PROMPTS_DIR, "rule_function_feedback.j2", wrong=wrong[:3])
+    tag = f"{request.skill.name}/teacher/{request.chain.instruction_type.name}/rule_function/fix"
+    seed = derive_seed(request.seed, f"rule_function{attempt}")
+    return await request.agent.revise(request.model, written, feedback, {}, tag=tag, seed=seed)
+
+
+def _function_answer(
+    request: AidRequest, written: Any, task: _HeldOutTask, outputs: list[str]
+) -> AidedAnswer:
+    """The worked answer from a function that gives every example's output."""
+    function = written.output.function.strip()
+    answer = outputs[len(task.examples)]
+    variables = {"rule": written.output.rule.strip(), "function": function, "examples": task.examples}
+    text = _render(
+        request.skill, "rule_function_answer", {**variables, "query": task.query, "answer": answer}
+    )
+    how = "it wrote the rule as a function giving every example's output, and code ran it on the queries"
+    return AidedAnswer(text, written.call_ids, how, outputs[-1] if task.second else None)
 
 
 def _pairs(text: str) -> list[tuple[str, str]]:
