@@ -194,6 +194,19 @@ def test_code_writes_every_rule_when_none_stands_and_the_puzzle_still_has_one_an
         assert verified(puzzle, key, program, f"Answer: {key}", tools).ok
 
 
+def test_rules_that_each_place_one_entity_get_a_rule_that_relates_two(tools) -> None:
+    """The local model's four rules each fixed one entity's day (run s9b): code adds a relation."""
+    placed = [
+        (f"{name} watches on night {n}.", f"{name} == {n}") for n, name in ((1, "Ada"), (2, "Bo"), (4, "Di"))
+    ]
+    arrangement = parse_arrangement(with_rules(ORDER, *placed))
+    puzzle, key, program = arrangement_puzzle(arrangement)
+    assert program.count("(written by code)") == 1
+    [added] = [line for line in program.splitlines() if "(written by code)" in line]
+    assert sum(name in added for name in ORDER["entities"]) == 2, added
+    assert verified(puzzle, key, program, f"Answer: {key}", tools).ok
+
+
 def arranged_reply(puzzle: object, teacher_letter: str | None = None):
     """Scripted agents: the instruction agent writes `puzzle`; the teacher answers the key it reads."""
 

@@ -7,8 +7,8 @@ back, it wrote the same kind again (0 usable puzzles in 6 units of run s7e). So 
 is dropped here, with the reason, and when fewer than `MIN_RULES` stand, code adds rules of the kinds
 analytical-reasoning tests use (before, immediately after, not next to, not in a slot, same or different
 group, if-then, group sizes), each checked against every arrangement so that it bites and leaves at
-least one valid. The question, options, key and program are written from the rules that result, so the
-`unique_solution` check is unchanged.
+least one valid, and one that relates two entities when none of the rules does. The question, options,
+key and program are written from the rules that result, so the `unique_solution` check is unchanged.
 """
 
 from __future__ import annotations
@@ -79,25 +79,41 @@ def added_rules(
     slots: tuple[Any, ...],
     one_each: bool,
     valid: list[tuple[Any, ...]],
-    have: int,
+    have: list[Rule],
     rng: random.Random,
     make: Callable[[str, str], Rule],
     evaluate: Callable[[Rule, tuple[Any, ...]], bool],
 ) -> list[Rule]:
     """Rules that each exclude some of the `valid` arrangements and keep at least one, added until there
-    are `MIN_RULES` in all with the `have` rules that stand (a "could be" question needs no more)."""
+    are `MIN_RULES` in all with the rules that stand (`have`; a "could be" question needs no more), and
+    until one rule relates two entities or counts a slot.
+
+    The local model's rules each fixed one entity ("The farmer works on day 1", four such in run s9b):
+    each option is then checked one place at a time, with no deduction that combines rules.
+    """
     candidates = _candidates(entities, slots, one_each)
     rng.shuffle(candidates)
     added: list[Rule] = []
+    related = any(relates(rule.check, entities) for rule in have)
     for text, check in candidates:
-        if have + len(added) >= MIN_RULES:
+        enough = len(have) + len(added) >= MIN_RULES
+        if enough and related:
             break
+        if enough and not relates(check, entities):
+            continue
         rule = make(text, check)
         holds = [a for a in valid if evaluate(rule, a)]
         if 0 < len(holds) < len(valid):
             added.append(rule)
             valid = holds
+            related = related or relates(check, entities)
     return added
+
+
+def relates(check: str, entities: tuple[str, ...]) -> bool:
+    """Whether a check relates two entities or counts a slot (rather than placing one entity)."""
+    named = sum(1 for e in entities if re.search(rf"\b{re.escape(e)}\b", check))
+    return named >= 2 or "count(" in check
 
 
 def _candidates(entities: tuple[str, ...], slots: tuple[Any, ...], one_each: bool) -> list[tuple[str, str]]:

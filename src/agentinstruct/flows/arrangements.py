@@ -253,7 +253,7 @@ def _completed(
         return replace(rule, by_code=True)
 
     added = added_rules(
-        arrangement.entities, arrangement.slots, arrangement.one_each, valid, len(kept), rng, make,
+        arrangement.entities, arrangement.slots, arrangement.one_each, valid, kept, rng, make,
         arrangement.holds,
     )  # fmt: skip
     if len(kept) + len(added) < MIN_RULES:
