@@ -62,8 +62,9 @@ def _words(term: str) -> list[str]:
 
 
 def _phrase(term: str) -> bool:
-    """Two or more words and nothing else (no digits)."""
-    return len(_words(term)) >= 2 and not any(c.isdigit() for c in term)
+    """Two or more words separated by spaces and nothing else: "letters@fenwick-gazette.example" is one
+    term with no spaces, whose "last word" (example) a solver cannot be expected to guess."""
+    return len(_words(term)) >= 2 and " ".join(_words(term)) == " ".join(term.split())
 
 
 def _number(term: str) -> int:
