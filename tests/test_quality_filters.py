@@ -26,6 +26,8 @@ def verdict(answer: str, *, skill: str = "open_domain_qa", unanswerable: bool = 
         "Here is the function:\n```python\ndef area(r):\n    return 3.14159 * r * r\n```",
         "| option | cost |\n|---|---|\n| rebuild | 40 |",
         "Answer: B",
+        "Only (A) obeys every rule.\nAnswer: A",  # an option letter, not the article "a" (run s9c)
+        "**Final answer:** (A)",
         '{"names": ["Oslo", "Bergen"], "count": 2}',
         "It cannot be determined (the passage gives no date).",
     ],
@@ -42,6 +44,7 @@ def test_good_answers_pass(answer):
         ("Here is the code:\n```python\ndef area(r):\n    return", "filter:truncated"),
         ("The main reasons are the cost, the storms,", "filter:truncated"),
         ("The engineers wanted to rebuild it because the", "filter:truncated"),
+        ("So the answer is a", "filter:truncated"),
         (
             "The commission decided to rebuild the breakwater because the engineers showed that storms "
             "had doubled since 1990 and repairs",

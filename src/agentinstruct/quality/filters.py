@@ -76,6 +76,8 @@ were be been being has have had will would can could should may might must my yo
 those very more most less between among"""
 DANGLING_WORDS = frozenset(_DANGLING.split())
 FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
+#: a last line that gives an option letter ("Answer: A" is not a sentence cut off after the article "a")
+OPTION_ANSWER = re.compile(r"[*_\s]*(?:final\s+)?answer[*_\s]*[:：][*_\s]*\(?[A-H]\)?[.*_\s]*", re.IGNORECASE)
 STRUCTURED_LINE = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|#|\||>|```|~~~)")
 FINAL_PUNCTUATION = re.compile(r"""[.!?…。！？"'”’»)\]}*`_~>]$""")
 REFUSAL = re.compile(
@@ -113,7 +115,7 @@ def truncated(answer: Answer, settings: FilterSettings) -> str | None:
     if FINAL_PUNCTUATION.search(last_line):
         return None
     last_word = (words(last_line) or [""])[-1]
-    if last_word in DANGLING_WORDS:
+    if last_word in DANGLING_WORDS and not OPTION_ANSWER.fullmatch(last_line):
         return f"ends on '{last_word}' mid-sentence: …{last_line[-60:]}"
     if not STRUCTURED_LINE.match(last_line) and len(words(last_line)) >= settings.truncation_line_words:
         count = len(words(last_line))
