@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 
 #: readings of a puzzle's rules as checks asked of the teacher per puzzle (each at its own sampling seed)
 ATTEMPTS = 2
-#: functions asked per few-shot task: a first one, then fixes shown the examples it missed (or fresh tries)
-FUNCTION_ATTEMPTS = 3
+#: functions asked per few-shot task, fresh ones and fixes in turn: a fix shown the examples it missed, and
+#: a fresh one (another seed), since the local teacher's fixes often repeated the function it was shown
+#: wrong, while about half its fresh functions for "the last word" or "the words reversed" were right
+FUNCTION_ATTEMPTS = 5
 _QUERY_LINE = re.compile(r"^\s*Input:\s*(.+?)\s*->\s*Output:\s*\?\s*$", re.MULTILINE)
 #: how the program marks an input on which the function raised (an output no example has)
 RUN_ERROR = "error running the rule: "
@@ -150,8 +152,9 @@ async def _by_rule_function(request: AidRequest) -> AidedAnswer | list[str] | No
 async def _write_function(
     request: AidRequest, written: Any, wrong: list[tuple[str, str, str]], attempt: int
 ) -> Any:
-    """The teacher's function: a fix of the last one, shown the examples it missed, or a fresh one."""
-    if written is None or not written.ok or not wrong:
+    """The teacher's function: a fresh one, or on odd attempts a fix of the last one shown the examples it
+    missed."""
+    if attempt % 2 == 0 or written is None or not written.ok or not wrong:
         return await _ask(request, {"task": request.prompt}, "rule_function", attempt)
     # the examples it misses stand in the task already: showing them gives nothing of the key away
     feedback = render(PROMPTS_DIR, "rule_function_feedback.j2", wrong=wrong[:3])
