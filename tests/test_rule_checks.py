@@ -16,7 +16,7 @@ import pytest
 from agentinstruct.flows import FlowSettings, SkillFlow
 from agentinstruct.flows.arrangements import arrangement_fields, parse_arrangement
 from agentinstruct.flows.resources import FlowResources, build_tools
-from agentinstruct.flows.rule_checks import CheckedAnswer, author_checks, checked_answer, read_puzzle
+from agentinstruct.flows.rule_checks import CheckedAnswer, _quoted, author_checks, checked_answer, read_puzzle
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.skills import load_skills
 from test_arrangements import GROUPS, ORDER
@@ -89,7 +89,7 @@ def test_a_misread_rule_cannot_answer(checks, problem) -> None:
     assert isinstance(answer, str) and problem in answer
 
 
-def test_slots_of_several_words_are_read_quoted() -> None:
+def test_slots_of_several_words_are_read_quoted_and_numbered_ones_unquoted() -> None:
     data = {
         "setup": "Three stalls each take one spot at the fair.",
         "entities": ["Ann", "Ben", "Cal"],
@@ -104,6 +104,10 @@ def test_slots_of_several_words_are_read_quoted() -> None:
     fields = arrangement_fields(data)
     view = read_puzzle(fields["task"])
     read = ["Ann == main gate", "Ben != hall", "not Cal == main gate"]
+    assert (
+        _quoted("count('4') == 1 and Ann != \"2\" and Ben == '9'", (2, 4))
+        == "count(4) == 1 and Ann != 2 and Ben == '9'"
+    )
     answer = checked_answer(view, read, author_checks(fields["solver_program"]))
     assert isinstance(answer, CheckedAnswer) and answer.answer == fields["answer_key"]
 

@@ -160,10 +160,12 @@ def _arrangement(view: PuzzleView, checks: list[str]) -> tuple[Arrangement | Non
 
 
 def _quoted(check: str, slots: tuple[Any, ...]) -> str:
-    """The check with slots of several words quoted: the local teacher wrote `Lawn == average wait`."""
+    """The check with slots of several words quoted (the local teacher wrote `Lawn == average wait`) and
+    numbered slots unquoted (it wrote `count('4') == 1` for the group numbered 4)."""
     for slot in sorted((s for s in slots if isinstance(s, str) and " " in s), key=len, reverse=True):
         check = re.sub(rf"(?<![\w\"']){re.escape(slot)}(?![\w\"'])", repr(slot), check)
-    return check
+    numbers = {str(s) for s in slots if isinstance(s, int)}
+    return re.sub(r"(['\"])(-?\d+)\1", lambda m: m[2] if m[2] in numbers else m[0], check)
 
 
 def _places(arrangement: Arrangement, check: str, places: tuple[Any, ...]) -> str:
