@@ -6,9 +6,9 @@ few-shot task's rule is written as a Python function, run in the sandbox on ever
 held-out queries. The local 1.5B teacher stated "reverse the order of the words" and answered "Five years"
 for "Five years"; as a function, the same rule gives "years Five". A program is accepted only when it
 reproduces what the task shows: each check means what its author's check means, and the function gives
-every example's output (a function that misses examples is shown them and asked for a fix: they stand in
-the task already). The teacher never sees the key, the second query's answer or the author's
-checks, so a program that is wrong gives a wrong answer, which the skill's checks then reject.
+every example's output (a function that misses examples is shown them and asked for a fix, in turn with
+fresh functions: the examples stand in the task already). The teacher never sees the key, the second
+query's answer or the author's checks, so a wrong program gives a wrong answer, which the checks reject.
 `flows.teaching` decides when to ask and verifies the result like any other answer.
 """
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from agentinstruct.tools import Tool
 
 #: readings of a puzzle's rules as checks asked of the teacher per puzzle (each at its own sampling seed)
-ATTEMPTS = 2
+READING_ATTEMPTS = 2
 #: functions asked per few-shot task, fresh ones and fixes in turn: a fix shown the examples it missed, and
 #: a fresh one (another seed), since the local teacher's fixes often repeated the function it was shown
 #: wrong, while about half its fresh functions for "the last word" or "the words reversed" were right
@@ -84,7 +84,7 @@ async def _by_rule_checks(request: AidRequest) -> AidedAnswer | list[str] | None
     if view is None or not authors:
         return None
     problems, call_ids = [], []
-    for attempt in range(ATTEMPTS):
+    for attempt in range(READING_ATTEMPTS):
         reading = await _ask(request, {"puzzle": request.prompt, **vars(view)}, "rule_checks", attempt)
         call_ids += reading.call_ids
         checks = [c.check for c in reading.output.checks] if reading.ok else []
