@@ -207,6 +207,19 @@ def test_rules_that_each_place_one_entity_get_a_rule_that_relates_two(tools) -> 
     assert verified(puzzle, key, program, f"Answer: {key}", tools).ok
 
 
+def test_order_functions_read_as_written_and_the_program_defines_them(tools) -> None:
+    worded = [
+        ("Di watches the night right after Ed.", "immediately_after(Di, Ed)"),
+        ("Ada watches before Bo.", "before(Ada, Bo)"),
+        ("Cy and Ada are not next to each other.", "not next_to(Cy, Ada)"),
+    ]
+    arrangement = parse_arrangement(with_rules(ORDER, *worded))
+    assert not arrangement.dropped
+    puzzle, key, program = arrangement_puzzle(arrangement)
+    assert "def immediately_after(a, b):" in program and "def after(a, b):" not in program
+    assert verified(puzzle, key, program, f"Answer: {key}", tools).ok
+
+
 def arranged_reply(puzzle: object, teacher_letter: str | None = None):
     """Scripted agents: the instruction agent writes `puzzle`; the teacher answers the key it reads."""
 

@@ -25,7 +25,7 @@ from test_flows import ListSink, make_seed
 pytestmark = pytest.mark.timeout(180)
 
 #: the same rules as ORDER's and GROUPS' checks, written another way (as a teacher might)
-ORDER_READ = ["Bo > Ada", "not Cy == 5", "Ed + 1 == Di", "Bo >= 2"]
+ORDER_READ = ["after(Bo, Ada)", "not Cy == 5", "immediately_after(Di, Ed)", "Bo >= 2"]
 GROUPS_READ = ["Ben != Ann", "Cal == 'North'", "Ann == 'South' or Dee == 'South'", "count('South') < 3"]
 
 
@@ -156,7 +156,7 @@ def test_a_failed_answer_is_answered_through_the_teachers_checks(tools) -> None:
     answer = pair.messages[-1]["content"]
     assert (
         answer.endswith(f"Answer: {fields['answer_key']}")
-        and "1. Ada watches before Bo. → Bo > Ada" in answer
+        and "1. Ada watches before Bo. → after(Bo, Ada)" in answer
     )
     assert answer.count("breaks rule") >= 4 and f"({fields['answer_key']}) obeys every rule" in answer
     assert [c.name for c in pair.verification.checks] == ["unique_solution", "program_aided"]

@@ -21,6 +21,8 @@ import itertools
 import keyword
 import math
 import random
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,7 +34,18 @@ MAX_ARRANGEMENTS = 20_000
 OPTION_LETTERS = "ABCDE"
 #: names a check may call besides the entities, and `count(slot)`: how many entities take that slot
 #: ("count('North') == 2", a group's size)
-CHECK_FUNCTIONS = {"abs": abs, "min": min, "max": max}
+CHECK_FUNCTIONS: dict[str, Any] = {"abs": abs, "min": min, "max": max}
+#: order words as functions of two places, for readers who keep the rule's word order: the local teacher read
+#: "Deborah is immediately after Councillor" as `Deborah + 1 == Councillor` in 4 of 4 tries, but writes
+#: `immediately_after(Deborah, Councillor)` as it reads (each is defined in the solver program too)
+ORDER_FUNCTIONS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    "before": ("a < b", lambda a, b: a < b),
+    "after": ("a > b", lambda a, b: a > b),
+    "immediately_before": ("a + 1 == b", lambda a, b: a + 1 == b),
+    "immediately_after": ("a == b + 1", lambda a, b: a == b + 1),
+    "next_to": ("abs(a - b) == 1", lambda a, b: abs(a - b) == 1),
+}
+CHECK_FUNCTIONS.update({name: function for name, (_, function) in ORDER_FUNCTIONS.items()})
 COUNT = "count"
 
 _ALLOWED_NODES = (
@@ -349,6 +362,12 @@ def _solver_program(arrangement: Arrangement, options: list[tuple[Any, ...]]) ->
         else f"itertools.product(SLOTS, repeat={len(arrangement.entities)})"
     )
     option_lines = [f"    {letter!r}: {o!r}," for letter, o in zip(OPTION_LETTERS, options, strict=True)]
+    checks = " ".join(rule.check for rule in arrangement.rules)
+    helpers = [
+        f"def {name}(a, b):\n    return {body}\n\n"
+        for name, (body, _) in ORDER_FUNCTIONS.items()
+        if re.search(rf"\b{name}\(", checks)
+    ]
     return "\n".join(
         [
             *left_out,
@@ -358,6 +377,7 @@ def _solver_program(arrangement: Arrangement, options: list[tuple[Any, ...]]) ->
             f"SLOTS = {list(arrangement.slots)!r}",
             "",
             "",
+            *helpers,
             f"def obeys({params}):",
             f"    {COUNT} = ({params},).count  # how many entities take a slot",
             *body,
