@@ -240,9 +240,10 @@ def arranged_reply(puzzle: object, teacher_letter: str | None = None):
     return reply
 
 
-def run_ordering(model: ScriptedModel, tools) -> ListSink:
+def run_ordering(model: ScriptedModel, tools, kind: str = "ordering") -> ListSink:
+    """One seed through analytical_reasoning with a single instruction type (ordering by default)."""
     skill = load_skills()["analytical_reasoning"]
-    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["ordering"]]})
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name[kind]]})
     sink = ListSink()
     flow = SkillFlow(
         single, model, sink, FlowSettings(refinement_rounds=0), resources=FlowResources(tools=tools)

@@ -9,18 +9,13 @@ without the key or the author's checks; a puzzle written as text is never answer
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from agentinstruct.flows import FlowSettings, SkillFlow
 from agentinstruct.flows.arrangements import arrangement_fields, parse_arrangement
-from agentinstruct.flows.resources import FlowResources, build_tools
+from agentinstruct.flows.resources import build_tools
 from agentinstruct.flows.rule_checks import CheckedAnswer, _quoted, author_checks, checked_answer, read_puzzle
 from agentinstruct.models import ModelRequest, ScriptedModel
-from agentinstruct.skills import load_skills
-from test_arrangements import GROUPS, ORDER
-from test_flows import ListSink, make_seed
+from test_arrangements import GROUPS, ORDER, run_ordering
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -134,19 +129,6 @@ def aided_reply(readings: list[list[str]]):
         return {"action": "answer", "answer": f"Ada is first, so it must be {wrong}.\nAnswer: {wrong}"}
 
     return reply, fields
-
-
-def run_ordering(
-    model: ScriptedModel, tools, skill_name: str = "analytical_reasoning", kind: str = "ordering"
-):
-    skill = load_skills()[skill_name]
-    single = skill.model_copy(update={"instruction_types": [skill.types_by_name[kind]]})
-    sink = ListSink()
-    flow = SkillFlow(
-        single, model, sink, FlowSettings(refinement_rounds=0), resources=FlowResources(tools=tools)
-    )
-    asyncio.run(flow.run_seed(make_seed(0, "Five keepers share the watch at Carrick Point."), 0))
-    return sink
 
 
 def test_a_failed_answer_is_answered_through_the_teachers_checks(tools) -> None:
