@@ -201,9 +201,7 @@ class TeachingStage(FlowRecords):
             verification.checks.append(Check(name="program_aided", ok=False, detail=detail))
             return result, verification
         call_ids = [*result.call_ids, *aided.call_ids]
-        answer = AgentResult(
-            "ok", aided.text, call_ids=call_ids, prompt=result.prompt, messages=result.messages
-        )
+        answer = AgentResult("ok", aided.text, call_ids=call_ids, prompt=result.prompt)
         checked = await self._verify(chain, aided.text, *verify_with, second_answer=aided.second_answer)
         first = "; ".join(c.detail for c in verification.checks if not c.ok)
         detail = f"the teacher's own answer failed ({first}); {aided.how}"
