@@ -128,6 +128,7 @@ def with_rules(data: dict, *rules: tuple[str, str], **changes: object) -> dict:
         ({**ORDER, "entities": ["Ada", "Bo", "Cy", "Di", "Ed Smith"]}, "not one-word names"),
         ({**ORDER, "entities": ["Ada", "Ada", "Cy", "Di", "Ed"]}, "each named once"),
         ({**GROUPS, "slots": ["Ann", "Ben", "North"]}, "the slots repeat entity names"),
+        ({**GROUPS, "slots": ["positions", "days", "groups"]}, "name kinds of slot"),
     ],
 )
 def test_a_structure_that_cannot_make_a_fair_puzzle_is_sent_back(data, message) -> None:

@@ -115,6 +115,8 @@ def test_a_scenario_without_a_cast_to_arrange_says_what_it_lacks() -> None:
     # mended: names listed twice count once, slots that repeat the names go, and positions stand in
     twice = {**scenario, "entities": ["Ana", "Ben", "Ana", "Cal"], "slots": ["Ana", "Ben", "North"]}
     assert written("scenario", twice).splitlines()[1:] == ["Entities: Ana, Ben, Cal", "Slots: 1, 2, 3"]
+    kinds = {**twice, "slots": ["positions", "days", "Groups"]}  # the request's words, copied (run s9e)
+    assert written("scenario", kinds).endswith("Slots: 1, 2, 3")
     kept = {**twice, "slots": ["North", "Ben", "South", "North"]}
     assert written("scenario", kept).endswith("Slots: North, South")
     sentence = ["The council voted 7 to 4 to lease the lot", "Ben", "Cal"]

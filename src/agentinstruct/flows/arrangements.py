@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agentinstruct.flows.arrangement_rules import MIN_RULES, Rule, added_rules, standing_rules
-from agentinstruct.flows.shaped_content import ENTITY_NAMES_SCHEMA, MAX_ENTITIES, MIN_ENTITIES
+from agentinstruct.flows.shaped_content import ENTITY_NAMES_SCHEMA, MAX_ENTITIES, MIN_ENTITIES, SLOT_KINDS
 
 #: arrangements enumerated at most: 7 entities in 7 slots one each (5040), or 6 in 4 shared (4096)
 MAX_ARRANGEMENTS = 20_000
@@ -148,6 +148,12 @@ def parse_arrangement(data: Any) -> Arrangement:
     slots = tuple(int(s) if s.lstrip("-").isdigit() else s for s in texts)
     if len(set(slots)) != len(slots) or len(slots) < 2:
         raise ValueError("give at least 2 slots, each once")
+    kinds = sorted({str(s).lower() for s in slots} & SLOT_KINDS)
+    if kinds:
+        raise ValueError(
+            f"the slots {kinds} name kinds of slot: give the slots themselves (positions or days as numbers "
+            "1, 2, 3, or the names of the groups, rooms or colours)"
+        )
     if {str(s).lower() for s in slots} & {e.lower() for e in entities}:
         raise ValueError("the slots repeat entity names: slots are the positions, days or groups they take")
     # fewer slots than entities cannot give each its own: they share (the puzzle text says which)

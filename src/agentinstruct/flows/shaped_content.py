@@ -169,12 +169,19 @@ def _texts(value: Any) -> list[str]:
     return [" ".join(str(item).split()) for item in value or [] if str(item).strip()]
 
 
+#: words that name a kind of slot rather than a slot: the local model copied "positions, days, groups" from
+#: its request as a cast's slots (run s9e), and the puzzle had the groups "positions", "days" and "groups"
+_KINDS = ("position", "day", "group", "role", "slot", "team", "attribute")
+SLOT_KINDS = frozenset([*_KINDS, *(f"{kind}s" for kind in _KINDS)])
+
+
 def scenario_lines(scenario: dict[str, Any]) -> str:
     """A puzzle's cast as "Setting:", "Entities:" and "Slots:" lines; the puzzle agents write the rules.
 
     The local model's slips are mended where the mend is sound: a name or slot listed twice counts once,
-    and slots that repeat the entities' names (it gave its entity list twice) are dropped; with fewer than
-    2 left, the entities take positions 1 to n, which any arrangement puzzle can use.
+    and slots that repeat the entities' names (it gave its entity list twice) or name a kind of slot
+    ("positions", "days": `SLOT_KINDS`) are dropped; with fewer than 2 left, the entities take positions
+    1 to n, which any arrangement puzzle can use.
     """
     if not isinstance(scenario, dict):
         raise TypeError("not an object")
@@ -185,7 +192,7 @@ def scenario_lines(scenario: dict[str, Any]) -> str:
         firsts.setdefault(entity.lower(), entity)  # a name listed twice counts once, as first spelt
     entities = list(firsts.values())
     names = {e.lower() for e in entities}
-    slots = list(dict.fromkeys(s for s in slots if s.lower() not in names))
+    slots = list(dict.fromkeys(s for s in slots if s.lower() not in names | SLOT_KINDS))
     if len(slots) < 2 and MIN_ENTITIES <= len(entities) <= MAX_ENTITIES:
         slots = [str(n) for n in range(1, len(entities) + 1)]
     problems = []
