@@ -15,7 +15,7 @@ from agentinstruct.flows.arrangements import arrangement_fields, parse_arrangeme
 from agentinstruct.flows.resources import build_tools
 from agentinstruct.flows.rule_checks import CheckedAnswer, _quoted, author_checks, checked_answer, read_puzzle
 from agentinstruct.models import ModelRequest, ScriptedModel
-from test_arrangements import GROUPS, ORDER, run_ordering
+from test_arrangements import GROUPS, ORDER, arranged_reply, run_ordering
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -114,19 +114,15 @@ def aided_reply(readings: list[list[str]]):
     wrong = next(letter for letter in "ABCDE" if letter != fields["answer_key"])
     turns = iter(readings)
 
+    others = arranged_reply(ORDER, wrong)  # the cast, the puzzle, and the teacher's wrong letter
+
     def reply(request: ModelRequest) -> object:
-        stage = request.tag.split("/")[1]
-        if stage == "transform":
-            return {"content": "Setting: a watch.\nEntities: Ada, Bo, Cy", "suitable": True, "reason": ""}
-        if stage == "instruct":
-            return {"puzzle": ORDER, "suitable": True, "reason": ""}
-        assert stage == "teacher", request.tag
         if request.tag.endswith("/rule_checks"):
             checks = [
                 {"rule": r["text"], "check": c} for r, c in zip(ORDER["rules"], next(turns), strict=False)
             ]
             return {"checks": checks, "suitable": True, "reason": ""}
-        return {"action": "answer", "answer": f"Ada is first, so it must be {wrong}.\nAnswer: {wrong}"}
+        return others(request)
 
     return reply, fields
 
