@@ -70,11 +70,16 @@ def mapping_pairs(material: str) -> dict[str, str]:
     return {_key(i): o for i, o in _mapping_list(material)}
 
 
+def mapping_lines(text: str) -> list[tuple[str, str]]:
+    """Each "Input: ... -> Output: ..." line as (input, output), in order (a held-out query's is "?")."""
+    return [
+        (" ".join(m.group(1).split()), " ".join(m.group(2).split())) for m in _MAPPING_LINE.finditer(text)
+    ]
+
+
 def _mapping_list(material: str) -> list[tuple[str, str]]:
     """The mapping's own [input, output] pairs in its order, each input once."""
-    found = [
-        (" ".join(m.group(1).split()), " ".join(m.group(2).split())) for m in _MAPPING_LINE.finditer(material)
-    ]
+    found = mapping_lines(material)
     first: dict[str, tuple[str, str]] = {}
     for i, o in found:
         first.setdefault(_key(i), (i, o))

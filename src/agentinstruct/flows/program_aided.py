@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentinstruct.agents import PROMPTS_DIR, Agent, render
+from agentinstruct.flows.held_out import mapping_lines
 from agentinstruct.flows.rule_checks import CheckedAnswer, author_checks, checked_answer, read_puzzle
 from agentinstruct.flows.state import Chain, derive_seed
 from agentinstruct.quality.agreement import CASE_SENSITIVE_TYPES, value_matches
@@ -37,7 +38,6 @@ READING_ATTEMPTS = 2
 #: a fresh one (another seed), since the local teacher's fixes often repeated the function it was shown
 #: wrong, while about half its fresh functions for "the last word" or "the words reversed" were right
 FUNCTION_ATTEMPTS = 5
-_QUERY_LINE = re.compile(r"^\s*Input:\s*(.+?)\s*->\s*Output:\s*\?\s*$", re.MULTILINE)
 #: how the program marks an input on which the function raised (an output no example has)
 RUN_ERROR = "error running the rule: "
 _FUNCTION_NAME = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
@@ -112,15 +112,14 @@ class _HeldOutTask:
 
 
 async def _by_rule_function(request: AidRequest) -> AidedAnswer | list[str] | None:
-    examples = [(i, o) for i, o in _pairs(request.prompt) if o != "?"]
-    query = _QUERY_LINE.search(request.prompt)
+    lines = mapping_lines(request.prompt)
+    examples = [(i, o) for i, o in lines if o != "?"]
+    query = next((i for i, o in lines if o == "?"), None)
     python = request.tools.get("python")
     if not examples or query is None or python is None:
         return None
     second = str(request.chain.details.get("second_query", "")).removeprefix("Input:").strip()
-    task = _HeldOutTask(
-        examples, query[1], second, request.chain.instruction_type.name in CASE_SENSITIVE_TYPES
-    )
+    task = _HeldOutTask(examples, query, second, request.chain.instruction_type.name in CASE_SENSITIVE_TYPES)
     problems: list[str] = []
     written, wrong = None, []
     for attempt in range(FUNCTION_ATTEMPTS):
@@ -175,12 +174,6 @@ def _function_answer(
     )
     how = "it wrote the rule as a function giving every example's output, and code ran it on the queries"
     return AidedAnswer(text, written.call_ids, how, outputs[-1] if task.second else None)
-
-
-def _pairs(text: str) -> list[tuple[str, str]]:
-    """The task's "Input: ... -> Output: ..." lines in order (the query's output is "?")."""
-    found = re.findall(r"^\s*Input:\s*(.+?)\s*->\s*Output:\s*(.+?)\s*$", text, re.MULTILINE)
-    return [(" ".join(i.split()), " ".join(o.split())) for i, o in found]
 
 
 async def _run_function(python: Tool, function: str, inputs: list[str]) -> list[str] | str:
