@@ -205,7 +205,8 @@ def test_the_flow_rejects_an_answer_a_second_sample_contradicts(skill) -> None:
     sink = run(skill, model, refinement_rounds=0)
     assert not sink.pairs and len(sink.rejections) == 2
     for rejection in sink.rejections:
-        assert rejection.reason == "verification_failed:answers_agree"
+        # and no program could answer it instead (the scripted teacher writes none: `program_aided`)
+        assert rejection.reason == "verification_failed:answers_agree,program_aided"
         assert "a second independent answer ends '1680'" in rejection.detail
     assert not any(r.tag.endswith("/repair") for r in model.requests)
 

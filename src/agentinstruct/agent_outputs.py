@@ -122,6 +122,16 @@ class RuleFunctionOutput(AgentOutput):
     )
 
 
+class ComputedAnswerOutput(AgentOutput):
+    """The teacher's program for a task whose answer is a number (`flows.program_aided`)."""
+
+    reasoning: str = Field(default="", description="what the task asks and how the program works it out")
+    program: str = Field(
+        default="", description="a complete Python program printing the final answer alone on its last line"
+    )
+    unit: str | None = Field(default=None, description="the answer's unit (for example hours), or null")
+
+
 class SuggestionOutput(AgentOutput):
     suggestion: str = Field(default="", description="concrete, specific changes that achieve the goal")
 

@@ -1,7 +1,9 @@
-"""Program-aided answers: a task code wrote, which the teacher's own answer got wrong, answered through a
-program the teacher writes, which code runs and from whose results it writes the working.
+"""Program-aided answers: a task the teacher's own answer got wrong, answered through a program the
+teacher writes, which code runs and from whose results it writes the working.
 
-Two task shapes have one. An arrangement puzzle's rules are read as checks (`flows.rule_checks`). A
+A task whose key is a number (a math puzzle, a sequence) is answered by a Python program that prints the
+answer; a second program, written apart, gives the second independent answer. Two task shapes have their
+own way. An arrangement puzzle's rules are read as checks (`flows.rule_checks`). A
 few-shot task's rule is written as a Python function, run in the sandbox on every example and on both
 held-out queries. The local 1.5B teacher stated "reverse the order of the words" and answered "Five years"
 for "Five years"; as a function, the same rule gives "years Five". A program is accepted only when it
@@ -24,7 +26,13 @@ from agentinstruct.agents import PROMPTS_DIR, Agent, render
 from agentinstruct.flows.held_out import mapping_lines
 from agentinstruct.flows.rule_checks import CheckedAnswer, author_checks, checked_answer, read_puzzle
 from agentinstruct.flows.state import Chain, derive_seed
-from agentinstruct.quality.agreement import CASE_SENSITIVE_TYPES, value_matches
+from agentinstruct.quality.agreement import (
+    CASE_SENSITIVE_TYPES,
+    final_answer,
+    normalise,
+    numbers,
+    value_matches,
+)
 from agentinstruct.tools import ToolUnavailable
 
 if TYPE_CHECKING:
@@ -38,6 +46,8 @@ READING_ATTEMPTS = 2
 #: a fresh one (another seed), since the local teacher's fixes often repeated the function it was shown
 #: wrong, while about half its fresh functions for "the last word" or "the words reversed" were right
 FUNCTION_ATTEMPTS = 5
+#: programs asked per task with a numeric answer, until two of them run
+PROGRAM_ATTEMPTS = 3
 #: how the program marks an input on which the function raised (an output no example has)
 RUN_ERROR = "error running the rule: "
 _FUNCTION_NAME = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
@@ -75,7 +85,51 @@ async def aid(request: AidRequest) -> AidedAnswer | list[str] | None:
         return await _by_rule_checks(request)
     if shape == "held_out":
         return await _by_rule_function(request)
-    return None
+    return await _by_program(request)
+
+
+async def _by_program(request: AidRequest) -> AidedAnswer | list[str] | None:
+    """A text task whose key is a number, answered by a program the teacher writes, run in the sandbox.
+
+    Two programs are written at different seeds, neither shown the other: the second one's output is the
+    second independent answer `answers_agree` compares, so one lucky program is not enough.
+    """
+    key = str(request.chain.details.get("answer_key", ""))
+    python = request.tools.get("python")
+    if python is None or not numbers(normalise(final_answer(key))):
+        return None
+    problems: list[str] = []
+    ran: list[tuple[Any, str]] = []
+    call_ids: list[str] = []
+    for attempt in range(PROGRAM_ATTEMPTS):
+        written = await _ask(request, {"task": request.prompt}, "computed_answer", attempt)
+        call_ids += written.call_ids
+        if not written.ok:
+            problems.append(written.reason)
+            continue
+        lines = await _execute(python, written.output.program.strip())
+        if isinstance(lines, str):
+            problems.append(f"the program could not be run: {lines}")
+            continue
+        ran.append((written, lines[-1]))
+        if len(ran) == 2:
+            return _computed_answer(ran[0], ran[1][1], call_ids)
+    return problems + (["only one program ran, so there is no second answer to compare"] if ran else [])
+
+
+def _computed_answer(first: tuple[Any, str], second_answer: str, call_ids: list[str]) -> AidedAnswer:
+    written, answer = first
+    output = written.output
+    text = render(
+        PROMPTS_DIR,
+        "computed_answer_answer.j2",
+        reasoning=output.reasoning.strip(),
+        program=output.program.strip(),
+        unit=output.unit,
+        answer=answer,
+    )
+    how = "it wrote a program computing the answer, and a second program, written apart, printed the same"
+    return AidedAnswer(text, call_ids, how, second_answer)
 
 
 async def _by_rule_checks(request: AidRequest) -> AidedAnswer | list[str] | None:
@@ -196,21 +250,33 @@ async def _run_function(python: Tool, function: str, inputs: list[str]) -> list[
             "print(json.dumps(outputs))",
         ]
     )
+    ran = await _execute(python, program)
+    if isinstance(ran, str):
+        return f"the function could not be run: {ran}"
     try:
-        result = await python.call(code=program, timeout_s=10)
-    except ToolUnavailable as exc:
-        return f"the sandbox cannot run code on this machine: {exc}"
-    lines = str(result.get("stdout", "")).strip().splitlines()
-    try:
-        outputs = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        error = str(result.get("error") or result.get("stderr") or "no output").strip().splitlines()
-        return f"the function could not be run: {error[-1] if error else 'no output'}"
+        outputs = json.loads(ran[-1])
+    except ValueError:
+        return "the function could not be run: its outputs are not JSON"
     return (
         [str(o) for o in outputs]
         if isinstance(outputs, list) and len(outputs) == len(inputs)
         else "no outputs"
     )
+
+
+async def _execute(python: Tool, program: str) -> list[str] | str:
+    """The program's non-empty output lines, run in the sandbox, or why it gave none."""
+    try:
+        result = await python.call(code=program, timeout_s=10)
+    except ToolUnavailable as exc:
+        return f"the sandbox cannot run code on this machine: {exc}"
+    lines = [line.strip() for line in str(result.get("stdout", "")).splitlines() if line.strip()]
+    if result.get("timed_out"):
+        return "it ran for more than 10 s"
+    if lines and result.get("exit_code") == 0:
+        return lines
+    error = str(result.get("error") or result.get("stderr") or "").strip().splitlines()
+    return error[-1] if error else "it printed nothing"
 
 
 async def _ask(request: AidRequest, variables: dict[str, Any], name: str, attempt: int) -> Any:

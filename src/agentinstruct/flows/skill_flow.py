@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from agentinstruct.agent_outputs import (
+    ComputedAnswerOutput,
     ConstrainedEditOutput,
     ConstrainedInstructionOutput,
     EditOutput,
@@ -160,6 +161,15 @@ class SkillFlow(TeachingStage):
             if shape in shapes:
                 asked = PROGRAM_AIDED_PROMPTS[shape][0]
                 self.aiders[shape] = agent(asked, skill.prompts.extra[asked], output, teacher=True)
+        if "text" in shapes:  # a numeric answer's program: one prompt for every skill, so a shared one
+            self.aiders["text"] = Agent(
+                "computed_answer",
+                "computed_answer.j2",
+                PROMPTS_DIR,
+                ComputedAnswerOutput,
+                temperature=settings.teacher_temperature,
+                max_tokens=settings.teacher_max_tokens,
+            )
         self.key_checker = None
         if skill.key_recheck:
             self.key_checker = Agent(

@@ -185,8 +185,9 @@ class TeachingStage(FlowRecords):
         verification: Verification,
         verify_with: tuple[dict, str, int],
     ) -> tuple[AgentResult, Verification]:
-        """A task code wrote, whose teacher answer failed, answered through a program the teacher writes
-        (`flows.program_aided`); the failed answer and its verification stand when no program works."""
+        """A task whose teacher answer failed, answered through a program the teacher writes (a task code
+        wrote, or one whose key is a number: `flows.program_aided`); the failed answer and its
+        verification stand when no program works."""
         agent = self.aiders.get(chain.instruction_type.task_shape)
         if agent is None:
             return result, verification
@@ -252,11 +253,12 @@ class TeachingStage(FlowRecords):
         *,
         second_answer: str | None = None,
     ) -> Verification:
-        """The skill's checks on an answer (`second_answer`: a program's answer to the second query)."""
+        """The skill's checks on an answer (`second_answer`: what a second run of the teacher's program
+        answers: a few-shot task's second query, or the same task through a second program)."""
 
         async def resample(instruction: str | None = None) -> str:
             """An independent teacher answer (another sampling seed), to the same task or a variant of it."""
-            if second_answer is not None and instruction is not None:
+            if second_answer is not None:
                 return f"Answer: {second_answer}"  # the teacher's program, run on the second query
             tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}/resample"
             asked = variables if instruction is None else {**variables, "instruction": instruction}

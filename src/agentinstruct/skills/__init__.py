@@ -235,7 +235,9 @@ class Skill(BaseModel):
         description="a task code wrote whose teacher answer fails the checks is answered again through a "
         "program the teacher writes, and code writes the working from its results: an arrangement puzzle's "
         "rules as checks (prompts.extra rule_checks, rule_checks_answer), a held_out task's rule as a "
-        "function (rule_function, rule_function_answer); the pair records it as its program_aided check",
+        "function (rule_function, rule_function_answer); a text task whose key is a number, by two programs "
+        "printing it (shared prompts computed_answer, computed_answer_answer; needs teacher_tools [python]); "
+        "the pair records it as its program_aided check",
     )
     teacher_tools: list[Literal["python", "calculator", "search"]] = Field(
         default_factory=list, description="real tools the teacher may call while answering"

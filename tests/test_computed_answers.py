@@ -1,0 +1,88 @@
+"""Program-aided answers to text tasks whose key is a number (`flows.program_aided`), in the brain_teaser
+flow, scripted, with programs run in the real sandbox.
+
+When the teacher's worded answer misses a numeric key, the teacher writes two programs apart; each runs
+in the sandbox and prints its answer. The first one's working becomes the answer and the second one's
+output is the second independent answer `answers_agree` compares, so a pair needs the key and both
+programs to agree. The teacher is never shown the key.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.models import ModelRequest
+from keyed_skills_support import load, run, scripted
+from test_skill_brain_teaser import KEY, PUZZLE, WRONG
+
+pytestmark = pytest.mark.timeout(120)
+
+RIGHT = "weekly = 120 * 6\nprint(weekly * 2)"
+OFF = "print(120 * 14)"
+RAISES = "steps = 120 / 0\nprint(steps)"
+
+
+def program_teacher(*programs: str | None):
+    """The teacher's words give 1680; asked for programs, it writes `programs` in turn (None: no JSON)."""
+    written = iter(programs)
+
+    def teacher(request: ModelRequest) -> object:
+        if request.tag.endswith("/computed_answer"):
+            program = next(written, None)
+            if program is None:
+                return "I would count the steps."
+            reasoning = "Two weeks of six nights, 120 steps a night."
+            return {"reasoning": reasoning, "program": program, "unit": "steps", "suitable": True}
+        return WRONG
+
+    return teacher
+
+
+def run_math_puzzle(*programs: str | None, key: str = KEY, type_name: str = "math_puzzle"):
+    skill = load("brain_teaser")
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name[type_name]]})
+    model = scripted(single, {"instruction": PUZZLE, "answer_key": key}, program_teacher(*programs))
+    return model, run(single, model, refinement_rounds=0, instructions_per_seed=1)
+
+
+def test_a_missed_numeric_key_is_answered_by_two_programs() -> None:
+    model, sink = run_math_puzzle(RIGHT, RIGHT)
+    [pair] = sink.pairs
+    answer = pair.messages[-1]["content"]
+    assert answer.startswith("Two weeks of six nights") and RIGHT in answer
+    assert answer.endswith("The program prints 1440.\nAnswer: 1440 steps")
+    checks = {c.name: c for c in pair.verification.checks}
+    assert list(checks) == ["answers_agree", "program_aided"] and all(c.ok for c in checks.values())
+    assert "second independent answer" in checks["answers_agree"].detail
+    assert "'1680'" in checks["program_aided"].detail  # the teacher's own failed answer, recorded
+    asked = [r for r in model.requests if r.tag.endswith("/computed_answer")]
+    assert len(asked) == 2 and asked[0].seed != asked[1].seed
+    assert all(PUZZLE in str(r.messages) and "1440" not in str(r.messages) for r in asked)
+    assert not any(r.tag.endswith("/resample") for r in model.requests)  # the second program stands in
+
+
+@pytest.mark.parametrize(
+    ("programs", "problem"),
+    [
+        ((OFF, OFF), "does not agree with the key '1440 steps'"),
+        ((RIGHT, OFF), "a second independent answer ends '1680', this one '1440 steps'"),
+        ((RAISES, RIGHT, RAISES), "only one program ran"),
+        ((None, None, None), "the teacher's programs could not answer it"),
+    ],
+)
+def test_programs_that_disagree_or_fail_leave_the_rejection(programs, problem) -> None:
+    _, sink = run_math_puzzle(*programs)
+    [rejection] = sink.rejections
+    assert not sink.pairs and problem in rejection.detail, rejection.detail
+
+
+def test_a_program_that_raises_is_reported_with_its_error() -> None:
+    _, sink = run_math_puzzle(RAISES, RAISES, RAISES)
+    [rejection] = sink.rejections
+    assert "the program could not be run: ZeroDivisionError" in rejection.detail
+
+
+def test_a_key_that_is_not_a_number_asks_for_no_program() -> None:
+    model, sink = run_math_puzzle(RIGHT, RIGHT, key="the lamp", type_name="riddle")
+    assert sink.rejections and not sink.pairs
+    assert not any(r.tag.endswith("/computed_answer") for r in model.requests)
