@@ -86,3 +86,11 @@ def test_a_key_that_is_not_a_number_asks_for_no_program() -> None:
     model, sink = run_math_puzzle(RIGHT, RIGHT, key="the lamp", type_name="riddle")
     assert sink.rejections and not sink.pairs
     assert not any(r.tag.endswith("/computed_answer") for r in model.requests)
+
+
+def test_a_program_in_a_code_fence_runs_without_it() -> None:
+    """The local teacher wrapped one program of two in ```python, which ran as a SyntaxError."""
+    _, sink = run_math_puzzle(f"```python\n{RIGHT}\n```", RIGHT)
+    [pair] = sink.pairs
+    assert f"```python\n{RIGHT}\n```" in pair.messages[-1]["content"]
+    assert pair.messages[-1]["content"].count("```") == 2

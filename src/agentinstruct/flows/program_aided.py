@@ -33,6 +33,7 @@ from agentinstruct.quality.agreement import (
     numbers,
     value_matches,
 )
+from agentinstruct.quality.execution import strip_fence
 from agentinstruct.tools import ToolUnavailable
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ async def _by_program(request: AidRequest) -> AidedAnswer | list[str] | None:
         if not written.ok:
             problems.append(written.reason)
             continue
-        lines = await _execute(python, written.output.program.strip())
+        lines = await _execute(python, strip_fence(written.output.program).strip())
         if isinstance(lines, str):
             problems.append(f"the program could not be run: {lines}")
             continue
@@ -124,7 +125,7 @@ def _computed_answer(first: tuple[Any, str], second_answer: str, call_ids: list[
         PROMPTS_DIR,
         "computed_answer_answer.j2",
         reasoning=output.reasoning.strip(),
-        program=output.program.strip(),
+        program=strip_fence(output.program).strip(),
         unit=output.unit,
         answer=answer,
     )
@@ -181,7 +182,7 @@ async def _by_rule_function(request: AidRequest) -> AidedAnswer | list[str] | No
         if not written.ok:
             problems.append(written.reason)
             continue
-        outputs = await _run_function(python, written.output.function.strip(), task.inputs)
+        outputs = await _run_function(python, strip_fence(written.output.function).strip(), task.inputs)
         if isinstance(outputs, str):
             problems.append(outputs)
             continue
@@ -220,7 +221,7 @@ def _function_answer(
     request: AidRequest, written: Any, task: _HeldOutTask, outputs: list[str]
 ) -> AidedAnswer:
     """The worked answer from a function that gives every example's output."""
-    function = written.output.function.strip()
+    function = strip_fence(written.output.function).strip()
     answer = outputs[len(task.examples)]
     variables = {"rule": written.output.rule.strip(), "function": function, "examples": task.examples}
     text = _render(
