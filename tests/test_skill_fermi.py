@@ -241,6 +241,12 @@ def test_check_rejects_wrong_steps_and_answers_without_arithmetic() -> None:
         ("1,000 / 8 = about 120", True),  # hedged: within 10%
         ("1,000 / 8 ≈ 120", True),
         ("8 billion × 0.3 = 2.4 billion = 3 billion", False),
+        # a unit's power is the unit's, not the number's: the local teacher wrote "600 m ^2 / 1 car space"
+        ("600 m ^2 / 1 car space = 600", True),
+        ("600 m² / 25 m²/car = 24 cars", True),
+        ("3 km^3 × 2 = 6 km^3", True),
+        ("10^2 m^2 × 3 = 300 m^2", True),
+        ("600 m^2 / 2 = 400", False),
     ],
 )
 def test_statement_forms(text: str, ok: bool) -> None:

@@ -6,9 +6,9 @@ arithmetic expression followed by a relation and a stated result, within one lin
 (each link is a statement; "= c ≈ d", a bare restatement inside a chain, is one too). Operands may carry
 units ("300 million people / 2.5 people per household = 120 million households"), currency signs,
 thousands separators ("2,000"), scale words and suffixes ("3 million", "1.2 bn", "5k", "$2M"), exponents
-("1.5e6", "1.5 × 10^6", "10⁶", "2**10") and percentages (an operand "40%" is 0.4; a result "40%" matches
-either 40 or 0.4). Ranges ("2-3 million × 0.1 = ...", "= 200,000-300,000") are not single computations and
-are skipped. `×`, `x` between numbers, `*`, `·`, `/`, `÷`, `+`, `−`, ` - ` (a hyphen with spaces; "5-10"
+("1.5e6", "1.5 × 10^6", "10⁶", "2**10"; a power after a unit, "m^2" or "km²", is the unit's) and
+percentages (an operand "40%" is 0.4; a result "40%" matches either 40 or 0.4). Ranges ("2-3 million ×
+0.1 = ...", "= 200,000-300,000") are not single computations and are skipped. `×`, `x` between numbers, `*`, `·`, `/`, `÷`, `+`, `−`, ` - ` (a hyphen with spaces; "5-10"
 is a range, not a subtraction), parentheses and basic LaTeX (`\\times`, `\\cdot`, `\\approx`, `\\frac{a}{b}`)
 are understood.
 
@@ -101,8 +101,10 @@ class Statement:
 
 def normalise(text: str) -> str:
     """Unify the ways answers write operators: Unicode signs, LaTeX, Markdown emphasis, superscripts."""
+    # a unit's power stays with the unit ("600 m ^2 / 1 car space" is 600 square metres, not 600 squared)
+    text = re.sub(r"(?<=[A-Za-z])[ \t]*\^[ \t]*([23])(?![\d.])", lambda m: "²³"[int(m.group(1)) - 2], text)
     text = re.sub(r"(\d)([⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)", lambda m: f"{m.group(1)}^{m.group(2)}", text)
-    text = text.translate(SUPERSCRIPTS)
+    text = re.sub(r"(?<![A-Za-z])[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", lambda m: m.group(0).translate(SUPERSCRIPTS), text)
     text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", text)
     text = re.sub(r"\\(?:text|mathrm|textrm)\{([^{}]*)\}", r" \1 ", text)
     for latex, plain in (("\\times", "*"), ("\\cdot", "*"), ("\\div", "/"), ("\\approx", "≈"), ("\\,", "")):
