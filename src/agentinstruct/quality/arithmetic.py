@@ -1,16 +1,16 @@
 """The `arithmetic_verified` check: every arithmetic step written in an answer is re-done with the calculator.
 
 Used by the fermi skill (SPEC §2 row 9), whose answers are step-by-step estimates. A *statement* is an
-arithmetic expression followed by a relation and a stated result, within one line or sentence:
-"a × b = c", "a * b ≈ c", "a / b = c", "x% of y = z", chains "a × b × c = d" and "a × b = c × d = e"
-(each link is a statement; "= c ≈ d", a bare restatement inside a chain, is one too). Operands may carry
-units ("300 million people / 2.5 people per household = 120 million households"), currency signs,
-thousands separators ("2,000"), scale words and suffixes ("3 million", "1.2 bn", "5k", "$2M"), exponents
-("1.5e6", "1.5 × 10^6", "10⁶", "2**10"; a power after a unit, "m^2" or "km²", is the unit's) and
-percentages (an operand "40%" is 0.4; a result "40%" matches either 40 or 0.4). Ranges ("2-3 million ×
-0.1 = ...", "= 200,000-300,000") are not single computations and are skipped. `×`, `x` between numbers, `*`, `·`, `/`, `÷`, `+`, `−`, ` - ` (a hyphen with spaces; "5-10"
-is a range, not a subtraction), parentheses and basic LaTeX (`\\times`, `\\cdot`, `\\approx`, `\\frac{a}{b}`)
-are understood.
+arithmetic expression followed by a relation and a stated result, within one line or sentence: "a × b = c", "a
+* b ≈ c", "a / b = c", "x% of y = z", chains "a × b × c = d" and "a × b = c × d = e" (each link is a
+statement; "= c ≈ d", a bare restatement inside a chain, is one too). Operands may carry units ("300 million
+people / 2.5 people per household = 120 million households"), currency signs, thousands separators ("2,000"),
+scale words and suffixes ("3 million", "1.2 bn", "5k", "$2M"), exponents ("1.5e6", "1.5 × 10^6", "10⁶",
+"2**10"; a power after a unit, "m^2" or "km²", is the unit's) and percentages (an operand "40%" is 0.4; a
+result "40%" matches either 40 or 0.4). Ranges ("2-3 million × 0.1 = ...", "= 200,000-300,000") are not single
+computations and are skipped. `×`, `x` between numbers, `*`, `·`, `/`, `÷`, `+`, `−`, ` - ` (a hyphen with
+spaces; "5-10" is a range, not a subtraction), parentheses and basic LaTeX (`\\times`, `\\cdot`, `\\approx`,
+`\\frac{a}{b}`) are understood.
 
 Each expression is evaluated by the calculator tool (the run's, else a local `Calculator`), with the usual
 operator precedence and, when that disagrees and the expression mixes precedences without brackets, also
