@@ -129,7 +129,10 @@ def _computed_answer(first: tuple[Any, str], second_answer: str, call_ids: list[
         unit=output.unit,
         answer=answer,
     )
-    how = "it wrote a program computing the answer, and a second program, written apart, printed the same"
+    how = (
+        "it wrote two programs apart, which code ran: the first one's working is the answer, the second's "
+        "output the second independent answer"
+    )
     return AidedAnswer(text, call_ids, how, second_answer)
 
 
