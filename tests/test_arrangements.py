@@ -129,6 +129,9 @@ def with_rules(data: dict, *rules: tuple[str, str], **changes: object) -> dict:
         ({**ORDER, "entities": ["Ada", "Ada", "Cy", "Di", "Ed"]}, "each named once"),
         ({**GROUPS, "slots": ["Ann", "Ben", "North"]}, "the slots repeat entity names"),
         ({**GROUPS, "slots": ["positions", "days", "groups"]}, "name kinds of slot"),
+        # the local model's grouping cast (run s10a): words run together, and a number as an entity
+        ({**ORDER, "entities": ["Ada", "Bo", "Cy", "Di", "MillLane"]}, "not one-word names"),
+        ({**ORDER, "entities": ["Ada", "Bo", "Cy", "Di", "Five"]}, "entities ['Five'] are numbers"),
     ],
 )
 def test_a_structure_that_cannot_make_a_fair_puzzle_is_sent_back(data, message) -> None:

@@ -119,6 +119,8 @@ def test_a_scenario_without_a_cast_to_arrange_says_what_it_lacks() -> None:
     assert written("scenario", kinds).endswith("Slots: 1, 2, 3")
     kept = {**twice, "slots": ["North", "Ben", "South", "North"]}
     assert written("scenario", kept).endswith("Slots: North, South")
+    numbered = {**kept, "entities": ["Ana", "Five", "Ben", "Cal", "Third"]}  # run s10a's "Five"
+    assert written("scenario", numbered).splitlines()[1] == "Entities: Ana, Ben, Cal"
     sentence = ["The council voted 7 to 4 to lease the lot", "Ben", "Cal"]
     assert "short entity names" in problem("scenario", {**scenario, "entities": sentence})
     shapes = {t.name: t.content_shape for t in load_skills()["analytical_reasoning"].transformations}
@@ -209,3 +211,15 @@ def test_an_agent_asks_again_with_the_fix_and_the_skill_files_declare_their_shap
     }
     with pytest.raises(ValueError, match="remove `content_shape` or drop `verbatim`"):
         Transformation(name="identity", description="the seed", verbatim=True, content_shape="table")
+
+
+def test_the_grammar_names_each_entity_with_one_capitalised_word() -> None:
+    """The local model ran words together as entities ("MillLaneGrow", run s10a) while the grammar let it."""
+    import jsonschema
+
+    from agentinstruct.flows.shaped_content import ENTITY_NAMES_SCHEMA
+
+    jsonschema.validate(["Ann", "Mill", "North"], ENTITY_NAMES_SCHEMA)
+    for bad in (["Ann", "Mill", "MillLaneGrow"], ["Ann", "Mill", "north"], ["Ann", "Mill", "Ed Smith"]):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, ENTITY_NAMES_SCHEMA)

@@ -27,7 +27,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agentinstruct.flows.arrangement_rules import MIN_RULES, Rule, added_rules, standing_rules
-from agentinstruct.flows.shaped_content import ENTITY_NAMES_SCHEMA, MAX_ENTITIES, MIN_ENTITIES, SLOT_KINDS
+from agentinstruct.flows.shaped_content import (
+    ENTITY_NAMES_SCHEMA,
+    MAX_ENTITIES,
+    MIN_ENTITIES,
+    NAME_PATTERN,
+    NUMBER_NAMES,
+    SLOT_KINDS,
+)
 
 #: arrangements enumerated at most: 7 entities in 7 slots one each (5040), or 6 in 4 shared (4096)
 MAX_ARRANGEMENTS = 20_000
@@ -139,9 +146,17 @@ def parse_arrangement(data: Any) -> Arrangement:
         raise TypeError("not an object")
     entities = tuple(str(e).strip() for e in _list(data.get("entities")))
     reserved = {*CHECK_FUNCTIONS, COUNT}
-    bad = [e for e in entities if not e.isidentifier() or keyword.iskeyword(e) or e in reserved]
+    bad = [e for e in entities if not re.fullmatch(NAME_PATTERN, e) or keyword.iskeyword(e) or e in reserved]
     if bad:
-        raise ValueError(f"entities {bad} are not one-word names: name each with one word (Ann, Mill, North)")
+        raise ValueError(
+            f"entities {bad} are not one-word names: name each with one capitalised word (Ann, Mill, North)"
+        )
+    numbers = [e for e in entities if e.lower() in NUMBER_NAMES]
+    if numbers:
+        raise ValueError(
+            f"entities {numbers} are numbers: an entity is who or what is arranged (a person, a team, a "
+            "plot); numbers can be the slots they take"
+        )
     if not MIN_ENTITIES <= len(set(entities)) == len(entities) <= MAX_ENTITIES:
         raise ValueError(f"give {MIN_ENTITIES}-{MAX_ENTITIES} entities, each named once")
     texts = [" ".join(str(s).split()) for s in _list(data.get("slots"))]

@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 
 from agentinstruct.agent_outputs import TransformationOutput
 from agentinstruct.flows.term_patterns import TERMS_DESCRIPTION, TERMS_SCHEMA, term_mapping
+from agentinstruct.quality.agreement import NUMBER_WORDS
 from agentinstruct.quality.execution import strip_fence
 from agentinstruct.skills import ContentShape
 
@@ -151,8 +152,25 @@ def mapping_lines(mapping: dict[str, Any]) -> str:
 
 #: a puzzle's cast: enough entities to arrange, few enough to enumerate
 MIN_ENTITIES, MAX_ENTITIES = 3, 7
-#: a puzzle entity's name in the grammar: one capitalised word ("Ann", "Mill", "North")
-NAME_PATTERN = "^[A-Z][A-Za-z]{1,11}$"
+#: a puzzle entity's name in the grammar: one capitalised word ("Ann", "Mill", "North"), not words run
+#: together (the local model named a grouping puzzle's entities "MillLaneGrow" and "MillLane")
+NAME_PATTERN = "^[A-Z][a-z]{1,11}$"
+#: words that are numbers, not names: the same puzzle's entities included "Five" (and its groups "One")
+NUMBER_NAMES = frozenset(
+    [
+        *NUMBER_WORDS,
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+    ]
+)
 #: a puzzle's cast in the grammar (scenario content and `flows.arrangements`' puzzles)
 ENTITY_NAMES_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -179,9 +197,9 @@ def scenario_lines(scenario: dict[str, Any]) -> str:
     """A puzzle's cast as "Setting:", "Entities:" and "Slots:" lines; the puzzle agents write the rules.
 
     The local model's slips are mended where the mend is sound: a name or slot listed twice counts once,
-    and slots that repeat the entities' names (it gave its entity list twice) or name a kind of slot
-    ("positions", "days": `SLOT_KINDS`) are dropped; with fewer than 2 left, the entities take positions
-    1 to n, which any arrangement puzzle can use.
+    entities named by a number ("Five") are dropped, and so are slots that repeat the entities' names (it
+    gave its entity list twice) or name a kind of slot ("positions", "days": `SLOT_KINDS`); with fewer than
+    2 slots left, the entities take positions 1 to n, which any arrangement puzzle can use.
     """
     if not isinstance(scenario, dict):
         raise TypeError("not an object")
@@ -190,7 +208,7 @@ def scenario_lines(scenario: dict[str, Any]) -> str:
     firsts: dict[str, str] = {}
     for entity in entities:
         firsts.setdefault(entity.lower(), entity)  # a name listed twice counts once, as first spelt
-    entities = list(firsts.values())
+    entities = [e for e in firsts.values() if e.lower() not in NUMBER_NAMES]
     names = {e.lower() for e in entities}
     slots = list(dict.fromkeys(s for s in slots if s.lower() not in names | SLOT_KINDS))
     if len(slots) < 2 and MIN_ENTITIES <= len(entities) <= MAX_ENTITIES:
