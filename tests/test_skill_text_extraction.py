@@ -322,3 +322,73 @@ def test_field_formats_name_instruction_fields() -> None:
         Skill.model_validate(raw)
     with pytest.raises(ValueError, match="json_schema"):
         Skill.model_validate(raw | {"field_formats": {"output_schema": "xml"}})
+
+
+def test_the_schema_is_asked_for_as_structure_a_grammar_can_enforce() -> None:
+    """As text, the local model wrote "string", a list of types or a "null" type with an enum as the
+    schema (runs s9e, s10a); asked for as structure, a schema-enforcing engine makes it write a usable one."""
+    import jsonschema
+
+    from agentinstruct.agent_outputs import InstructionOutput
+    from agentinstruct.field_formats import ANSWER_SCHEMA_SHAPE
+    from agentinstruct.flows.outputs import with_skill_fields
+
+    skill = load("text_extraction")
+    output = with_skill_fields(
+        InstructionOutput, skill.instruction_fields, key=skill.instruction_key, formats=skill.field_formats
+    )
+    asked = output.request_schema()["properties"]["output_schema"]
+    assert asked["type"] == "object" and asked["properties"]["type"] == {"const": "object"}
+    jsonschema.validate(SCHEMA, ANSWER_SCHEMA_SHAPE)  # entities: a list of flat objects with an enum
+    flat = {"type": "object", "properties": {"keeper": {"type": "string"}, "year": {"type": "integer"}}}
+    jsonschema.validate(flat | {"required": ["keeper"]}, ANSWER_SCHEMA_SHAPE)
+    nullable = {"keeper": {"type": ["string", "null"]}}  # the instruction prompt's optional value
+    jsonschema.validate(STRICT | {"properties": nullable, "required": []}, ANSWER_SCHEMA_SHAPE)
+    for unusable in ("string", ["string", "null"], {"type": "null", "enum": ["empty lot"]}, flat):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(unusable, ANSWER_SCHEMA_SHAPE)
+    # a reply holding the schema as structure is stored as JSON text; as text (an API model) it still is
+    for given in (SCHEMA, json.dumps(SCHEMA), YAML_SCHEMA):
+        reply = output.model_validate({"user_request": "List the entities.", "output_schema": given})
+        assert json.loads(reply.output_schema) == SCHEMA
+
+
+def test_a_schema_given_as_structure_is_shown_in_the_request() -> None:
+    skill = load("text_extraction")
+    request = "List the people, organisations, places and dates in the text above."
+    settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
+    sink, _ = run_flow(skill, schema_replies([SCHEMA], request), 1, seed_text=TEXT, **settings)
+    [pair] = sink.pairs
+    shown = pair.messages[1]["content"].split("```json\n", 1)[1].split("\n```", 1)[0]
+    assert json.loads(shown) == SCHEMA and pair.verification.status == "passed"
+
+
+def test_enums_of_values_are_dropped_and_enums_of_labels_kept() -> None:
+    """The local model filled every enum with the text's values or invented years (run s10a's probe)."""
+    from agentinstruct.field_formats import normalised
+
+    timeline = {
+        "type": "object",
+        "properties": {
+            "events": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "date": {"type": "string", "enum": ["1760", "1761", "1762"]},
+                        "event": {"type": "string", "enum": ["the grain ship Margaret Ellis sank"]},
+                        "kind": {"type": "string", "enum": ["wreck", "building", "works for"]},
+                        "enum": {"type": "string"},  # a property may be called "enum"
+                    },
+                    "required": ["date", "event"],
+                },
+            }
+        },
+        "required": ["events"],
+    }
+    written, problem = normalised("json_schema", timeline)
+    fields = json.loads(written)["properties"]["events"]["items"]["properties"]
+    assert not problem and "enum" not in fields["date"] and "enum" not in fields["event"]
+    assert fields["kind"]["enum"] == ["wreck", "building", "works for"]
+    assert fields["enum"] == {"type": "string"}
+    assert json.loads(normalised("json_schema", SCHEMA)[0]) == SCHEMA  # entity types are labels

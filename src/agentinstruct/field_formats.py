@@ -19,7 +19,7 @@ import ast
 import json
 import re
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from agentinstruct.quality.agreement import label_set
 from agentinstruct.quality.extraction import FENCE, parse_schema
@@ -29,7 +29,7 @@ MIN_LABELS = 2
 FieldFormat = Literal["json_schema", "label_list", "code_block"]
 
 
-def normalised(format_name: FieldFormat, value: str) -> tuple[str, str]:
+def normalised(format_name: FieldFormat, value: str | dict) -> tuple[str, str]:
     """(the value in its canonical form, "") or ("", why the agent must write it again)."""
     return NORMALISERS[format_name](value)
 
@@ -40,13 +40,103 @@ def shown_in_task(format_name: FieldFormat, task: str, value: str) -> str:
     return show(task, value) if show and value else task
 
 
-def _json_schema(value: str) -> tuple[str, str]:
+#: the answer schemas a `json_schema` field may hold, as a schema itself: an object of named properties, each
+#: a string, number, integer or boolean, or one of those or null (with an optional enum and description), a
+#: list of those or of flat objects (with an optional minItems), or a flat object (objects may forbid
+#: additional properties). Asked for as structure rather than text, so a
+#: schema-enforcing engine (llama.cpp) makes a small model write a usable schema: as text, the local model
+#: wrote "string", a list of types, or a type of "null" with an enum, and text_extraction had no pair in runs
+#: s9e and s10a.
+_TYPES = ["string", "number", "integer", "boolean"]
+_SCALAR = {
+    "type": "object",
+    "properties": {
+        "type": {  # one type, or one and "null" for a value the text may not give
+            "anyOf": [
+                {"enum": _TYPES},
+                {"type": "array", "items": {"enum": [*_TYPES, "null"]}, "minItems": 2, "maxItems": 2},
+            ]
+        },
+        "enum": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 8},
+        "description": {"type": "string", "maxLength": 200},
+    },
+    "required": ["type"],
+    "additionalProperties": False,
+}
+
+
+def _object_of(property_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "type": {"const": "object"},
+            "properties": {"type": "object", "additionalProperties": property_schema},
+            "required": {"type": "array", "items": {"type": "string"}},
+            "additionalProperties": {"type": "boolean"},
+        },
+        "required": ["type", "properties", "required"],
+        "additionalProperties": False,
+    }
+
+
+_FLAT_OBJECT = _object_of(_SCALAR)
+_LIST = {
+    "type": "object",
+    "properties": {
+        "type": {"const": "array"},
+        "items": {"anyOf": [_SCALAR, _FLAT_OBJECT]},
+        "minItems": {"type": "integer", "minimum": 0, "maximum": 20},
+    },
+    "required": ["type", "items"],
+    "additionalProperties": False,
+}
+ANSWER_SCHEMA_SHAPE: dict[str, Any] = _object_of({"anyOf": [_SCALAR, _LIST, _FLAT_OBJECT]})
+#: per format, the JSON schema its field is asked for with in a structured reply (plain text without one)
+FIELD_SCHEMAS: dict[str, dict[str, Any]] = {"json_schema": ANSWER_SCHEMA_SHAPE}
+
+
+def _json_schema(value: str | dict) -> tuple[str, str]:
+    if isinstance(value, dict):
+        value = json.dumps(value)
     if not value.strip():
         return "", 'no schema was given: write the JSON Schema of the answer, with "type", "properties"'
     schema, problem = parse_schema(value)
     if schema is None:
         return "", f"the schema {problem}"
-    return json.dumps(schema, indent=2, ensure_ascii=False), ""
+    return json.dumps(_without_value_enums(schema), indent=2, ensure_ascii=False), ""
+
+
+#: the longest label an enum may hold: labels are categories ("person", "works for"), not text values
+MAX_LABEL_WORDS = 3
+
+
+def _without_value_enums(schema: Any) -> Any:
+    """The schema without enums that list values rather than labels (dropping one only widens the schema).
+
+    The local model filled every property's enum with values: the text's names and events, or invented
+    years ("1760" to "1767" for a timeline whose text has none), which gave away or ruled out the answer.
+    An enum stays when its values are labels: short texts without digits.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    kept: dict[str, Any] = {}
+    for key, item in schema.items():
+        if key in ("properties", "$defs", "definitions") and isinstance(item, dict):
+            kept[key] = {name: _without_value_enums(sub) for name, sub in item.items()}
+        elif key in ("anyOf", "oneOf", "allOf") and isinstance(item, list):
+            kept[key] = [_without_value_enums(sub) for sub in item]
+        elif key in ("items", "additionalProperties", "not"):
+            kept[key] = _without_value_enums(item)
+        elif key != "enum":
+            kept[key] = item
+    enum = schema.get("enum")
+    labels = isinstance(enum, list) and all(
+        isinstance(v, str) and v.strip() and len(v.split()) <= MAX_LABEL_WORDS and not re.search(r"\d", v)
+        for v in enum
+    )
+    if "enum" in schema and labels:
+        kept["enum"] = enum
+    return kept
 
 
 def _schema_block(task: str, schema_json: str) -> str:
@@ -127,7 +217,7 @@ def _squeezed(text: str) -> str:
     return "".join(text.split())
 
 
-NORMALISERS: dict[str, Callable[[str], tuple[str, str]]] = {
+NORMALISERS: dict[str, Callable[[Any], tuple[str, str]]] = {
     "json_schema": _json_schema,
     "label_list": _label_list,
     "code_block": _code,

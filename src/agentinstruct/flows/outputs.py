@@ -1,7 +1,8 @@
 """The output models of a skill's agents: a base model plus the skill's fields and rules.
 
 A skill file can name the JSON key its task is written under (`instruction_key`), add text fields
-(`instruction_fields`) and give some of them a format (`field_formats`); this module builds the pydantic
+(`instruction_fields`) and give some of them a format (`field_formats`: a format may ask for its field as
+structure rather than text); this module builds the pydantic
 model that asks for all of them and checks them, with an instruction type's rules (`required_fields`,
 `task_must_contain_any`), a skill's answer keys (`hidden_fields`) and held-out queries (`new_queries`),
 and a transformation's markers (`content_must_contain_all`). The base models live in
@@ -12,12 +13,12 @@ lives in `agentinstruct.field_formats`.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, ValidationInfo, create_model, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, WithJsonSchema, create_model, model_validator
 
 from agentinstruct.agent_outputs import AgentOutput
-from agentinstruct.field_formats import EMPTY_VALUES, FieldFormat, normalised
+from agentinstruct.field_formats import EMPTY_VALUES, FIELD_SCHEMAS, FieldFormat, normalised
 from agentinstruct.quality.execution import code_blocks
 from agentinstruct.skills import InstructionType, Skill, Transformation
 
@@ -36,7 +37,7 @@ def with_skill_fields(
     "instruction" is still accepted) and read back as `.instruction` all the same. Fields with a format
     are normalised, and a value that breaks its format fails validation, so the agent is asked again.
     """
-    extra: dict[str, Any] = {name: (str, Field(default="", description=d)) for name, d in fields.items()}
+    extra: dict[str, Any] = {name: _skill_field(d, (formats or {}).get(name)) for name, d in fields.items()}
     if key != "instruction" or description:
         default = output.model_fields["instruction"].description or ""
         extra = {
@@ -57,13 +58,22 @@ def with_skill_fields(
     return create_model(output.__name__, __base__=output, __validators__=validators, **extra)
 
 
+def _skill_field(description: str, format_name: FieldFormat | None) -> tuple[Any, Any]:
+    """A skill field's type: text, or the structure its format is asked for with (`FIELD_SCHEMAS`)."""
+    shape = FIELD_SCHEMAS.get(format_name or "")
+    if shape is None:
+        return str, Field(default="", description=description)
+    return Annotated[Any, WithJsonSchema(shape)], Field(default="", description=description)
+
+
 def _format_validator(formats: dict[str, FieldFormat]) -> Any:
     """A model validator that puts each formatted field in its canonical form, or names what is wrong."""
 
     def check_formats(self: Any) -> Any:
         if self.suitable:
             for name, format_name in formats.items():
-                value, problem = normalised(format_name, str(getattr(self, name, "")))
+                given = getattr(self, name, "")
+                value, problem = normalised(format_name, given if isinstance(given, dict) else str(given))
                 if problem:
                     raise ValueError(f"'{name}': {problem}")
                 setattr(self, name, value)
