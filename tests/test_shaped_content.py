@@ -223,3 +223,26 @@ def test_the_grammar_names_each_entity_with_one_capitalised_word() -> None:
     for bad in (["Ann", "Mill", "MillLaneGrow"], ["Ann", "Mill", "north"], ["Ann", "Mill", "Ed Smith"]):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, ENTITY_NAMES_SCHEMA)
+
+
+def test_notes_are_kind_and_line_and_not_passages() -> None:
+    """brain_teaser's concept notes: as text, the local model gave back the seed or its prompt's line."""
+    notes = [
+        {"kind": "Thing", "note": "the lighthouse at Carrick Point, squat, 18 metres high"},
+        {"kind": "Fact or quantity:", "note": "twelve oil lamps in 1795"},
+        {"kind": "Person or role", "note": "Agnes Rowe, who built it"},
+        {"kind": "Thing", "note": "the lighthouse at Carrick Point, squat, 18 metres high"},  # twice
+        {"kind": "Word", "note": "Skerrach, the reef"},
+    ]
+    assert written("notes", notes).splitlines() == [
+        "Thing: the lighthouse at Carrick Point, squat, 18 metres high",
+        "Fact or quantity: twelve oil lamps in 1795",
+        "Person or role: Agnes Rowe, who built it",
+        "Word: Skerrach, the reef",
+    ]
+    assert "there are 3 notes: give 4 to 12" in problem("notes", notes[:3])
+    passage = {"kind": "Process", "note": " ".join(["word"] * 41)}
+    assert "is a passage" in problem("notes", [*notes, passage])
+    assert "it is not the notes as a list of {kind, note} objects" in problem("notes", {"kind": "Thing"})
+    asked = shaped_output("notes").request_schema()["properties"]["content"]
+    assert asked["type"] == "array" and asked["items"]["properties"]["note"]["maxLength"] == 240

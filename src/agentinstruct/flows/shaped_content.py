@@ -1,13 +1,13 @@
 """Transformation outputs whose content is data: the model writes a JSON structure, code writes the notation.
 
-A skill file gives a transformation a `content_shape` when its content is structured data. Asked for
-the notation inside a JSON string, the local 1.5B model gave the seed's prose back (data_to_text: 3 of 3
+A skill file gives a transformation a `content_shape` when its content is structured data. Asked for the
+notation inside a JSON string, the local 1.5B model gave the seed's prose back (data_to_text: 3 of 3
 json_record and 2 of 2 knowledge_triples replies; few_shot_reasoning's rule and examples, 3 of 3;
 analytical_reasoning's scenario; coding's task_from_docs, a summary with no code 5 of 5); asked for the
-structure itself, with the JSON grammar enforcing it, it cannot. Code then writes the notation every
-later agent sees: a Markdown table, CSV lines, an indented JSON object, "Key: value" lines, "(subject;
-relation; object)" lines, "Rule: ..." with "Input: ... -> Output: ..." lines (from the model's rule and
-examples, or from the seed's terms with a rule code picks, `flows.term_patterns`), a puzzle's cast as
+structure itself, with the JSON grammar enforcing it, it cannot. Code then writes the notation every later
+agent sees: "Kind: note" lines, a Markdown table, CSV lines, an indented JSON object, "Key: value" lines,
+"(subject; relation; object)" lines, "Rule: ..." with "Input: ... -> Output: ..." lines (from the model's rule
+and examples, or from the seed's terms with a rule code picks, `flows.term_patterns`), a puzzle's cast as
 "Setting:", "Entities:" and "Slots:", or programming material whose reference code must parse as Python.
 A reply that already holds the notation as text (a large model, a scripted test) is kept as it is.
 Plain-text transformations and the HTML pages of web_agent (`flows.web_agent`) are not here.
@@ -107,6 +107,35 @@ def key_value_lines(pairs: list[list[str]]) -> str:
             "from the text, each as [key, value]"
         )
     return "\n".join(f"{key}: {value}" for key, value in kept)
+
+
+#: a list of notes: enough to build on, few enough to stay notes
+MIN_NOTES, MAX_NOTES = 4, 12
+#: the longest note: a note is a line, not a passage of the source
+MAX_NOTE_WORDS = 40
+
+
+def note_lines(notes: list[dict[str, Any]]) -> str:
+    """Labelled notes as "Kind: note" lines (a note listed twice counts once)."""
+    if not isinstance(notes, list) or not all(isinstance(n, dict) for n in notes):
+        raise TypeError("not a list of notes")
+    kept = list(
+        dict.fromkeys(
+            (" ".join(str(n.get("kind", "")).split()).rstrip(":"), " ".join(str(n.get("note", "")).split()))
+            for n in notes
+        )
+    )
+    kept = [(kind, note) for kind, note in kept if kind and note]
+    if len(kept) < MIN_NOTES:
+        raise ValueError(
+            f"there are {len(kept)} notes: give {MIN_NOTES} to {MAX_NOTES}, each a kind and a note"
+        )
+    long = [note for _, note in kept if len(note.split()) > MAX_NOTE_WORDS]
+    if long:
+        raise ValueError(
+            f"the note '{long[0][:60]}...' is a passage: write each note in your own words, in one short line"
+        )
+    return "\n".join(f"{kind}: {note}" for kind, note in kept[:MAX_NOTES])
 
 
 def triple_lines(triples: list[list[str]]) -> str:
@@ -271,6 +300,24 @@ ROWS_SCHEMA = {
     "items": {"type": "array", "minItems": 2, "items": {"type": "string"}},
 }
 SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
+    "notes": (
+        {
+            "type": "array",
+            "minItems": MIN_NOTES,
+            "maxItems": MAX_NOTES,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "kind": {"type": "string", "minLength": 1, "maxLength": 30},
+                    "note": {"type": "string", "minLength": 1, "maxLength": 240},
+                },
+                "required": ["kind", "note"],
+                "additionalProperties": False,
+            },
+        },
+        "the notes as a list of {kind, note} objects, each note one short line in your own words",
+        note_lines,
+    ),
     "table": (
         ROWS_SCHEMA,
         "the table as a list of rows, each a list of cell texts: the column headers first (with units), "

@@ -26,6 +26,7 @@ BUNDLED_DIR = Path(__file__).parent
 #: how a transformation's content is written: free text, or data (`agentinstruct.flows.shaped_content`)
 ContentShape = Literal[
     "text",
+    "notes",
     "table",
     "csv",
     "json_record",
@@ -92,7 +93,8 @@ class Transformation(Named):
     content_shape: ContentShape = Field(
         default="text",
         description="the content is data: the model writes it as a JSON structure that the JSON grammar "
-        "enforces, and code writes the notation: table (Markdown), csv, json_record (indented JSON), "
+        "enforces, and code writes the notation: notes ('Kind: note' lines, each short), table "
+        "(Markdown), csv, json_record (indented JSON), "
         "key_values ('Key: value' lines), triples ('(s; r; o)' lines), mapping ('Rule:' and 'Input: ... -> "
         "Output: ...' lines), terms (a list of the seed's terms; code picks a rule and writes a mapping), "
         "scenario ('Setting:', 'Entities:', 'Slots:'), programming (problem, "
