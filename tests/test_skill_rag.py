@@ -548,3 +548,62 @@ def test_a_repaired_answer_that_copies_the_feedback_is_asked_again():
     [pair] = sink.pairs
     assert pair.verification.status == "passed"
     assert "does not meet every requirement" not in pair.messages[-1]["content"]
+
+
+def uncited_reply(cite: bool = True):
+    """The teacher answers without citations (as the local one did in runs s8c, s9e and s10a); asked for its
+    sentences with their sources, it gives them (`cite`) or gives sources that are not in the context."""
+    scripted = rag_reply()
+
+    def reply(request: ModelRequest) -> object:
+        _, stage, *rest = request.tag.split("/")
+        context = request.messages[1]["content"] if stage == "teacher" else ""
+        if stage == "teacher" and rest[-1] == "cited":
+            sources = parse_sources(context.split('"""')[1])
+            first, last = min(sources), max(sources)
+            words = " ".join(sources[first].split()[:6])
+            numbers = [first, last] if cite else [99]
+            sentences = [
+                {"text": f'The keepers wrote "{words}".', "sources": numbers[:1]},
+                {"text": "Both sources agree", "sources": numbers[-1:]},
+            ]
+            return {"sentences": sentences, "suitable": True, "reason": ""}
+        if stage == "teacher" and rest[0] != "unanswerable_from_context":  # the answer and its repair
+            return "The keepers kept the light burning every night."
+        return scripted(request)
+
+    return reply
+
+
+def test_an_answer_without_citations_is_asked_for_its_sources_and_code_cites_them():
+    model = ScriptedModel(uncited_reply())
+    sink = run_flow(
+        model, SEEDS[:2], FlowResources(search=corpus()), refinement_rounds=0, instructions_per_seed=2
+    )
+    assert sink.pairs and not sink.rejections, sink.rejections
+    asked = [r for r in model.requests if r.tag.endswith("/cited")]
+    answerable = [p for p in sink.pairs if p.instruction_type != "unanswerable_from_context"]
+    assert len(asked) == len(answerable)
+    assert all("The keepers kept the light burning every night." in str(r.messages) for r in asked)
+    for pair in answerable:
+        answer = pair.messages[-1]["content"]
+        first, last = re.findall(r"\[(\d+)\]", answer)
+        assert answer.startswith('The keepers wrote "') and f'" [{first}]. ' in answer
+        assert answer.endswith(f"Both sources agree [{last}].")
+        assert pair.verification.status == "passed"
+
+
+def test_citations_of_sources_that_do_not_exist_are_not_written_in():
+    from agentinstruct.agent_outputs import CitedSentence
+    from agentinstruct.flows.rag import cited_text
+
+    sentences = [CitedSentence(text="Built in 1852!", sources=[2, 2, 7]), CitedSentence(text="So it is")]
+    assert cited_text(sentences, {1, 2}) == "Built in 1852 [2]! So it is"
+    assert cited_text(sentences, {1}) is None
+    model = ScriptedModel(uncited_reply(cite=False))
+    sink = run_flow(
+        model, SEEDS[:1], FlowResources(search=corpus()), refinement_rounds=0, instructions_per_seed=1
+    )
+    [rejection] = sink.rejections
+    assert "cites no source" in rejection.detail and rejection.instruction_type != "unanswerable_from_context"
+    assert sum(r.tag.endswith("/cited") for r in model.requests) == 2  # the answer, then its repair

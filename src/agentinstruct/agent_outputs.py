@@ -132,6 +132,26 @@ class ComputedAnswerOutput(AgentOutput):
     unit: str | None = Field(default=None, description="the answer's unit (for example hours), or null")
 
 
+class CitedSentence(BaseModel):
+    text: str = Field(description="one sentence of the answer")
+    sources: list[int] = Field(default_factory=list, description="the numbers of the sources it comes from")
+
+
+class CitedAnswerOutput(AgentOutput):
+    """The teacher's answer as sentences, each with its sources (`flows.rag`)."""
+
+    sentences: list[CitedSentence] = Field(
+        default_factory=list,
+        description="the answer's sentences in order, each with the sources it comes from",
+    )
+
+    @model_validator(mode="after")
+    def _has_sentences(self) -> CitedAnswerOutput:
+        if self.suitable and not any(s.text.strip() for s in self.sentences):
+            raise ValueError("'sentences' is empty: give the answer's sentences, each with its sources")
+        return self
+
+
 class SuggestionOutput(AgentOutput):
     suggestion: str = Field(default="", description="concrete, specific changes that achieve the goal")
 
