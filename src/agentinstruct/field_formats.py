@@ -96,9 +96,7 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {"json_schema": ANSWER_SCHEMA_SHAPE}
 
 
 def _json_schema(value: str | dict) -> tuple[str, str]:
-    if isinstance(value, dict):
-        value = json.dumps(value)
-    if not value.strip():
+    if isinstance(value, str) and not value.strip():
         return "", 'no schema was given: write the JSON Schema of the answer, with "type", "properties"'
     schema, problem = parse_schema(value)
     if schema is None:

@@ -2,12 +2,11 @@
 
 A skill file can name the JSON key its task is written under (`instruction_key`), add text fields
 (`instruction_fields`) and give some of them a format (`field_formats`: a format may ask for its field as
-structure rather than text); this module builds the pydantic
-model that asks for all of them and checks them, with an instruction type's rules (`required_fields`,
-`task_must_contain_any`), a skill's answer keys (`hidden_fields`) and held-out queries (`new_queries`),
-and a transformation's markers (`content_must_contain_all`). The base models live in
-`agentinstruct.agent_outputs`, the agents that use them in `agentinstruct.agents`; what a format means
-lives in `agentinstruct.field_formats`.
+structure rather than text); this module builds the pydantic model that asks for all of them and checks them,
+with an instruction type's rules (`required_fields`, `task_must_contain_any`), a skill's answer keys
+(`hidden_fields`) and held-out queries (`new_queries`), and a transformation's markers
+(`content_must_contain_all`). The base models live in `agentinstruct.agent_outputs`, the agents that use them
+in `agentinstruct.agents`; what a format means lives in `agentinstruct.field_formats`.
 """
 
 from __future__ import annotations

@@ -259,7 +259,7 @@ class TeachingStage(FlowRecords):
         async def resample(instruction: str | None = None) -> str:
             """An independent teacher answer (another sampling seed), to the same task or a variant of it."""
             if second_answer is not None:
-                return f"Answer: {second_answer}"  # the teacher's program, run on the second query
+                return f"Answer: {second_answer}"  # the teacher's program, run again
             tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}/resample"
             asked = variables if instruction is None else {**variables, "instruction": instruction}
             second = await self.teacher.run(
