@@ -167,7 +167,21 @@ def test_sentences_handle_bullets_headings_lowercase_and_cjk() -> None:
 
 
 def test_paragraphs() -> None:
-    assert paragraphs("One\ntwo\n\n  \nThree\n\n") == ["One\ntwo", "Three"]
+    assert paragraphs("One\ntwo\n\n  \nThree words here.\n\n") == ["One\ntwo", "Three words here."]
+
+
+def test_paragraphs_are_counted_as_a_reader_counts_them() -> None:
+    letter = "Dear Mr. Pryce,\n\nThe beds are built. Thanks.\n\nWe open in May.\n\nSincerely,\n\n[Your Name]"
+    assert paragraphs(letter) == ["The beds are built. Thanks.", "We open in May."]
+    advert = "**Title:** Fresh Greens\n---\nGrow your own salad this spring.\n\n***\n\nJoin us today!"
+    assert paragraphs(advert) == ["Grow your own salad this spring.", "Join us today!"]
+    song = "Chorus:\n\nWe dig, we sow,\nwe watch it grow\n\nVerse 2:\nThe rain came down"
+    assert paragraphs(song) == ["We dig, we sow,\nwe watch it grow", "Verse 2:\nThe rain came down"]
+    # a short block that ends a sentence, or holds two, is a paragraph; its sentences are still counted
+    assert paragraphs("Rain fell.\n\nNew para. Second") == ["Rain fell.", "New para. Second"]
+    assert sentences("Intro text.\n\nDone now") == ["Intro text.", "Done now"]
+    assert not ok(letter, c("paragraph_count", relation="exactly", number=5))
+    assert ok(letter, c("paragraph_count", relation="exactly", number=2))
 
 
 def test_starting_letters_ignore_punctuation_numbers_and_accents() -> None:
@@ -335,6 +349,24 @@ def test_constraints_check_is_registered_and_summarises() -> None:
     assert function(candidate("Oui.", (c("language", text="fr"),))) is None
     checks = asyncio.run(run_checks([function], candidate("Quite good.", rules)))
     assert [x.name for x in checks] == ["constraints"]
+
+
+def test_counts_no_writer_can_promise_are_sent_back() -> None:
+    exact_words, exact_chars = c("word_count", number=400), c("char_count", number=900)
+    assert "exact word count is not a fair request" in conflicts([exact_words])[0]
+    assert "exact character count" in conflicts([exact_chars])[0]
+    too_long = [c("word_count", relation="at_least", number=700), c("sentence_count", number=200)]
+    assert [p.split(";")[0] for p in conflicts(too_long)] == [
+        "700 words is more than one answer holds",
+        "200 sentences is more than one answer holds",
+    ]
+    fair = [
+        c("word_count", relation="at_least", number=600),
+        c("word_count", relation="at_most", number=5000),
+        c("sentence_count", number=40),
+        c("paragraph_count", number=12),
+    ]
+    assert conflicts(fair) == []
 
 
 def test_conflicts_between_constraints() -> None:

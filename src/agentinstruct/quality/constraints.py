@@ -26,6 +26,10 @@ Kind = Literal[
 ]  # fmt: skip
 KINDS: tuple[str, ...] = Kind.__args__
 COUNT_KINDS = {"word_count", "sentence_count", "paragraph_count", "char_count"}
+#: the largest count a task may require (at least or exactly): a longer piece does not fit a teacher's
+#: answer (1,536 tokens by default, about 1,100 words), and local answers of 200-400 words were asked for
+#: "at least 700 words" and "at least 200 sentences" (runs s7e, s10a)
+MOST_ASKED = {"word_count": 600, "sentence_count": 40, "paragraph_count": 12, "char_count": 4000}
 CASES = {"upper": "upper", "uppercase": "upper", "all_upper": "upper", "all_caps": "upper", "caps": "upper"}
 CASES |= {"lower": "lower", "lowercase": "lower", "all_lower": "lower"}
 CASES |= {"title": "title", "title_case": "title", "titlecase": "title"}
@@ -135,14 +139,30 @@ def words(text: str) -> list[str]:
 
 
 def paragraphs(text: str) -> list[str]:
-    """Blocks separated by blank lines."""
-    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    """Blocks separated by blank lines, as a reader counts them: a horizontal rule separates blocks, and a
+    one-line label of at most four words that ends no sentence (a title, "Dear Ms Lee,", "Sincerely,",
+    "Chorus:") is not a paragraph. Counted raw, a local letter asked for 3 paragraphs had 9 (salutation
+    and sign-off lines included) and an advertisement counted its "---" rules (runs s7e, s10a, s10b)."""
+    return [b for b in _blocks(text) if not _label(b)]
+
+
+def _blocks(text: str) -> list[str]:
+    """Blocks separated by blank lines or horizontal rules, every one kept."""
+    blocks = re.split(r"\n\s*\n|^\s*(?:[-*_]\s*){3,}$", text, flags=re.M)
+    return [b.strip() for b in blocks if b and b.strip()]
+
+
+def _label(block: str) -> bool:
+    """A block that is one short line ending no sentence: a title, salutation, sign-off or section label."""
+    line = block.strip("*_# ")
+    ends_sentence = re.search(r"[.!?][\"'”’)\]]*$", line)
+    return "\n" not in line and len(words(line)) <= 4 and not ends_sentence and len(sentences(line)) <= 1
 
 
 def _units(text: str) -> list[str]:
     """Paragraphs, with each list item and heading line a unit of its own; other line breaks are joined."""
     units: list[str] = []
-    for paragraph in paragraphs(text):
+    for paragraph in _blocks(text):
         current: list[str] = []
         for line in paragraph.splitlines():
             if LIST_MARKER.match(line) or HEADING.match(line):
@@ -353,7 +373,7 @@ def check_constraint(answer: str, constraint: Constraint) -> Check | None:
 
 def conflicts(constraints: list[Constraint] | tuple[Constraint, ...]) -> list[str]:
     """Why a set of constraints cannot all be met (empty when it can), phrased so a model can fix it."""
-    problems: list[str] = []
+    problems = [problem for c in constraints if (problem := _unfair(c))]
     ranges: dict[str, list[float]] = {}
     seen: dict[str, str] = {}
     banned = {w.casefold() for c in constraints if c.kind == "banned_words" for w in c.words}
@@ -372,6 +392,22 @@ def conflicts(constraints: list[Constraint] | tuple[Constraint, ...]) -> list[st
         if c.kind == "required_words" and (both := [w for w in c.words if w.casefold() in banned]):
             problems.append(f"both banned and required: {_quote(both)}; drop them from one list")
     return list(dict.fromkeys(problems))
+
+
+def _unfair(c: Constraint) -> str:
+    """Why one count constraint is more than a writer can promise in one answer ("" when it is fair)."""
+    noun = "character" if c.kind == "char_count" else c.kind.removesuffix("_count")
+    if c.kind in ("word_count", "char_count") and c.relation == "exactly":
+        return (
+            f"an exact {noun} count is not a fair request (no writer counts to the {noun}); ask for at "
+            f"least or at most a number of {noun}s, or both for a range"
+        )
+    if c.kind in MOST_ASKED and c.relation != "at_most" and c.number > MOST_ASKED[c.kind]:
+        return (
+            f"{c.number} {noun}s is more than one answer holds; require {MOST_ASKED[c.kind]} {noun}s "
+            "or fewer, in the request and in constraints"
+        )
+    return ""
 
 
 def check_constraints(answer: str, constraints: list[Constraint] | tuple[Constraint, ...]) -> list[Check]:
