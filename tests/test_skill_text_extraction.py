@@ -155,6 +155,31 @@ def test_bad_answers_are_repaired_or_rejected() -> None:
     assert "at entities/0/type: 'human' is not one of" in rejection.detail
 
 
+def test_the_teacher_is_held_to_the_tasks_schema_by_the_grammar() -> None:
+    skill = load("text_extraction")
+    assert skill.answer_schema_field == "output_schema"
+    settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
+    _, model = run_flow(skill, reply_with([MISSPELT, GOOD]), 1, seed_text=TEXT, **settings)
+    teacher = [r for r in model.requests if stage(r)[0] == "teacher"]
+    assert [r.tag.endswith("/repair") for r in teacher] == [False, True]  # the repair is held to it too
+    assert all(r.json_schema == {"name": "answer", "schema": SCHEMA} for r in teacher)
+    instruct = next(r for r in model.requests if stage(r)[0] == "instruct")
+    assert instruct.json_schema["schema"] != SCHEMA  # the other agents still ask for their own outputs
+
+
+def test_answer_schema_field_needs_a_json_schema_field() -> None:
+    data = load("text_extraction").model_dump(mode="json") | {"field_formats": {}}
+    with pytest.raises(ValueError, match="answer_schema_field: 'output_schema' needs field_formats"):
+        Skill.model_validate(data)
+
+
+def test_a_values_closing_punctuation_is_not_part_of_it() -> None:
+    clause = {"entities": [{"text": "the Harbour Trust hired Hannah Reed.", "type": "person"}]}
+    assert spans_in_source(candidate(json.dumps(clause))).ok  # the text goes on "... Reed as keeper"
+    inside = {"entities": [{"text": "Reed as keeper, of", "type": "person"}]}
+    assert not spans_in_source(candidate(json.dumps(inside))).ok  # only the end is forgiven
+
+
 def candidate(
     answer: str, schema: object = SCHEMA, content: str = TEXT, itype: str = "named_entities"
 ) -> Candidate:

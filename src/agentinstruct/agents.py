@@ -139,8 +139,12 @@ class Agent:
         seed: int | None = None,
         system: str | None = None,
         tools: ToolLoop | None = None,
+        answer_schema: dict[str, Any] | None = None,
     ) -> AgentResult:
         """Render, call (through `tools` when given), validate, re-ask once on invalid output.
+
+        `answer_schema` is a JSON Schema a free-text agent's reply is held to (a teacher's answer to a task
+        that gives its answer's schema); an agent with an output model always asks for that model.
 
         A not-suitable exit is final, unless the agent reconsiders declines: then it is shown its reason
         and asked once whether the material really cannot support the task; if that reply is unusable,
@@ -148,7 +152,9 @@ class Agent:
         """
         messages = self.messages(variables, system)
         prompt = messages[-1]["content"]
-        result = await self._converse(model, messages, prompt, variables, tag=tag, seed=seed, tools=tools)
+        result = await self._converse(
+            model, messages, prompt, variables, tag=tag, seed=seed, tools=tools, answer_schema=answer_schema
+        )
         if result.status != "not_suitable" or not self.reconsider_declines:
             return result
         feedback = render(PROMPTS_DIR, "reconsider.j2", reason=result.reason)
@@ -168,6 +174,7 @@ class Agent:
         tag: str,
         seed: int | None = None,
         tools: ToolLoop | None = None,
+        answer_schema: dict[str, Any] | None = None,
     ) -> AgentResult:
         """Continue `previous`'s conversation with `feedback` (e.g. a failed check) for a new answer."""
         messages = [*previous.messages, {"role": "user", "content": feedback}]
@@ -184,6 +191,7 @@ class Agent:
             seed=seed,
             tools=tools,
             scaffold=f"{previous.prompt}\n{feedback}",
+            answer_schema=answer_schema,
         )
         result.call_ids = [*previous.call_ids, *result.call_ids]
         result.tool_calls = [*previous.tool_calls, *result.tool_calls]
@@ -200,6 +208,7 @@ class Agent:
         seed: int | None,
         tools: ToolLoop | None,
         scaffold: str | None = None,
+        answer_schema: dict[str, Any] | None = None,
     ) -> AgentResult:
         """Ask until a usable reply, three times at most; `scaffold` (default: the prompt) is the text
         a reply must not copy."""
@@ -213,7 +222,7 @@ class Agent:
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
                 seed=seed if seed is None or attempt < 3 else seed + 1,
-                json_schema=self._schema(),
+                json_schema=self._schema(answer_schema),
                 tag=tag,
                 discourage_repeats=looped or None,
             )
@@ -297,10 +306,10 @@ class Agent:
         records += looped.tool_calls
         return looped.response, looped.trace
 
-    def _schema(self) -> dict[str, Any] | None:
+    def _schema(self, answer_schema: dict[str, Any] | None = None) -> dict[str, Any] | None:
         # built once per agent: pydantic's schema generation costs more CPU than the rest of a request
         if self.output is None:
-            return None
+            return {"name": "answer", "schema": answer_schema} if answer_schema else None
         if self._schema_cache is None:
             self._schema_cache = {"name": self.output.__name__, "schema": self.output.request_schema()}
         return self._schema_cache

@@ -10,6 +10,7 @@ and running transform → instruct → refine is `flows.skill_flow`'s job; the c
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,11 @@ class TeachingStage(FlowRecords):
         }
         system = self._teacher_system(chain.instruction_type)
         tag = f"{self.skill.name}/teacher/{chain.instruction_type.name}"
-        options = {"seed": sample_seed, "tools": self.teacher_tools}
+        options = {
+            "seed": sample_seed,
+            "tools": self.teacher_tools,
+            "answer_schema": self._answer_schema(chain),
+        }
         result = await self.teacher.run(self.teacher_model, variables, system=system, tag=tag, **options)
         result = await self._finish_answer(result, variables, tag, options)
         verification, first_failures = Verification(), ""
@@ -227,6 +232,23 @@ class TeachingStage(FlowRecords):
             self.teacher_model, result, feedback, variables, tag=f"{tag}/worked", **options
         )
         return worked if worked.ok else result
+
+    def _answer_schema(self, chain: Chain) -> dict[str, Any] | None:
+        """The JSON Schema the task gives for its answer, which the grammar then holds the teacher to.
+
+        Without it the local teacher answered a named-entities task with the schema itself (28 "values" such
+        as 'type: object') and left out required keys (run s10b); a schema that cannot be read is left to
+        the checks, which report it.
+        """
+        name = self.skill.answer_schema_field
+        text = chain.details.get(name) if name else None
+        if not text:
+            return None
+        try:
+            schema = json.loads(text) if isinstance(text, str) else text
+        except ValueError:
+            return None
+        return schema if isinstance(schema, dict) else None
 
     def _teacher_system(self, itype: InstructionType) -> str:
         """The teacher's system prompt for an instruction type, rendered once per type (not per call)."""

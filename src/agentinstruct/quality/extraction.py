@@ -199,7 +199,9 @@ def spans_in_source(candidate: Candidate) -> Check | None:
     loose_source, exact_source = _loose(candidate.content), _exact(candidate.content)
     missing, checked = [], 0
     for path, text in _spans(value, _resolve(schema, schema), schema):
-        span = text.strip().strip("\"'“”‘’").strip()
+        # a value's closing full stop or comma is not part of it: the local teacher wrote a clause that
+        # ends in a comma in the text ("... the fewest existing trees, starting with") with a full stop
+        span = text.strip().strip("\"'“”‘’").strip().rstrip(".,;:").rstrip()
         if len(span) < MIN_SPAN:
             continue
         checked += 1

@@ -274,6 +274,11 @@ class Skill(BaseModel):
         "in the task: json_schema (JSON or YAML), label_list (two labels or more), code_block (the code a "
         "task is about); a reply that breaks its format is sent back",
     )
+    answer_schema_field: str | None = Field(
+        default=None,
+        description="an instruction field in json_schema format whose schema the teacher's answer is held to "
+        "by the grammar (the structured-output request): the answer is JSON the schema allows",
+    )
     corpus_search: bool = Field(
         default=False, description="the flow searches the run's corpus (the index is built once per run)"
     )
@@ -339,6 +344,11 @@ class Skill(BaseModel):
                 raise ValueError(
                     f"{kind}: {unknown_fields} are not instruction_fields; declare them there first"
                 )
+        if self.answer_schema_field and self.field_formats.get(self.answer_schema_field) != "json_schema":
+            raise ValueError(
+                f"answer_schema_field: {self.answer_schema_field!r} needs field_formats "
+                f"{{{self.answer_schema_field}: json_schema}}; add it there or remove answer_schema_field"
+            )
         for t in self.transformations:
             unknown = sorted(set(t.instruction_types) - known)
             if unknown:
