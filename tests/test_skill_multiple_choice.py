@@ -180,6 +180,29 @@ def test_a_question_without_the_words_its_type_needs_is_asked_again(skill) -> No
     assert pair.messages[1]["content"].startswith(WORDED["except_question"])
 
 
+def test_code_states_a_phrase_the_question_left_out_unless_it_asks_for_one_answer(skill) -> None:
+    multi = skill.types_by_name["multi_select"]
+    assert multi.task_closing == "Select all that apply."
+    single = skill.model_copy(update={"instruction_types": [multi]})
+    # the local model left "all that apply" out three times in a row (runs s9e, s10b); code appends it
+    bare = "Which of these were part of a keeper's nightly work?"
+    model = scripted(single, lambda type_name: item(QUESTION, "A, C") | {"instruction": bare}, by_type)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    assert len([r for r in model.requests if "/instruct/" in r.tag]) == 1
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"].startswith(f"{bare}\n\nSelect all that apply.\nA)")
+    # a question that asks for exactly one answer is not turned into a multi-select one: it goes back
+    stems = iter(["Which one of these was nightly work?", WORDED["multi_select"]])
+    model = scripted(single, lambda type_name: item(QUESTION, "A, C") | {"instruction": next(stems)}, by_type)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2 and "asks for exactly one" in asks[1].messages[-1]["content"]
+    with pytest.raises(ValueError, match="task_closing must hold one of task_must_contain_any"):
+        InstructionType(
+            name="pick_many", intent="Pick.", task_must_contain_any=["all that apply"], task_closing="Pick."
+        )
+
+
 def test_the_flow_rejects_an_answer_that_differs_from_the_key(skill) -> None:
     model = scripted(skill, typed_item, lambda request: WRONG)
     sink = run(skill, model, refinement_rounds=0)

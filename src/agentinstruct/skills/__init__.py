@@ -171,6 +171,23 @@ class InstructionType(Named):
         "EXCEPT, NOT); a phrase written in capitals must stand in capitals, the others match in any case: "
         "a task without one is sent back to the instruction agent",
     )
+    task_closing: str = Field(
+        default="",
+        description="a sentence code appends to a task that holds none of task_must_contain_any, which must "
+        "then hold one (multi_select: 'Select all that apply.'); a task that asks for exactly one answer is "
+        "still sent back",
+    )
+
+    @model_validator(mode="after")
+    def _closing_holds_a_phrase(self) -> InstructionType:
+        closing = self.task_closing
+        held = [p for p in self.task_must_contain_any if (p if p.isupper() else p.lower()) in closing.lower()]
+        if closing and not held:
+            raise ValueError(
+                f"instruction type '{self.name}': task_closing must hold one of task_must_contain_any "
+                f"{self.task_must_contain_any}; rewrite it or add its phrase there"
+            )
+        return self
 
     @field_validator("task_must_contain_any")
     @classmethod
