@@ -11,7 +11,7 @@ from agentinstruct.models import ModelRequest
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.checks import Candidate, resolve_checks
 from agentinstruct.quality.extraction import extract_json_value, spans_in_source, valid_json_for_schema
-from agentinstruct.skills import Skill, load_skills
+from agentinstruct.skills import InstructionType, Skill, load_skills
 from grounded_skills import load, render_every_template, run_flow, stage, variant
 
 pytestmark = pytest.mark.timeout(120)
@@ -165,6 +165,22 @@ def test_the_teacher_is_held_to_the_tasks_schema_by_the_grammar() -> None:
     assert all(r.json_schema == {"name": "answer", "schema": SCHEMA} for r in teacher)
     instruct = next(r for r in model.requests if stage(r)[0] == "instruct")
     assert instruct.json_schema["schema"] != SCHEMA  # the other agents still ask for their own outputs
+
+
+def test_a_text_without_a_quotation_gets_another_type_than_quote_extraction() -> None:
+    skill = load("text_extraction")
+    unquoted = TEXT.replace('"The light must never go out," Reed told the Gazette. ', "") + (
+        " The museum is open on weekends from April to October, and entry is free for children."
+    )
+    settings = {"refinement_rounds": 0, "instructions_per_seed": 2}
+    _, model = run_flow(skill, reply_with([GOOD]), 7, seed_text=unquoted, **settings)
+    asked = [stage(r)[1][-1] for r in model.requests if stage(r)[0] == "instruct"]
+    assert len(asked) == 14 and "quote_extraction" not in asked  # every seed still gets two types
+    assert set(asked) == set(TYPES) - {"quote_extraction"}
+    _, model = run_flow(skill, reply_with([GOOD]), 7, seed_text=TEXT, **settings)
+    assert "quote_extraction" in [stage(r)[1][-1] for r in model.requests if stage(r)[0] == "instruct"]
+    with pytest.raises(ValueError, match="material_must_match is not a regular expression"):
+        InstructionType(name="quotes", intent="Quotes.", material_must_match="[unclosed")
 
 
 def test_answer_schema_field_needs_a_json_schema_field() -> None:

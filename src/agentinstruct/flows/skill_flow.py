@@ -197,6 +197,7 @@ class SkillFlow(TeachingStage):
         context = await self._transform(seed, transformation)
         if context is None:
             return 0
+        chosen = self._fitting(chosen, context.transformed, transformation)
         chain_seeds = [rng.getrandbits(32) for _ in chosen]
         counts = await asyncio.gather(
             *(self._run_chain(context, itype, cs) for itype, cs in zip(chosen, chain_seeds, strict=True))
@@ -249,6 +250,18 @@ class SkillFlow(TeachingStage):
         types = run_rng.sample(candidates, k=len(candidates))
         count = min(count, len(types))
         return transformation, [types[(turn * count + i) % len(types)] for i in range(count)]
+
+    def _fitting(
+        self, chosen: list[InstructionType], material: str, transformation: Transformation
+    ) -> list[InstructionType]:
+        """The chosen types, each one the material cannot carry replaced by the first unchosen one it can.
+
+        The local model wrote quote_extraction tasks on texts without a quotation, and the teacher then
+        "quoted" a whole paragraph (runs s10b, s11a); a type's material_must_match says what it needs.
+        """
+        spare = [t for t in self.skill.types_for(transformation) if t.fits(material) and t not in chosen]
+        fitting = [t for t in chosen if t.fits(material)]
+        return fitting + spare[: len(chosen) - len(fitting)]
 
     async def _run_chain(self, context: SeedContext, itype: InstructionType, chain_seed: int) -> int:
         if self.sink.full:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -171,12 +172,32 @@ class InstructionType(Named):
         "EXCEPT, NOT); a phrase written in capitals must stand in capitals, the others match in any case: "
         "a task without one is sent back to the instruction agent",
     )
+    material_must_match: str = Field(
+        default="",
+        description="a regular expression the material must match for this type to be written from it "
+        "(quote_extraction: a quotation); a seed it does not match gets another of the types instead",
+    )
     task_closing: str = Field(
         default="",
         description="a sentence code appends to a task that holds none of task_must_contain_any, which must "
         "then hold one (multi_select: 'Select all that apply.'); a task that asks for exactly one answer is "
         "still sent back",
     )
+
+    @field_validator("material_must_match")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"material_must_match is not a regular expression ({exc}); fix the pattern"
+            ) from None
+        return pattern
+
+    def fits(self, material: str) -> bool:
+        """Whether a task of this type can be written from the material (its material_must_match)."""
+        return not self.material_must_match or re.search(self.material_must_match, material) is not None
 
     @model_validator(mode="after")
     def _closing_holds_a_phrase(self) -> InstructionType:
