@@ -351,6 +351,13 @@ def test_constraints_check_is_registered_and_summarises() -> None:
     assert [x.name for x in checks] == ["constraints"]
 
 
+def test_an_opening_or_closing_needs_words() -> None:
+    for kind in ("starts_with", "ends_with"):
+        with pytest.raises(ValueError, match=f"{kind} needs text: the exact words"):
+            c(kind, text="-")  # the local model asked a letter to start with '-' (run s11a)
+    assert c("starts_with", text="- Dear").text == "- Dear"
+
+
 def test_counts_no_writer_can_promise_are_sent_back() -> None:
     exact_words, exact_chars = c("word_count", number=400), c("char_count", number=900)
     assert "exact word count is not a fair request" in conflicts([exact_words])[0]
@@ -389,8 +396,8 @@ def test_conflicts_between_constraints() -> None:
             c("word_count", relation="at_most", number=50),
             c("sentence_count", number=3),
             c("sentence_count", number=4),
-            c("starts_with", text="-"),
-            c("starts_with", text="*"),
+            c("starts_with", text="Dear"),
+            c("starts_with", text="Hello"),
             c("case", text="upper"),
             c("case", text="lower"),
             c("language", text="fr"),

@@ -137,3 +137,24 @@ def test_the_constraints_check_on_a_candidate() -> None:
     assert constraints_check(good).ok
     result = constraints_check(bad)
     assert not result.ok and "starts with 'A lamp." in result.detail and "2 paragraphs" in result.detail
+
+
+def test_a_request_that_is_the_piece_itself_is_asked_again(skill) -> None:
+    """The local model wrote the letter itself as its request ("Dear Councilor Gareth Pryce, I hope this
+    letter finds you well...", runs s10b and s11a): every type's request must ask for a piece."""
+    assert all("write" in t.task_must_contain_any for t in skill.instruction_types)
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["letter"]]})
+    piece = "Dear Councillor Pryce, I hope this letter finds you well. The garden plan worries me."
+    requests = iter(
+        [piece, "Write a letter to Councillor Pryce about the garden plan, starting with 'The lamp'."]
+    )
+    model = scripted(
+        single,
+        lambda type_name: {"instruction": next(requests), "constraints": CONSTRAINTS},
+        lambda request: POEM,
+    )
+    sink = run(single, model, refinement_rounds=0)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2 and "must contain 'write' or 'compose'" in asks[1].messages[-1]["content"]
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"].startswith("Write a letter to Councillor Pryce")

@@ -94,7 +94,8 @@ class Constraint(BaseModel):
                     "bullet_list number must be 0 (any number of items) or a positive item count"
                 )
             text = BULLETS.get(text, "")
-        elif kind in ("starts_with", "ends_with") and not text:
+        elif kind in ("starts_with", "ends_with") and not re.search(r"[^\W_]", text):
+            # the local model asked a letter to start with '-' (run s11a)
             raise ValueError(f"{kind} needs text: the exact words the answer must {kind[:-6]} with")
         elif kind == "language":
             text = LANGUAGE_ALIASES.get(text.lower(), text.lower())
