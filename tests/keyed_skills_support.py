@@ -85,6 +85,24 @@ def variables_for(
             "query": "1900-1975",
             "answer": "75",
         }
+    if "rule_checks" in skill.prompts.extra:  # an arrangement's program-aided answer (flows.rule_checks)
+        rules = [(1, "Ann is before Ben.", "before(Ann, Ben)")]
+        result[skill.prompts.extra["rule_checks"]] = {
+            "puzzle": instruction,
+            "entities": ("Ann", "Ben"),
+            "slots": (1, 2),
+            "one_each": True,
+            "rules": ("Ann is before Ben.",),
+            "options": {"A": ("Ann, Ben", (1, 2)), "B": ("Ben, Ann", (2, 1))},
+        }
+        result[skill.prompts.extra["rule_checks_answer"]] = {
+            "rules": rules,
+            "options": [
+                ("A", "Ann, Ben", []),
+                ("B", "Ben, Ann", [(1, "Ann is before Ben.", "Ann: 2, Ben: 1")]),
+            ],
+            "answer": "A",
+        }
     return result
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 
 import pytest
 
+from agentinstruct.flows.arrangements import arrangement_fields
+from agentinstruct.flows.rule_checks import author_checks, read_puzzle
 from agentinstruct.models import ModelRequest
 from agentinstruct.quality.agreement import answers_agree
 from agentinstruct.quality.checks import Candidate
@@ -45,12 +48,23 @@ def skill():
     return load("brain_teaser")
 
 
+@pytest.fixture(scope="module")
+def written(skill):
+    """The skill with the types whose puzzle and key the instruction agent writes as text (the types code
+    writes from a structure are tested with their structures below)."""
+    types = [t for t in skill.instruction_types if t.task_shape == "text"]
+    return skill.model_copy(update={"instruction_types": types})
+
+
 def test_taxonomy_matches_the_spec_row(skill) -> None:
     assert [t.name for t in skill.transformations] == ["concept_extraction"]
     assert [t.name for t in skill.instruction_types] == TYPES
     assert [g.name for g in skill.refinement.goals] == ["add_red_herrings", "add_step"]
     assert skill.checks == ["answers_agree"] and skill.repair_rounds == 0
-    assert list(skill.instruction_fields) == ["answer_key"]
+    assert list(skill.instruction_fields) == ["answer_key", "solver_program"]
+    assert skill.shape_only_fields == ["solver_program"]  # no riddle's author is asked for a program
+    shapes = {t.name: t.task_shape for t in skill.instruction_types if t.task_shape != "text"}
+    assert shapes == {"logic_deduction": "arrangement", "sequence_pattern": "sequence"}
     assert skill.seed_kinds == ["text"] and skill.flow == "standard"
     for itype in skill.instruction_types:
         assert itype.intent.strip() and "\n" not in itype.intent.strip(), itype.name
@@ -78,7 +92,8 @@ def teacher_answers(first: str, second: str):
     return teacher
 
 
-def test_the_flow_yields_worked_solutions_confirmed_by_a_second_answer(skill) -> None:
+def test_the_flow_yields_worked_solutions_confirmed_by_a_second_answer(written) -> None:
+    skill = written
     model = scripted(
         skill, {"instruction": PUZZLE, "answer_key": KEY}, teacher_answers(SOLUTION, "Answer: 1,440")
     )
@@ -200,9 +215,9 @@ def test_an_author_who_stands_by_a_disputed_key_leaves_the_rejection(skill) -> N
     assert sum(r.tag.endswith("/resample") for r in model.requests) == 0  # the key failed first
 
 
-def test_the_flow_rejects_an_answer_a_second_sample_contradicts(skill) -> None:
-    model = scripted(skill, {"instruction": PUZZLE, "answer_key": "1440"}, teacher_answers(SOLUTION, WRONG))
-    sink = run(skill, model, refinement_rounds=0)
+def test_the_flow_rejects_an_answer_a_second_sample_contradicts(written) -> None:
+    model = scripted(written, {"instruction": PUZZLE, "answer_key": "1440"}, teacher_answers(SOLUTION, WRONG))
+    sink = run(written, model, refinement_rounds=0)
     assert not sink.pairs and len(sink.rejections) == 2
     for rejection in sink.rejections:
         # and no program could answer it instead (the scripted teacher writes none: `program_aided`)
@@ -211,9 +226,9 @@ def test_the_flow_rejects_an_answer_a_second_sample_contradicts(skill) -> None:
     assert not any(r.tag.endswith("/repair") for r in model.requests)
 
 
-def test_the_flow_rejects_an_answer_that_contradicts_the_key(skill) -> None:
-    model = scripted(skill, {"instruction": PUZZLE, "answer_key": KEY}, teacher_answers(WRONG, WRONG))
-    sink = run(skill, model, refinement_rounds=0)
+def test_the_flow_rejects_an_answer_that_contradicts_the_key(written) -> None:
+    model = scripted(written, {"instruction": PUZZLE, "answer_key": KEY}, teacher_answers(WRONG, WRONG))
+    sink = run(written, model, refinement_rounds=0)
     assert not sink.pairs
     assert all("does not agree with the key '1440 steps'" in r.detail for r in sink.rejections)
     assert not any(r.tag.endswith("/resample") for r in model.requests), (
@@ -256,6 +271,24 @@ def test_the_check_accepts_agreeing_answers_and_rejects_disagreeing_ones() -> No
     assert check(candidate("Answer: a shadow")) is None  # neither a key nor a second sample
 
 
+def test_a_lettered_task_compares_the_options_each_answer_commits_to() -> None:
+    """A logic deduction's key is an option letter: "Answer: (B)" states it, though as words "(B)" is an
+    aside and would be dropped."""
+    task = "Who keeps night 1?\n(A) Ada\n(B) Bram\n(C) Cora"
+    agreed = check(
+        dataclasses.replace(candidate("Answer: (B)", key="B", second="Answer: B) Bram"), instruction=task)
+    )
+    assert agreed.ok and "the key (same option)" in agreed.detail
+    named = check(dataclasses.replace(candidate("So it is Bram.\nAnswer: Bram", key="B"), instruction=task))
+    assert named.ok  # the text of an option is that option
+    wrong = check(dataclasses.replace(candidate("Answer: (C)", key="B"), instruction=task))
+    assert not wrong.ok and "(different options)" in wrong.detail
+    second = check(
+        dataclasses.replace(candidate("Answer: B", key="B", second="Answer: (A)"), instruction=task)
+    )
+    assert not second.ok and "a second independent answer ends '(A)'" in second.detail
+
+
 def test_an_answer_that_repeats_the_task_is_no_answer() -> None:
     """A local "wordplay" puzzle was the pangram itself, with key "fox"; the teacher repeated the pangram."""
     pangram = "The quick brown fox jumps over the lazy dog."
@@ -274,3 +307,192 @@ def test_a_failed_second_sample_fails_the_check_with_the_reason() -> None:
     c = Candidate("brain_teaser", "riddle", "", "?", "Answer: shadow", False, resample=broken)
     result = check(c)
     assert not result.ok and "timeout" in result.detail
+
+
+# -- the types code writes from a structure (task shapes) -----------------------------------------------
+#: 20, 35, 50, 65, 80, then 95
+SEQUENCE = {
+    "theme": "Each night the keeper climbs more steps, as the lamp room is raised a floor at a time.",
+    "rule": "add",
+    "start": 20,
+    "step": 15,
+    "step2": 0,
+    "shown": 5,
+    "ask": "next",
+}
+KEEPERS = {
+    "setup": "Three keepers of the Alder Creek lighthouse each keep one of nights 1 to 3, one a night.",
+    "entities": ["Ada", "Bram", "Cora"],
+    "slots": ["1", "2", "3"],
+    "one_each": True,
+    "rules": [
+        {"text": "Ada keeps an earlier night than Bram.", "check": "Ada < Bram"},
+        {"text": "Cora does not keep night 1.", "check": "Cora != 1"},
+        {"text": "Bram does not keep night 3.", "check": "Bram != 3"},
+    ],
+}
+
+
+def only(skill, name: str):
+    return skill.model_copy(update={"instruction_types": [skill.types_by_name[name]]})
+
+
+def test_a_sequence_is_written_by_code_and_keyed_by_its_next_term(skill) -> None:
+    """The local author keyed sequences "rainwater tank": the key is now the term the rule gives."""
+    single = only(skill, "sequence_pattern")
+    worked = "Each night adds 15 steps: 80 + 15 = 95.\nAnswer: 95 steps"
+    model = scripted(single, {"puzzle": SEQUENCE}, teacher_answers(worked, "Answer: 95"))
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [ask] = [r for r in model.requests if "/instruct/" in r.tag]
+    properties = ask.json_schema["schema"]["properties"]
+    assert list(properties) == ["puzzle", "suitable", "reason"]  # the terms and key are code's
+    assert properties["puzzle"]["properties"]["rule"]["enum"][0] == "add"
+    assert "answer_key" not in ask.messages[-1]["content"] and "solver_program" not in str(properties)
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"] == (
+        f"{SEQUENCE['theme']} The sequence begins 20, 35, 50, 65, 80. What number comes next?"
+    )
+    [result] = pair.verification.checks
+    assert result.name == "answers_agree" and result.ok and "second independent answer" in result.detail
+    assert pair.lineage.seed_instruction.fields == {"answer_key": "95"}
+
+
+def test_a_wrong_answer_to_a_sequence_is_rejected_and_its_code_key_never_re_derived(skill) -> None:
+    single = only(skill, "sequence_pattern")
+    rekeys: list[ModelRequest] = []
+
+    def rekey(request: ModelRequest) -> dict:
+        rekeys.append(request)
+        return {"answer_key": "90"}  # would agree with the teacher
+
+    model = scripted(single, {"puzzle": SEQUENCE}, teacher_answers("Answer: 90", "Answer: 90"), rekey=rekey)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [rejection] = sink.rejections
+    assert not sink.pairs and not rekeys
+    # the numeric key brings the two-program answer in (the scripted teacher writes no program)
+    assert rejection.reason == "verification_failed:answers_agree,program_aided"
+    assert "does not agree with the key '95'" in rejection.detail
+    assert any(r.tag.endswith("/computed_answer") for r in model.requests)
+
+
+def test_a_sequence_the_teachers_programs_work_out_is_kept(skill) -> None:
+    single = only(skill, "sequence_pattern")
+
+    def teacher(request: ModelRequest) -> object:
+        if request.tag.endswith("/computed_answer"):
+            program = "terms = [20, 35, 50, 65, 80]\nprint(terms[-1] + (terms[1] - terms[0]))"
+            return {"reasoning": "The steps grow by 15 a night.", "program": program, "unit": "steps"}
+        return "The steps double.\nAnswer: 160"
+
+    sink = run(single, scripted(single, {"puzzle": SEQUENCE}, teacher), refinement_rounds=0)
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"].endswith("Answer: 95 steps")
+    assert [c.name for c in pair.verification.checks] == ["answers_agree", "program_aided"]
+
+
+def test_an_unfair_sequence_goes_back_before_any_teacher_call(skill) -> None:
+    single = only(skill, "sequence_pattern")
+    replies = iter([{**SEQUENCE, "step": 0}, SEQUENCE])
+    model = scripted(single, lambda _: {"puzzle": next(replies)}, teacher_answers("Answer: 95", "Answer: 95"))
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2 and "every term is 20: choose a step" in asks[1].messages[-1]["content"]
+    assert len(sink.pairs) == 1
+
+
+def test_a_logic_deduction_is_written_by_code_from_its_clues(skill) -> None:
+    """The local author copied the guidance's "The engineer is not Ana" and keyed an answer the clues did not
+    force: code now writes the question, its options and the key from the clues' checks."""
+    single = only(skill, "logic_deduction")
+    fields = arrangement_fields(KEEPERS)
+    key = fields["answer_key"]
+    worked = f"Ada is before Bram, Bram is not last and Cora is not first.\nAnswer: {key}"
+    model = scripted(single, {"puzzle": KEEPERS}, teacher_answers(worked, f"Answer: ({key})"))
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [ask] = [r for r in model.requests if "/instruct/" in r.tag]
+    assert list(ask.json_schema["schema"]["properties"]) == ["puzzle", "suitable", "reason"]
+    assert "solver_program" not in ask.messages[-1]["content"] and "Ana" not in ask.messages[-1]["content"]
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"] == fields["task"] and "(E) " in fields["task"]
+    [result] = pair.verification.checks
+    assert result.name == "answers_agree" and result.ok and "second independent answer" in result.detail
+    assert pair.lineage.seed_instruction.fields == {
+        "answer_key": key,
+        "solver_program": fields["solver_program"],
+    }
+
+
+def rule_reader(puzzle: dict, own_answer: str, checks: list[str] | None = None):
+    """A teacher whose own answer is `own_answer` and who reads the clues as `checks` (by default the
+    author's, as a teacher who reads them right)."""
+    fields = arrangement_fields(puzzle)
+    view = read_puzzle(fields["task"])
+    read = checks or author_checks(fields["solver_program"])
+
+    def teacher(request: ModelRequest) -> object:
+        if request.tag.endswith("/rule_checks"):
+            entries = [{"rule": r, "check": c} for r, c in zip(view.rules, read, strict=True)]
+            return {"checks": entries, "suitable": True, "reason": ""}
+        return own_answer
+
+    return teacher, fields
+
+
+def test_a_missed_logic_deduction_is_answered_through_the_teachers_reading_of_its_clues(skill) -> None:
+    """Locally the teacher was right in words on 1 of 9 such puzzles and through its checks on 8 of 14. The
+    checks mean what the author's mean, so the answer code writes from them is the key: no second answer."""
+    single = only(skill, "logic_deduction")
+    teacher, fields = rule_reader(KEEPERS, "Cora must come first.\nAnswer: the order Cora, Ada, Bram")
+    model = scripted(single, {"puzzle": KEEPERS}, teacher)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    answer = pair.messages[-1]["content"]
+    assert answer.endswith(f"Answer: {fields['answer_key']}") and "breaks rule" in answer
+    checks = {c.name: c for c in pair.verification.checks}
+    assert list(checks) == ["answers_agree", "program_aided"] and pair.verification.status == "passed"
+    assert "agrees with the key" in checks["answers_agree"].detail
+    assert "second independent answer" not in checks["answers_agree"].detail
+    assert not any(r.tag.endswith("/resample") for r in model.requests)
+    [reading] = [r for r in model.requests if r.tag.endswith("/rule_checks")]
+    asked = str(reading.messages)  # the clues and options, never the author's checks or the key
+    assert "Cora does not keep night 1." in asked and "Cora != 1" not in asked and "answer_key" not in asked
+
+
+def test_a_misread_clue_leaves_the_logic_deduction_rejected(skill) -> None:
+    single = only(skill, "logic_deduction")
+    misread = ["Ada > Bram", "Cora != 1", "Bram != 3"]
+    teacher, _ = rule_reader(KEEPERS, "Answer: none of them", misread)
+    sink = run(single, scripted(single, {"puzzle": KEEPERS}, teacher), refinement_rounds=0)
+    [rejection] = sink.rejections
+    assert not sink.pairs and rejection.reason == "verification_failed:answers_agree,program_aided"
+    assert "does not say what it says" in rejection.detail
+
+
+def test_the_arrangement_prompts_example_is_a_fair_puzzle(skill) -> None:
+    """The instruction prompt's example reply is itself a structure code can write a puzzle from."""
+    source = environment(skill).loader.get_source(environment(skill), "brain_teaser/arrangement.j2")[0]
+    example = json.loads(next(line for line in source.splitlines() if line.startswith('{"setup"')))
+    fields = arrangement_fields(example)
+    assert fields["answer_key"] in "ABCDE" and "Mira" in fields["task"]
+
+
+def test_a_shape_only_field_must_be_one_a_shape_of_the_skill_writes(skill) -> None:
+    from agentinstruct.skills import Skill
+
+    raw = skill.model_dump()
+    raw["instruction_types"] = [t for t in raw["instruction_types"] if t["task_shape"] != "arrangement"]
+    with pytest.raises(ValueError, match=r"shape_only_fields: no task_shape .* writes \['solver_program'\]"):
+        Skill.model_validate(raw)
+
+
+def test_only_the_arrangement_type_is_asked_for_or_carries_a_solver_program(written) -> None:
+    """A small model asked for a riddle's solver program writes one; the editor rewrites text: it has none."""
+    single = only(written, "riddle")
+    model = scripted(single, {"instruction": PUZZLE, "answer_key": KEY}, teacher_answers(SOLUTION, SOLUTION))
+    sink = run(single, model, refinement_rounds=1, instructions_per_seed=1)
+    asked = [r for r in model.requests if "/instruct/" in r.tag or "/refine/editor/" in r.tag]
+    assert len(asked) == 2
+    for request in asked:
+        assert "solver_program" not in str(request.json_schema), request.tag
+        assert "solver_program" not in request.messages[-1]["content"], request.tag
+    assert all(pair.lineage.seed_instruction.fields == {"answer_key": KEY} for pair in sink.pairs)

@@ -3,7 +3,8 @@ teacher writes, which code runs and from whose results it writes the working.
 
 A task whose key is a number (a math puzzle, a sequence) is answered by a Python program that prints the
 answer; a second program, written apart, gives the second independent answer. Two task shapes have their
-own way. An arrangement puzzle's rules are read as checks (`flows.rule_checks`). A
+own way. An arrangement puzzle's rules are read as checks (`flows.rule_checks`); checks that each mean what
+the author's check means give the key by construction, so no check asks the teacher for a second answer. A
 few-shot task's rule is written as a Python function, run in the sandbox on every example and on both
 held-out queries. The local 1.5B teacher stated "reverse the order of the words" and answered "Five years"
 for "Five years"; as a function, the same rule gives "years Five". A program is accepted only when it
@@ -77,6 +78,10 @@ class AidedAnswer:
     how: str
     #: the program's output for the second query (few-shot tasks), which `second_query_agrees` compares
     second_answer: str | None = None
+    #: whether a check may ask the teacher for a second independent answer: not after rule checks that code
+    #: found to mean what the author's checks mean, whose answer is the key by construction (a brain teaser's
+    #: `answers_agree` would otherwise ask the teacher's words again, right on 1 of 9 puzzles locally)
+    second_needed: bool = True
 
 
 async def aid(request: AidRequest) -> AidedAnswer | list[str] | None:
@@ -150,7 +155,7 @@ async def _by_rule_checks(request: AidRequest) -> AidedAnswer | list[str] | None
         if isinstance(answer, CheckedAnswer):
             text = _render(request.skill, "rule_checks_answer", vars(answer))
             how = "it wrote each rule as a check meaning what the rule means, and code tested every option"
-            return AidedAnswer(text, call_ids, how)
+            return AidedAnswer(text, call_ids, how, second_needed=False)
         problems.append(answer)
     return problems
 

@@ -53,7 +53,14 @@ from agentinstruct.models.base import Model
 from agentinstruct.pairs import RefinementStep
 from agentinstruct.quality.checks import resolve_checks
 from agentinstruct.quality.constraints import describe
-from agentinstruct.skills import PROGRAM_AIDED_PROMPTS, InstructionType, RefinementGoal, Skill, Transformation
+from agentinstruct.skills import (
+    PROGRAM_AIDED_PROMPTS,
+    SHAPE_FIELDS,
+    InstructionType,
+    RefinementGoal,
+    Skill,
+    Transformation,
+)
 
 __all__ = ["Chain", "FlowSettings", "SeedContext", "Sink", "SkillFlow", "derive_seed"]
 
@@ -126,21 +133,27 @@ class SkillFlow(TeachingStage):
             for t in skill.transformations
             if not t.verbatim
         }
-        instruction_output = ConstrainedInstructionOutput if skill.constraints else InstructionOutput
-        instruction_output = with_skill_fields(
-            instruction_output,
-            skill.instruction_fields,
-            key=skill.instruction_key,
-            description=skill.instruction_description,
-            formats=skill.field_formats,
-        )
-        instruction_output = with_task_rules(instruction_output, skill)
+        instruction_outputs = {
+            shape: with_task_rules(
+                with_skill_fields(
+                    ConstrainedInstructionOutput if skill.constraints else InstructionOutput,
+                    _fields_of(skill, shape),
+                    key=skill.instruction_key,
+                    description=skill.instruction_description,
+                    formats=skill.field_formats,
+                ),
+                skill,
+            )
+            for shape in {t.task_shape for t in skill.instruction_types}
+        }
         # an instruction agent's decline is reconsidered once: small models decline material that fits
         self.instructors = {
             t.name: agent(
                 t.name,
                 t.prompt or skill.prompts.instruction,
-                with_type_rules(task_shaped(instruction_output, t.task_shape, skill.instruction_key), t),
+                with_type_rules(
+                    task_shaped(instruction_outputs[t.task_shape], t.task_shape, skill.instruction_key), t
+                ),
                 reconsider_declines=True,
             )
             for t in skill.instruction_types
@@ -148,28 +161,14 @@ class SkillFlow(TeachingStage):
         self.suggester = agent("suggester", skill.prompts.suggester, SuggestionOutput)
         edit_output = with_skill_fields(
             ConstrainedEditOutput if skill.constraints else EditOutput,
-            skill.instruction_fields,
+            _fields_of(skill, "text"),  # the editor rewrites the task as text
             key=skill.instruction_key,
             formats=skill.field_formats,
         )
         edit_output = with_task_rules(edit_output, skill)
         self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
-        self.aiders = {}
-        shapes = {t.task_shape for t in skill.instruction_types} if skill.program_aided else set()
-        for shape, output in (("arrangement", RuleChecksOutput), ("held_out", RuleFunctionOutput)):
-            if shape in shapes:
-                asked = PROGRAM_AIDED_PROMPTS[shape][0]
-                self.aiders[shape] = agent(asked, skill.prompts.extra[asked], output, teacher=True)
-        if "text" in shapes:  # a numeric answer's program: one prompt for every skill, so a shared one
-            self.aiders["text"] = Agent(
-                "computed_answer",
-                "computed_answer.j2",
-                PROMPTS_DIR,
-                ComputedAnswerOutput,
-                temperature=settings.teacher_temperature,
-                max_tokens=settings.teacher_max_tokens,
-            )
+        self.aiders = self._aiders(skill, settings)
         self.key_checker = None
         if skill.key_recheck:
             self.key_checker = Agent(
@@ -180,6 +179,30 @@ class SkillFlow(TeachingStage):
                 temperature=settings.temperature,
                 max_tokens=settings.max_tokens,
             )
+
+    def _aiders(self, skill: Skill, settings: FlowSettings) -> dict[str, Agent]:
+        """Per task shape, the teacher writing a program for a program-aided answer (none without
+        program_aided): a shape's own prompt (PROGRAM_AIDED_PROMPTS), else two programs printing a numeric
+        key from one shared prompt (text and sequence tasks; `flows.program_aided` asks nothing of it when
+        the key is not a number)."""
+        aiders: dict[str, Agent] = {}
+        shapes = {t.task_shape for t in skill.instruction_types} if skill.program_aided else set()
+        outputs = {"arrangement": RuleChecksOutput, "held_out": RuleFunctionOutput}
+        for shape in sorted(shapes & set(PROGRAM_AIDED_PROMPTS)):
+            asked = PROGRAM_AIDED_PROMPTS[shape][0]
+            aiders[shape] = self.agent(asked, skill.prompts.extra[asked], outputs[shape], teacher=True)
+        numeric = sorted(shapes - set(PROGRAM_AIDED_PROMPTS))
+        if numeric:
+            computed = Agent(
+                "computed_answer",
+                "computed_answer.j2",
+                PROMPTS_DIR,
+                ComputedAnswerOutput,
+                temperature=settings.teacher_temperature,
+                max_tokens=settings.teacher_max_tokens,
+            )
+            aiders.update(dict.fromkeys(numeric, computed))
+        return aiders
 
     # -- one seed ----------------------------------------------------------------------------------
     async def run_seed(self, seed: Seed, ordinal: int | None = None) -> int:
@@ -388,3 +411,14 @@ class SkillFlow(TeachingStage):
             constraints=tuple(getattr(edit.output, "constraints", chain.constraints)),
             details=self._details(edit.output) or chain.details,
         )
+
+
+def _fields_of(skill: Skill, shape: str) -> dict[str, str]:
+    """The instruction_fields of a task of this shape: the skill's shape-only fields only where the shape
+    writes them (a riddle's author asked for a solver program writes one; a sequence has none)."""
+    written = SHAPE_FIELDS.get(shape, ())
+    return {
+        name: description
+        for name, description in skill.instruction_fields.items()
+        if name not in skill.shape_only_fields or name in written
+    }

@@ -1,11 +1,13 @@
 """Instruction outputs whose task is data: the model writes a structure, code writes the task and its keys.
 
 An instruction type's `task_shape` names the structure: `arrangement` (`flows.arrangements`: a logic
-puzzle's entities, slots and rules, from which code writes the question, options, key and solver program)
-or `held_out` (`flows.held_out`: examples of a mapping and the queries held out of them, from which code
-writes the few-shot task, its key and its second query). The request schema asks for the structure alone,
-under the task's JSON key, and leaves out the fields code writes; the reply is turned into the flat
-fields (task text plus those fields) before they are validated, so every other rule applies as usual.
+puzzle's entities, slots and rules, from which code writes the question, options, key and solver program),
+`held_out` (`flows.held_out`: examples of a mapping and the queries held out of them, from which code
+writes the few-shot task, its key and its second query) or `sequence` (`flows.sequences`: a number
+sequence's theme, rule and numbers, from which code writes the terms, the question and its key). The
+request schema asks for the structure alone, under the task's JSON key, and leaves out the fields code
+writes; the reply is turned into the flat fields (task text plus those fields) before they are validated,
+so every other rule applies as usual.
 A reply that already holds the task as text (a larger model, a scripted test) is kept as it is.
 """
 
@@ -25,6 +27,7 @@ from agentinstruct.flows.arrangements import (
 )
 from agentinstruct.flows.held_out import HELD_OUT_DESCRIPTION, HELD_OUT_SCHEMA, held_out_fields
 from agentinstruct.flows.outputs import material_of
+from agentinstruct.flows.sequences import SEQUENCE_DESCRIPTION, SEQUENCE_SCHEMA, sequence_fields
 from agentinstruct.skills import SHAPE_FIELDS, TaskShape
 
 #: shape -> (JSON schema of the structure, its description, (structure, the material the agent worked
@@ -32,6 +35,7 @@ from agentinstruct.skills import SHAPE_FIELDS, TaskShape
 TASK_SHAPES: dict[str, tuple[dict[str, Any], str, Callable[[Any, str], dict[str, str]]]] = {
     "arrangement": (ARRANGEMENT_SCHEMA, ARRANGEMENT_DESCRIPTION, arrangement_fields),
     "held_out": (HELD_OUT_SCHEMA, HELD_OUT_DESCRIPTION, held_out_fields),
+    "sequence": (SEQUENCE_SCHEMA, SEQUENCE_DESCRIPTION, sequence_fields),
 }
 
 

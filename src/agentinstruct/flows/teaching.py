@@ -208,7 +208,9 @@ class TeachingStage(FlowRecords):
             return result, verification
         call_ids = [*result.call_ids, *aided.call_ids]
         answer = AgentResult("ok", aided.text, call_ids=call_ids, prompt=result.prompt)
-        checked = await self._verify(chain, aided.text, *verify_with, second_answer=aided.second_answer)
+        checked = await self._verify(
+            chain, aided.text, *verify_with, second_answer=aided.second_answer, resample=aided.second_needed
+        )
         first = "; ".join(c.detail for c in verification.checks if not c.ok)
         detail = f"the teacher's own answer failed ({first}); {aided.how}"
         checked.checks.append(Check(name="program_aided", ok=True, detail=detail))
@@ -274,11 +276,13 @@ class TeachingStage(FlowRecords):
         sample_seed: int,
         *,
         second_answer: str | None = None,
+        resample: bool = True,
     ) -> Verification:
         """The skill's checks on an answer (`second_answer`: what a second run of the teacher's program
-        answers: a few-shot task's second query, or the same task through a second program)."""
+        answers: a few-shot task's second query, or the same task through a second program; without
+        `resample`, no check gets a second answer: the answer is the key by construction)."""
 
-        async def resample(instruction: str | None = None) -> str:
+        async def another_answer(instruction: str | None = None) -> str:
             """An independent teacher answer (another sampling seed), to the same task or a variant of it."""
             if second_answer is not None:
                 return f"Answer: {second_answer}"  # the teacher's program, run again
@@ -301,7 +305,7 @@ class TeachingStage(FlowRecords):
             chain.constraints,
             details=chain.details,
             tools=self.resources.tools,
-            resample=resample,
+            resample=another_answer if resample else None,
         )
         return Verification.from_checks(await run_checks(self.checks, candidate))
 

@@ -13,8 +13,10 @@ Skills whose items have one right answer (SPEC §2 rows 5, 7, 12, 15) list these
   equal after normalisation (number words to digits, articles and punctuation dropped); else, when
   both contain numbers, the same set of numbers; else content-word overlap |A∩B| / min(|A|, |B|) of at
   least AGREEMENT_OVERLAP and |A∩B| / max(|A|, |B|) of at least AGREEMENT_COVERAGE, with crude stemming,
-  and both or neither negated ("not", "never", "no"). A final answer that copies four or more words of
-  the task in a row and nothing else is no answer.
+  and both or neither negated ("not", "never", "no"). A task with lettered options whose key is letters
+  (brain_teaser's logic_deduction, written by code) compares the letters each answer commits to, read as
+  for `answer_matches_key`: "Answer: (B)" agrees with "B" (as words, "(B)" would be dropped as an aside).
+  A final answer that copies four or more words of the task in a row and nothing else is no answer.
 - `labels_from_set`: the chosen label(s) ("Label: x", "Labels: x, y", or the last line) all belong to
   the task's label set (`labels`, comma-separated; case, spaces, hyphens and underscores ignored),
   exactly one unless the type is `multi_label`.
@@ -335,23 +337,36 @@ async def answers_agree(candidate: Candidate) -> Check | None:
         detail = f"the final answer '{_clip(final)}' only repeats words of the task; solve it instead"
         return Check(name=name, ok=False, detail=detail)
     notes = []
+    options = options_in(candidate.instruction)
+    choice = options if key and key_letters(key, options) is not None else {}
     if key:
-        agreed, how = same_answer(final, final_answer(key))
+        agreed, how = _agree(candidate.answer, key, choice)
         if not agreed:
             detail = f"the final answer '{_clip(final)}' does not agree with the key '{_clip(key)}' ({how})"
             return Check(name=name, ok=False, detail=detail)
         notes.append(f"the key ({how})")
     if candidate.resample is not None:
         try:
-            second = final_answer(await candidate.resample())
+            resampled = await candidate.resample()
         except RuntimeError as exc:  # the second teacher answer failed
             return Check(name=name, ok=False, detail=f"no second independent answer to compare: {exc}")
-        agreed, how = same_answer(final, second)
+        second = final_answer(resampled)
+        agreed, how = _agree(candidate.answer, resampled, choice)
         if not agreed:
             detail = f"a second independent answer ends '{_clip(second)}', this one '{_clip(final)}' ({how})"
             return Check(name=name, ok=False, detail=detail)
         notes.append(f"a second independent answer ({how})")
     return Check(name=name, ok=True, detail=f"'{_clip(final)}' agrees with " + " and ".join(notes))
+
+
+def _agree(answer: str, other: str, options: dict[str, str]) -> tuple[bool, str]:
+    """Whether two answers (whole texts, or a key) agree: on the option letters they commit to when
+    `options` are given and both commit to some, else on their final answers (`same_answer`)."""
+    if options:
+        chosen, others = chosen_letters(answer, options), chosen_letters(other, options)
+        if chosen and others:
+            return chosen == others, "same option" if chosen == others else "different options"
+    return same_answer(final_answer(answer), final_answer(other))
 
 
 def _repeats_task(final: str, task: str) -> bool:

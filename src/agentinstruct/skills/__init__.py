@@ -41,14 +41,16 @@ ContentShape = Literal[
 
 #: how an instruction agent writes its task: free text, or data code turns into the task and its keys
 #: (`agentinstruct.flows.task_shapes`)
-TaskShape = Literal["text", "arrangement", "held_out"]
+TaskShape = Literal["text", "arrangement", "held_out", "sequence"]
 #: the instruction_fields each task shape writes, which a skill using it must declare
 SHAPE_FIELDS: dict[str, tuple[str, ...]] = {
     "arrangement": ("answer_key", "solver_program"),
     "held_out": ("answer_key", "second_query", "second_answer"),
+    "sequence": ("answer_key",),
 }
 #: per task shape, the templates (under prompts.extra) of a program-aided answer: the teacher's program,
-#: and the answer code writes from its results (`agentinstruct.flows.program_aided`)
+#: and the answer code writes from its results (`agentinstruct.flows.program_aided`); a shape not named
+#: here (text, sequence) is answered, when its key is a number, by two programs from one shared prompt
 PROGRAM_AIDED_PROMPTS: dict[str, tuple[str, str]] = {
     "arrangement": ("rule_checks", "rule_checks_answer"),
     "held_out": ("rule_function", "rule_function_answer"),
@@ -164,7 +166,9 @@ class InstructionType(Named):
         "must declare them): 'arrangement' asks for entities, slots and rules with Python checks, and "
         "writes a which-arrangement-obeys-every-rule puzzle, its answer_key and solver_program; "
         "'held_out' asks for [input, output] examples and two held-out pairs, and writes the few-shot "
-        "task, its answer_key, second_query and second_answer",
+        "task, its answer_key, second_query and second_answer; 'sequence' asks for a theme, a rule from a "
+        "closed list and its numbers, and writes a number sequence with its next or a missing term asked "
+        "for, and that term as answer_key",
     )
     task_must_contain_any: list[str] = Field(
         default_factory=list,
@@ -275,9 +279,9 @@ class Skill(BaseModel):
         description="a task code wrote whose teacher answer fails the checks is answered again through a "
         "program the teacher writes, and code writes the working from its results: an arrangement puzzle's "
         "rules as checks (prompts.extra rule_checks, rule_checks_answer), a held_out task's rule as a "
-        "function (rule_function, rule_function_answer); a text task whose key is a number, by two programs "
-        "printing it (shared prompts computed_answer, computed_answer_answer; needs teacher_tools [python]); "
-        "the pair records it as its program_aided check",
+        "function (rule_function, rule_function_answer); a text or sequence task whose key is a number, by "
+        "two programs printing it (shared prompts computed_answer, computed_answer_answer; needs "
+        "teacher_tools [python]); the pair records it as its program_aided check",
     )
     teacher_tools: list[Literal["python", "calculator", "search"]] = Field(
         default_factory=list, description="real tools the teacher may call while answering"
@@ -332,6 +336,13 @@ class Skill(BaseModel):
         description="instruction_fields the task must not give away (an answer key): a task that states one "
         "as its answer ('The answer is 0', 'Answer: B') is sent back",
     )
+    shape_only_fields: list[str] = Field(
+        default_factory=list,
+        description="instruction_fields that only a task shape's code writes (brain_teaser's solver_program, "
+        "for its one arrangement type): a type whose shape does not write them has none, and neither its "
+        "instruction agent nor the editor is asked for them (a small model asked for a riddle's solver "
+        "program writes one), so a refined task has none either",
+    )
     new_queries: list[str] = Field(
         default_factory=list,
         description="instruction_fields that hold a further query (few_shot's second_query); with any, the "
@@ -364,6 +375,8 @@ class Skill(BaseModel):
             for t in self.instruction_types
             if t.task_shape != "text"
         ]
+        field_names.append(("shape_only_fields", self.shape_only_fields))
+        self._shape_only_fields_are_written()
         shapes = {t.task_shape for t in self.instruction_types} if self.program_aided else set()
         wanted = {name for shape in shapes for name in PROGRAM_AIDED_PROMPTS.get(shape, ())}
         missing = sorted(wanted - set(self.prompts.extra))
@@ -395,6 +408,16 @@ class Skill(BaseModel):
                     "declare them under instruction_types"
                 )
         return self
+
+    def _shape_only_fields_are_written(self) -> None:
+        """A shape-only field is asked of no agent, so a task shape of this skill must write it."""
+        written = {name for t in self.instruction_types for name in SHAPE_FIELDS.get(t.task_shape, ())}
+        unwritten = sorted(set(self.shape_only_fields) - written)
+        if unwritten:
+            raise ValueError(
+                f"shape_only_fields: no task_shape of this skill's instruction types writes {unwritten}; "
+                "remove them there, or give a type the task_shape that writes them"
+            )
 
     def types_for(self, transformation: Transformation) -> list[InstructionType]:
         """Instruction types that suit a transformation (all of them when it names none)."""
