@@ -189,6 +189,14 @@ def test_answer_schema_field_needs_a_json_schema_field() -> None:
         Skill.model_validate(data)
 
 
+def test_a_label_key_holds_a_label_not_a_span() -> None:
+    schema = {"type": "object", "properties": {"entities": {"type": "array", "items": {"type": "object"}}}}
+    labelled = {"entities": [{"text": "Hannah Reed", "type": "person", "category": "keeper staff"}]}
+    assert spans_in_source(candidate(json.dumps(labelled), schema)).ok  # no enum given, still a label
+    misspelt = {"entities": [{"text": "Hannah Reid", "type": "person"}]}
+    assert not spans_in_source(candidate(json.dumps(misspelt), schema)).ok
+
+
 def test_a_values_closing_punctuation_is_not_part_of_it() -> None:
     clause = {"entities": [{"text": "the Harbour Trust hired Hannah Reed.", "type": "person"}]}
     assert spans_in_source(candidate(json.dumps(clause))).ok  # the text goes on "... Reed as keeper"
