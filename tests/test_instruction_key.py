@@ -211,3 +211,26 @@ def test_appended_fields_must_be_instruction_fields(tmp_path):
     bad.write_text(source.read_text().replace("appended_fields: [options]", "appended_fields: [choices]"))
     with pytest.raises(SkillError, match=r"appended_fields: \['choices'\] are not instruction_fields"):
         load_skill_file(bad)
+
+
+def test_a_prompt_line_an_earlier_reply_copied_is_still_not_the_agents_own_words():
+    """Run s11b: the local instruction agent copied its prompt's first line into two replies, and a third
+    copy was taken because the earlier replies counted as material on the reconsidering turn."""
+
+    def reply(request: ModelRequest):
+        if "/instruct/" not in request.tag:
+            return rc_reply(request)
+        first_line = request.messages[1]["content"].splitlines()[0]
+        copied = f"{first_line} Who lit the lamp?"
+        if len(request.messages) == 2 and "could not be used" not in request.messages[1]["content"]:
+            return {"question": copied, "suitable": False, "reason": "no story in it"}
+        return {"question": copied, "suitable": True, "reason": ""}
+
+    skill = load_skills()["reading_comprehension"]
+    sink, model = ListSink(), ScriptedModel(reply)
+    settings = FlowSettings(refinement_rounds=0, instructions_per_seed=1)
+    asyncio.run(SkillFlow(skill, model, sink, settings).run_seed(make_seed()))
+    assert not sink.pairs  # every copy was sent back, so the first decline stands
+    [rejection] = sink.rejections
+    assert rejection.reason == "not_suitable:seed_instruction"
+    assert len([r for r in model.requests if "/instruct/" in r.tag]) == 4

@@ -181,12 +181,19 @@ class Agent:
         # the feedback is scaffold too: the local teacher began a repaired answer with "Your answer does
         # not meet every requirement of the task:" and the check details; what the feedback quotes from
         # the earlier replies is theirs, so those count as material
-        earlier = [m["content"] for m in previous.messages if m["role"] == "assistant"]
+        # ...but not the prompt's own lines an earlier reply copied: counted as material, they let the local
+        # instruction agent's third copy of "Write a creative-writing request that..." through (run s11b)
+        lines = {line.strip(" -") for line in previous.prompt.splitlines() if len(line.strip(" -")) >= 30}
+        earlier = [
+            _without(m["content"], lines)
+            for m in previous.messages
+            if m["role"] == "assistant" and isinstance(m["content"], str)
+        ]
         result = await self._converse(
             model,
             messages,
             previous.prompt,
-            {**variables, "earlier_replies": [t for t in earlier if isinstance(t, str)]},
+            {**variables, "earlier_replies": earlier},
             tag=tag,
             seed=seed,
             tools=tools,
@@ -350,3 +357,10 @@ class Agent:
             return None, f"invalid fields ({detail})"
         except ValueError as exc:
             return None, str(exc)
+
+
+def _without(text: str, lines: set[str]) -> str:
+    """The text with every occurrence of these lines taken out."""
+    for line in lines:
+        text = text.replace(line, "")
+    return text
