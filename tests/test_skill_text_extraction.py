@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from agentinstruct.field_formats import normalised
 from agentinstruct.models import ModelRequest
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.checks import Candidate, resolve_checks
@@ -52,6 +53,9 @@ SCHEMA = {
     "required": ["entities"],
 }
 STRICT = json.loads(json.dumps(SCHEMA)) | {"additionalProperties": False}
+#: SCHEMA as the flow stores and shows it: a free scalar property may be null (the text may not give it)
+STORED = json.loads(json.dumps(SCHEMA))
+STORED["properties"]["entities"]["items"]["properties"]["text"]["type"] = ["string", "null"]
 ENTITIES = [
     {"text": "Hannah Reed", "type": "person"},
     {"text": "Harbour Trust", "type": "organisation"},
@@ -162,7 +166,7 @@ def test_the_teacher_is_held_to_the_tasks_schema_by_the_grammar() -> None:
     _, model = run_flow(skill, reply_with([MISSPELT, GOOD]), 1, seed_text=TEXT, **settings)
     teacher = [r for r in model.requests if stage(r)[0] == "teacher"]
     assert [r.tag.endswith("/repair") for r in teacher] == [False, True]  # the repair is held to it too
-    assert all(r.json_schema == {"name": "answer", "schema": SCHEMA} for r in teacher)
+    assert all(r.json_schema == {"name": "answer", "schema": STORED} for r in teacher)
     instruct = next(r for r in model.requests if stage(r)[0] == "instruct")
     assert instruct.json_schema["schema"] != SCHEMA  # the other agents still ask for their own outputs
 
@@ -187,6 +191,29 @@ def test_answer_schema_field_needs_a_json_schema_field() -> None:
     data = load("text_extraction").model_dump(mode="json") | {"field_formats": {}}
     with pytest.raises(ValueError, match="answer_schema_field: 'output_schema' needs field_formats"):
         Skill.model_validate(data)
+
+
+def test_a_value_the_text_does_not_give_may_be_null_but_something_must_be_extracted() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "keeper": {"type": "string"},
+            "salary": {"type": "number"},
+            "role": {"type": "string", "enum": ["keeper", "clerk"]},
+            "logbooks": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["keeper", "salary", "role"],
+    }
+    stored, problem = normalised("json_schema", schema)
+    fields = json.loads(stored)["properties"]
+    assert not problem and fields["keeper"]["type"] == ["string", "null"]
+    assert fields["salary"]["type"] == ["number", "null"] and fields["role"]["type"] == "string"
+    assert fields["logbooks"] == {"type": "array", "items": {"type": "string"}}  # list items stay values
+    given = {"keeper": "Hannah Reed", "salary": None, "role": "keeper"}
+    assert spans_in_source(candidate(json.dumps(given), json.loads(stored))).ok
+    nothing = {"keeper": None, "salary": None, "role": None, "logbooks": [""]}
+    result = spans_in_source(candidate(json.dumps(nothing), json.loads(stored)))
+    assert not result.ok and "extracts nothing" in result.detail
 
 
 def test_a_label_key_holds_a_label_not_a_span() -> None:
@@ -329,7 +356,7 @@ def test_a_schema_written_as_yaml_is_stored_as_json_and_shown_in_the_request() -
     [pair] = sink.pairs
     user = pair.messages[1]["content"]
     shown = user.split("```json\n", 1)[1].split("\n```", 1)[0]
-    assert user.count("```json") == 1 and json.loads(shown) == SCHEMA
+    assert user.count("```json") == 1 and json.loads(shown) == STORED
     assert pair.verification.status == "passed"
 
 
@@ -399,7 +426,7 @@ def test_the_schema_is_asked_for_as_structure_a_grammar_can_enforce() -> None:
     # a reply holding the schema as structure is stored as JSON text; as text (an API model) it still is
     for given in (SCHEMA, json.dumps(SCHEMA), YAML_SCHEMA):
         reply = output.model_validate({"user_request": "List the entities.", "output_schema": given})
-        assert json.loads(reply.output_schema) == SCHEMA
+        assert json.loads(reply.output_schema) == STORED
 
 
 def test_a_schema_given_as_structure_is_shown_in_the_request() -> None:
@@ -409,7 +436,7 @@ def test_a_schema_given_as_structure_is_shown_in_the_request() -> None:
     sink, _ = run_flow(skill, schema_replies([SCHEMA], request), 1, seed_text=TEXT, **settings)
     [pair] = sink.pairs
     shown = pair.messages[1]["content"].split("```json\n", 1)[1].split("\n```", 1)[0]
-    assert json.loads(shown) == SCHEMA and pair.verification.status == "passed"
+    assert json.loads(shown) == STORED and pair.verification.status == "passed"
 
 
 def test_enums_of_values_are_dropped_and_enums_of_labels_kept() -> None:
@@ -439,5 +466,5 @@ def test_enums_of_values_are_dropped_and_enums_of_labels_kept() -> None:
     fields = json.loads(written)["properties"]["events"]["items"]["properties"]
     assert not problem and "enum" not in fields["date"] and "enum" not in fields["event"]
     assert fields["kind"]["enum"] == ["wreck", "building", "works for"]
-    assert fields["enum"] == {"type": "string"}
-    assert json.loads(normalised("json_schema", SCHEMA)[0]) == SCHEMA  # entity types are labels
+    assert fields["enum"] == {"type": ["string", "null"]}
+    assert json.loads(normalised("json_schema", SCHEMA)[0]) == STORED  # entity types are labels

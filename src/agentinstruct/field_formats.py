@@ -101,7 +101,7 @@ def _json_schema(value: str | dict) -> tuple[str, str]:
     schema, problem = parse_schema(value)
     if schema is None:
         return "", f"the schema {problem}"
-    return json.dumps(_without_value_enums(schema), indent=2, ensure_ascii=False), ""
+    return json.dumps(_nullable(_without_value_enums(schema)), indent=2, ensure_ascii=False), ""
 
 
 #: the longest label an enum may hold: labels are categories ("person", "works for"), not text values
@@ -135,6 +135,39 @@ def _without_value_enums(schema: Any) -> Any:
     if "enum" in schema and labels:
         kept["enum"] = enum
     return kept
+
+
+#: the scalar types a property the text may not give is allowed to leave null
+NULLABLE_TYPES = ("string", "number", "integer")
+
+
+def _nullable(schema: Any) -> Any:
+    """The schema with every free scalar property (no enum, no const) allowing null as well.
+
+    An answer is held to the schema by the grammar, so a required string the text does not give had to be
+    filled: the local teacher wrote "unknown" or the string "null" (run s11a, s11b), which no text holds.
+    With null allowed it can say the value is missing; `spans_in_source` still rejects an answer with no
+    value at all.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    kept = dict(schema)
+    for key in ("properties", "$defs", "definitions"):
+        if isinstance(schema.get(key), dict):
+            kept[key] = {name: _nullable_property(sub) for name, sub in schema[key].items()}
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            kept[key] = _nullable(schema[key])
+    return kept
+
+
+def _nullable_property(schema: Any) -> Any:
+    if not isinstance(schema, dict) or "enum" in schema or "const" in schema:
+        return _nullable(schema)
+    kind = schema.get("type")
+    if kind in NULLABLE_TYPES:
+        return {**schema, "type": [kind, "null"]}
+    return _nullable(schema)
 
 
 def _schema_block(task: str, schema_json: str) -> str:

@@ -188,6 +188,15 @@ def _spans(value: Any, schemas: list[dict], root: dict, path: tuple = ()) -> Ite
         yield path, value
 
 
+def _has_value(value: Any) -> bool:
+    """Whether a JSON value holds at least one scalar that is not null or an empty string."""
+    if isinstance(value, dict):
+        return any(_has_value(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_value(v) for v in value)
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
 def _loose(text: str) -> str:
     return " ".join(text.translate(TYPOGRAPHIC).lower().split())
 
@@ -217,6 +226,9 @@ def spans_in_source(candidate: Candidate) -> Check | None:
         ok = _exact(span) in exact_source if "quot" in key.lower() else _loose(span) in loose_source
         if not ok:
             missing.append(f"{'/'.join(map(str, path))}: {span}" if path else span)
+    if not _has_value(value):
+        detail = "the answer extracts nothing (every value is null or empty); copy the values the text gives"
+        return Check(name="spans_in_source", ok=False, detail=detail)
     if missing:
         detail = (
             f"{len(missing)} extracted values do not occur in the text: {listed(missing)}; copy spans "
