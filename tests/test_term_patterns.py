@@ -7,11 +7,14 @@ mapping shape's, so the held-out task shape takes the mapping as its material.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agentinstruct.flows.held_out import held_out_fields, mapping_pairs
 from agentinstruct.flows.shaped_content import shaped_output
-from agentinstruct.flows.term_patterns import PATTERNS, term_mapping
+from agentinstruct.flows.term_patterns import ASKED_TERMS, MIN_TERMS, PATTERNS, TERMS_SCHEMA, term_mapping
+from agentinstruct.skills import load_skills
 
 GARDEN = [
     "Mill Lane Growers Association", "Fenwick Town Council", "Station Road", "Harlow Printing Works",
@@ -83,7 +86,17 @@ def test_a_category_rule_shows_each_class_at_least_twice() -> None:
 
 
 def test_terms_that_fit_no_rule_are_sent_back_with_what_to_give() -> None:
-    with pytest.raises(ValueError, match="the 2 distinct terms fit no pattern: give 6-10 terms copied"):
+    with pytest.raises(ValueError, match="the 2 distinct terms fit no pattern: give 8-12 terms copied"):
         written(["Mill Lane", "mill lane", "Old Quay", "Mill  Lane", "Old Quay.", "old quay"])
     with pytest.raises(ValueError, match="it is not terms taken word for word from the text"):
         written("Mill Lane")  # type: ignore[arg-type]
+
+
+def test_more_terms_are_asked_for_than_a_pattern_needs_and_no_example_terms_are_given() -> None:
+    """Asked for 6, the local model gave 4 names and 2 numbers, which fit no pattern; and it copied the
+    prompt's example terms ("Mill Lane", "Harbour Board", "2,100") into seeds that hold none of them."""
+    terms = TERMS_SCHEMA["properties"]["terms"]
+    assert (terms["minItems"], terms["maxItems"]) == ASKED_TERMS and ASKED_TERMS[0] > MIN_TERMS
+    skill = load_skills()["few_shot_reasoning"]
+    template = (skill.directory / "few_shot_reasoning/transformations/term_pattern.j2").read_text()
+    assert "8 to 12" in template and not re.search(r'"(?:Mill Lane|Harbour Board|2,100|1852)"', template)

@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MIN_TERMS, MAX_TERMS = 6, 10
+#: how many terms the agent is asked for: more than a pattern needs, since a pattern applies to names or to
+#: numbers, not to both (6 terms asked, the local model gave 4 names and 2 numbers, which fit no pattern)
+ASKED_TERMS = (8, 12)
 MAX_TERM_WORDS = 6
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 INTEGER = re.compile(r"^\d{1,3}(?:,\d{3})+$|^\d{1,7}$")
@@ -35,8 +38,8 @@ TERMS_SCHEMA: dict[str, Any] = {
     "properties": {
         "terms": {
             "type": "array",
-            "minItems": MIN_TERMS,
-            "maxItems": MAX_TERMS,
+            "minItems": ASKED_TERMS[0],
+            "maxItems": ASKED_TERMS[1],
             "items": {"type": "string", "minLength": 1, "maxLength": 48},
         }
     },
@@ -44,8 +47,8 @@ TERMS_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 TERMS_DESCRIPTION = (
-    "terms taken word for word from the text: 6 to 10 distinct names of people, places, groups or things "
-    "(one to four words each) and numbers written on their own (36, 2,100, 1852)"
+    "terms taken word for word from the text: 8 to 12 distinct names of people, places, groups or things "
+    "(one to four words each) and numbers written on their own"
 )
 
 
@@ -153,8 +156,8 @@ def term_mapping(data: Any) -> dict[str, Any]:
     choices = {name: ex for name, p in PATTERNS.items() if (ex := _usable(p, terms))}
     if not choices:
         raise ValueError(
-            f"the {len(terms)} distinct terms fit no pattern: give {MIN_TERMS}-{MAX_TERMS} terms copied from "
-            "the text, mostly names of two to four words (Mill Lane, Old Quay District) or numbers (36, 1852)"
+            f"the {len(terms)} distinct terms fit no pattern: give {ASKED_TERMS[0]}-{ASKED_TERMS[1]} terms "
+            "copied from the text, mostly names of two to four words or numbers written on their own"
         )
     rng = random.Random(hashlib.sha256("\n".join(terms).encode()).digest())
     name = rng.choice(sorted(choices))
