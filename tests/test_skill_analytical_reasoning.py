@@ -119,11 +119,13 @@ def test_taxonomy_matches_the_spec_row(skill: Skill) -> None:
     assert '{"solutions": N, "answer": "..."}' in skill.instruction_fields["solver_program"]
     for t in skill.instruction_types:
         assert t.intent.strip() and "\n" not in t.intent.strip(), t.name
-        if t.task_shape == "arrangement":  # code writes the program: the guidance is about the rules
+        # code writes every type's program: the guidance is about the puzzle's data
+        assert "itertools" not in t.guidance and len(t.guidance.split()) >= 20, t.name
+        if t.task_shape == "arrangement":
             assert t.prompt == "analytical_reasoning/arrangement.j2", t.name
-            assert "one_each" in t.guidance and len(t.guidance.split()) >= 20, t.name
-        else:
-            assert "itertools" in t.guidance and len(t.guidance.split()) >= 30, t.name
+            assert "one_each" in t.guidance, t.name
+        else:  # truth_tellers and syllogism: a shape and a prompt of their own
+            assert t.task_shape == t.name and t.prompt == f"analytical_reasoning/{t.name}.j2", t.name
     arranged = [t.name for t in skill.instruction_types if t.task_shape == "arrangement"]
     assert arranged == ["ordering", "grouping", "assignment", "conditional_logic", "scheduling"]
     goals = {g.name: g for g in skill.refinement.goals}
@@ -136,7 +138,7 @@ def env(skill: Skill) -> jinja2.Environment:
 
 
 def test_every_template_renders(skill: Skill, env: jinja2.Environment) -> None:
-    assert len(skill.template_files()) == 9  # with the program-aided answer's two
+    assert len(skill.template_files()) == 11  # with the program-aided answer's two and three shapes' own
     [scenario_builder] = skill.transformations
     text = render(
         env,
@@ -156,12 +158,13 @@ def test_every_template_renders(skill: Skill, env: jinja2.Environment) -> None:
             skill=skill,
         )
         assert it.guidance in text
-        if it.task_shape == "arrangement":  # the scenario's rules are facts the local model copied
-            assert SCENARIO.split("\nRules:")[0] in text and "Ada watches before Bo" not in text
-            assert '"Ann < Ben"' in text and "solver_program" not in text
+        # the scenario's rules are facts the local model copied; code writes the key and program
+        assert SCENARIO.split("\nRules:")[0] in text and "Ada watches before Bo" not in text
+        assert "solver_program" not in text and "Example of a whole reply's puzzle field:" in text
+        if it.task_shape == "arrangement":
+            assert '"Ann < Ben"' in text
         else:
-            assert SCENARIO in text and "not suitable" in text
-            assert '"solutions": 1' in text and "import itertools" in text
+            assert "not suitable only if the scenario names no setting" in text
         teacher = render(env, skill.prompts.teacher, skill=skill, instruction_type=it)
         assert it.intent in teacher and 'last line "Answer: X"' in teacher
         assert render(
@@ -369,3 +372,12 @@ def test_refinement_replaces_the_key_and_program_that_are_verified(tools) -> Non
             "Answer: D"
         )
         assert "exactly 1 solution (D)" in pair.verification.checks[0].detail
+
+
+def test_only_arrangement_puzzles_get_a_program_aided_answer(tools) -> None:
+    """Truth-tellers and syllogisms are keyed by a letter: the numeric programs could not answer them."""
+    skill = load_skills()["analytical_reasoning"]
+    flow = SkillFlow(
+        skill, ScriptedModel(lambda r: {}), ListSink(), FlowSettings(), resources=FlowResources(tools=tools)
+    )
+    assert set(flow.aiders) == {"arrangement"}

@@ -10,7 +10,8 @@ teacher for these checks. Code reads the entities, slots and options back from t
 (the same verdict on every arrangement), tests every option against them and writes the worked answer
 from the results, naming for each wrong option the rule it breaks and the places that break it. The
 teacher never sees the key or the author's checks; a misread rule makes the answer unusable, never right.
-Puzzles written as text (syllogisms, truth-tellers) have no checks to compare and are not answered here.
+Truth-teller and syllogism puzzles (`flows.truth_tellers`, `flows.syllogisms`: no places to check) and
+puzzles written as text have no checks to compare and are not answered here.
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ from agentinstruct.quality.constraints import describe
 from agentinstruct.skills import (
     PROGRAM_AIDED_PROMPTS,
     SHAPE_FIELDS,
+    UNAIDED_SHAPES,
     InstructionType,
     RefinementGoal,
     Skill,
@@ -182,16 +183,16 @@ class SkillFlow(TeachingStage):
 
     def _aiders(self, skill: Skill, settings: FlowSettings) -> dict[str, Agent]:
         """Per task shape, the teacher writing a program for a program-aided answer (none without
-        program_aided): a shape's own prompt (PROGRAM_AIDED_PROMPTS), else two programs printing a numeric
-        key from one shared prompt (text and sequence tasks; `flows.program_aided` asks nothing of it when
-        the key is not a number)."""
+        program_aided or for UNAIDED_SHAPES): a shape's own prompt (PROGRAM_AIDED_PROMPTS), else two programs
+        printing a numeric key from one shared prompt (text and sequence tasks; `flows.program_aided` asks
+        nothing of it when the key is not a number)."""
         aiders: dict[str, Agent] = {}
         shapes = {t.task_shape for t in skill.instruction_types} if skill.program_aided else set()
         outputs = {"arrangement": RuleChecksOutput, "held_out": RuleFunctionOutput}
         for shape in sorted(shapes & set(PROGRAM_AIDED_PROMPTS)):
             asked = PROGRAM_AIDED_PROMPTS[shape][0]
             aiders[shape] = self.agent(asked, skill.prompts.extra[asked], outputs[shape], teacher=True)
-        numeric = sorted(shapes - set(PROGRAM_AIDED_PROMPTS))
+        numeric = sorted(shapes - set(PROGRAM_AIDED_PROMPTS) - UNAIDED_SHAPES)
         if numeric:
             computed = Agent(
                 "computed_answer",

@@ -3,8 +3,11 @@
 An instruction type's `task_shape` names the structure: `arrangement` (`flows.arrangements`: a logic
 puzzle's entities, slots and rules, from which code writes the question, options, key and solver program),
 `held_out` (`flows.held_out`: examples of a mapping and the queries held out of them, from which code
-writes the few-shot task, its key and its second query) or `sequence` (`flows.sequences`: a number
-sequence's theme, rule and numbers, from which code writes the terms, the question and its key). The
+writes the few-shot task, its key and its second query), `sequence` (`flows.sequences`: a number
+sequence's theme, rule and numbers, from which code writes the terms, the question and its key),
+`truth_tellers` (`flows.truth_tellers`: people and what each says, in claim forms from a closed list) or
+`syllogism` (`flows.syllogisms`: categories, premises and candidate conclusions in quantifier forms from a
+closed list), from each of which code writes a puzzle with one right option, its key and solver program. The
 request schema asks for the structure alone, under the task's JSON key, and leaves out the fields code
 writes; the reply is turned into the flat fields (task text plus those fields) before they are validated,
 so every other rule applies as usual.
@@ -28,6 +31,12 @@ from agentinstruct.flows.arrangements import (
 from agentinstruct.flows.held_out import HELD_OUT_DESCRIPTION, HELD_OUT_SCHEMA, held_out_fields
 from agentinstruct.flows.outputs import material_of
 from agentinstruct.flows.sequences import SEQUENCE_DESCRIPTION, SEQUENCE_SCHEMA, sequence_fields
+from agentinstruct.flows.syllogisms import SYLLOGISM_DESCRIPTION, SYLLOGISM_SCHEMA, syllogism_fields
+from agentinstruct.flows.truth_tellers import (
+    TRUTH_TELLERS_DESCRIPTION,
+    TRUTH_TELLERS_SCHEMA,
+    truth_tellers_fields,
+)
 from agentinstruct.skills import SHAPE_FIELDS, TaskShape
 
 #: shape -> (JSON schema of the structure, its description, (structure, the material the agent worked
@@ -36,6 +45,8 @@ TASK_SHAPES: dict[str, tuple[dict[str, Any], str, Callable[[Any, str], dict[str,
     "arrangement": (ARRANGEMENT_SCHEMA, ARRANGEMENT_DESCRIPTION, arrangement_fields),
     "held_out": (HELD_OUT_SCHEMA, HELD_OUT_DESCRIPTION, held_out_fields),
     "sequence": (SEQUENCE_SCHEMA, SEQUENCE_DESCRIPTION, sequence_fields),
+    "truth_tellers": (TRUTH_TELLERS_SCHEMA, TRUTH_TELLERS_DESCRIPTION, truth_tellers_fields),
+    "syllogism": (SYLLOGISM_SCHEMA, SYLLOGISM_DESCRIPTION, syllogism_fields),
 }
 
 

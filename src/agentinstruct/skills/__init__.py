@@ -41,12 +41,14 @@ ContentShape = Literal[
 
 #: how an instruction agent writes its task: free text, or data code turns into the task and its keys
 #: (`agentinstruct.flows.task_shapes`)
-TaskShape = Literal["text", "arrangement", "held_out", "sequence"]
+TaskShape = Literal["text", "arrangement", "held_out", "sequence", "truth_tellers", "syllogism"]
 #: the instruction_fields each task shape writes, which a skill using it must declare
 SHAPE_FIELDS: dict[str, tuple[str, ...]] = {
     "arrangement": ("answer_key", "solver_program"),
     "held_out": ("answer_key", "second_query", "second_answer"),
     "sequence": ("answer_key",),
+    "truth_tellers": ("answer_key", "solver_program"),
+    "syllogism": ("answer_key", "solver_program"),
 }
 #: per task shape, the templates (under prompts.extra) of a program-aided answer: the teacher's program,
 #: and the answer code writes from its results (`agentinstruct.flows.program_aided`); a shape not named
@@ -55,6 +57,9 @@ PROGRAM_AIDED_PROMPTS: dict[str, tuple[str, str]] = {
     "arrangement": ("rule_checks", "rule_checks_answer"),
     "held_out": ("rule_function", "rule_function_answer"),
 }
+#: task shapes that get no program-aided answer: their key is an option letter, which the numeric programs
+#: cannot give, and their statements are no places and rules that the teacher's rule checks could read
+UNAIDED_SHAPES = frozenset({"truth_tellers", "syllogism"})
 
 
 class SkillError(ValueError):
@@ -168,7 +173,9 @@ class InstructionType(Named):
         "'held_out' asks for [input, output] examples and two held-out pairs, and writes the few-shot "
         "task, its answer_key, second_query and second_answer; 'sequence' asks for a theme, a rule from a "
         "closed list and its numbers, and writes a number sequence with its next or a missing term asked "
-        "for, and that term as answer_key",
+        "for, and that term as answer_key; 'truth_tellers' asks for people and their statements in closed "
+        "claim forms, and 'syllogism' for categories, premises and conclusions in closed quantifier forms, "
+        "and each writes a puzzle with exactly one right option, its answer_key and solver_program",
     )
     task_must_contain_any: list[str] = Field(
         default_factory=list,
