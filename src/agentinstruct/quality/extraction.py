@@ -11,9 +11,11 @@
   source text, ignoring case, runs of whitespace and typographic quote and dash variants; values under a
   key containing "quot" (quote, quotation, quoted_text) must match exactly apart from whitespace and those
   typographic variants. Values whose schema gives an enum, a const or a format (labels, normalised dates,
-  e-mails) are not spans and are skipped, as are object keys, numbers and booleans. Knowingly missed:
-  spans that occur in the source but not in the place the answer claims, and values whose schema sits
-  behind a non-local `$ref`.
+  e-mails) are not spans and are skipped, as are values under a label key (type, kind, category, label,
+  class, entity_type), object keys, numbers and booleans; a value's closing full stop, comma, colon or
+  semicolon is not part of it. An answer with no value at all (every one null or empty) fails. Knowingly
+  missed: spans that occur in the source but not in the place the answer claims, and values whose schema
+  sits behind a non-local `$ref`.
 """
 
 from __future__ import annotations
