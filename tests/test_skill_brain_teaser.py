@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -496,3 +497,11 @@ def test_only_the_arrangement_type_is_asked_for_or_carries_a_solver_program(writ
         assert "solver_program" not in str(request.json_schema), request.tag
         assert "solver_program" not in request.messages[-1]["content"], request.tag
     assert all(pair.lineage.seed_instruction.fields == {"answer_key": KEY} for pair in sink.pairs)
+
+
+def test_no_guidance_quotes_a_whole_puzzle_the_author_could_copy() -> None:
+    """The local author wrote the guidance's Moses question back as its trick question (run s11c)."""
+    skill = load("brain_teaser")
+    for itype in skill.instruction_types:
+        quoted = re.findall(r'"([^"]+)"', itype.guidance)
+        assert not [q for q in quoted if len(q.split()) > 4], itype.name  # "How is this possible?" is a form
