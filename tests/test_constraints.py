@@ -351,6 +351,14 @@ def test_constraints_check_is_registered_and_summarises() -> None:
     assert [x.name for x in checks] == ["constraints"]
 
 
+def test_an_opening_counts_as_markdown_shows_it() -> None:
+    opening = c("starts_with", text="The Tower of Dunmere")
+    assert ok("# The Tower of Dunmere\n\nIt stands.", opening)
+    assert ok("**The Tower** of Dunmere stands.", opening)
+    assert not ok("# A Tower of Dunmere", opening)
+    assert not ok("Title: The Tower of Dunmere", opening)  # a label is words, not markup
+
+
 def test_an_opening_or_closing_needs_words() -> None:
     for kind in ("starts_with", "ends_with"):
         with pytest.raises(ValueError, match=f"{kind} needs text: the exact words"):
