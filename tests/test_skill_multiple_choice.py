@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from agentinstruct.field_formats import normalised
 from agentinstruct.flows.outputs import contains_phrase
 from agentinstruct.models import ModelRequest
 from agentinstruct.quality.agreement import answer_matches_key, chosen_letters, key_letters, options_in
@@ -81,7 +82,7 @@ def test_every_template_renders_strictly(skill) -> None:
     template = environment(skill).get_template(skill.prompts.instruction)
     for itype in skill.instruction_types:
         shown = template.render(**{**values, "instruction_type": itype})
-        assert itype.guidance in shown and '"A) ...", "B) ..."' in shown
+        assert itype.guidance in shown and "the first is option A, the second B" in shown
 
 
 def item(question: str, key: str) -> dict[str, str]:
@@ -307,3 +308,26 @@ def test_key_recheck_needs_an_answer_key(skill) -> None:
     raw = load("text_classification").model_dump() | {"key_recheck": True}
     with pytest.raises(ValueError, match=r"key_recheck: \['answer_key'\] are not instruction_fields"):
         Skill.model_validate(raw)
+
+
+def test_options_are_asked_for_as_a_list_that_code_letters(skill) -> None:
+    """As text, the local model wrote a single option three times in a row (run s11c)."""
+    assert skill.field_formats == {"options": "option_list"}
+    assert normalised("option_list", ["90 years", "B) 120 years", "(c) 60 years", "30 years"]) == (
+        "A) 90 years\nB) 120 years\nC) 60 years\nD) 30 years",
+        "",
+    )
+    assert normalised("option_list", "A) 90 years\nB) 120 years\nC) 60 years")[0].count("\n") == 2
+    value, problem = normalised("option_list", ["90 years", "90 years", "-"])
+    assert not value and "at least 3 different answer options" in problem
+    stem, options = QUESTION.split("\nA)", 1)
+    listed = [line.split(") ", 1)[1] for line in ("A)" + options).splitlines()]
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["factual_recall"]]})
+    reply = {"instruction": stem, "options": listed, "answer_key": "B"}
+    model = scripted(single, lambda type_name: reply, by_type)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    [ask] = asks
+    assert ask.json_schema["schema"]["properties"]["options"]["type"] == "array"
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"] == QUESTION

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from agentinstruct.field_formats import lettered
 from agentinstruct.quality.constraint_wording import with_constraints_stated
 from agentinstruct.quality.constraints import Constraint, conflicts
 from agentinstruct.reply_problems import task_problem
@@ -86,7 +87,12 @@ class InstructionOutput(AgentOutput):
         if self.suitable:
             key = type(self).model_fields["instruction"].serialization_alias or "instruction"
             # options may come in a field of their own (a skill's appended_fields): read the whole reply
-            others = "\n".join(v for k, v in self if k != "instruction" and isinstance(v, str))
+            # (a list there is an option_list field, read as the options code letters from it)
+            others = "\n".join(
+                v if isinstance(v, str) else lettered(v)
+                for k, v in self
+                if k != "instruction" and isinstance(v, str | list)
+            )
             problem = task_problem(self.instruction, str(getattr(self, "answer_key", "")), key, others)
             if problem:
                 raise ValueError(problem)

@@ -8,7 +8,10 @@ back to the agent at once, before any teacher call), and how it is shown in the 
   with two different schemas;
 - `label_list`: the allowed labels of a classification task, which the task must state for the teacher;
 - `code_block`: the code a programming task is about, asked for in a field of its own (a small model
-  wrote "Explain the functions in the given code" and left the code out) and shown in the task.
+  wrote "Explain the functions in the given code" and left the code out) and shown in the task;
+- `option_list`: the answer options of a multiple-choice item, asked for as a list of 4 to 6 texts that
+  code letters "A) ...", "B) ..." (as free text, the local model wrote a single option three times in a
+  row, run s11c).
 
 Which skills use a format is the skill file's business, not this module's.
 """
@@ -21,12 +24,12 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
-from agentinstruct.quality.agreement import label_set
+from agentinstruct.quality.agreement import label_set, options_in
 from agentinstruct.quality.extraction import FENCE, parse_schema
 
 #: a label set with fewer labels than this leaves nothing to choose
 MIN_LABELS = 2
-FieldFormat = Literal["json_schema", "label_list", "code_block"]
+FieldFormat = Literal["json_schema", "label_list", "code_block", "option_list"]
 
 
 def normalised(format_name: FieldFormat, value: str | dict) -> tuple[str, str]:
@@ -92,7 +95,17 @@ _LIST = {
 }
 ANSWER_SCHEMA_SHAPE: dict[str, Any] = _object_of({"anyOf": [_SCALAR, _LIST, _FLAT_OBJECT]})
 #: per format, the JSON schema its field is asked for with in a structured reply (plain text without one)
-FIELD_SCHEMAS: dict[str, dict[str, Any]] = {"json_schema": ANSWER_SCHEMA_SHAPE}
+#: the options of a multiple-choice item: 4 to 6 texts, lettered by code
+OPTION_LIST_SHAPE: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "maxLength": 300},
+    "minItems": 4,
+    "maxItems": 6,
+}
+FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "json_schema": ANSWER_SCHEMA_SHAPE,
+    "option_list": OPTION_LIST_SHAPE,
+}
 
 
 def _json_schema(value: str | dict) -> tuple[str, str]:
@@ -219,6 +232,8 @@ def _comparable(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
+#: the letters options are written with
+OPTION_LETTERS = "ABCDEF"
 #: what a model writes for "nothing" in a field (the prompts' footer asks for "-")
 EMPTY_VALUES = frozenset({"", "-", "none", "n/a", "null"})
 
@@ -244,6 +259,34 @@ def _code_block(task: str, code: str) -> str:
     return f"{task.rstrip()}\n\n```{language}\n{code}\n```"
 
 
+#: fewer options than this leave nothing to choose between (as `reply_problems.MIN_OPTIONS`)
+MIN_OPTIONS = 3
+#: a letter an option text already starts with ("B) Paris", "(c) 90", "D. none"), which code writes anew
+_LETTERED = re.compile(r"^\s*\(?[A-Ha-h][).:]\s+")
+
+
+def _option_list(value: Any) -> tuple[str, str]:
+    """The options as "A) ..." lines: from a list of texts (letters they carry are written anew), or from
+    text that already holds lettered options."""
+    if isinstance(value, str):
+        found = options_in(value)
+        texts = list(found.values()) if found else [line for line in value.splitlines() if line.strip()]
+    else:
+        texts = [str(item) for item in value] if isinstance(value, list) else []
+    texts = list(dict.fromkeys(" ".join(_LETTERED.sub("", t).split()) for t in texts))
+    texts = [t for t in texts if t and t.lower() not in EMPTY_VALUES]
+    if len(texts) < MIN_OPTIONS:
+        return "", f"give at least {MIN_OPTIONS} different answer options, one per entry (4 is usual)"
+    if len(texts) > len(OPTION_LETTERS):
+        return "", f"give at most {len(OPTION_LETTERS)} answer options"
+    return lettered(texts), ""
+
+
+def lettered(texts: list[Any]) -> str:
+    """Option texts as "A) ..." lines, one per text (as many as there are letters)."""
+    return "\n".join(f"{letter}) {text}" for letter, text in zip(OPTION_LETTERS, texts, strict=False))
+
+
 def _squeezed(text: str) -> str:
     return "".join(text.split())
 
@@ -252,6 +295,7 @@ NORMALISERS: dict[str, Callable[[Any], tuple[str, str]]] = {
     "json_schema": _json_schema,
     "label_list": _label_list,
     "code_block": _code,
+    "option_list": _option_list,
 }
 SHOWERS: dict[str, Callable[[str, str], str]] = {
     "json_schema": _schema_block,

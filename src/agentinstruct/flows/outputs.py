@@ -72,7 +72,8 @@ def _format_validator(formats: dict[str, FieldFormat]) -> Any:
         if self.suitable:
             for name, format_name in formats.items():
                 given = getattr(self, name, "")
-                value, problem = normalised(format_name, given if isinstance(given, dict) else str(given))
+                structured = isinstance(given, dict | list)
+                value, problem = normalised(format_name, given if structured else str(given))
                 if problem:
                     raise ValueError(f"'{name}': {problem}")
                 setattr(self, name, value)
