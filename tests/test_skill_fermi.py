@@ -59,6 +59,7 @@ def test_taxonomy_matches_the_spec_row() -> None:
     assert skill.teacher_tools == ["calculator"]
     assert skill.checks == ["arithmetic_verified"] and resolve_checks(skill.checks)
     assert skill.repair_rounds == 1
+    assert skill.program_aided  # an answer still wrong after repair is written from named steps
 
 
 def test_loads_with_the_bundled_skills() -> None:
@@ -84,12 +85,32 @@ def test_every_template_renders() -> None:
     assert "calculator" not in teacher
 
 
-def reply_with(answers: list[str]):
-    """Scripted agents; the teacher first calls the calculator, then gives `answers` in turn."""
+#: the teacher's estimate as named steps (`flows.estimates`), asked once its worded answer fails for good
+ESTIMATE = {
+    "steps": [
+        {"name": "people", "value_or_expression": "2 million", "note": "the question says about 2 million"},
+        {"name": "household_size", "value_or_expression": "2.5", "note": "a typical household"},
+        {"name": "piano_share", "value_or_expression": "5%", "note": "1 household in 20 owns a piano"},
+        {"name": "tunings_per_day", "value_or_expression": 4, "note": "a tuner does about 4 a day"},
+        {"name": "households", "value_or_expression": "people / household_size", "note": ""},
+        {"name": "pianos", "value_or_expression": "households * piano_share", "note": "each tuned yearly"},
+        {"name": "per_tuner", "value_or_expression": "tunings_per_day * 250", "note": "on 250 working days"},
+        {"name": "tuners", "value_or_expression": "pianos / per_tuner", "note": ""},
+    ],
+    "final": "tuners",
+    "unit": "piano tuners",
+}
+
+
+def reply_with(answers: list[str], estimate: object = None):
+    """Scripted agents; the teacher first calls the calculator, then gives `answers` in turn, and when asked
+    for its estimate as named steps gives `estimate` (by default a reply that is no estimate)."""
     queue = list(answers)
 
     def reply(request: ModelRequest) -> object:
         step, rest = stage(request)
+        if step == "teacher" and rest[-1] == "estimate_program":
+            return estimate if estimate is not None else {"answer": "about 40"}
         if step == "transform":
             return {"content": SCENARIO, "suitable": True}
         if step == "instruct":
@@ -156,9 +177,29 @@ def test_wrong_arithmetic_is_repaired_or_rejected() -> None:
     )
     assert not sink.pairs
     [rejection] = sink.rejections
-    assert rejection.reason == "verification_failed:arithmetic_verified"
+    # no estimate came of the named steps either (the reply was none): the original rejection stands
+    assert rejection.reason == "verification_failed:arithmetic_verified,program_aided"
     assert rejection.detail.startswith("2 of 4 arithmetic steps are wrong")
     assert "'4 tunings/day * 250 days = 10,000' (exactly 1,000 by the calculator)" in rejection.detail
+    assert "the teacher's programs could not answer it" in rejection.detail
+
+
+def test_an_answer_still_wrong_after_repair_is_written_from_the_teachers_steps() -> None:
+    skill = emulating()
+    settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
+    sink, model = run_flow(skill, reply_with([BAD], ESTIMATE), 1, resources=resources(), **settings)
+    [pair] = sink.pairs
+    answer = pair.messages[2]["content"]
+    assert "- Piano share: 5% (assumed: 1 household in 20 owns a piano)" in answer  # the teacher's reasons
+    assert "2. Pianos (households × piano share): 800,000 × 5% = 40,000 (each tuned yearly)" in answer
+    assert answer.endswith("Final estimate: about 40 piano tuners, an order of magnitude of 10^1.")
+    checks = {c.name: c for c in pair.verification.checks}
+    assert list(checks) == ["arithmetic_verified", "program_aided", "repaired"]
+    assert all(c.ok for c in checks.values())
+    assert "4 arithmetic steps re-done" in checks["arithmetic_verified"].detail
+    assert "'5% of 800,000 households = 4,000'" in checks["program_aided"].detail  # the failed answer
+    [asked] = [r for r in model.requests if r.tag.endswith("/estimate_program")]
+    assert QUESTION in asked.messages[-1]["content"] and "4,000" not in asked.messages[-1]["content"]
 
 
 def test_without_function_calling_the_teacher_answers_in_free_text() -> None:
@@ -260,3 +301,13 @@ def test_ranges_restatements_and_plain_numbers_are_not_statements() -> None:
         "So 800,000 ≈ 10^6 households."
     )
     assert find_statements(text) == []
+
+
+def test_an_estimate_naming_an_unknown_step_leaves_the_rejection_standing() -> None:
+    steps = [*ESTIMATE["steps"][:4], {"name": "households", "value_or_expression": "people / size"}]
+    estimate = {**ESTIMATE, "steps": steps, "final": "households"}
+    settings = {"refinement_rounds": 0, "instructions_per_seed": 1}
+    sink, _ = run_flow(emulating(), reply_with([BAD], estimate), 1, resources=resources(), **settings)
+    [rejection] = sink.rejections
+    assert not sink.pairs and rejection.reason == "verification_failed:arithmetic_verified,program_aided"
+    assert "'households' refers to 'size', which no earlier step names" in rejection.detail

@@ -12,7 +12,9 @@ reproduces what the task shows: each check means what its author's check means, 
 every example's output (a function that misses examples is shown them and asked for a fix, in turn with
 fresh functions: the examples stand in the task already). The teacher never sees the key, the second
 query's answer or the author's checks, so a wrong program gives a wrong answer, which the checks reject.
-`flows.teaching` decides when to ask and verifies the result like any other answer.
+A Fermi estimate, checked step by step by `arithmetic_verified` rather than against a key, is written as
+named assumptions and expressions whose arithmetic code does (`flows.estimates`). `flows.teaching` decides
+when to ask and verifies the result like any other answer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentinstruct.agents import PROMPTS_DIR, Agent, render
+from agentinstruct.flows.estimates import ESTIMATE_CHECK, by_estimate
 from agentinstruct.flows.held_out import mapping_lines
 from agentinstruct.flows.rule_checks import CheckedAnswer, author_checks, checked_answer, read_puzzle
 from agentinstruct.flows.state import Chain, derive_seed
@@ -86,6 +89,10 @@ class AidedAnswer:
 
 async def aid(request: AidRequest) -> AidedAnswer | list[str] | None:
     """The program-aided answer, the reasons each program failed, or None when the task has no such way."""
+    if ESTIMATE_CHECK in request.skill.checks:
+        # a skill whose answers are checked step by step (fermi) has no key to compute: its estimate is
+        # written as named steps whose arithmetic code does (`flows.estimates`)
+        return await by_estimate(request)
     shape = request.chain.instruction_type.task_shape
     if shape == "arrangement":
         return await _by_rule_checks(request)

@@ -288,7 +288,9 @@ class Skill(BaseModel):
         "rules as checks (prompts.extra rule_checks, rule_checks_answer), a held_out task's rule as a "
         "function (rule_function, rule_function_answer); a text or sequence task whose key is a number, by "
         "two programs printing it (shared prompts computed_answer, computed_answer_answer; needs "
-        "teacher_tools [python]); the pair records it as its program_aided check",
+        "teacher_tools [python]); a skill checked by arithmetic_verified, by its estimate as named steps "
+        "whose arithmetic code does (shared prompt fermi_program); the pair records it as its program_aided "
+        "check",
     )
     teacher_tools: list[Literal["python", "calculator", "search"]] = Field(
         default_factory=list, description="real tools the teacher may call while answering"
