@@ -158,3 +158,29 @@ def test_a_request_that_is_the_piece_itself_is_asked_again(skill) -> None:
     assert len(asks) == 2 and "must contain 'write' or 'compose'" in asks[1].messages[-1]["content"]
     [pair] = sink.pairs
     assert pair.messages[1]["content"].startswith("Write a letter to Councillor Pryce")
+
+
+def test_a_piece_short_of_its_word_minimum_is_continued_by_the_teacher(skill) -> None:
+    """The local teacher wrote 198 words for "at least 300" (run s11c); asked to continue, it writes only what
+    follows and code appends it, so the piece is still all the teacher's words."""
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["speech"]]})
+    request = "Write a speech for the lighthouse's last night, at least 60 words, starting with 'The lamp'."
+    rules = [{"kind": "word_count", "relation": "at_least", "number": 60}, CONSTRAINTS[1]]
+    opening = "The lamp " + " ".join(["burns on the rock tonight."] * 6)  # 32 words
+    more = " ".join(["We keep the light for every ship at sea."] * 4)  # 36 words
+
+    def teacher(request_: object) -> str:
+        return more if request_.tag.endswith("/continue") else opening
+
+    model = scripted(single, {"instruction": request, "constraints": rules}, teacher)
+    [pair] = run(single, model, refinement_rounds=0).pairs
+    assert pair.messages[-1]["content"] == f"{opening}\n\n{more}"
+    [asked] = [r for r in model.requests if r.tag.endswith("/continue")]
+    assert "has 32 words, and the request asks for at least 60" in asked.messages[-1]["content"]
+
+    # a task that also fixes another count is left to the checks: more paragraphs could break it
+    fixed = [*rules, {"kind": "paragraph_count", "relation": "exactly", "number": 1}]
+    model = scripted(single, {"instruction": request, "constraints": fixed}, teacher)
+    sink = run(single, model, refinement_rounds=0)
+    assert not [r for r in model.requests if r.tag.endswith("/continue")]
+    assert [r.reason for r in sink.rejections] == ["verification_failed:constraints"]
