@@ -144,7 +144,7 @@ def parse_arrangement(data: Any) -> Arrangement:
     """The structure, checked: one-word distinct entities, distinct slots, rules whose checks parse."""
     if not isinstance(data, dict):
         raise TypeError("not an object")
-    entities = tuple(str(e).strip() for e in _list(data.get("entities")))
+    entities = tuple(str(e).strip() for e in json_list(data.get("entities")))
     reserved = {*CHECK_FUNCTIONS, COUNT}
     bad = [e for e in entities if not re.fullmatch(NAME_PATTERN, e) or keyword.iskeyword(e) or e in reserved]
     if bad:
@@ -159,7 +159,7 @@ def parse_arrangement(data: Any) -> Arrangement:
         )
     if not MIN_ENTITIES <= len(set(entities)) == len(entities) <= MAX_ENTITIES:
         raise ValueError(f"give {MIN_ENTITIES}-{MAX_ENTITIES} entities, each named once")
-    texts = [" ".join(str(s).split()) for s in _list(data.get("slots"))]
+    texts = [" ".join(str(s).split()) for s in json_list(data.get("slots"))]
     slots = tuple(int(s) if s.lstrip("-").isdigit() else s for s in texts)
     if len(set(slots)) != len(slots) or len(slots) < 2:
         raise ValueError("give at least 2 slots, each once")
@@ -176,7 +176,7 @@ def parse_arrangement(data: Any) -> Arrangement:
     entities, one_each, dropped = _countable(entities, slots, one_each)
     words = {s for s in slots if isinstance(s, str) and s.isidentifier()}
     rules = []
-    for number, rule in enumerate(_list(data.get("rules")), 1):
+    for number, rule in enumerate(json_list(data.get("rules")), 1):
         try:
             rules.append(_rule(number, rule, set(entities), words))
         except (TypeError, ValueError) as exc:  # left out here; code adds rules where too few stand
@@ -208,7 +208,8 @@ def _countable(
     return entities, one_each, changes
 
 
-def _list(value: Any) -> list[Any]:
+def json_list(value: Any) -> list[Any]:
+    """A structure's list field, or a TypeError (the reply is then not the structure asked for)."""
     if not isinstance(value, list):
         raise TypeError("not a list")
     return value

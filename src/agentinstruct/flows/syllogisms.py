@@ -32,7 +32,7 @@ from dataclasses import astuple, dataclass
 from functools import cache
 from typing import Any
 
-from agentinstruct.flows.arrangements import OPTION_LETTERS
+from agentinstruct.flows.arrangements import OPTION_LETTERS, json_list
 
 #: quantifier -> (the sentence; whether it says a region has members (else: that it is empty); whether
 #: that region is the subject's members inside the predicate (else: outside it))
@@ -158,15 +158,16 @@ def parse_syllogism(data: Any) -> Syllogism:
     """The structure, checked: distinct categories, statements over two of them, conclusions that are new."""
     if not isinstance(data, dict):
         raise TypeError("not an object")
-    categories = tuple(" ".join(str(c).split()) for c in _list(data.get("categories")))
+    categories = tuple(" ".join(str(c).split()) for c in json_list(data.get("categories")))
     spelt = {c.lower(): c for c in categories}
     if not MIN_CATEGORIES <= len(spelt) == len(categories) <= MAX_CATEGORIES or "" in spelt:
         raise ValueError(f"give {MIN_CATEGORIES} or {MAX_CATEGORIES} categories, each named once")
-    premises = [_statement(f"premise {n}", s, spelt) for n, s in enumerate(_list(data.get("premises")), 1)]
+    given = json_list(data.get("premises"))
+    premises = [_statement(f"premise {n}", s, spelt) for n, s in enumerate(given, 1)]
     if len(set(premises)) != len(premises) or len(premises) < MIN_PREMISES:
         raise ValueError(f"give {MIN_PREMISES} or {MAX_PREMISES} premises, each different")
     conclusions = [
-        _statement(f"conclusion {n}", s, spelt) for n, s in enumerate(_list(data.get("conclusions")), 1)
+        _statement(f"conclusion {n}", s, spelt) for n, s in enumerate(json_list(data.get("conclusions")), 1)
     ]
     for number, conclusion in enumerate(conclusions, 1):
         if conclusion in premises:
@@ -183,12 +184,6 @@ def parse_syllogism(data: Any) -> Syllogism:
         raise ValueError("the setting is empty: write one sentence on where the statements are made")
     setting += "" if setting[-1] in ".!?" else "."
     return Syllogism(setting, categories, tuple(premises), tuple(conclusions))
-
-
-def _list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise TypeError("not a list")
-    return value
 
 
 def _statement(what: str, data: Any, spelt: dict[str, str]) -> Statement:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from agentinstruct.flows.arrangements import OPTION_LETTERS
+from agentinstruct.flows.arrangements import OPTION_LETTERS, json_list
 from agentinstruct.flows.shaped_content import NAME_PATTERN, NUMBER_NAMES
 
 MIN_PEOPLE, MAX_PEOPLE = 3, 5
@@ -163,13 +163,13 @@ def parse_truth_tellers(data: Any) -> TruthTellers:
     """The structure, checked: 3-5 distinct one-word names, statements by and about them, a question."""
     if not isinstance(data, dict):
         raise TypeError("not an object")
-    people = tuple(str(p).strip() for p in _list(data.get("people")))
+    people = tuple(str(p).strip() for p in json_list(data.get("people")))
     bad = [p for p in people if not re.fullmatch(NAME_PATTERN, p) or p.lower() in NUMBER_NAMES | _KIND_WORDS]
     if bad:
         raise ValueError(f"people {bad} are not names: name each person with one capitalised word (Ana, Ben)")
     if not MIN_PEOPLE <= len(set(people)) == len(people) <= MAX_PEOPLE:
         raise ValueError(f"give {MIN_PEOPLE} to {MAX_PEOPLE} people, each named once")
-    claims = [_claim(number, s, people) for number, s in enumerate(_list(data.get("statements")), 1)]
+    claims = [_claim(number, s, people) for number, s in enumerate(json_list(data.get("statements")), 1)]
     claims = list(dict.fromkeys(claims))  # a statement given twice says nothing more
     if len(claims) < MIN_STATEMENTS:
         raise ValueError(f"give at least {MIN_STATEMENTS} different statements")
@@ -181,12 +181,6 @@ def parse_truth_tellers(data: Any) -> TruthTellers:
         raise ValueError("the setting is empty: write one sentence on where and why the people speak")
     setting += "" if setting[-1] in ".!?" else "."
     return TruthTellers(setting, people, tuple(claims), question)
-
-
-def _list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise TypeError("not a list")
-    return value
 
 
 def _claim(number: int, data: Any, people: tuple[str, ...]) -> Claim:
