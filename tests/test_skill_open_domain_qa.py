@@ -48,6 +48,7 @@ def test_taxonomy_matches_the_spec_row() -> None:
     assert skill.teacher_tools == ["search"] and skill.corpus_search
     assert list(skill.instruction_fields) == ["false_premise"]
     assert '"none"' in skill.instruction_fields["false_premise"]
+    assert skill.editor_only_fields == ["false_premise"]  # only the add_false_premise edit writes one
     assert skill.checks == ["false_premise_addressed"] and resolve_checks(skill.checks)
     assert skill.types_by_name["complex_odqa"].intent.startswith("Ask a hard")
 
@@ -62,8 +63,12 @@ def test_every_template_renders() -> None:
     assert any("search tool" in t for t in texts)
     premise = render_every_template(skill, SEED, QUESTION, {"false_premise": PREMISE})
     assert any(f"False premise so far: {PREMISE}" in t for t in premise)
-    # the instruction and editor agents are told how to fill false_premise
+    # only the editor is told how to fill false_premise; the instruction agent is not asked for it
     goal = skill.refinement.goals[1]
+    ask = render_template(
+        skill, skill.prompts.instruction, content=SEED, instruction_type=skill.instruction_types[0]
+    )
+    assert "false_premise" not in ask and "false premise" not in ask.lower()
     edit = render_template(
         skill,
         skill.prompts.editor,
@@ -87,7 +92,7 @@ def reply_with(answer: str):
     def reply(request: ModelRequest) -> object:
         step, rest = stage(request)
         if step == "instruct":  # identity is verbatim: SEED itself, no transform request
-            return {"instruction": f"({rest[-1]}) {QUESTION}", "false_premise": "none", "suitable": True}
+            return {"instruction": f"({rest[-1]}) {QUESTION}", "suitable": True}  # no false_premise asked
         if step == "refine" and rest[0] == "suggester":
             return {"suggestion": f"For {rest[-1]}: change the year the question assumes.", "suitable": True}
         if step == "refine" and rest[0] == "editor":
@@ -132,6 +137,32 @@ def test_the_flow_covers_the_taxonomy_searches_and_checks_false_premises() -> No
         else:
             assert pair.verification.status == "not_applicable"
     assert checked
+
+
+def test_only_the_editor_is_asked_for_a_false_premise() -> None:
+    """Asked for one, the local instruction agent wrote "not mentioned in the text" as the premise of a
+    plain question, and the answer was then rejected for not correcting it."""
+    skill = load("open_domain_qa")
+    sink, model = run_flow(skill, reply_with(CORRECTING), 2, resources=resources(2))
+    instruct = [r for r in model.requests if stage(r)[0] == "instruct"]
+    edit = [r for r in model.requests if stage(r)[0] == "refine" and stage(r)[1][0] == "editor"]
+    assert instruct and edit and sink.pairs and not sink.rejections
+    for request in instruct:
+        assert "false_premise" not in str(request.json_schema), request.tag
+        assert "false_premise" not in request.messages[-1]["content"], request.tag
+    assert all("false_premise" in str(r.json_schema) for r in edit)
+    fresh = [p for p in sink.pairs if not p.lineage.refinement]
+    assert fresh and all(p.lineage.seed_instruction.fields == {} for p in fresh)  # read as "none"
+
+
+def test_an_editor_only_field_must_be_declared_and_asked_of_the_editor() -> None:
+    from agentinstruct.skills import Skill
+
+    raw = load("open_domain_qa").model_dump()
+    with pytest.raises(ValueError, match=r"editor_only_fields: \['premise'\] are not instruction_fields"):
+        Skill.model_validate({**raw, "editor_only_fields": ["premise"]})
+    with pytest.raises(ValueError, match=r"\['false_premise'\] are also in appended_fields"):
+        Skill.model_validate({**raw, "appended_fields": ["false_premise"]})
 
 
 def test_an_answer_that_accepts_the_false_premise_is_rejected() -> None:

@@ -10,12 +10,14 @@ import re
 from collections import Counter
 
 import jinja2
+import jsonschema
 import pytest
 from typer.testing import CliRunner
 
 from agentinstruct.cli import app
 from agentinstruct.flows import FlowSettings, flow_class
 from agentinstruct.flows.web_agent import MIN_ELEMENTS, WebAgentFlow
+from agentinstruct.flows.web_answers import answer_schema, element_choice, notation
 from agentinstruct.flows.web_pages import html_to_tree
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.pairs import Pair
@@ -268,19 +270,14 @@ def test_teacher_and_user_turn_templates(skill: Skill, env: jinja2.Environment) 
     for it in skill.instruction_types:
         text = render(env, skill.prompts.teacher, skill=skill, instruction_type=it)
         assert it.intent in text
-        for action in (
-            "click [id]",
-            'type [id] "text"',
-            'select [id] "option"',
-            "scroll down",
-            'stop "answer"',
-        ):
-            assert action in text, action
-        # the worked example is a valid answer on its own (different) page
+        for key in ('"steps"', '"final"', '"reason"', '"element"', '"text"', '"option"', '"direction"'):
+            assert key in text, key
+        # the worked example is a valid structured answer on its own (different) page, and its notation passes
         page = "\n".join(line for line in text.splitlines() if re.match(r"\s+\[\d+\] |\[1\] page", line))
         example = text.split("Task: Look for books about tides.\n", 1)[1].split("\n\nRules:", 1)[0]
         assert "Harbour" not in page
-        candidate = Candidate("web_agent", "multi_step_task", page, "x", example, False)
+        jsonschema.validate(json.loads(example), answer_schema(page, "multi_step_task"))
+        candidate = Candidate("web_agent", "multi_step_task", page, "x", notation(example), False)
         assert all(CHECKS[name](candidate).ok for name in CHECK_NAMES)
     turn = render(
         env, skill.prompts.user_turn, content=PAGE, instruction=INSTRUCTION + "\n", instruction_type=it
@@ -718,3 +715,105 @@ def test_a_page_too_small_to_act_on_is_asked_again_then_rejects_the_seed(
     transforms = [r for r in model.requests if "/transform/" in r.tag]
     assert len(transforms) == len(model.requests) == 3  # asked again, then afresh; no task was written on it
     assert expected in transforms[1].messages[-1]["content"]
+
+
+# -- the structured answer (flows.web_answers) ---------------------------------------------------------------
+def structured(steps: list[tuple], answer: str, reason: str = "Done.") -> str:
+    """A structured answer on PAGE: steps as (verb, id, value) with the element offered as the schema offers
+    it, then the final stop."""
+    elements = parse_page(PAGE).elements
+    written = []
+    for verb, ref, *value in steps:
+        step = {"reason": f"Step {len(written) + 1}.", "action": verb}
+        if verb == "scroll":
+            step["direction"] = ref
+        else:
+            step["element"] = element_choice(elements[ref])
+        if value:
+            step["text" if verb == "type" else "option"] = value[0]
+        written.append(step)
+    return json.dumps({"steps": written, "final": {"reason": reason, "answer": answer}})
+
+
+def test_the_schema_offers_each_action_only_the_elements_that_take_it() -> None:
+    schema = answer_schema(PAGE, "fill_form")
+    branches = {
+        b["properties"]["action"]["const"]: b for b in schema["properties"]["steps"]["items"]["anyOf"]
+    }
+    assert set(branches) == {"click", "type", "select", "scroll"}
+    ids = {verb: [int(e[1:].split("]")[0]) for e in b["properties"].get("element", {}).get("enum", [])]
+           for verb, b in branches.items()}  # fmt: skip
+    assert ids["type"] == [5, 11, 12, 16]  # searchbox, textboxes and the combobox
+    assert ids["select"] == [12, 13, 14]  # the combobox and its options
+    # links, the searchbox, buttons, textboxes, the combobox and its options, the checkbox; no heading,
+    # alert, text, table, row or cell
+    assert ids["click"] == [3, 4, 5, 6, 11, 12, 13, 14, 15, 16, 18, 30]
+    assert schema["properties"]["steps"]["minItems"] == 1  # a fill_form task acts before it stops
+    assert answer_schema(PAGE, "find_information")["properties"]["steps"]["minItems"] == 0
+    assert answer_schema("no elements here", "navigate") is None
+
+
+def test_the_schema_rejects_what_the_local_teacher_wrote_and_takes_a_good_answer() -> None:
+    schema = answer_schema(PAGE, "fill_form")
+    good = structured([("type", 11, "ada@example.com"), ("select", 12, "Day pass"), ("click", 18)], "Paid.")
+    jsonschema.validate(json.loads(good), schema)
+    heading = json.loads(structured([("click", 8)], "Paid."))  # a click on a heading (run s11c)
+    missing = json.loads(good)
+    missing["steps"][2]["element"] = '[99] button "Place order"'  # an id not on the page (run s11c)
+    typed_into_button = json.loads(structured([("type", 18, "4111")], "Paid."))
+    two_lines = json.loads(good)
+    two_lines["final"]["answer"] = "Paid.\nAction: stop"
+    bracket_reason = json.loads(good)
+    bracket_reason["steps"][0]["reason"] = "The field [11] is empty."
+    no_final = {"steps": json.loads(good)["steps"]}
+    for bad in (heading, missing, typed_into_button, two_lines, bracket_reason, no_final):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
+def test_a_structured_answer_is_written_in_the_notation() -> None:
+    reply = structured(
+        [("type", 11, "ada@example.com"), ("select", 12, "Day pass"), ("scroll", "down"), ("click", 18)],
+        "Bought a day pass.",
+        reason="The order was sent.",
+    )
+    assert notation(reply) == (
+        'Reason: Step 1.\nAction: type [11] "ada@example.com"\n'
+        'Reason: Step 2.\nAction: select [12] "Day pass"\n'
+        "Reason: Step 3.\nAction: scroll down\nReason: Step 4.\nAction: click [18]\n"
+        'Reason: The order was sent.\nAction: stop "Bought a day pass."'
+    )
+    assert notation(structured([], "€6.00")) == 'Reason: Done.\nAction: stop "€6.00"'
+    for not_structured in (
+        FORM_ANSWER,
+        "[]",
+        '{"steps": []}',
+        '{"steps": [{"action": "jump"}], "final": {}}',
+    ):
+        assert notation(not_structured) is None
+
+
+def test_the_teacher_is_held_to_the_page_schema_and_the_pair_holds_the_notation(skill: Skill) -> None:
+    reply = structured([("type", 11, "ada@example.com"), ("click", 18)], "Paid for the ticket.")
+    model = ScriptedModel(web_reply([reply]))
+    sink = run_seeds(skill, model, 1, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"] == notation(reply)
+    assert pair.verification.status == "passed"
+    [teacher] = [r for r in model.requests if "/teacher/" in r.tag]
+    page = pair.messages[1]["content"].split("Page:\n", 1)[1].split("\n\nTask:", 1)[0]
+    assert teacher.json_schema == {"name": "answer", "schema": answer_schema(page, pair.instruction_type)}
+
+
+def test_a_repair_of_a_structured_answer_shows_the_teacher_its_notation(skill: Skill) -> None:
+    # a schema-valid answer can still break a check (a blank stop answer is not well formed); the repair
+    # continues a conversation that shows the answer as the pair would hold it, and is held to the schema
+    empty = json.dumps({"steps": [], "final": {"reason": "Read it.", "answer": " "}})
+    good = structured([], "€6.00")
+    model = ScriptedModel(web_reply([empty, good]))
+    sink = run_seeds(skill, model, 1, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"] == notation(good)
+    [repair] = [r for r in model.requests if r.tag.endswith("/repair")]
+    assert repair.messages[-2] == {"role": "assistant", "content": notation(empty)}
+    assert repair.json_schema is not None

@@ -162,7 +162,7 @@ class SkillFlow(TeachingStage):
         self.suggester = agent("suggester", skill.prompts.suggester, SuggestionOutput)
         edit_output = with_skill_fields(
             ConstrainedEditOutput if skill.constraints else EditOutput,
-            _fields_of(skill, "text"),  # the editor rewrites the task as text
+            _fields_of(skill, "text", for_editor=True),  # the editor rewrites the task as text
             key=skill.instruction_key,
             formats=skill.field_formats,
         )
@@ -414,12 +414,15 @@ class SkillFlow(TeachingStage):
         )
 
 
-def _fields_of(skill: Skill, shape: str) -> dict[str, str]:
+def _fields_of(skill: Skill, shape: str, *, for_editor: bool = False) -> dict[str, str]:
     """The instruction_fields of a task of this shape: the skill's shape-only fields only where the shape
-    writes them (a riddle's author asked for a solver program writes one; a sequence has none)."""
+    writes them (a riddle's author asked for a solver program writes one; a sequence has none), and its
+    editor-only fields only for the editor (asked for a plain question's false premise, a small instruction
+    agent writes junk that a check then holds the answer to)."""
     written = SHAPE_FIELDS.get(shape, ())
     return {
         name: description
         for name, description in skill.instruction_fields.items()
-        if name not in skill.shape_only_fields or name in written
+        if (name not in skill.shape_only_fields or name in written)
+        and (for_editor or name not in skill.editor_only_fields)
     }

@@ -5,7 +5,9 @@ the page template asks for HTML and the transformers' output model (`WebPageOutp
 with `flows.web_pages.html_to_tree` when it is validated (a reply already in the notation is kept as it
 is). A page with too few elements to act on fails validation, so the agent is asked again with the count,
 and a seed is rejected only when the retries fail too. Everything after the transformation (instruct →
-refine → answer → verify) is `SkillFlow`'s, except that an answer whose steps end without a stop is
+refine → answer → verify) is `SkillFlow`'s, except the teacher's answer: it is asked for as structure
+whose elements come from the page (`flows.web_answers`) and written in the notation by code, and an answer
+in the notation whose steps end without a stop (a backend that does not hold replies to the schema) is
 asked for its final step alone (`WebAgentFlow._finish_answer`); the checks are in `quality.web`.
 """
 
@@ -21,7 +23,8 @@ from agentinstruct.agents import PROMPTS_DIR, AgentResult, render
 from agentinstruct.flows import register_flow
 from agentinstruct.flows.outputs import with_content_rules
 from agentinstruct.flows.skill_flow import SkillFlow
-from agentinstruct.flows.state import FlowSettings
+from agentinstruct.flows.state import Chain, FlowSettings
+from agentinstruct.flows.web_answers import answer_schema, notation
 from agentinstruct.flows.web_pages import html_to_tree, looks_like_html
 from agentinstruct.quality.web import parse_answer, parse_page
 from agentinstruct.skills import Skill
@@ -58,10 +61,15 @@ class WebAgentFlow(SkillFlow):
             for name, agent in self.transformers.items()
         }
 
+    def _answer_schema(self, chain: Chain) -> dict[str, Any] | None:
+        """Steps whose elements are the page's own, each action on the elements that take it, then a stop."""
+        return answer_schema(chain.content, chain.instruction_type.name)
+
     async def _finish_answer(
         self, result: AgentResult, variables: dict[str, Any], tag: str, options: dict[str, Any]
     ) -> AgentResult:
-        """An answer whose steps end without a stop is asked for its last step only, which is appended.
+        """A structured answer written in the notation; one in the notation that ends without a stop asked
+        for its last step only, which is appended.
 
         The local model ended "navigate" answers with the click, and a repair that named the missing stop
         got the same answer back; asked for the final step alone, it writes one. The stop is the teacher's
@@ -69,6 +77,11 @@ class WebAgentFlow(SkillFlow):
         """
         if not result.ok:
             return result
+        written = notation(str(result.output))
+        if written is not None:
+            # the conversation a repair continues shows the answer as the pair will hold it
+            messages = [*result.messages[:-1], {"role": "assistant", "content": written}]
+            return replace(result, output=written, messages=messages)
         steps = parse_answer(str(result.output))
         if not steps.actions or any(action.verb == "stop" for action in steps.actions):
             return result

@@ -352,6 +352,13 @@ class Skill(BaseModel):
         "instruction agent nor the editor is asked for them (a small model asked for a riddle's solver "
         "program writes one), so a refined task has none either",
     )
+    editor_only_fields: list[str] = Field(
+        default_factory=list,
+        description="instruction_fields that only the editor writes (open_domain_qa's false_premise, which "
+        "a refinement goal builds in): the instruction agents are not asked for them (a small model asked "
+        "for a false premise of a plain question writes junk that a check then holds the answer to), so a "
+        "fresh task has none, which the checks read as none",
+    )
     new_queries: list[str] = Field(
         default_factory=list,
         description="instruction_fields that hold a further query (few_shot's second_query); with any, the "
@@ -385,7 +392,9 @@ class Skill(BaseModel):
             if t.task_shape != "text"
         ]
         field_names.append(("shape_only_fields", self.shape_only_fields))
+        field_names.append(("editor_only_fields", self.editor_only_fields))
         self._shape_only_fields_are_written()
+        self._editor_only_fields_are_asked()
         shapes = {t.task_shape for t in self.instruction_types} if self.program_aided else set()
         wanted = {name for shape in shapes for name in PROGRAM_AIDED_PROMPTS.get(shape, ())}
         missing = sorted(wanted - set(self.prompts.extra))
@@ -427,6 +436,21 @@ class Skill(BaseModel):
                 f"shape_only_fields: no task_shape of this skill's instruction types writes {unwritten}; "
                 "remove them there, or give a type the task_shape that writes them"
             )
+
+    def _editor_only_fields_are_asked(self) -> None:
+        """An editor-only field is asked of no instruction agent, so no fresh task may need it (an appended
+        field is part of every task, a required one is sent back when missing), and a shape-only one is
+        asked of no agent at all."""
+        clashes = [("appended_fields", self.appended_fields), ("shape_only_fields", self.shape_only_fields)]
+        clashes += [
+            (f"instruction_types.{t.name}.required_fields", t.required_fields) for t in self.instruction_types
+        ]
+        for kind, names in clashes:
+            both = sorted(set(self.editor_only_fields) & set(names))
+            if both:
+                raise ValueError(
+                    f"editor_only_fields: {both} are also in {kind}; remove them from one of the two"
+                )
 
     def types_for(self, transformation: Transformation) -> list[InstructionType]:
         """Instruction types that suit a transformation (all of them when it names none)."""
