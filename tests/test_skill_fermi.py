@@ -311,3 +311,16 @@ def test_an_estimate_naming_an_unknown_step_leaves_the_rejection_standing() -> N
     [rejection] = sink.rejections
     assert not sink.pairs and rejection.reason == "verification_failed:arithmetic_verified,program_aided"
     assert "'households' refers to 'size', which no earlier step names" in rejection.detail
+
+
+def test_the_flow_builds_the_estimate_agent_and_no_numeric_program_aider() -> None:
+    # fermi has no key to compute: its only aider is the estimate written as named steps, built with the
+    # flow's teacher settings (it used to get the numeric programs' agent too, which it never asked)
+    settings = FlowSettings(teacher_temperature=0.3)
+    model = ScriptedModel(lambda r: "ok")
+    flow = SkillFlow(emulating(), model, ListSink(), settings, resources=resources())
+    agents = set(flow.aiders.values())
+    assert [a.name for a in agents] == ["estimate_program"]
+    [agent] = agents
+    assert agent.temperature == 0.3
+    assert set(flow.aiders) == {t.task_shape for t in flow.skill.instruction_types}

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from agentinstruct.quality.agreement import label_set, options_in
 from agentinstruct.quality.extraction import FENCE, parse_schema
+from agentinstruct.reply_problems import MIN_OPTIONS
 
 #: a label set with fewer labels than this leaves nothing to choose
 MIN_LABELS = 2
@@ -259,8 +260,6 @@ def _code_block(task: str, code: str) -> str:
     return f"{task.rstrip()}\n\n```{language}\n{code}\n```"
 
 
-#: fewer options than this leave nothing to choose between (as `reply_problems.MIN_OPTIONS`)
-MIN_OPTIONS = 3
 #: a letter an option text already starts with ("B) Paris", "(c) 90", "D. none"), which code writes anew
 _LETTERED = re.compile(r"^\s*\(?[A-Ha-h][).:]\s+")
 

@@ -80,15 +80,16 @@ class EstimateProgram(AgentOutput):
     unit: str | None = Field(default=None, description="the estimate's unit (for example piano tuners)")
 
 
-def estimate_agent(like: Agent) -> Agent:
-    """The agent asking for an estimate, sampled like the aider the flow built for the task's shape."""
+def estimate_agent(temperature: float, max_tokens: int) -> Agent:
+    """The agent asking for an estimate: the aider `SkillFlow._aiders` builds for a skill checked by
+    ESTIMATE_CHECK, in place of the programs that print a numeric key."""
     return Agent(
         "estimate_program",
         "fermi_program.j2",
         PROMPTS_DIR,
         EstimateProgram,
-        temperature=like.temperature,
-        max_tokens=like.max_tokens,
+        temperature=temperature,
+        max_tokens=max_tokens,
     )
 
 
@@ -112,7 +113,7 @@ async def by_estimate(request: AidRequest) -> AidedAnswer | list[str]:
     """The answer code writes from the teacher's estimate, or why each estimate failed."""
     from agentinstruct.flows.program_aided import AidedAnswer  # a cycle: program_aided dispatches here
 
-    agent = estimate_agent(request.agent)
+    agent = request.agent
     tag = f"{request.skill.name}/teacher/{request.chain.instruction_type.name}/estimate_program"
     problems: list[str] = []
     call_ids: list[str] = []

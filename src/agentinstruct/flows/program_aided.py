@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentinstruct.agents import PROMPTS_DIR, Agent, render
-from agentinstruct.flows.estimates import ESTIMATE_CHECK, by_estimate
+from agentinstruct.flows.estimates import EstimateProgram, by_estimate
 from agentinstruct.flows.held_out import mapping_lines
 from agentinstruct.flows.rule_checks import CheckedAnswer, author_checks, checked_answer, read_puzzle
 from agentinstruct.flows.state import Chain, derive_seed
@@ -89,7 +89,7 @@ class AidedAnswer:
 
 async def aid(request: AidRequest) -> AidedAnswer | list[str] | None:
     """The program-aided answer, the reasons each program failed, or None when the task has no such way."""
-    if ESTIMATE_CHECK in request.skill.checks:
+    if request.agent.output is EstimateProgram:
         # a skill whose answers are checked step by step (fermi) has no key to compute: its estimate is
         # written as named steps whose arithmetic code does (`flows.estimates`)
         return await by_estimate(request)

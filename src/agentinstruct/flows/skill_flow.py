@@ -30,6 +30,7 @@ from agentinstruct.agent_outputs import (
 from agentinstruct.agents import PROMPTS_DIR, Agent, AgentResult
 from agentinstruct.documents import Seed
 from agentinstruct.field_formats import shown_in_task
+from agentinstruct.flows.estimates import ESTIMATE_CHECK, estimate_agent
 from agentinstruct.flows.outputs import (
     with_content_rules,
     with_skill_fields,
@@ -185,7 +186,8 @@ class SkillFlow(TeachingStage):
         """Per task shape, the teacher writing a program for a program-aided answer (none without
         program_aided or for UNAIDED_SHAPES): a shape's own prompt (PROGRAM_AIDED_PROMPTS), else two programs
         printing a numeric key from one shared prompt (text and sequence tasks; `flows.program_aided` asks
-        nothing of it when the key is not a number)."""
+        nothing of it when the key is not a number), or for a skill checked step by step (fermi) the
+        estimate written as named steps (`flows.estimates`)."""
         aiders: dict[str, Agent] = {}
         shapes = {t.task_shape for t in skill.instruction_types} if skill.program_aided else set()
         outputs = {"arrangement": RuleChecksOutput, "held_out": RuleFunctionOutput}
@@ -193,7 +195,10 @@ class SkillFlow(TeachingStage):
             asked = PROGRAM_AIDED_PROMPTS[shape][0]
             aiders[shape] = self.agent(asked, skill.prompts.extra[asked], outputs[shape], teacher=True)
         numeric = sorted(shapes - set(PROGRAM_AIDED_PROMPTS) - UNAIDED_SHAPES)
-        if numeric:
+        if numeric and ESTIMATE_CHECK in skill.checks:  # no key to compute: named steps code computes
+            estimate = estimate_agent(settings.teacher_temperature, settings.teacher_max_tokens)
+            aiders.update(dict.fromkeys(numeric, estimate))
+        elif numeric:
             computed = Agent(
                 "computed_answer",
                 "computed_answer.j2",
