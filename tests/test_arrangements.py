@@ -17,7 +17,7 @@ import re
 import pytest
 
 from agentinstruct.flows import FlowSettings, SkillFlow
-from agentinstruct.flows.arrangements import arrangement_puzzle, parse_arrangement
+from agentinstruct.flows.arrangements import SETUP_LIMIT, arrangement_puzzle, parse_arrangement
 from agentinstruct.flows.resources import FlowResources, build_tools
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.quality.checks import Candidate
@@ -137,6 +137,19 @@ def with_rules(data: dict, *rules: tuple[str, str], **changes: object) -> dict:
 def test_a_structure_that_cannot_make_a_fair_puzzle_is_sent_back(data, message) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         arrangement_puzzle(parse_arrangement(data))
+
+
+def test_a_setup_cut_off_by_the_length_limit_ends_with_its_last_whole_sentence() -> None:
+    # the grammar's limit cut the local model's setup off mid-sentence and the puzzle opened with it (s11c)
+    whole = "Five keepers each take one night of the watch at Carrick Point, nights 1 to 5."
+    cut = f"{whole} {'The keepers agreed on a rota that kept the lamp lit through the storms of the ' * 6}"
+    cut = cut[:SETUP_LIMIT]
+    puzzle, _, _ = arrangement_puzzle(parse_arrangement({**ORDER, "setup": cut}))
+    assert puzzle.startswith(f"{whole}\n\n")
+    # a short setup only lacking its full stop gets one; one cut off with no whole sentence is sent back
+    assert parse_arrangement({**ORDER, "setup": "Five keepers share the watch"}).setup.endswith("watch.")
+    with pytest.raises(ValueError, match="cut off"):
+        parse_arrangement({**ORDER, "setup": "word " * (SETUP_LIMIT // 5)})
 
 
 def test_too_many_arrangements_are_brought_within_reach() -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agentinstruct.flows.arrangement_rules import MIN_RULES, Rule, added_rules, standing_rules
+from agentinstruct.flows.setup_sentences import whole_sentences
 from agentinstruct.flows.shaped_content import (
     ENTITY_NAMES_SCHEMA,
     MAX_ENTITIES,
@@ -39,6 +40,8 @@ from agentinstruct.flows.shaped_content import (
 #: arrangements enumerated at most: 7 entities in 7 slots one each (5040), or 6 in 4 shared (4096)
 MAX_ARRANGEMENTS = 20_000
 OPTION_LETTERS = "ABCDE"
+#: the longest setup the grammar lets the model write
+SETUP_LIMIT = 400
 #: names a check may call besides the entities, and `count(slot)`: how many entities take that slot
 #: ("count('North') == 2", a group's size)
 CHECK_FUNCTIONS: dict[str, Any] = {"abs": abs, "min": min, "max": max}
@@ -64,7 +67,7 @@ _ALLOWED_NODES = (
 ARRANGEMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "setup": {"type": "string", "minLength": 1, "maxLength": 400},
+        "setup": {"type": "string", "minLength": 1, "maxLength": SETUP_LIMIT},
         # the grammar holds a small model to one-word names and short slots (it copied "36 raised beds"
         # and sentence-long slots from its scenario); code checks them again for engines without one
         "entities": ENTITY_NAMES_SCHEMA,
@@ -181,8 +184,14 @@ def parse_arrangement(data: Any) -> Arrangement:
             rules.append(_rule(number, rule, set(entities), words))
         except (TypeError, ValueError) as exc:  # left out here; code adds rules where too few stand
             dropped.append(str(exc))
-    setup = " ".join(str(data.get("setup", "")).split())
-    return Arrangement(setup, entities, slots, one_each, tuple(rules), tuple(dropped))
+    return Arrangement(
+        whole_sentences(data.get("setup"), SETUP_LIMIT, "setup"),
+        entities,
+        slots,
+        one_each,
+        tuple(rules),
+        tuple(dropped),
+    )
 
 
 def _countable(

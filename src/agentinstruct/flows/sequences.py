@@ -23,7 +23,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from agentinstruct.flows.setup_sentences import whole_sentences
+
 MIN_SHOWN, MAX_SHOWN = 5, 7
+#: the longest theme the grammar lets the model write
+THEME_LIMIT = 200
 #: terms beyond this (either sign) are sent back: a puzzle is about the rule, not about long arithmetic
 MAX_TERM = 100_000
 MULTIPLY_STEPS = range(2, 6)
@@ -103,7 +107,7 @@ _NUMBER_BOUNDS = {"start": (-50, 200), "step": (-50, 200), "step2": (-50, 50)}
 SEQUENCE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "theme": {"type": "string", "minLength": 1, "maxLength": 200},
+        "theme": {"type": "string", "minLength": 1, "maxLength": THEME_LIMIT},
         "rule": {"type": "string", "enum": list(RULES)},
         # small numbers keep the terms small under a grammar; code checks the terms for engines without one
         **{
@@ -139,11 +143,9 @@ def parse_sequence(data: Any) -> Sequence:
     ask = str(data.get("ask", "next")).strip().lower()
     if ask not in ASKS:
         raise ValueError(f"ask is {ask!r}: ask for the 'next' term or a 'missing' one")
-    theme = " ".join(str(data.get("theme", "")).split())
+    theme = whole_sentences(data.get("theme"), THEME_LIMIT, "theme")
     if not theme:
         raise ValueError("the theme is empty: write one sentence saying what the numbers count")
-    if theme[-1] not in ".!?":
-        theme += "."
     return Sequence(theme, rule, ask=ask, **numbers)
 
 

@@ -33,7 +33,10 @@ from functools import cache
 from typing import Any
 
 from agentinstruct.flows.arrangements import OPTION_LETTERS, json_list
+from agentinstruct.flows.setup_sentences import whole_sentences
 
+#: the longest setting the grammar lets the model write
+SETTING_LIMIT = 300
 #: quantifier -> (the sentence; whether it says a region has members (else: that it is empty); whether
 #: that region is the subject's members inside the predicate (else: outside it))
 QUANTIFIERS: dict[str, tuple[str, bool, bool]] = {
@@ -63,7 +66,7 @@ _STATEMENT = {
 SYLLOGISM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "setting": {"type": "string", "minLength": 1, "maxLength": 300},
+        "setting": {"type": "string", "minLength": 1, "maxLength": SETTING_LIMIT},
         "categories": {
             "type": "array",
             "minItems": MIN_CATEGORIES,
@@ -179,10 +182,9 @@ def parse_syllogism(data: Any) -> Syllogism:
             raise ValueError(f"conclusions {conclusions.index(conclusion) + 1} and {number} are the same")
     if not MIN_CONCLUSIONS <= len(conclusions) <= MAX_CONCLUSIONS:
         raise ValueError(f"give {MIN_CONCLUSIONS} or {MAX_CONCLUSIONS} conclusions")
-    setting = " ".join(str(data.get("setting", "")).split())
+    setting = whole_sentences(data.get("setting"), SETTING_LIMIT, "setting")
     if not setting:
         raise ValueError("the setting is empty: write one sentence on where the statements are made")
-    setting += "" if setting[-1] in ".!?" else "."
     return Syllogism(setting, categories, tuple(premises), tuple(conclusions))
 
 

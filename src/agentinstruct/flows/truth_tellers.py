@@ -25,10 +25,13 @@ from functools import cache
 from typing import Any
 
 from agentinstruct.flows.arrangements import OPTION_LETTERS, json_list
+from agentinstruct.flows.setup_sentences import whole_sentences
 from agentinstruct.flows.shaped_content import NAME_PATTERN, NUMBER_NAMES
 
 MIN_PEOPLE, MAX_PEOPLE = 3, 5
 MIN_STATEMENTS, MAX_STATEMENTS = 2, 6
+#: the longest setting the grammar lets the model write
+SETTING_LIMIT = 300
 #: the question's kinds: the set of knaves, the set of knights, or which one sentence about one person holds
 QUESTIONS = {
     "who_lies": "Which one of the following names exactly the knaves among them?",
@@ -62,7 +65,7 @@ _NAME = {"type": "string", "pattern": NAME_PATTERN}
 TRUTH_TELLERS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "setting": {"type": "string", "minLength": 1, "maxLength": 300},
+        "setting": {"type": "string", "minLength": 1, "maxLength": SETTING_LIMIT},
         "people": {"type": "array", "minItems": MIN_PEOPLE, "maxItems": MAX_PEOPLE, "items": _NAME},
         "statements": {
             "type": "array",
@@ -176,10 +179,9 @@ def parse_truth_tellers(data: Any) -> TruthTellers:
     question = str(data.get("question", "")).strip().lower()
     if question not in QUESTIONS:
         raise ValueError(f"the question {question!r} is not one of {', '.join(QUESTIONS)}: pick one of them")
-    setting = " ".join(str(data.get("setting", "")).split())
+    setting = whole_sentences(data.get("setting"), SETTING_LIMIT, "setting")
     if not setting:
         raise ValueError("the setting is empty: write one sentence on where and why the people speak")
-    setting += "" if setting[-1] in ".!?" else "."
     return TruthTellers(setting, people, tuple(claims), question)
 
 
