@@ -134,6 +134,17 @@ def test_a_short_row_is_padded_and_bad_structures_say_what_to_fix() -> None:
     )
     assert "has 1 data rows: give the header row, then at least 2" in problem("csv", [["a", "b"], ["1", "2"]])
     assert "one column" in problem("table", [["a"], ["1"], ["2"]])
+    # the local model's "CSV": one record as key,value lines with no header (run s12a); a chart of it was
+    # described as a "steady increase"
+    record = [["date", "2022-09-15"], ["place", "Fenwick"], ["year", "2022"], ["amount", "1 pound"]]
+    assert "first row holds values (2022-09-15), not column names" in problem("csv", record)
+    assert "first row holds values ($300, 12.5%)" in problem(
+        "table", [["k", "$300", "12.5%"], ["a", "b", "c"]] * 2
+    )
+    # a table with one column per year is a table
+    assert written("csv", [["Item", "2020", "2021"], ["A", "12", "13"], ["B", "15", "16"]]).startswith(
+        "Item,2020"
+    )
     assert "it is not the facts as a list of [key, value] pairs" in problem("key_values", {"Name": "x"})
     assert "it is not the facts as a list of [subject, relation, object]" in problem(
         "triples", [["a", "b"]] * 3

@@ -249,3 +249,12 @@ async def _run_registered(c: Candidate):
 
     [result] = await run_checks(resolve_checks(["grounded_in_data"]), c)
     return result
+
+
+def test_a_chart_or_comparison_needs_rows_with_figures() -> None:
+    types = {t.name: t for t in load("data_to_text").instruction_types}
+    names_only = "| Keeper | Duty |\n| --- | --- |\n| Ada | lamp |\n| Bo | log |\n| Cy | bell |"
+    for name in ("chart_description", "comparison_from_table"):
+        assert types[name].fits(DATA["table"]) and types[name].fits(DATA["csv"])
+        assert not types[name].fits(names_only)
+    assert types["table_summary"].fits(names_only)  # the seed gets a type its table can carry

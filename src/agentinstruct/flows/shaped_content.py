@@ -20,6 +20,7 @@ import copy
 import csv
 import io
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -33,6 +34,10 @@ from agentinstruct.skills import ContentShape
 
 #: fewest data rows (after the header), facts or triples a shaped content needs to be worth a task
 MIN_ITEMS = 2
+#: a cell that is a value, not a column name: a number, an amount, a percentage or a date ("2022-09-15")
+VALUE_CELL = re.compile(r"^[-+]?[$€£]?\d[\d.,:/-]*\s*%?$")
+#: ...except a bare year, which heads a column in a table with one column per year
+YEAR = re.compile(r"^(1[0-9]|20)\d\d$")
 #: the longest output of a mapping's example (few_shot_reasoning compares answers with them exactly)
 MAX_OUTPUT_WORDS = 8
 
@@ -54,6 +59,14 @@ def _rows(rows: list[list[str]], kind: str) -> list[list[str]]:
         raise ValueError(
             f"the {kind} has {max(len(rows) - 1, 0)} data rows: give the header row, then at least "
             f"{MIN_ITEMS} rows of values from the text"
+        )
+    values = [cell for cell in rows[0] if VALUE_CELL.match(cell) and not YEAR.match(cell)]
+    if values:
+        # the local model wrote one record as "date,2022-09-15" / "year,2022" lines, with no header at all
+        raise ValueError(
+            f"the {kind}'s first row holds values ({', '.join(values[:3])}), not column names: start with "
+            "the header row of column names, then one row per item (a record with one value per fact is "
+            "not a table)"
         )
     width = len(rows[0])
     rows = [row[:width] if not any(row[width:]) else row for row in rows]  # empty cells past the end go
