@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import jsonschema
 import pytest
 
+from agentinstruct.agents import PROMPTS_DIR
 from agentinstruct.flows.estimates import EstimateError, EstimateProgram, compute_steps, write_answer
 from agentinstruct.quality.arithmetic import arithmetic_verified, find_statements
 from agentinstruct.quality.checks import Candidate
@@ -128,3 +130,19 @@ def test_an_assumption_needs_a_reason() -> None:
     )
     with pytest.raises(EstimateError, match="the assumed 'people' = 2000000 gives no reason"):
         answer_of(estimate)
+
+
+def test_the_grammar_holds_names_and_values_to_what_a_step_can_compute() -> None:
+    # the local teacher wrote "," as an assumed value and copied the prompt's example names (run s12a)
+    schema = EstimateProgram.request_schema()
+    step = schema["$defs"]["EstimateStep"]["properties"]
+    for good in ("12000", "5%", "2 million", "$50,000", "(a + b) * 12", "visitors / 2.5"):
+        jsonschema.validate(good, step["value_or_expression"])
+    for bad in (",", "", " ", "; 3", "people; 3"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, step["value_or_expression"])
+    jsonschema.validate("daily_visitors", step["name"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("daily visitors", step["name"])
+    prompt = (PROMPTS_DIR / "fermi_program.j2").read_text()
+    assert "piano" not in prompt and "households" not in prompt

@@ -50,11 +50,21 @@ _EXPRESSION_TOKEN = re.compile(
 _SHOWN_OPS = {"*": "×", "/": "/", "+": "+", "-": "-", "^": "^", "**": "^"}
 
 
+#: what the grammar lets a step's value be: a number or an expression over names (the local teacher wrote
+#: "," as a value, which no step can compute); only in the request schema, so a reply from a backend without
+#: a grammar still gets `compute_steps`' error naming the step
+VALUE_PATTERN = r"^[$€£]?[A-Za-z0-9_.(][A-Za-z0-9_ .,%+*/()^$€£-]*$"
+
+
 class EstimateStep(BaseModel):
-    name: str = Field(description="the quantity's name as a Python identifier, for example households")
+    name: str = Field(
+        json_schema_extra={"pattern": rf"^{_NAME}$"},
+        description="the quantity's name as a Python identifier (lowercase words joined by underscores)",
+    )
     value_or_expression: str = Field(
+        json_schema_extra={"pattern": VALUE_PATTERN},
         description="an assumed number (12000, 2.5, 5%, 2 million) or an arithmetic expression over earlier "
-        "steps' names with + - * / ( ), for example households * piano_share"
+        "steps' names with + - * / ( ), for example a / b where a and b are earlier steps' names",
     )
     note: str = Field(
         default="",
@@ -77,7 +87,7 @@ class EstimateProgram(AgentOutput):
         description="the estimate's steps in order: first the assumed numbers, then the calculations",
     )
     final: str = Field(default="", description="the name of the step that is the estimate")
-    unit: str | None = Field(default=None, description="the estimate's unit (for example piano tuners)")
+    unit: str | None = Field(default=None, description="the estimate's unit (for example litres per day)")
 
 
 def estimate_agent(temperature: float, max_tokens: int) -> Agent:
