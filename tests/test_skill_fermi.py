@@ -303,6 +303,23 @@ def test_ranges_restatements_and_plain_numbers_are_not_statements() -> None:
     assert find_statements(text) == []
 
 
+def test_a_quantity_worked_out_on_consecutive_lines_is_one_chain() -> None:
+    # the local teacher's sums (run s12a): no line alone holds an expression and its result
+    lines = [
+        "- Total cost per year = (allotments × cost per allotment) + labour",
+        "- Total cost per year = (500 × $50 × 52) + ($10 × 52)",
+        "- Total cost per year = $1,300,000 + $520",
+        "- Total cost per year ≈ $1,300,520",
+    ]
+    found = [(s.expression, s.stated) for s in find_statements("\n".join(lines))]
+    assert found == [("( 500 * 50 * 52 ) + ( 10 * 52 )", 1300000), ("1300000 + 520", 1300520)]
+    assert check("\n".join(lines)).ok
+    wrong = [*lines[1:3], "- Total cost per year ≈ $1,900,520"]
+    assert not check("\n".join(wrong)).ok
+    # lines about different quantities stay apart
+    assert find_statements("Cost = 500 × 50\nPeople = 25,000") == []
+
+
 def test_an_estimate_naming_an_unknown_step_leaves_the_rejection_standing() -> None:
     steps = [*ESTIMATE["steps"][:4], {"name": "households", "value_or_expression": "people / size"}]
     estimate = {**ESTIMATE, "steps": steps, "final": "households"}

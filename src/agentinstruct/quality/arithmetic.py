@@ -22,8 +22,10 @@ the calculator's value) and when the answer contains no statement at all (a step
 show its arithmetic).
 
 Knowingly missed: arithmetic written in words ("multiply 300 million by 0.3 to get 90 million"), number
-words ("a dozen", "half"), statements spread over several lines, results stated before the expression
-("90 million, i.e. 300 million × 0.3"), and expressions the calculator refuses (those are skipped).
+words ("a dozen", "half"), statements spread over several lines (except one quantity worked out on
+consecutive lines, "Total = (500 × 50 × 52) + (10 × 52)", "Total = 1,300,000 + 520", "Total ≈ 1,300,520",
+which is read as one chain), results stated before the expression ("90 million, i.e. 300 million × 0.3"), and
+expressions the calculator refuses (those are skipped).
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ TOKEN = re.compile(
 )
 RELATION = re.compile(r"(?<![<>!=])==?(?!=)|≈|≃|≅|~=|(?<=\s)~(?=\s)")
 APPROX = {"≈", "≃", "≅", "~=", "~"}
+#: a line that works out a named quantity: "- Total cost per year = ..." (the name holds no digit)
+LABELLED = re.compile(
+    r"^(?P<lead>[ \t]*(?:[-*•][ \t]+)?)(?P<label>[A-Za-z][A-Za-z '’()/-]{0,60}?)"
+    r"[ \t]*(?P<rel>=|≈)(?P<rest>.+)$"
+)
 SEGMENT = re.compile(r"\n+|(?<=[.!?;])\s+(?=[A-Z(*#\-])")
 
 
@@ -272,7 +279,7 @@ def left_to_right(tokens: list[Token]) -> str | None:
 def find_statements(answer: str) -> list[Statement]:
     """Every arithmetic statement of the answer, in order."""
     statements = []
-    for segment in SEGMENT.split(normalise(answer)):
+    for segment in SEGMENT.split(_label_chains(normalise(answer))):
         relations = list(RELATION.finditer(segment))
         if not relations:
             continue
@@ -300,6 +307,23 @@ def find_statements(answer: str) -> list[Statement]:
                 )
             )
     return statements
+
+
+def _label_chains(text: str) -> str:
+    """Consecutive lines that work out the same named quantity, joined into one chain: "Total = a × b" then
+    "Total = c" is "Total = a × b = c" (the local fermi teacher wrote its sums so, and no line alone holds
+    an expression with its result)."""
+    lines: list[str] = []
+    label = ""
+    for line in text.split("\n"):
+        found = LABELLED.match(line)
+        name = " ".join(found["label"].lower().split()) if found else ""
+        if found and name == label and lines:
+            lines[-1] += f" {found['rel']}{found['rest']}"
+            continue
+        label = name
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def render_source(piece: str, left: list[Token]) -> str:
