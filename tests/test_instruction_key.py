@@ -205,6 +205,36 @@ def test_a_reply_repeated_word_for_word_after_the_error_gets_one_fresh_start():
     assert len(sink.pairs) == 1 and "B) They reflect sunlight" in sink.pairs[0].messages[1]["content"]
 
 
+def test_a_second_unusable_reply_of_another_kind_gets_one_fresh_start_too():
+    # the local instruction agents copied one prompt line, then another, when shown their first copy (run
+    # s12a: 4 of 12 rejections); two replies in the conversation invite a third
+    bare = {"question": "Why do pale roofs cool a street?", "options": "sunlight or rain", "answer_key": "B"}
+    bare |= {"suitable": True, "reason": ""}
+    other = {**bare, "options": "wet or dry"}
+    good = {**bare, "options": "A) They are wet\nB) They reflect sunlight\nC) They are cold"}
+
+    def reply(request: ModelRequest):
+        if "/transform/" in request.tag:
+            return {"content": "Pale roofs reflect sunlight.", "suitable": True, "reason": ""}
+        if "/instruct/" in request.tag:
+            if len(request.messages) == 4:
+                return other
+            noted = "an earlier reply to this request could not be used" in request.messages[-1]["content"]
+            return good if noted else bare
+        return "Pale surfaces reflect it.\nAnswer: B"
+
+    model, sink = ScriptedModel(reply), ListSink()
+    skill = load_skills()["multiple_choice"]
+    plain = [t for t in skill.instruction_types if not t.task_must_contain_any]
+    skill = skill.model_copy(update={"instruction_types": plain})
+    settings = FlowSettings(refinement_rounds=0, instructions_per_seed=1)
+    asyncio.run(SkillFlow(skill, model, sink, settings).run_seed(make_seed()))
+    instructs = [r for r in model.requests if "/instruct/" in r.tag]
+    assert [len(r.messages) for r in instructs] == [2, 4, 2]
+    assert "wet or dry" not in instructs[2].messages[-1]["content"]  # neither earlier reply is shown
+    assert len(sink.pairs) == 1
+
+
 def test_appended_fields_must_be_instruction_fields(tmp_path):
     source = load_skills()["multiple_choice"].directory / "multiple_choice.yaml"
     bad = tmp_path / "multiple_choice.yaml"

@@ -277,11 +277,13 @@ class Agent:
     ) -> list[dict[str, Any]] | None:
         """The conversation for the next attempt after an unusable reply, or None to give up.
 
-        First the reply and the error go back in the conversation. A model that then repeats its reply word
-        for word (small models copy what is in their context) gets one fresh start instead: the original
-        task with a note of the error, without its earlier reply to copy. A reply that went into a loop is
-        never shown back (shown it, the local teacher wrote the same looping speech twice more); each attempt
-        after it starts afresh, and the request asks the engine to discourage repeats.
+        First the reply and the error go back in the conversation. A second unusable reply gets one fresh
+        start: the original task with a note of the latest error, without the earlier replies to copy (small
+        models copy what is in their context: the local model repeated its reply word for word, or copied
+        another line of the prompt, 4 of 12 rejections in run s12a, which gave up after two replies). A reply
+        that went into a loop is never shown back (shown it, the local teacher wrote the same looping speech
+        twice more); each attempt after it starts afresh, and the request asks the engine to discourage
+        repeats.
         """
         fresh_start = [*original[:-1], {**original[-1], "content": f"{original[-1]['content']}\n\n"}]
         fresh_start[-1]["content"] += render(PROMPTS_DIR, "retry_note.j2", error=error)
@@ -291,7 +293,7 @@ class Agent:
             reask = render(PROMPTS_DIR, "reask.j2", error=error, structured=self.output is not None)
             reply = {"role": "assistant", "content": replies[0]}
             return [*messages, reply, {"role": "user", "content": reask}]
-        if len(replies) == 2 and replies[1].strip() == replies[0].strip():
+        if len(replies) == 2:
             return fresh_start
         return None
 
