@@ -9,7 +9,7 @@ import pytest
 
 from agentinstruct.agents import Agent
 from agentinstruct.flows.outputs import with_content_rules
-from agentinstruct.flows.shaped_content import shaped_output
+from agentinstruct.flows.shaped_content import SHAPES, shaped_output
 from agentinstruct.models import ScriptedModel
 from agentinstruct.skills import BUNDLED_DIR, Transformation, load_skills
 
@@ -257,3 +257,24 @@ def test_notes_are_kind_and_line_and_not_passages() -> None:
     assert "it is not the notes as a list of {kind, note} objects" in problem("notes", {"kind": "Thing"})
     asked = shaped_output("notes").request_schema()["properties"]["content"]
     assert asked["type"] == "array" and asked["items"]["properties"]["note"]["maxLength"] == 240
+
+
+def _arrays(schema: object, path: str = "") -> list[tuple[str, dict]]:
+    """Every array schema inside a schema, with where it is."""
+    found = []
+    if isinstance(schema, dict):
+        if schema.get("type") == "array":
+            found.append((path, schema))
+        for key, value in schema.items():
+            found += _arrays(value, f"{path}/{key}")
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            found += _arrays(value, f"{path}/{index}")
+    return found
+
+
+def test_every_list_of_a_shaped_content_has_a_cap_the_grammar_closes_it_at() -> None:
+    # the local model repeated one example of a coding task until its 1,024 tokens ran out (run s12a)
+    for shape, (schema, _, _) in SHAPES.items():
+        uncapped = [path or "/" for path, array in _arrays(schema) if "maxItems" not in array]
+        assert not uncapped, (shape, uncapped)

@@ -307,10 +307,18 @@ def _code_problem(code: str) -> str:
     return ""
 
 
+#: most rows, facts, examples or items a list in a shaped content may hold: under the grammar the local model
+#: repeated one example of a coding task ("calculate_total_cost(2, 3.5)") until its 1,024 tokens ran out
+#: (run s12a); a cap makes the grammar close the list instead
+MAX_ROWS = 12
+MAX_FACTS = 24
+MAX_CODE_ITEMS = 8
+MAX_COLUMNS = 8
 ROWS_SCHEMA = {
     "type": "array",
     "minItems": 1 + MIN_ITEMS,
-    "items": {"type": "array", "minItems": 2, "items": {"type": "string"}},
+    "maxItems": 1 + MAX_ROWS,
+    "items": {"type": "array", "minItems": 2, "maxItems": MAX_COLUMNS, "items": {"type": "string"}},
 }
 SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
     "notes": (
@@ -352,6 +360,7 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
         {
             "type": "array",
             "minItems": 1 + MIN_ITEMS,
+            "maxItems": MAX_FACTS,
             "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
         },
         'the facts as a list of [key, value] pairs, ["Name", "..."] first',
@@ -365,6 +374,7 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
                 "examples": {
                     "type": "array",
                     "minItems": 2 * MIN_ITEMS,
+                    "maxItems": 2 * MAX_CODE_ITEMS,
                     "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
                 },
             },
@@ -405,11 +415,17 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
             "type": "object",
             "properties": {
                 "problem": {"type": "string", "minLength": 1},
-                "functions": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
-                "edge_cases": {"type": "array", "items": {"type": "string"}},
+                "functions": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_CODE_ITEMS,
+                    "items": {"type": "string", "minLength": 1},
+                },
+                "edge_cases": {"type": "array", "maxItems": MAX_CODE_ITEMS, "items": {"type": "string"}},
                 "examples": {
                     "type": "array",
                     "minItems": MIN_ITEMS,
+                    "maxItems": MAX_CODE_ITEMS,
                     "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
                 },
                 "reference_code": {"type": "string", "minLength": 1},
@@ -425,6 +441,7 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
         {
             "type": "array",
             "minItems": 1 + MIN_ITEMS,
+            "maxItems": MAX_FACTS,
             "items": {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "string"}},
         },
         "the facts as a list of [subject, relation, object] triples",
