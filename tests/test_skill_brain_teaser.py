@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from agentinstruct.flows.anagrams import anagram_fields
 from agentinstruct.flows.arrangements import arrangement_fields
 from agentinstruct.flows.rule_checks import author_checks, read_puzzle
 from agentinstruct.models import ModelRequest
@@ -65,7 +66,7 @@ def test_taxonomy_matches_the_spec_row(skill) -> None:
     assert list(skill.instruction_fields) == ["answer_key", "solver_program"]
     assert skill.shape_only_fields == ["solver_program"]  # no riddle's author is asked for a program
     shapes = {t.name: t.task_shape for t in skill.instruction_types if t.task_shape != "text"}
-    assert shapes == {"logic_deduction": "arrangement", "sequence_pattern": "sequence"}
+    assert shapes == {"logic_deduction": "arrangement", "wordplay": "anagram", "sequence_pattern": "sequence"}
     assert skill.seed_kinds == ["text"] and skill.flow == "standard"
     for itype in skill.instruction_types:
         assert itype.intent.strip() and "\n" not in itype.intent.strip(), itype.name
@@ -182,7 +183,7 @@ def test_a_key_the_answers_dispute_is_solved_again_by_its_author(skill) -> None:
 def test_a_second_key_from_nowhere_does_not_replace_the_first(skill) -> None:
     """The local author re-solved a question as "Dublin", a city neither the task nor the material names,
     and the teacher had invented the same city."""
-    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["wordplay"]]})
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["riddle"]]})
     question = "What city did the lighthouse at Carrick Point serve?"
     model = scripted(
         single,
@@ -321,6 +322,8 @@ SEQUENCE = {
     "shown": 5,
     "ask": "next",
 }
+#: a word the notes (keyed_skills_support.NOTES) use, and a clue that does not give it away
+ANAGRAM = {"word": "lighthouse", "clue": "A tall tower whose lamp warns ships away from the rocks at night."}
 KEEPERS = {
     "setup": "Three keepers of the Alder Creek lighthouse each keep one of nights 1 to 3, one a night.",
     "entities": ["Ada", "Bram", "Cora"],
@@ -399,6 +402,86 @@ def test_an_unfair_sequence_goes_back_before_any_teacher_call(skill) -> None:
     asks = [r for r in model.requests if "/instruct/" in r.tag]
     assert len(asks) == 2 and "every term is 20: choose a step" in asks[1].messages[-1]["content"]
     assert len(sink.pairs) == 1
+
+
+def test_a_wordplay_is_an_anagram_code_writes_and_keys_with_the_word(skill) -> None:
+    """The local author keyed "I am a garden where lots are printed..." as "lottery": the key is now the
+    word whose letters the solver unscrambles."""
+    single = only(skill, "wordplay")
+    fields = anagram_fields(ANAGRAM, NOTES)
+    worked = "The letters spell a tall tower with a lamp.\nAnswer: lighthouse"
+    model = scripted(single, {"puzzle": ANAGRAM}, teacher_answers(worked, "Answer: Lighthouse"))
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [ask] = [r for r in model.requests if "/instruct/" in r.tag]
+    properties = ask.json_schema["schema"]["properties"]
+    assert list(properties) == ["puzzle", "suitable", "reason"]  # the letters and key are code's
+    assert list(properties["puzzle"]["properties"]) == ["word", "clue"]
+    assert "answer_key" not in ask.messages[-1]["content"] and NOTES in ask.messages[-1]["content"]
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"] == fields["task"] and fields["task"].startswith("Unscramble the 10")
+    assert f"Clue: {ANAGRAM['clue']} What is the word?" in fields["task"]
+    [result] = pair.verification.checks
+    assert result.name == "answers_agree" and result.ok and "second independent answer" in result.detail
+    assert pair.lineage.seed_instruction.fields == {"answer_key": "lighthouse"}
+
+
+def test_a_wrong_answer_to_an_anagram_is_rejected_without_programs_or_a_second_key(skill) -> None:
+    """A word is no number: no program is asked for it (UNAIDED_SHAPES), and code's key stands."""
+    single = only(skill, "wordplay")
+    rekeys: list[ModelRequest] = []
+
+    def rekey(request: ModelRequest) -> dict:
+        rekeys.append(request)
+        return {"answer_key": "hothouse"}  # would agree with the teacher
+
+    model = scripted(
+        single, {"puzzle": ANAGRAM}, teacher_answers("Answer: hothouse", "Answer: hothouse"), rekey=rekey
+    )
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [rejection] = sink.rejections
+    assert not sink.pairs and not rekeys and rejection.reason == "verification_failed:answers_agree"
+    assert "does not agree with the key 'lighthouse'" in rejection.detail
+    assert not any(r.tag.endswith("/computed_answer") for r in model.requests)
+
+
+def test_an_anagram_that_gives_its_word_away_goes_back_before_any_teacher_call(skill) -> None:
+    single = only(skill, "wordplay")
+    replies = iter(
+        [{**ANAGRAM, "clue": "The lighthouse stands tall."}, {**ANAGRAM, "word": "tower"}, ANAGRAM]
+    )
+    answers = teacher_answers("Answer: lighthouse", "Answer: lighthouse")
+    model = scripted(single, lambda _: {"puzzle": next(replies)}, answers)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 3 and len(sink.pairs) == 1
+    assert "the clue holds the word 'lighthouse', the answer" in asks[1].messages[-1]["content"]
+    assert "the notes do not use the word 'tower'" in asks[2].messages[-1]["content"]
+
+
+def test_every_type_yields_a_pair_keyed_as_its_shape_writes_it(skill) -> None:
+    """The whole skill, each type once: the text types' key is the author's, the shaped ones' code's."""
+    keys = {"logic_deduction": arrangement_fields(KEEPERS)["answer_key"], "sequence_pattern": "95"}
+    keys["wordplay"] = "lighthouse"
+    replies = {"logic_deduction": KEEPERS, "sequence_pattern": SEQUENCE, "wordplay": ANAGRAM}
+
+    def instruction(name: str) -> dict:
+        return {"puzzle": replies[name]} if name in replies else {"instruction": PUZZLE, "answer_key": KEY}
+
+    def teacher(request: ModelRequest) -> str:
+        task = request.messages[-1]["content"]
+        if task.startswith("Unscramble"):
+            return "Answer: lighthouse"
+        if "The sequence begins" in task:
+            return "Answer: 95"
+        return f"Answer: {keys['logic_deduction']}" if "(E) " in task else SOLUTION
+
+    sink = run(skill, scripted(skill, instruction, teacher), refinement_rounds=0, instructions_per_seed=7)
+    assert not sink.rejections
+    made = {pair.instruction_type: pair for pair in sink.pairs}
+    assert sorted(made) == sorted(TYPES)
+    for name, pair in made.items():
+        assert pair.lineage.seed_instruction.fields["answer_key"] == keys.get(name, KEY), name
+    assert made["wordplay"].messages[1]["content"] == anagram_fields(ANAGRAM, NOTES)["task"]
 
 
 def test_a_logic_deduction_is_written_by_code_from_its_clues(skill) -> None:

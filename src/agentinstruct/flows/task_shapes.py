@@ -7,7 +7,9 @@ writes the few-shot task, its key and its second query), `sequence` (`flows.sequ
 sequence's theme, rule and numbers, from which code writes the terms, the question and its key),
 `truth_tellers` (`flows.truth_tellers`: people and what each says, in claim forms from a closed list) or
 `syllogism` (`flows.syllogisms`: categories, premises and candidate conclusions in quantifier forms from a
-closed list), from each of which code writes a puzzle with one right option, its key and solver program. The
+closed list), from each of which code writes a puzzle with one right option, its key and solver program, or
+`anagram` (`flows.anagrams`: a word of the material and a clue, from which code writes the word's letters
+mixed up, the clue, the question and the key). The
 request schema asks for the structure alone, under the task's JSON key, and leaves out the fields code
 writes; the reply is turned into the flat fields (task text plus those fields) before they are validated,
 so every other rule applies as usual.
@@ -23,6 +25,7 @@ from typing import Any
 from pydantic import ValidationInfo, model_validator
 
 from agentinstruct.agent_outputs import AgentOutput
+from agentinstruct.flows.anagrams import ANAGRAM_DESCRIPTION, ANAGRAM_SCHEMA, anagram_fields
 from agentinstruct.flows.arrangements import (
     ARRANGEMENT_DESCRIPTION,
     ARRANGEMENT_SCHEMA,
@@ -47,6 +50,7 @@ TASK_SHAPES: dict[str, tuple[dict[str, Any], str, Callable[[Any, str], dict[str,
     "sequence": (SEQUENCE_SCHEMA, SEQUENCE_DESCRIPTION, sequence_fields),
     "truth_tellers": (TRUTH_TELLERS_SCHEMA, TRUTH_TELLERS_DESCRIPTION, truth_tellers_fields),
     "syllogism": (SYLLOGISM_SCHEMA, SYLLOGISM_DESCRIPTION, syllogism_fields),
+    "anagram": (ANAGRAM_SCHEMA, ANAGRAM_DESCRIPTION, anagram_fields),
 }
 
 

@@ -63,6 +63,7 @@ SHAPE_FIELDS: dict[str, tuple[str, ...]] = {
     "sequence": ("answer_key",),
     "truth_tellers": ("answer_key", "solver_program"),
     "syllogism": ("answer_key", "solver_program"),
+    "anagram": ("answer_key",),
 }
 #: per task shape, the templates (under prompts.extra) of a program-aided answer: the teacher's program,
 #: and the answer code writes from its results (`agentinstruct.flows.program_aided`); a shape not named
@@ -71,9 +72,10 @@ PROGRAM_AIDED_PROMPTS: dict[str, tuple[str, str]] = {
     "arrangement": ("rule_checks", "rule_checks_answer"),
     "held_out": ("rule_function", "rule_function_answer"),
 }
-#: task shapes that get no program-aided answer: their key is an option letter, which the numeric programs
-#: cannot give, and their statements are no places and rules that the teacher's rule checks could read
-UNAIDED_SHAPES = frozenset({"truth_tellers", "syllogism"})
+#: task shapes that get no program-aided answer: a truth-tellers or syllogism key is an option letter, which
+#: the numeric programs cannot give, and their statements are no places and rules that the teacher's rule
+#: checks could read; an anagram's key is a word of the notes, which no program computes
+UNAIDED_SHAPES = frozenset({"truth_tellers", "syllogism", "anagram"})
 
 
 class SkillError(ValueError):

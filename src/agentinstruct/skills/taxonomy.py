@@ -32,7 +32,7 @@ ContentShape = Literal[
 
 #: how an instruction agent writes its task: free text, or data code turns into the task and its keys
 #: (`agentinstruct.flows.task_shapes`)
-TaskShape = Literal["text", "arrangement", "held_out", "sequence", "truth_tellers", "syllogism"]
+TaskShape = Literal["text", "arrangement", "held_out", "sequence", "truth_tellers", "syllogism", "anagram"]
 
 
 class Named(BaseModel):
@@ -144,7 +144,9 @@ class InstructionType(Named):
         "closed list and its numbers, and writes a number sequence with its next or a missing term asked "
         "for, and that term as answer_key; 'truth_tellers' asks for people and their statements in closed "
         "claim forms, and 'syllogism' for categories, premises and conclusions in closed quantifier forms, "
-        "and each writes a puzzle with exactly one right option, its answer_key and solver_program",
+        "and each writes a puzzle with exactly one right option, its answer_key and solver_program; "
+        "'anagram' asks for one word of the material and a clue that does not give it, and writes the "
+        "word's letters mixed up with the clue, and the word as answer_key",
     )
     task_must_contain_any: list[str] = Field(
         default_factory=list,
