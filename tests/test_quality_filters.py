@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agentinstruct.quality.filters import Answer, failure_of, first_failure, repeated_ngram_ratio
@@ -109,6 +111,27 @@ def test_a_trace_ending_in_a_tool_call_is_not_empty():
 def test_repeated_ngram_ratio():
     assert repeated_ngram_ratio("a b c d e f g h", 2) == 0.0
     assert repeated_ngram_ratio("a b a b a b a b", 2) == pytest.approx(5 / 7)
+
+
+def test_a_json_answer_is_judged_by_its_values_not_its_repeated_keys():
+    # a local named-entities answer (run s12a): 13 records of {"text": ..., "type": null}
+    names = ["Fenwick Weekly Gazette", "Councillor Pryce", "Council", "Garden", "February", "April"]
+    names += [
+        "Three years",
+        "Soil test",
+        "Mill Lane",
+        "Station Road",
+        "Growers Association",
+        "March",
+        "Pryce",
+    ]
+    records = json.dumps({"entities": [{"text": n, "type": None} for n in names]}, indent=2)
+    assert repeated_ngram_ratio(records, 4) > 0.5  # as text, its syntax repeats
+    assert first_failure(make_pair("List the named entities as JSON.", records)) is None
+    # a record repeated in a loop still repeats its values
+    looped = json.dumps([{"call": "total(2, 3.5)", "result": "an error because of a missing cost"}] * 12)
+    failure = first_failure(make_pair("Give examples as JSON.", looped))
+    assert failure is not None and failure.reason == "filter:repetition"
 
 
 def test_an_answer_that_hands_back_the_users_text_is_an_echo():

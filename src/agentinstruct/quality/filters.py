@@ -5,10 +5,10 @@ code fences, JSON that never closes, a last character that cannot end a sentence
 word that cannot end one ("the", "and"...), or a long last prose line without final punctuation.
 Refusals ("I'm sorry, but I can't...", "As an AI language model...") are rejected unless the pair is
 marked unanswerable, where declining is the expected answer. Degenerate repetition is the share of word
-n-grams that repeat an earlier one. An echo is an answer whose word 5-grams are nearly all the user's own
-text: the passage or task handed back instead of an answer (skills whose answers rightly restate the
-input, such as light edits or fixed code, are exempt). Length bounds are per skill
-(`FilterSettings.bounds_for`).
+n-grams that repeat an earlier one (of a JSON answer, in its values: its keys rightly repeat). An echo is
+an answer whose word 5-grams are nearly all the user's own text: the passage or task handed back instead
+of an answer (skills whose answers rightly restate the input, such as light edits or fixed code, are
+exempt). Length bounds are per skill (`FilterSettings.bounds_for`).
 
 Filters run in the order of `FILTERS`; the first failure is the reason recorded.
 """
@@ -153,12 +153,40 @@ def refusal(answer: Answer, settings: FilterSettings) -> str | None:
 
 
 def repetition(answer: Answer, settings: FilterSettings) -> str | None:
-    if len(WORD_OR_MARK.findall(answer.text)) < settings.repetition_min_words:
+    text = _json_values(answer.text)
+    text = answer.text if text is None else text
+    if len(WORD_OR_MARK.findall(text)) < settings.repetition_min_words:
         return None
-    ratio = repeated_ngram_ratio(answer.text, settings.repetition_ngram)
+    ratio = repeated_ngram_ratio(text, settings.repetition_ngram)
     if ratio <= settings.max_repetition:
         return None
     return f"{ratio:.0%} of its {settings.repetition_ngram}-grams repeat an earlier one"
+
+
+def _json_values(text: str) -> str | None:
+    """A JSON answer's values, one per line, or None for an answer that is not JSON: its keys and brackets
+    rightly repeat in every record ('"type": null }, { "text":' made a local named-entities answer of 13
+    records "63% repeated", run s12a), while a record repeated in a loop still repeats its values."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict | list):
+        return None
+    values: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+        elif value is not None:
+            values.append(str(value))
+
+    collect(data)
+    return "\n".join(values)
 
 
 def repeated_ngram_ratio(text: str, n: int) -> float:
