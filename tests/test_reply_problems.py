@@ -6,10 +6,13 @@ from __future__ import annotations
 import pytest
 
 from agentinstruct.agent_outputs import InstructionOutput, TransformationOutput
-from agentinstruct.models import ModelRequest
+from agentinstruct.flows import FlowSettings, SkillFlow
+from agentinstruct.flows.outputs import user_turn_shows_material
+from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.reply_problems import echoed_seed
-from agentinstruct.skills import Transformation
+from agentinstruct.skills import Transformation, load_skills
 from grounded_skills import load, run_flow, stage
+from test_flows import ListSink
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -86,3 +89,29 @@ def test_a_transformation_that_echoes_its_seed_is_asked_again():
     assert pair.lineage.transformation.agent == "quantity_scenario"
     assert pair.lineage.transformation.content == SCENARIO
     assert pair.messages[1]["content"] == "How many truckloads of soil do the 120 plots need?"
+
+
+def test_a_task_that_copies_the_material_its_user_turn_shows_is_sent_back() -> None:
+    # a local text-extraction request held the whole passage before its schema: the user turn showed the
+    # passage twice (run s12a); where the user turn is the task alone, the task may hold what it needs
+    passage = (
+        "The soil test is due in February. If the results are clear, planting could begin in April. The "
+        "council also agreed to review the lease after three years, and Councillor Pryce said he would ask "
+        "then for the site to be reconsidered for housing if the garden has not proved its worth."
+    )
+    skills = load_skills()
+
+    def instruction_output(name: str, type_name: str):
+        flow = SkillFlow(skills[name], ScriptedModel(lambda r: "ok"), ListSink(), FlowSettings())
+        return flow.instructors[type_name].output
+
+    output = instruction_output("text_classification", "topic")
+    key = skills["text_classification"].instruction_key
+    fields = {"suitable": True, "reason": "", "labels": "planning, sport, weather"}
+    copied = {**fields, key: f"{passage}\n\nWhich topic is this text about?"}
+    with pytest.raises(ValueError, match="the task copies the text, which the user sends with it already"):
+        output.model_validate(copied, context={"content": passage})
+    own = {**fields, key: "Which topic is this text about?"}
+    assert output.model_validate(own, context={"content": passage})
+    assert not user_turn_shows_material(skills["multiple_choice"])
+    assert user_turn_shows_material(skills["text_extraction"])

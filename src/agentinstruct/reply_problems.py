@@ -111,7 +111,7 @@ def echoed_seed(output: Any, variables: dict[str, Any]) -> str:
         return ""
     transformation = variables.get("transformation")
     wanted = getattr(transformation, "description", "") or "what the request asks for"
-    written, described = _word_pairs(content), _word_pairs(wanted)
+    written, described = word_pairs(content), word_pairs(wanted)
     # told the description after an echo, the local model wrote the description itself as the content
     enough = min(len(written), len(described)) >= DESCRIPTION_MIN_PAIRS
     if enough and len(written & described) >= ECHO_FROM_SEED * min(len(written), len(described)):
@@ -120,7 +120,7 @@ def echoed_seed(output: Any, variables: dict[str, Any]) -> str:
             f"'content' repeats the description of what to write instead of writing it: write the {name} "
             "itself, with the names, facts and numbers of the text"
         )
-    source = _word_pairs(seed)
+    source = word_pairs(seed)
     if len(written) < ECHO_MIN_PAIRS or not source:
         return ""
     shared = len(written & source)
@@ -129,18 +129,19 @@ def echoed_seed(output: Any, variables: dict[str, Any]) -> str:
     return f"'content' gives back the source text almost word for word; write instead {wanted.strip()}"
 
 
-def _word_pairs(text: str) -> set[tuple[str, str]]:
+def word_pairs(text: str) -> set[tuple[str, str]]:
+    """The text's pairs of adjacent words (lower case): what copies of a text share with it."""
     words = re.findall(r"\w+", text.lower())
     return set(pairwise(words))
 
 
 def _line_pairs(text: str) -> list[set[tuple[str, str]]]:
-    return [_word_pairs(line) for line in text.splitlines()]
+    return [word_pairs(line) for line in text.splitlines()]
 
 
 def _paraphrased(line: str, reply_lines: list[set[tuple[str, str]]]) -> bool:
     """Whether some reply line holds at least 3/4 of the word pairs of a prompt line of 8+ words."""
-    pairs = _word_pairs(line)
+    pairs = word_pairs(line)
     if len(pairs) < 7:
         return False
     needed = 0.75 * len(pairs)

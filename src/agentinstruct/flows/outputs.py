@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+import jinja2
+import jinja2.meta as jinja2_meta
 from pydantic import AliasChoices, Field, ValidationInfo, WithJsonSchema, create_model, model_validator
 
 from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.field_formats import EMPTY_VALUES, FIELD_SCHEMAS, FieldFormat, normalised
 from agentinstruct.quality.execution import code_blocks
+from agentinstruct.reply_problems import word_pairs
 from agentinstruct.skills import InstructionType, Skill, Transformation
 
 
@@ -208,8 +211,41 @@ def with_new_queries(output: type[AgentOutput], fields: list[str]) -> type[Agent
 
 
 def with_task_rules(output: type[AgentOutput], skill: Skill) -> type[AgentOutput]:
-    """The output model with the skill's rules on every task it writes: hidden keys and new queries."""
-    return with_hidden_fields(with_new_queries(output, skill.new_queries), skill.hidden_fields)
+    """The output model with the skill's rules on every task it writes: hidden keys, new queries, and no
+    copy of the material where the user turn shows it already."""
+    output = with_hidden_fields(with_new_queries(output, skill.new_queries), skill.hidden_fields)
+    return with_material_not_restated(output) if user_turn_shows_material(skill) else output
+
+
+def user_turn_shows_material(skill: Skill) -> bool:
+    """Whether the skill's user turn template puts the material (`content`) before the task."""
+    source = (skill.directory / skill.prompts.user_turn).read_text(encoding="utf-8")
+    return "content" in jinja2_meta.find_undeclared_variables(jinja2.Environment().parse(source))
+
+
+#: word pairs a material needs before a task can be said to restate it, and the share of them that does
+RESTATED_MIN_PAIRS = 30
+RESTATED_SHARE = 0.7
+
+
+def with_material_not_restated(output: type[AgentOutput]) -> type[AgentOutput]:
+    """The output model, checking that the task does not copy the material the user turn shows above it.
+
+    A local text-extraction request held the whole passage before its schema, so the user turn showed the
+    passage twice (run s12a).
+    """
+
+    def check_restated(reply: Any, material: str) -> None:
+        source = word_pairs(material)
+        if len(source) < RESTATED_MIN_PAIRS:
+            return
+        if len(source & word_pairs(reply.instruction)) >= RESTATED_SHARE * len(source):
+            raise ValueError(
+                "the task copies the text, which the user sends with it already (above the task): write "
+                "only the request, naming the parts of the text it is about"
+            )
+
+    return with_validator(output, "_material_not_restated", check_restated, with_material=True)
 
 
 def with_hidden_fields(output: type[AgentOutput], fields: list[str]) -> type[AgentOutput]:
