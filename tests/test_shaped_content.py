@@ -101,6 +101,12 @@ def test_programming_material_is_written_with_its_reference_code_fenced_once() -
         ({"reference_code": "total = 5 * 1.0"}, "defines the function(s)"),
         ({"functions": [], "examples": [["rent_owed(1, 2.0)", "2.0"]]}, "signature of each function"),
         ({"examples": [["rent_owed(1, 2.0)", "2.0"]]}, "at least 2 [call, exact result] examples (it has 1)"),
+        # a call the grammar's length cap cut off: the local model wrote a dict of a year per key until its
+        # tokens ran out (run s12a)
+        (
+            {"examples": [["rent_owed(1, 2.0)", "2.0"], ["avg({'1791': 1, '1792': 2, '17", "1.5"]]},
+            "the calls of examples [2] do not parse",
+        ),
     ],
 )
 def test_programming_material_without_working_code_says_what_it_lacks(change, needs) -> None:

@@ -284,6 +284,12 @@ def programming_lines(material: dict[str, Any]) -> str:
         problems.append("the signature of each function the solution needs")
     if len(examples) < MIN_ITEMS:
         problems.append(f"at least {MIN_ITEMS} [call, exact result] examples (it has {len(examples)})")
+    broken = [number for number, (call, _) in enumerate(examples, 1) if not _parses(call)]
+    if broken:
+        problems.append(
+            f"examples whose call is one short Python expression (the calls of examples {broken} do not "
+            f"parse; keep each under {MAX_EXAMPLE_CHARS} characters)"
+        )
     unusable = _code_problem(code)
     if unusable:
         problems.append(unusable)
@@ -294,6 +300,15 @@ def programming_lines(material: dict[str, Any]) -> str:
         sections += ["Rules and edge cases:", *[f"- {r}" for r in rules]]
     sections += ["Examples:", *[f"- {c} -> {r}" for c, r in examples]]
     return "\n".join([*sections, "Reference code:", "```python", code, "```"])
+
+
+def _parses(call: str) -> bool:
+    """Whether an example's call is a Python expression."""
+    try:
+        ast.parse(call, mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 def _code_problem(code: str) -> str:
@@ -314,6 +329,10 @@ MAX_ROWS = 12
 MAX_FACTS = 24
 MAX_CODE_ITEMS = 8
 MAX_COLUMNS = 8
+#: the longest call or result of a programming example: the local model wrote one call with a dict of a
+#: year per key, 1791 to 1878 and on, until its tokens ran out (run s12a); capped, the call no longer
+#: parses and the reply is sent back asking for a short one
+MAX_EXAMPLE_CHARS = 240
 ROWS_SCHEMA = {
     "type": "array",
     "minItems": 1 + MIN_ITEMS,
@@ -426,7 +445,12 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
                     "type": "array",
                     "minItems": MIN_ITEMS,
                     "maxItems": MAX_CODE_ITEMS,
-                    "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
+                    "items": {
+                        "type": "array",
+                        "minItems": 2,
+                        "maxItems": 2,
+                        "items": {"type": "string", "maxLength": MAX_EXAMPLE_CHARS},
+                    },
                 },
                 "reference_code": {"type": "string", "minLength": 1},
             },
