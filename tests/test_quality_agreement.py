@@ -31,6 +31,8 @@ def test_the_checks_are_registered() -> None:
         ("Answer: \\[ 1, 3, 5} \\]", "1, 3, 5"),
         ("So the answer is $\\boxed{\\text{Paris}}$", "Paris"),
         ("Answer: 3\nCheck: 3 x 4 = 12, as required.\nAnswer: 4", "4"),
+        # the local few-shot teacher's last line (run s12b): the marker after the sentence on the same line
+        ('Therefore, the class of "Mill Lane" is consonant. Answer: consonant', "consonant"),
         ("no marker at all\nlast line", "last line"),
         ("", ""),
     ],

@@ -83,9 +83,15 @@ def _lines(text: str) -> list[str]:
     return [line for line in cleaned if line]
 
 
+#: an "Answer:" marker after a sentence on the same line
+ANSWER_AFTER_SENTENCE = re.compile(r"[.!?]\s+(?:the\s+)?(?:final\s+)?answer\s*[:：]\s*(\S.*)$", re.IGNORECASE)
+
+
 def stated_answer(text: str) -> str | None:
     """The answer a solution states: after the last "Answer:"/"Final answer:"-style marker (or on the line
-    after a bare marker), else after the last "... the answer is"; None when no line states one.
+    after a bare marker), else after an "Answer:" that ends a line's sentences ("Therefore the class is
+    consonant. Answer: consonant", as the local teacher wrote it in run s12b) or after the last "... the
+    answer is"; None when no line states one.
 
     The one reader of answer lines: the key checks here, `unique_solution` and the teacher's worked-answer
     request all use it, so an answer is asked to be worked out exactly when the checks could not read it.
@@ -100,7 +106,7 @@ def stated_answer(text: str) -> str | None:
             if index + 1 < len(lines):
                 return _unmarked(lines[index + 1])
     for line in reversed(lines):
-        if inline := ANSWER_IS.search(line):
+        if inline := ANSWER_AFTER_SENTENCE.search(line) or ANSWER_IS.search(line):
             return _unmarked(inline.group(1))
     return None
 
