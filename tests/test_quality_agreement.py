@@ -69,3 +69,25 @@ def test_normalise() -> None:
 )
 def test_same_answer(first: str, second: str, agree: bool) -> None:
     assert same_answer(first, second)[0] is agree
+
+
+def test_an_anagrams_answer_is_exactly_the_word_its_letters_spell() -> None:
+    # the lenient word match took "Learning" for the letters of "learn" (run s12b)
+    import asyncio
+
+    from agentinstruct.quality.agreement import answers_agree
+    from agentinstruct.quality.checks import Candidate
+
+    task = "Unscramble the 5 letters L-N-A-R-E to find one word. Clue: to gain knowledge. What is the word?"
+
+    def check(answer: str):
+        item = Candidate("brain_teaser", "wordplay", "", task, answer, False, details={"answer_key": "learn"})
+        return asyncio.run(answers_agree(item))
+
+    wrong = check("The letters make a word about study.\nAnswer: Learning")
+    assert not wrong.ok and "is not the word the letters L-N-A-R-E spell, 'learn'" in wrong.detail
+    assert check("Answer: **Learn**.").ok
+    # elsewhere the lenient match stands: a key whose letters the task does not show
+    details = {"answer_key": "learn"}
+    other = Candidate("brain_teaser", "riddle", "", "What am I?", "Answer: learning", False, details=details)
+    assert asyncio.run(answers_agree(other)).ok

@@ -440,7 +440,7 @@ def test_a_wrong_answer_to_an_anagram_is_rejected_without_programs_or_a_second_k
     sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
     [rejection] = sink.rejections
     assert not sink.pairs and not rekeys and rejection.reason == "verification_failed:answers_agree"
-    assert "does not agree with the key 'lighthouse'" in rejection.detail
+    assert "is not the word the letters T-S-G-L-H-H-I-U-O-E spell, 'lighthouse'" in rejection.detail
     assert not any(r.tag.endswith("/computed_answer") for r in model.requests)
 
 

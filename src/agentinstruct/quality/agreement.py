@@ -343,6 +343,13 @@ async def answers_agree(candidate: Candidate) -> Check | None:
         detail = f"the final answer '{_clip(final)}' only repeats words of the task; solve it instead"
         return Check(name=name, ok=False, detail=detail)
     notes = []
+    letters = shown_letters(candidate.instruction, key)
+    if letters and normalise(_trim(final)) != normalise(key):
+        detail = (
+            f"the final answer '{_clip(final)}' is not the word the letters {letters} spell, '{_clip(key)}'; "
+            "an anagram's answer uses exactly its letters"
+        )
+        return Check(name=name, ok=False, detail=detail)
     options = options_in(candidate.instruction)
     choice = options if key and key_letters(key, options) is not None else {}
     if key:
@@ -363,6 +370,19 @@ async def answers_agree(candidate: Candidate) -> Check | None:
             return Check(name=name, ok=False, detail=detail)
         notes.append(f"a second independent answer ({how})")
     return Check(name=name, ok=True, detail=f"'{_clip(final)}' agrees with " + " and ".join(notes))
+
+
+#: a word's letters shown one by one, "L-N-A-R-E" (an anagram task, `flows.anagrams`)
+SPELLED = re.compile(r"\b[A-Z](?:-[A-Z]){3,}\b")
+
+
+def shown_letters(task: str, key: str) -> str:
+    """The letters an anagram task shows when they are exactly the key's ("" otherwise): its answer is that
+    word and nothing near it. The lenient word match took "Learning" for the letters of "learn" (run s12b)."""
+    for found in SPELLED.finditer(task):
+        if sorted(found.group(0).replace("-", "")) == sorted(key.upper()):
+            return found.group(0)
+    return ""
 
 
 def _agree(answer: str, other: str, options: dict[str, str]) -> tuple[bool, str]:
