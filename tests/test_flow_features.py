@@ -46,7 +46,8 @@ def modification_reply(teacher_answers: list[str]):
         _, stage, *rest = request.tag.split("/")
         if stage == "instruct":
             return {
-                "instruction": f"({rest[-1]}) Rewrite the recipe in at most 6 words: {TEXT}",
+                # the recipe itself is shown above the request (a copy of it here would be sent back)
+                "instruction": f"({rest[-1]}) Rewrite the recipe above in at most 6 words.",
                 "constraints": [SHORT_LIMIT],
                 "suitable": True,
                 "reason": "",
