@@ -14,7 +14,7 @@ from agentinstruct.agents import PROMPTS_DIR
 from agentinstruct.flows.estimates import EstimateError, EstimateProgram, compute_steps, write_answer
 from agentinstruct.quality.arithmetic import arithmetic_verified, find_statements
 from agentinstruct.quality.checks import Candidate
-from agentinstruct.tools.calculator import CalculatorTool
+from test_skill_fermi import RecordingCalculator
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -75,16 +75,7 @@ def test_every_equation_written_is_one_arithmetic_verified_accepts(expression: s
 
 
 def test_the_run_calculator_does_the_arithmetic() -> None:
-    class Recording(CalculatorTool):
-        def __init__(self) -> None:
-            super().__init__()
-            self.expressions: list[str] = []
-
-        async def call(self, **arguments: Any) -> dict[str, Any]:
-            self.expressions.append(arguments["expression"])
-            return await super().call(**arguments)
-
-    tool = Recording()
+    tool = RecordingCalculator()
     answer_of(program(("households", "people / household_size")), tool)
     assert tool.expressions == ["(2000000) / (2.5)"]
 

@@ -19,7 +19,6 @@ earlier step is refused with that name, and running it needs no sandbox.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from dataclasses import dataclass
@@ -31,8 +30,7 @@ from pydantic import BaseModel, Field, field_validator
 from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.agents import PROMPTS_DIR, Agent
 from agentinstruct.flows.state import derive_seed
-from agentinstruct.quality.arithmetic import NUMBER, number_value
-from agentinstruct.tools.calculator import Calculator
+from agentinstruct.quality.arithmetic import NUMBER, calculate, number_value
 
 if TYPE_CHECKING:
     from agentinstruct.flows.program_aided import AidedAnswer, AidRequest
@@ -257,17 +255,14 @@ def _operand(kind: str, piece: str, earlier: dict[str, Step]) -> tuple[str, str]
 
 async def _evaluate(expression: str, calculator: Any, name: str) -> Decimal:
     """The calculator's value of an expression of plain numbers (the run's tool, else a local one)."""
-    if calculator is not None:
-        result = await calculator.call(expression=expression)
-    else:
-        result = await asyncio.to_thread(Calculator().evaluate, expression)
-    numeric = result.get("numeric") if isinstance(result, dict) else None
+    result = await calculate(expression, calculator)
+    numeric = result.get("numeric")
     try:
         value = Decimal(numeric) if isinstance(numeric, str) else None
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite():
-        error = result.get("error") if isinstance(result, dict) else None
+        error = result.get("error")
         raise EstimateError(
             f"{name!r} has no numeric value ({error or 'the calculator gave ' + str(numeric)})"
         )

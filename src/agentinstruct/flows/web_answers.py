@@ -21,6 +21,7 @@ from agentinstruct.quality.web import (
     SELECT_ROLES,
     TYPE_ROLES,
     Element,
+    clip_name,
     parse_page,
 )
 
@@ -38,16 +39,12 @@ CLICK_ROLES = frozenset(
         "menuitemradio", "combobox", "listbox", "textbox", "searchbox", "spinbutton", "slider", "label",
     }
 )  # fmt: skip
-#: the longest element name shown in a choice; the id decides, the name only helps the model choose
-NAME_LIMIT = 40
 
 
 def element_choice(element: Element) -> str:
-    """How an element is offered to the teacher: its id, role and (clipped) name, as the page shows it."""
-    name = " ".join(element.name.split())
-    if len(name) > NAME_LIMIT:
-        name = name[: NAME_LIMIT - 3] + "..."
-    return f'[{element.id}] {element.role} "{name}"'
+    """How an element is offered to the teacher: its id, role and clipped name (the id decides; the name
+    only helps the model choose)."""
+    return f'[{element.id}] {element.role} "{clip_name(" ".join(element.name.split()))}"'
 
 
 def _targets(elements: list[Element], verb: str) -> list[str]:
@@ -57,11 +54,11 @@ def _targets(elements: list[Element], verb: str) -> list[str]:
     return [element_choice(e) for e in chosen]
 
 
-def _step(action: str, **fields: dict[str, Any]) -> dict[str, Any]:
-    properties = {
-        "reason": {"type": "string", "minLength": 1, "pattern": ONE_LINE},
-        "action": {"const": action},
-    }
+def _step(action: str | None, **fields: dict[str, Any]) -> dict[str, Any]:
+    """One step's object: a reason, the action's name (none for the final stop) and its fields."""
+    properties: dict[str, Any] = {"reason": {"type": "string", "minLength": 1, "pattern": ONE_LINE}}
+    if action is not None:
+        properties["action"] = {"const": action}
     properties.update(fields)
     return {
         "type": "object",
@@ -73,7 +70,7 @@ def _step(action: str, **fields: dict[str, Any]) -> dict[str, Any]:
 
 def answer_schema(page: str, instruction_type: str) -> dict[str, Any] | None:
     """The schema of an answer on this page, or None when the page has no element to act on."""
-    elements = [e for e in parse_page(page).elements.values()]
+    elements = list(parse_page(page).elements.values())
     if not elements:
         return None
     text = {"type": "string", "minLength": 1, "pattern": ANY_LINE}
@@ -83,9 +80,7 @@ def answer_schema(page: str, instruction_type: str) -> dict[str, Any] | None:
         if targets:
             steps.append(_step(verb, element={"enum": targets}, **extra))
     steps.append(_step("scroll", direction={"enum": ["down", "up"]}))
-    final = _step("stop", answer=text)
-    final["properties"].pop("action")
-    final["required"].remove("action")
+    final = _step(None, answer=text)
     acting = instruction_type in ACTING_TYPES
     return {
         "type": "object",

@@ -35,6 +35,7 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.checks import Candidate, check
@@ -331,14 +332,19 @@ def render_source(piece: str, left: list[Token]) -> str:
     return " ".join(piece[left[0].start :].split())
 
 
-async def compute(expression: str, candidate: Candidate) -> float | None:
-    """The calculator's numeric value of `expression`, or None when it gives no real number."""
-    tool = candidate.tools.get("calculator")
+async def calculate(expression: str, tool: Any = None) -> dict[str, Any]:
+    """The calculator's result for `expression` ({"numeric": "...", ...} or {"error": ...}): the run's
+    calculator tool when given (its calls are recorded), else a local `Calculator` off the event loop."""
     if tool is not None:
         result = await tool.call(expression=expression)
     else:
         result = await asyncio.to_thread(Calculator().evaluate, expression)
-    numeric = result.get("numeric") if isinstance(result, dict) else None
+    return result if isinstance(result, dict) else {}
+
+
+async def compute(expression: str, candidate: Candidate) -> float | None:
+    """The calculator's numeric value of `expression`, or None when it gives no real number."""
+    numeric = (await calculate(expression, candidate.tools.get("calculator"))).get("numeric")
     try:
         return float(numeric) if isinstance(numeric, str) else None
     except ValueError:

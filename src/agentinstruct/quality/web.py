@@ -202,7 +202,8 @@ def parse_answer(text: str) -> Answer:
     return answer
 
 
-def _clip_name(name: str, limit: int = 40) -> str:
+def clip_name(name: str, limit: int = 40) -> str:
+    """An element's name cut to `limit` characters, ending in '...' when cut."""
     return name if len(name) <= limit else name[: limit - 3] + "..."
 
 
@@ -269,7 +270,7 @@ def element_ids_exist(candidate: Candidate) -> Check:
         if action.verb == "click" and element.role in UNCLICKABLE_ROLES:
             problems.append(
                 f"line {action.line} {_quote(action.text)} clicks [{element.id}] {element.role} "
-                f'"{_clip_name(element.name)}", which does nothing when clicked: click a link, button, '
+                f'"{clip_name(element.name)}", which does nothing when clicked: click a link, button, '
                 "checkbox, radio button, switch, tab or option, or read the text and report it in stop"
             )
             continue
