@@ -104,3 +104,16 @@ def test_a_constraint_a_program_cannot_check_is_left_out_and_the_task_kept():
     parsed = ConstrainedInstructionOutput.model_validate(reply)
     assert [c.kind for c in parsed.constraints] == ["word_count"]
     assert parsed.instruction == "Shorten the text above to at most 40 words."
+
+
+def test_constraints_that_read_the_same_are_one():
+    # a local request got "The answer must contain at least 600 words." four times (run s12b): its
+    # constraints differed only in fields a word count does not use
+    same = [
+        {"kind": "word_count", "relation": "at_least", "number": 60, "text": t} for t in ("", "words", "x")
+    ]
+    parsed = ConstrainedInstructionOutput.model_validate(
+        {"instruction": "Paraphrase the text above.", "constraints": same}
+    )
+    assert len(parsed.constraints) == 1
+    assert parsed.instruction.count("at least 60 words") == 1

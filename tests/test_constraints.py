@@ -425,3 +425,13 @@ def test_conflicts_between_constraints() -> None:
         "two every_word_starts_with constraints ask for different things; keep one",
         "both banned and required: 'tram'; drop them from one list",
     ]
+
+
+def test_a_list_cannot_also_have_several_paragraphs() -> None:
+    # a local bullet list of key points was also asked for "at least 2 paragraphs" (run s12a)
+    bullets = c("bullet_list", text="-")
+    for paragraphs in (c("paragraph_count", relation="at_least", number=2), c("paragraph_count", number=3)):
+        assert any("a list is one paragraph" in p for p in conflicts([bullets, paragraphs]))
+    assert conflicts([bullets, c("paragraph_count", relation="at_most", number=2)]) == []
+    assert conflicts([bullets, c("paragraph_count", number=1)]) == []
+    assert conflicts([c("paragraph_count", relation="at_least", number=2)]) == []

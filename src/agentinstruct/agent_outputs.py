@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from agentinstruct.field_formats import lettered
 from agentinstruct.quality.constraint_wording import with_constraints_stated
-from agentinstruct.quality.constraints import Constraint, conflicts
+from agentinstruct.quality.constraints import Constraint, conflicts, describe
 from agentinstruct.reply_problems import task_problem
 
 
@@ -193,7 +193,9 @@ class ConstrainedOutput(AgentOutput):
 
     @model_validator(mode="after")
     def _consistent_constraints(self) -> ConstrainedOutput:
-        self.constraints = list({c.model_dump_json(): c for c in self.constraints}.values())
+        # one requirement listed several times is kept once: constraints that read the same are the same,
+        # whatever their unused fields hold (a local request got "at least 600 words" four times, s12b)
+        self.constraints = list({describe(c): c for c in self.constraints}.values())
         problems = conflicts(self.constraints)
         if problems:
             raise ValueError("; ".join(problems))

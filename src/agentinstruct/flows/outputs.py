@@ -11,6 +11,7 @@ in `agentinstruct.agents`; what a format means lives in `agentinstruct.field_for
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, WithJsonSchema, create
 
 from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.field_formats import EMPTY_VALUES, FIELD_SCHEMAS, FieldFormat, normalised
+from agentinstruct.quality.constraints import Constraint, describe, paragraphs, sentences, words
 from agentinstruct.quality.execution import code_blocks
 from agentinstruct.reply_problems import word_pairs
 from agentinstruct.skills import InstructionType, Skill, Transformation
@@ -246,6 +248,57 @@ def with_material_not_restated(output: type[AgentOutput]) -> type[AgentOutput]:
             )
 
     return with_validator(output, "_material_not_restated", check_restated, with_material=True)
+
+
+def length_growth(skill: Skill, itype: InstructionType | None = None) -> float:
+    """The `max_growth` that holds for a type's tasks, or for the editor's (which edits every type: the
+    largest); 0 for no limit, and always 0 where the skill has no constraints or its user turn does not show
+    the material."""
+    if not skill.constraints or not user_turn_shows_material(skill):
+        return 0.0
+    types = [itype] if itype else skill.instruction_types
+    growths = [t.max_growth or skill.max_growth for t in types]
+    return 0.0 if not all(growths) else max(growths)
+
+
+FLOOR_MEASURES = {"word_count": words, "sentence_count": sentences, "paragraph_count": paragraphs}
+#: a rewrite may split sentences and paragraphs, so their floors may grow this many times more than words
+SPLIT_GROWTH = 2
+
+
+def with_length_floors(output: type[AgentOutput], growth: float) -> type[AgentOutput]:
+    """The output model, sending back a task whose length floor is far beyond the text it rewrites.
+
+    Unchanged for growth 0. The local model asked for "at least 600 words" of a 147-word paraphrase, and
+    "at least 10 sentences" of 5 sentences' restyling (run s12b): no faithful answer could meet either.
+    """
+    if not growth:
+        return output
+
+    def check_floors(reply: Any, material: str) -> None:
+        text = str(getattr(reply, "content", "") or "").strip() or material
+        problems = [p for c in getattr(reply, "constraints", []) if (p := _beyond_text(c, text, growth))]
+        if text.strip() and problems:
+            raise ValueError("; ".join(problems))
+
+    return with_validator(output, "_length_floors", check_floors, with_material=True)
+
+
+def _beyond_text(constraint: Constraint, text: str, growth: float) -> str:
+    """Why a constraint's length floor is beyond a rewrite of `text` ("" when it is within reach)."""
+    c = constraint
+    if c.kind not in FLOOR_MEASURES or c.relation == "at_most":
+        return ""
+    noun = c.kind.removesuffix("_count")
+    count = len(FLOOR_MEASURES[c.kind](text))
+    limit = max(1, math.floor(growth * count * (1 if noun == "word" else SPLIT_GROWTH)))
+    if c.number <= limit:
+        return ""
+    return (
+        f"the text above has {count} {noun}(s), and a rewrite of it holds at most about {limit}, so "
+        f"'{describe(c)}' cannot be met: lower the number to {limit} or fewer, or remove the {noun} count, "
+        "in the request and in constraints alike"
+    )
 
 
 def with_hidden_fields(output: type[AgentOutput], fields: list[str]) -> type[AgentOutput]:

@@ -32,7 +32,9 @@ from agentinstruct.documents import Seed
 from agentinstruct.field_formats import shown_in_task
 from agentinstruct.flows.estimates import ESTIMATE_CHECK, estimate_agent
 from agentinstruct.flows.outputs import (
+    length_growth,
     with_content_rules,
+    with_length_floors,
     with_skill_fields,
     with_task_rules,
     with_type_rules,
@@ -153,8 +155,11 @@ class SkillFlow(TeachingStage):
             t.name: agent(
                 t.name,
                 t.prompt or skill.prompts.instruction,
-                with_type_rules(
-                    task_shaped(instruction_outputs[t.task_shape], t.task_shape, skill.instruction_key), t
+                with_length_floors(
+                    with_type_rules(
+                        task_shaped(instruction_outputs[t.task_shape], t.task_shape, skill.instruction_key), t
+                    ),
+                    length_growth(skill, t),
                 ),
                 reconsider_declines=True,
             )
@@ -167,7 +172,7 @@ class SkillFlow(TeachingStage):
             key=skill.instruction_key,
             formats=skill.field_formats,
         )
-        edit_output = with_task_rules(edit_output, skill)
+        edit_output = with_length_floors(with_task_rules(edit_output, skill), length_growth(skill))
         self.editor = agent("editor", skill.prompts.editor, edit_output)
         self.teacher = agent("teacher", skill.prompts.user_turn, None, teacher=True)
         self.aiders = self._aiders(skill, settings)

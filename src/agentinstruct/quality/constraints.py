@@ -399,6 +399,12 @@ def conflicts(constraints: list[Constraint] | tuple[Constraint, ...]) -> list[st
                 problems.append(f"two {c.kind} constraints ask for different things; keep one")
         if c.kind == "required_words" and (both := [w for w in c.words if w.casefold() in banned]):
             problems.append(f"both banned and required: {_quote(both)}; drop them from one list")
+    if any(c.kind == "bullet_list" for c in constraints) and ranges.get("paragraph_count", [0])[0] > 1:
+        # a local bullet list was asked for "at least 2 paragraphs" as well (run s12a): a reader sees a
+        # list as one block, so no answer can be both
+        problems.append(
+            "a list is one paragraph, so it cannot also have several paragraphs; drop the paragraph count"
+        )
     return list(dict.fromkeys(problems))
 
 

@@ -102,6 +102,14 @@ class Skill(BaseModel):
         default=False,
         description="instruction and editor agents also emit machine-checkable constraints",
     )
+    max_growth: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="with constraints, for a user turn that shows the material: the most a length floor "
+        "(at least or exactly N words; sentences and paragraphs twice as many, as a rewrite may split them) "
+        "may ask for, as a multiple of the material's count; a task asking for more is sent back (0: no "
+        "limit)",
+    )
     repair_rounds: int = Field(
         default=0, ge=0, le=5, description="times an answer that fails a check goes back to the teacher"
     )

@@ -165,6 +165,12 @@ class InstructionType(Named):
         "then hold one (multi_select: 'Select all that apply.'); a task that asks for exactly one answer is "
         "still sent back",
     )
+    max_growth: float | None = Field(
+        default=None,
+        gt=0,
+        description="this type's own max_growth (text_expansion may ask for more than a rewrite), in place "
+        "of the skill's",
+    )
 
     @field_validator("material_must_match")
     @classmethod

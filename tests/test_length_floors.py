@@ -1,0 +1,93 @@
+"""A text_modification task may not ask for far more text than it rewrites (flows.outputs length floors)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentinstruct.flows import FlowSettings, SkillFlow
+from agentinstruct.flows.outputs import length_growth
+from agentinstruct.models import ScriptedModel
+from agentinstruct.skills import load_skills
+from test_flows import ListSink
+
+# 70 words, 5 sentences, 2 paragraphs
+TEXT = (
+    "Two trends push in the same direction. Cities are adding people, and new housing often replaces "
+    "gardens and yards with paving. At the same time, heatwaves are becoming longer and more frequent.\n\n"
+    "Marrowby's health department counted 312 heat-related emergency visits in 2018 and 545 in 2022, even "
+    "though the city's population grew by only 6 percent over those four years. Most visits came from "
+    "the districts with the least shade."
+)
+
+
+@pytest.fixture(scope="module")
+def flow() -> SkillFlow:
+    return SkillFlow(
+        load_skills()["text_modification"], ScriptedModel(lambda r: "ok"), ListSink(), FlowSettings()
+    )
+
+
+def reply(request: str, *constraints: dict) -> dict:
+    return {"suitable": True, "reason": "", "user_request": request, "constraints": list(constraints)}
+
+
+def words(relation: str, number: int) -> dict:
+    return {"kind": "word_count", "relation": relation, "number": number}
+
+
+def test_growth_per_type_and_for_the_editor() -> None:
+    skills = load_skills()
+    skill = skills["text_modification"]
+    types = {t.name: t for t in skill.instruction_types}
+    assert length_growth(skill, types["paraphrasing"]) == 1.5
+    assert length_growth(skill, types["text_expansion"]) == 3.0
+    assert length_growth(skill) == 3.0  # the editor edits every type
+    # no limit where the user turn does not show the material (creative writing inspired by a text)
+    assert length_growth(skills["creative_content"]) == 0.0
+
+
+def test_a_word_floor_far_beyond_the_text_is_sent_back(flow: SkillFlow) -> None:
+    # the local model asked for "at least 600 words" of a 147-word paraphrase (run s12b)
+    output = flow.instructors["paraphrasing"].output
+    with pytest.raises(ValueError, match=r"has 70 word\(s\).*at most about 105"):
+        output.model_validate(
+            reply("Paraphrase the text above in at least 600 words.", words("at_least", 600)),
+            context={"content": TEXT},
+        )
+    for fair in (words("at_least", 100), words("at_most", 600)):
+        assert output.model_validate(reply("Paraphrase the text above.", fair), context={"content": TEXT})
+
+
+def test_an_expansion_may_ask_for_more(flow: SkillFlow) -> None:
+    output = flow.instructors["text_expansion"].output
+    assert output.model_validate(
+        reply("Expand the text above.", words("at_least", 200)), context={"content": TEXT}
+    )
+    with pytest.raises(ValueError, match="at most about 210"):
+        output.model_validate(
+            reply("Expand the text above.", words("at_least", 220)), context={"content": TEXT}
+        )
+
+
+def test_sentence_and_paragraph_floors_allow_splitting(flow: SkillFlow) -> None:
+    # 5 sentences may become 15 (1.5 times, twice over for splits); 2 paragraphs may become 6
+    output = flow.instructors["text_styling"].output
+    ok = {"kind": "sentence_count", "relation": "at_least", "number": 15}
+    assert output.model_validate(reply("Restyle the text above.", ok), context={"content": TEXT})
+    for kind, number in (("sentence_count", 16), ("paragraph_count", 7)):
+        floor = {"kind": kind, "relation": "exactly", "number": number}
+        with pytest.raises(ValueError, match=f"remove the {kind.removesuffix('_count')} count"):
+            output.model_validate(reply("Restyle the text above.", floor), context={"content": TEXT})
+
+
+def test_the_editor_measures_the_text_it_sends(flow: SkillFlow) -> None:
+    output = flow.editor.output
+    edit = {
+        "suitable": True,
+        "reason": "",
+        "user_request": "Expand the text above.",
+        "content": "Short text here.",
+    }
+    with pytest.raises(ValueError, match="has 3 word"):
+        output.model_validate({**edit, "constraints": [words("at_least", 50)]}, context={"content": TEXT})
+    assert output.model_validate({**edit, "content": TEXT, "constraints": [words("at_least", 50)]})
