@@ -430,8 +430,8 @@ def test_conflicts_between_constraints() -> None:
 def test_a_list_cannot_also_have_several_paragraphs() -> None:
     # a local bullet list of key points was also asked for "at least 2 paragraphs" (run s12a)
     bullets = c("bullet_list", text="-")
-    for paragraphs in (c("paragraph_count", relation="at_least", number=2), c("paragraph_count", number=3)):
-        assert any("a list is one paragraph" in p for p in conflicts([bullets, paragraphs]))
+    for several in (c("paragraph_count", relation="at_least", number=2), c("paragraph_count", number=3)):
+        assert any("a list is one paragraph" in p for p in conflicts([bullets, several]))
     assert conflicts([bullets, c("paragraph_count", relation="at_most", number=2)]) == []
     assert conflicts([bullets, c("paragraph_count", number=1)]) == []
     assert conflicts([c("paragraph_count", relation="at_least", number=2)]) == []

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from agentinstruct.flows import FlowSettings, SkillFlow
 from agentinstruct.models import ModelRequest, ScriptedModel
-from agentinstruct.reply_problems import copied_scaffold
+from agentinstruct.reply_problems import copied_scaffold, without_scaffold
 from agentinstruct.skills import SkillError, load_skill_file, load_skills
 from test_flows import ListSink, make_seed, rc_reply
 
@@ -251,7 +251,7 @@ def test_a_prompt_line_an_earlier_reply_copied_is_still_not_the_agents_own_words
         if "/instruct/" not in request.tag:
             return rc_reply(request)
         first_line = request.messages[1]["content"].splitlines()[0]
-        copied = f"{first_line} Who lit the lamp?"
+        copied = f"{first_line} Who?"  # too little of its own to keep without the copy
         if len(request.messages) == 2 and "could not be used" not in request.messages[1]["content"]:
             return {"question": copied, "suitable": False, "reason": "no story in it"}
         return {"question": copied, "suitable": True, "reason": ""}
@@ -264,3 +264,73 @@ def test_a_prompt_line_an_earlier_reply_copied_is_still_not_the_agents_own_words
     [rejection] = sink.rejections
     assert rejection.reason == "not_suitable:seed_instruction"
     assert len([r for r in model.requests if "/instruct/" in r.tag]) == 4
+
+
+OWN = "Rewrite the second sentence in the past perfect."
+REQUEST_PROMPT = (
+    "Write a request that a user sends to an AI assistant right after the text above, asking it to change "
+    "that text.\nKeep it small: at most about ten properties in all.\n"
+    "Text:\nThe lighthouse keepers of Alder Creek lit the lamp every night for ninety years."
+)
+
+
+@pytest.mark.parametrize(
+    "copied",
+    [
+        # a line of the prompt after the request of its own, on its own line and on the request's line
+        f"{OWN}\nKeep it small: at most about ten properties in all.",
+        f"{OWN} Keep it small: at most about ten properties in all.",
+        # the request line before it, and a near copy of it
+        "Write a request that a user sends to an AI assistant right after the text above, asking it to "
+        f"change that text.\n\n{OWN}",
+        "- Write a request a user sends to an AI assistant right after the text above, asking it to change "
+        f"that text\n{OWN}",
+    ],
+)
+def test_copied_prompt_lines_are_taken_out_of_a_request_of_its_own(copied):
+    reply = {"user_request": copied, "suitable": True, "reason": "-"}
+    mended = without_scaffold(reply, REQUEST_PROMPT, MATERIAL)
+    assert mended == {**reply, "user_request": OWN}
+
+
+@pytest.mark.parametrize(
+    "copied",
+    [
+        "Keep it small: at most about ten properties in all.",  # nothing of its own
+        "Keep it small: at most about ten properties in all. Why?",  # too little of its own
+        # a near copy holding words of its own on the same line cannot be taken apart
+        "Write a request a user sends to an AI assistant right after the text above, asking it to change "
+        "that text, namely to rewrite the keepers' sentence in the past perfect tense for a school reader",
+    ],
+)
+def test_a_reply_with_too_little_of_its_own_is_not_mended(copied):
+    reply = {"user_request": copied, "suitable": True, "reason": "-"}
+    assert without_scaffold(reply, REQUEST_PROMPT, MATERIAL) is None
+
+
+def test_a_reply_without_copies_is_not_mended():
+    own = {"user_request": "Rewrite the keepers' sentence in the past perfect.", "suitable": True}
+    assert without_scaffold(own, REQUEST_PROMPT, MATERIAL) is None
+
+
+def test_the_agent_keeps_the_request_of_its_own_without_asking_again():
+    # the local instruction agents wrote a request and then copied a prompt line (6 of 26 rejections in run
+    # s12a): the request is used without the copy, and no call is spent re-asking
+    def reply(request: ModelRequest):
+        if "/instruct/" in request.tag:
+            prompt_line = request.messages[-1]["content"].split("Rules for the request:")[0].splitlines()[-3]
+            task = f"Rewrite the lighthouse paragraph in the future tense.\n{prompt_line}"
+            return {"user_request": task, "constraints": [], "suitable": True, "reason": ""}
+        if "/teach/" in request.tag:
+            return "The keepers will light the lamp every night."
+        return {"suitable": True, "reason": ""}
+
+    skill = load_skills()["text_modification"]
+    model, sink = ScriptedModel(reply), ListSink()
+    settings = FlowSettings(refinement_rounds=0, instructions_per_seed=1)
+    asyncio.run(SkillFlow(skill, model, sink, settings).run_seed(make_seed()))
+    instructs = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(instructs) == 1
+    assert [p.lineage.seed_instruction.text for p in sink.pairs] == [
+        "Rewrite the lighthouse paragraph in the future tense."
+    ]

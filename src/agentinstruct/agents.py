@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.models.base import Model, ModelError, ModelRequest, ModelResponse
-from agentinstruct.reply_problems import copied_scaffold, echoed_seed
+from agentinstruct.reply_problems import copied_scaffold, echoed_seed, without_scaffold
 from agentinstruct.tools import ToolUnavailable
 from agentinstruct.tools.loop import ToolCallRecord, ToolLoop
 
@@ -243,9 +243,10 @@ class Agent:
                 )
             result, error = self._parse(response.text, response.finish_reason, variables)
             if result is not None and result.ok:
-                output = result.output
-                copied = copied_scaffold(output, scaffold or prompt, variables)
-                error = copied or echoed_seed(output, variables)
+                copied = copied_scaffold(result.output, scaffold or prompt, variables)
+                if copied:
+                    result = self._without_copies(response, scaffold or prompt, variables)
+                error = copied if result is None else echoed_seed(result.output, variables)
                 result = None if error else result
             if result is not None:
                 result.call_ids, result.prompt = call_ids, prompt
@@ -322,6 +323,23 @@ class Agent:
         if self._schema_cache is None:
             self._schema_cache = {"name": self.output.__name__, "schema": self.output.request_schema()}
         return self._schema_cache
+
+    def _without_copies(
+        self, response: ModelResponse, scaffold: str, variables: dict[str, Any]
+    ) -> AgentResult | None:
+        """The reply parsed again, with its copies of the prompt's lines taken out, when what is left is a
+        usable reply of its own (checked like any reply); None otherwise."""
+        try:
+            data = extract_json(response.text)
+        except ValueError:
+            return None
+        mended = without_scaffold(data, scaffold, variables) if isinstance(data, dict) else None
+        if mended is None:
+            return None
+        result, _ = self._parse(json.dumps(mended), response.finish_reason, variables)
+        if result is None or not result.ok or copied_scaffold(result.output, scaffold, variables):
+            return None
+        return result
 
     def _parse(
         self, text: str, finish_reason: str | None, variables: dict[str, Any]

@@ -59,23 +59,11 @@ def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
     an editor that legitimately repeats the passage is not flagged. A field line that contains a scaffold
     line or a quoted example of one, or most of its word pairs ("Write a brain teaser..." for "Write one
     brain teaser..."), copies it.
-    Only the prompt lines a field repeats are looked up in the material (the costly test).
     """
     structured = isinstance(output, BaseModel)
     fields = output.model_dump(by_alias=True) if structured else {"answer": output}
     texts = {name: value for name, value in fields.items() if isinstance(value, str) and value}
-    joined = "\0".join(texts.values())  # a superset test: the exact one per field comes last
-    lines = [(line.strip(" -"), line.strip()) for line in prompt.splitlines()]
-    # a template's quoted example ("Which gas makes up most of Earth's atmosphere?") is scaffold too
-    lines += [(quoted, quoted) for quoted in QUOTED_EXAMPLE.findall(prompt)]
-    repeated = [(core, stripped) for core, stripped in lines if len(core) >= 30 and core in joined]
-    if not repeated and structured:
-        reply_lines = _line_pairs("\n".join(texts.values()))  # once, not once per prompt line
-        repeated = [(core, stripped) for core, stripped in lines if _paraphrased(core, reply_lines)]
-    if not repeated:
-        return ""
-    material = _material(variables)
-    scaffold = [line for line, stripped in repeated if stripped not in material]
+    scaffold = _scaffold_in(texts, prompt, variables, paraphrases=structured)
     for name, value in texts.items():
         value_lines = _line_pairs(value)
         copied = next((line for line in scaffold if line in value or _paraphrased(line, value_lines)), None)
@@ -86,6 +74,74 @@ def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
                 f"asked to write; put your own {name.replace('_', ' ')} in '{name}'"
             )
     return ""
+
+
+def _scaffold_in(
+    texts: dict[str, str], prompt: str, variables: dict[str, Any], paraphrases: bool
+) -> list[str]:
+    """The prompt's scaffold lines that these texts repeat, word for word or (with `paraphrases`) mostly.
+
+    Only the prompt lines the texts repeat are looked up in the material (the costly test).
+    """
+    joined = "\0".join(texts.values())  # a superset test: the exact one per field comes later
+    lines = [(line.strip(" -"), line.strip()) for line in prompt.splitlines()]
+    # a template's quoted example ("Which gas makes up most of Earth's atmosphere?") is scaffold too
+    lines += [(quoted, quoted) for quoted in QUOTED_EXAMPLE.findall(prompt)]
+    repeated = [(core, stripped) for core, stripped in lines if len(core) >= 30 and core in joined]
+    if not repeated and paraphrases:
+        reply_lines = _line_pairs("\n".join(texts.values()))  # once, not once per prompt line
+        repeated = [(core, stripped) for core, stripped in lines if _paraphrased(core, reply_lines)]
+    if not repeated:
+        return []
+    material = _material(variables)
+    return [line for line, stripped in repeated if stripped not in material]
+
+
+#: a reply line is a copy of a prompt line, to be taken out whole, when this share of its word pairs is
+#: the prompt line's; a line holding more words of its own is not mended
+COPY_SHARE = 0.6
+
+
+def without_scaffold(data: dict[str, Any], prompt: str, variables: dict[str, Any]) -> dict[str, Any] | None:
+    """The reply's fields with the lines that copy the prompt's own instructions taken out, as if the
+    model had not written them; None when nothing is copied, or when a field holds too little of its own.
+
+    The local model wrote a whole request and then a line of its prompt ("Keep it small: at most about
+    ten properties in all.", "Task type: multi label — ..."), and was sent back twice for it (6 of 26
+    rejections in run s12a): the request of its own was fine.
+    """
+    texts = {name: value for name, value in data.items() if isinstance(value, str) and value}
+    scaffold = _scaffold_in(texts, prompt, variables, paraphrases=True)
+    if not scaffold:
+        return None
+    mended = dict(data)
+    for name, value in texts.items():
+        if not any(line in value or _paraphrased(line, _line_pairs(value)) for line in scaffold):
+            continue
+        kept = _own_lines(value, scaffold)
+        if kept is None:
+            return None
+        if kept != value:
+            if len(re.findall(r"\w+", kept)) < MIN_TASK_WORDS:
+                return None
+            mended[name] = kept
+    return mended if mended != data else None
+
+
+def _own_lines(value: str, scaffold: list[str]) -> str | None:
+    """The value without its copies of scaffold lines; None when a line mixes a copy with words of its
+    own, which cannot be taken apart."""
+    for line in scaffold:
+        value = value.replace(line, "")
+    kept = []
+    for text in value.splitlines():
+        pairs = word_pairs(text)
+        copied = [line for line in scaffold if _paraphrased(line, [pairs])]
+        if copied and any(len(pairs & word_pairs(line)) < COPY_SHARE * len(pairs) for line in copied):
+            return None
+        if not copied and (re.search(r"\w", text) or not text.strip()):  # blank lines keep the layout
+            kept.append(text.rstrip())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 
 #: a transformation whose content holds this share of its word pairs from the seed...
