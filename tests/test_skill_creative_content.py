@@ -184,3 +184,25 @@ def test_a_piece_short_of_its_word_minimum_is_continued_by_the_teacher(skill) ->
     sink = run(single, model, refinement_rounds=0)
     assert not [r for r in model.requests if r.tag.endswith("/continue")]
     assert [r.reason for r in sink.rejections] == ["verification_failed:constraints"]
+
+
+def test_a_piece_short_of_its_sentence_minimum_is_continued_too(skill) -> None:
+    """The local teacher wrote 5 sentences of an advertisement asked for at least 6 (run s12b)."""
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["speech"]]})
+    request = (
+        "Write a speech for the lighthouse's last night, at least 6 sentences, starting with 'The lamp'."
+    )
+    rules = [{"kind": "sentence_count", "relation": "at_least", "number": 6}, CONSTRAINTS[1]]
+    opening = "The lamp burns on. " + " ".join(["We keep the light."] * 4)  # 5 sentences
+    more = "Every ship comes home. The sea is calm."
+
+    def teacher(request_: object) -> str:
+        return more if request_.tag.endswith("/continue") else opening
+
+    model = scripted(single, {"instruction": request, "constraints": rules}, teacher)
+    [pair] = run(single, model, refinement_rounds=0).pairs
+    assert pair.messages[-1]["content"] == f"{opening}\n\n{more}"
+    [asked] = [r for r in model.requests if r.tag.endswith("/continue")]
+    prompt = asked.messages[-1]["content"]
+    assert "has 5 sentences, and the request asks for at least 6 sentences" in prompt
+    assert "write about 2 more sentences" in prompt

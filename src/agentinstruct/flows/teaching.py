@@ -22,7 +22,7 @@ from agentinstruct.flows.state import Chain, SeedContext, Sink, derive_seed
 from agentinstruct.pairs import Check, Lineage, Pair, Verification
 from agentinstruct.quality.agreement import content_words, normalise, numbers, stated_answer
 from agentinstruct.quality.checks import Candidate, run_checks
-from agentinstruct.quality.constraints import COUNT_KINDS, words
+from agentinstruct.quality.constraints import COUNT_KINDS, sentences, words
 from agentinstruct.quality.gate import deliver
 
 #: checks that compare the teacher's answer with the instruction agent's `answer_key`
@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from agentinstruct.quality.checks import CheckFunction
     from agentinstruct.skills import InstructionType, Skill
     from agentinstruct.tools.loop import ToolLoop
+
+
+#: the counts an answer short of its minimum is continued for: the noun, how it is counted, and how many
+#: more than the shortfall to ask for (a writer asked for exactly the missing words falls short again)
+CONTINUED = {"word_count": ("words", words, 40), "sentence_count": ("sentences", sentences, 1)}
 
 
 class TeachingStage(FlowRecords):
@@ -259,22 +264,29 @@ class TeachingStage(FlowRecords):
     async def _lengthened(
         self, result: AgentResult, chain: Chain, variables: dict[str, Any], tag: str, options: dict[str, Any]
     ) -> AgentResult:
-        """An answer shorter than its task's word minimum, continued once by the teacher, who writes only
-        what follows; code appends it, so every word is still the teacher's.
+        """An answer short of its task's word or sentence minimum, continued once by the teacher, who writes
+        only what follows; code appends it, so every word is still the teacher's.
 
-        The local teacher wrote 198 words for "at least 300" and 446 for "at least 500" (run s11c), and a
-        repair that named the count gave a piece as short again. Not for a task that also caps or fixes
-        another count (more paragraphs or sentences could break it): those are left to the checks.
+        The local teacher wrote 198 words for "at least 300" and 446 for "at least 500" (run s11c), and 5
+        sentences of an advertisement for "at least 6" (run s12b); a repair that named the count gave a
+        piece as short again. Not for a task that also caps or fixes a count (more paragraphs or sentences
+        could break it): those are left to the checks.
         """
-        floor = max(
-            (c.number for c in chain.constraints if c.kind == "word_count" and c.relation == "at_least"),
-            default=0,
-        )
         capped = any(c.kind in COUNT_KINDS and c.relation != "at_least" for c in chain.constraints)
-        have = len(words(str(result.output))) if result.ok else 0
-        if not result.ok or not floor or have >= floor or capped:
+        if not result.ok or capped:
             return result
-        feedback = render(PROMPTS_DIR, "continue_piece.j2", words=have, wanted=floor, more=floor - have + 40)
+        short = []
+        for c in chain.constraints:
+            if c.kind in CONTINUED and c.relation == "at_least":
+                noun, measure, margin = CONTINUED[c.kind]
+                have = len(measure(str(result.output)))
+                if have < c.number:
+                    short.append(
+                        {"noun": noun, "have": have, "wanted": c.number, "more": c.number - have + margin}
+                    )
+        if not short:
+            return result
+        feedback = render(PROMPTS_DIR, "continue_piece.j2", short=short)
         more = await self.teacher.revise(
             self.teacher_model, result, feedback, variables, tag=f"{tag}/continue", **options
         )
