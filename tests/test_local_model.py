@@ -384,3 +384,34 @@ def test_the_engine_takes_the_dry_sampler(local_smollm):
     options = {"temperature": 0.7, "max_tokens": 700, "seed": 1}
     assert ask(local_smollm, speech, **options).finish_reason == "repetition"
     assert ask(local_smollm, speech, **options, discourage_repeats=True).finish_reason in ("stop", "length")
+
+
+def test_a_streamed_reply_the_chat_parser_rejects_is_kept_as_text():
+    # the engine streamed a whole structured web answer, then ended it with this error, three times over
+    # under a fixed seed (run s12b); the text is the model's reply, and the agent judges it
+    from agentinstruct.models.local import StreamedReply
+
+    rejected = {
+        "code": 500,
+        "message": "The model produced output that does not match the expected peg-native format",
+    }
+    chunks = [
+        {"choices": [{"delta": {"content": '{"steps": [], '}}]},
+        {"choices": [{"delta": {"content": '"final": {"reason": "r", "answer": "a"}}'}}]},
+        {"error": rejected},
+    ]
+    reply = StreamedReply(keep_unparsed=True)
+    for chunk in chunks:
+        reply.add(chunk)
+    [choice] = reply.result()["choices"]
+    assert choice["message"]["content"] == '{"steps": [], "final": {"reason": "r", "answer": "a"}}'
+    # other errors, a request with tools (whose calls the parser reads) and an empty reply stay errors
+    for keep, stream in (
+        (False, chunks),
+        (True, [chunks[0], {"error": {"code": 500, "message": "boom"}}]),
+        (True, [chunks[2]]),
+    ):
+        reply = StreamedReply(keep_unparsed=keep)
+        for chunk in stream:
+            reply.add(chunk)
+        assert "error" in reply.result()

@@ -176,7 +176,9 @@ class LocalModel(Model):
         # JSON replies are held by a grammar and rightly repeat blocks (the same "sku" parameter in three API
         # specs): they are watched with a window long enough to take in what differs between such blocks
         free_text = "response_format" not in payload and not payload.get("tools")
-        reply = StreamedReply(loop_window=LOOP_WINDOW if free_text else JSON_LOOP_WINDOW)
+        reply = StreamedReply(
+            loop_window=LOOP_WINDOW if free_text else JSON_LOOP_WINDOW, keep_unparsed=not payload.get("tools")
+        )
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
             reply.add(chunk)
@@ -235,11 +237,17 @@ LOOP_REPEATS = 3
 LOOP_CHECK_EVERY = 256
 
 
+#: the start of the engine's error for a finished reply its chat parser could not read
+PARSER_REJECTED = "The model produced output that does not match the expected"
+
+
 class StreamedReply:
     """The engine's streamed chunks assembled into the dict a non-streamed reply would be."""
 
-    def __init__(self, loop_window: int = LOOP_WINDOW) -> None:
+    def __init__(self, loop_window: int = LOOP_WINDOW, keep_unparsed: bool = False) -> None:
         self.loop_window = loop_window
+        #: a reply the engine's chat parser rejects after it was streamed is kept as the text streamed
+        self.keep_unparsed = keep_unparsed
         self.content: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
@@ -301,13 +309,25 @@ class StreamedReply:
 
     def result(self) -> dict[str, Any]:
         """`{"choices": [{"message", "finish_reason"}], "usage"}`, or `{"error": ...}`."""
-        if self.error is not None:
+        if self.error is not None and not self._unparsed():
             return {"error": self.error}
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content)}
         if self.tool_calls:
             message["tool_calls"] = [self.tool_calls[index] for index in sorted(self.tool_calls)]
         finish_reason = "repetition" if self.looping else self.finish_reason  # whatever chunk came last
         return {"choices": [{"message": message, "finish_reason": finish_reason}], "usage": self._usage()}
+
+    def _unparsed(self) -> bool:
+        """Whether the error is llama.cpp's chat parser rejecting a reply already streamed in full, with no
+        tools to parse: the text is then the model's reply, and the agent judges it like any other.
+
+        The engine ends such a reply with "The model produced output that does not match the expected
+        peg-native format" (one structured web answer of the local teacher, run s12b). Under a fixed seed
+        the same reply comes again, so the three attempts of the call all failed the same way.
+        """
+        message = str(self.error.get("message", "") if isinstance(self.error, dict) else self.error)
+        streamed = any(part.strip() for part in self.content)
+        return self.keep_unparsed and streamed and not self.tool_calls and PARSER_REJECTED in message
 
     def _usage(self) -> dict[str, Any]:
         """The engine's usage; for a reply cut before it came, the counts of the last chunk's timings."""
