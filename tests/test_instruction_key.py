@@ -308,6 +308,21 @@ def test_a_reply_with_too_little_of_its_own_is_not_mended(copied):
     assert without_scaffold(reply, REQUEST_PROMPT, MATERIAL) is None
 
 
+def test_a_copy_of_the_whole_prompt_or_of_a_wrapped_paragraph_is_not_mended():
+    # the local creative agent copied its whole prompt, material included, as its request (run s13): taken
+    # line by line, what was left was the material and fragments of lines wrapped otherwise in the prompt
+    prompt = (
+        f"{REQUEST_PROMPT}\nName the blog's theme, the writer's persona and the angle (a lesson learned, a\n"
+        "how-I, a top-five list). Good constraints: a word range, a paragraph count, required keywords."
+    )
+    whole = {"user_request": prompt, "suitable": True}
+    assert without_scaffold(whole, prompt, MATERIAL) is None
+    material_left = {"user_request": f"{REQUEST_PROMPT.splitlines()[0]}\n{MATERIAL['content']}"}
+    assert without_scaffold(material_left, prompt, MATERIAL) is None
+    joined = " ".join(prompt.splitlines()[-2:])
+    assert without_scaffold({"user_request": f"{OWN}\n{joined}"}, prompt, MATERIAL) is None
+
+
 def test_a_reply_without_copies_is_not_mended():
     own = {"user_request": "Rewrite the keepers' sentence in the past perfect.", "suitable": True}
     assert without_scaffold(own, REQUEST_PROMPT, MATERIAL) is None
@@ -334,3 +349,22 @@ def test_the_agent_keeps_the_request_of_its_own_without_asking_again():
     assert [p.lineage.seed_instruction.text for p in sink.pairs] == [
         "Rewrite the lighthouse paragraph in the future tense."
     ]
+
+
+def test_a_reworded_type_intent_is_a_copy():
+    # the local stance agent's task was its type's intent, reworded (run s13): 10 of its 14 word pairs
+    prompt = (
+        "Write one text-classification task about the text below.\n"
+        "Task type: stance — Classify the text's position towards a named target (a claim, policy, product "
+        "or person).\nText:\nThe council will review the lease after three years."
+    )
+    reworded = "Classify the text's stance towards the named target (a claim, policy, product or person)."
+    error = copied_scaffold(
+        Question(question=reworded), prompt, {"content": "The council will review the lease."}
+    )
+    assert error.startswith("the field 'question' copies my request")
+    own = "Classify the text above by its stance towards the lease review: favor, against or neutral."
+    assert (
+        copied_scaffold(Question(question=own), prompt, {"content": "The council will review the lease."})
+        == ""
+    )

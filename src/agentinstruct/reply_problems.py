@@ -89,6 +89,11 @@ def _scaffold_in(
     lines += [(quoted, quoted) for quoted in QUOTED_EXAMPLE.findall(prompt)]
     repeated = [(core, stripped) for core, stripped in lines if len(core) >= 30 and core in joined]
     if not repeated and paraphrases:
+        # an instruction type's intent after its name ("Task type: stance — Classify the text's...") is a
+        # line of its own: the local stance agent wrote the intent alone, reworded, as its task (run s13)
+        lines += [
+            (part.strip(), part.strip()) for line in prompt.splitlines() for part in line.split(" — ")[1:]
+        ]
         reply_lines = _line_pairs("\n".join(texts.values()))  # once, not once per prompt line
         repeated = [(core, stripped) for core, stripped in lines if _paraphrased(core, reply_lines)]
     if not repeated:
@@ -100,11 +105,17 @@ def _scaffold_in(
 #: a reply line is a copy of a prompt line, to be taken out whole, when this share of its word pairs is
 #: the prompt line's; a line holding more words of its own is not mended
 COPY_SHARE = 0.6
+#: at most this many copied lines are taken out of a field: a reply copying more copied the prompt
+MAX_MENDED_LINES = 2
+#: a mended field keeps this share of its word pairs from outside the prompt (words of its own)
+OWN_SHARE = 0.5
 
 
 def without_scaffold(data: dict[str, Any], prompt: str, variables: dict[str, Any]) -> dict[str, Any] | None:
     """The reply's fields with the lines that copy the prompt's own instructions taken out, as if the
-    model had not written them; None when nothing is copied, or when a field holds too little of its own.
+    model had not written them; None when nothing is copied or the reply is not a task of its own with a
+    copied line or two: more copied lines, a copy mixed into a line of its own, or too little left that
+    is not the prompt's (its scaffold or its material).
 
     The local model wrote a whole request and then a line of its prompt ("Keep it small: at most about
     ten properties in all.", "Task type: multi label — ..."), and was sent back twice for it (6 of 26
@@ -114,34 +125,51 @@ def without_scaffold(data: dict[str, Any], prompt: str, variables: dict[str, Any
     scaffold = _scaffold_in(texts, prompt, variables, paraphrases=True)
     if not scaffold:
         return None
+    from_prompt = word_pairs(prompt)
     mended = dict(data)
     for name, value in texts.items():
-        if not any(line in value or _paraphrased(line, _line_pairs(value)) for line in scaffold):
+        kept, removed = _own_lines(value, scaffold)
+        if not removed:
             continue
-        kept = _own_lines(value, scaffold)
-        if kept is None:
+        if kept is None or removed > MAX_MENDED_LINES or len(re.findall(r"\w+", kept)) < MIN_TASK_WORDS:
             return None
-        if kept != value:
-            if len(re.findall(r"\w+", kept)) < MIN_TASK_WORDS:
-                return None
-            mended[name] = kept
+        pairs = word_pairs(kept)
+        if len(pairs - from_prompt) < OWN_SHARE * len(pairs):
+            return None
+        mended[name] = kept
     return mended if mended != data else None
 
 
-def _own_lines(value: str, scaffold: list[str]) -> str | None:
-    """The value without its copies of scaffold lines; None when a line mixes a copy with words of its
-    own, which cannot be taken apart."""
-    for line in scaffold:
-        value = value.replace(line, "")
-    kept = []
-    for text in value.splitlines():
-        pairs = word_pairs(text)
-        copied = [line for line in scaffold if _paraphrased(line, [pairs])]
-        if copied and any(len(pairs & word_pairs(line)) < COPY_SHARE * len(pairs) for line in copied):
-            return None
-        if not copied and (re.search(r"\w", text) or not text.strip()):  # blank lines keep the layout
-            kept.append(text.rstrip())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+def _own_lines(value: str, scaffold: list[str]) -> tuple[str | None, int]:
+    """The value without its lines that copy scaffold lines, and how many it copied; None for the value
+    when a copy is mixed into a line of its own, except a whole copied sentence at the line's start or
+    end, which is taken off."""
+    kept, removed = [], 0
+    for line in value.splitlines():
+        pairs = word_pairs(line)
+        copies = [s for s in scaffold if s in line or _paraphrased(s, [pairs])]
+        if not copies:
+            kept.append(line.rstrip())  # blank lines too: they keep the layout
+            continue
+        removed += 1
+        if all(len(pairs & word_pairs(s)) >= COPY_SHARE * len(pairs) for s in copies):
+            continue  # the line is the copy
+        rest = _without_sentence(line.strip(), copies)
+        if rest is None:
+            return None, removed
+        kept.append(rest)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip(), removed
+
+
+def _without_sentence(line: str, copies: list[str]) -> str | None:
+    """The line with one copied whole sentence taken off its start or end, when that leaves no copy."""
+    for copy in copies:
+        if not re.search(r"[.!?:]$", copy):
+            continue
+        rest = line.removeprefix(copy) if line.startswith(copy) else line.removesuffix(copy)
+        if rest != line and not any(s in rest or _paraphrased(s, [word_pairs(rest)]) for s in copies):
+            return rest.strip()
+    return None
 
 
 #: a transformation whose content holds this share of its word pairs from the seed...
@@ -195,12 +223,19 @@ def _line_pairs(text: str) -> list[set[tuple[str, str]]]:
     return [word_pairs(line) for line in text.splitlines()]
 
 
+#: the share of a prompt line's word pairs a reply line holds when it rewords the line: the local stance
+#: agent kept 10 of 14 of its intent's ("Classify the text's stance towards the named target (a claim,
+#: policy, product or person)." for "...position towards a named target...", run s13)
+PARAPHRASE_SHARE = 0.7
+
+
 def _paraphrased(line: str, reply_lines: list[set[tuple[str, str]]]) -> bool:
-    """Whether some reply line holds at least 3/4 of the word pairs of a prompt line of 8+ words."""
+    """Whether some reply line holds at least PARAPHRASE_SHARE of the word pairs of a prompt line of 8+
+    words."""
     pairs = word_pairs(line)
     if len(pairs) < 7:
         return False
-    needed = 0.75 * len(pairs)
+    needed = PARAPHRASE_SHARE * len(pairs)
     return any(len(pairs & candidate) >= needed for candidate in reply_lines)
 
 
