@@ -415,3 +415,28 @@ def test_a_streamed_reply_the_chat_parser_rejects_is_kept_as_text():
         for chunk in stream:
             reply.add(chunk)
         assert "error" in reply.result()
+
+
+def test_the_web_answer_patterns_hold_on_the_engine(local_smollm):
+    """llama.cpp's grammar reads a pattern over the JSON text: with "[^\\n]" alone, the model closed the
+    string with a quote of its own and went on with keys the schema forbids, or wrote the escape "\\n"."""
+    from agentinstruct.flows.web_answers import ANY_LINE, ONE_LINE
+
+    for pattern in (ONE_LINE, ANY_LINE):
+        schema = {
+            "type": "object",
+            "properties": {"answer": {"type": "string", "pattern": pattern}},
+            "required": ["answer"],
+            "additionalProperties": False,
+        }
+        for seed in (1, 2, 3):
+            response = ask(
+                local_smollm,
+                'Reply with exactly this JSON: {"answer": "The sea is\\nwide.", "label": "sea", "n": [1]}',
+                temperature=0.9,
+                max_tokens=200,
+                seed=seed,
+                json_schema={"name": "t", "schema": schema},
+            )
+            reply = json.loads(response.text)
+            assert set(reply) == {"answer"} and re.fullmatch(pattern, reply["answer"]), response.text

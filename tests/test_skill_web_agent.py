@@ -817,3 +817,24 @@ def test_a_repair_of_a_structured_answer_shows_the_teacher_its_notation(skill: S
     [repair] = [r for r in model.requests if r.tag.endswith("/repair")]
     assert repair.messages[-2] == {"role": "assistant", "content": notation(empty)}
     assert repair.json_schema is not None
+
+
+def test_an_extract_table_answer_ends_with_a_table() -> None:
+    # the local teacher's stop said "The table shows the information about the Lighthouse..." (run s13)
+    check = CHECKS["actions_well_formed"]
+    reason = "Reason: The Fares table has two rows of tickets and prices.\n"
+    table = reason + 'Action: stop "Ticket | Price ; Single | €2.40 ; Day pass | €6.00"'
+    assert check(candidate(table, "extract_table")).ok
+    for stop in (
+        "The table shows the fares of the page.",  # a sentence about a table
+        "Ticket | Price",  # a header without rows
+        "Ticket, Price ; Single, €2.40",  # another notation
+    ):
+        result = check(candidate(f'{reason}Action: stop "{stop}"', "extract_table"))
+        assert not result.ok and "ends with the table in its stop" in result.detail
+    ragged = check(
+        candidate(f'{reason}Action: stop "Ticket | Price ; Single | €2.40 | daily"', "extract_table")
+    )
+    assert not ragged.ok and "rows have 2, 3 cells" in ragged.detail
+    # other types may stop with a sentence
+    assert check(candidate(f'{reason}Action: stop "The single ticket is cheaper."', "compare_items")).ok

@@ -27,10 +27,15 @@ from agentinstruct.quality.web import (
 
 #: most steps before the stop an answer may take (the longest good multi-step answer took 9)
 MAX_STEPS = 15
-#: one line without element references: the notation is line-based and a reason's "[7]" is checked as an id
-ONE_LINE = r"^[^\[\]\n]*$"
+#: one line without element references: the notation is line-based and a reason's "[7]" is checked as an id.
+#: A negated class must also leave out the double quote and the backslash: llama.cpp's grammar reads the
+#: pattern over the JSON text, so "[^\n]" let the string take a closing quote and run on with keys of its
+#: own ('"The sea is wide.", "label": "sea"'), or take the escape "\n" (probed on the local engine: the
+#: answer schema was not held, and its chat parser rejected what came out, the "peg-native" error of s12b).
+#: The length is bounded in the pattern, as the engine's grammar ignores maxLength beside a pattern.
+ONE_LINE = r'^[^\[\]\n"\\]{1,300}$'
 #: one line (typed text, an option, the stop's answer); brackets are allowed, as a table cell may hold one
-ANY_LINE = r"^[^\n]*$"
+ANY_LINE = r'^[^\n"\\]{1,600}$'
 #: roles a click does something on; narrower than the check's (which only fails content roles): a click on a
 #: cell, row or form is never the step a task needs, and the local teacher picked such elements by their text
 CLICK_ROLES = frozenset(

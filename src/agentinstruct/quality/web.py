@@ -74,6 +74,10 @@ UNCLICKABLE_ROLES = frozenset(
 )  # fmt: skip
 #: instruction types whose task asks for something to be done on the page, not only read from it
 ACTING_TYPES = frozenset({"fill_form", "navigate", "multi_step_task", "recover_from_error"})
+#: the stop answer of an extract_table task: a header and rows of 2+ cells, cells split by " | " and rows by
+#: " ; " (the notation the teacher prompt asks for). Not put in the answer grammar: llama.cpp's grammar lets
+#: a string run on without ever writing the separator, until the token limit (probed on the local engine)
+TABLE_ANSWER = r"^[^|;\n]+( \| [^|;\n]+)+( ; [^|;\n]+( \| [^|;\n]+)+)+$"
 
 ELEMENT = re.compile(r'^(?P<indent>\s*)\[(?P<id>\d+)\]\s+(?P<role>[A-Za-z][\w-]*)(?:\s+"(?P<name>[^"]*)")?')
 STEP = re.compile(
@@ -341,6 +345,13 @@ def actions_well_formed(candidate: Candidate) -> Check:
             f"a {candidate.instruction_type.replace('_', ' ')} task needs at least one click, type or select "
             "before the stop"
         )
+    stops = [a for a in answer.actions if a.verb == "stop"]
+    if (
+        candidate.instruction_type == "extract_table"
+        and stops
+        and (problem := table_problem(stops[-1].value))
+    ):
+        problems.append(problem)
     if problems:
         return Check(name=name, ok=False, detail="; ".join(problems))
     return Check(
@@ -348,3 +359,19 @@ def actions_well_formed(candidate: Candidate) -> Check:
         ok=True,
         detail=f"{len(answer.actions)} well-formed 'Action:' lines, each right after its 'Reason:' line",
     )
+
+
+def table_problem(value: str | None) -> str:
+    """Why an extract_table stop answer is not a table ("" when it is one): the local teacher's stop said
+    "The table shows the information about the Lighthouse..." (run s13)."""
+    rows = [[cell.strip() for cell in row.split(" | ")] for row in (value or "").split(" ; ")]
+    if not re.fullmatch(TABLE_ANSWER, (value or "").strip()):
+        return (
+            "an extract table task ends with the table in its stop: a header row and at least one data row, "
+            'cells separated by " | " and rows by " ; " (stop "Name | Price ; Tent | $120")'
+        )
+    if len({len(row) for row in rows}) > 1:
+        return (
+            f"the table's rows have {', '.join(str(len(r)) for r in rows)} cells: give every row the header's"
+        )
+    return ""
