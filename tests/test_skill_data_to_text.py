@@ -14,6 +14,7 @@ from agentinstruct.pairs import Pair
 from agentinstruct.quality.checks import Candidate, resolve_checks
 from agentinstruct.quality.grounding import (
     grounded_in_data,
+    miscounted,
     ungrounded_currencies,
     ungrounded_names,
     ungrounded_numbers,
@@ -258,3 +259,24 @@ def test_a_chart_or_comparison_needs_rows_with_figures() -> None:
         assert types[name].fits(DATA["table"]) and types[name].fits(DATA["csv"])
         assert not types[name].fits(names_only)
     assert types["table_summary"].fits(names_only)  # the seed gets a type its table can carry
+
+
+def test_a_size_the_answer_states_must_be_the_tables() -> None:
+    # the local teacher said "five rows" and "four columns" of a CSV of six rows and five columns (run s13)
+    csv_data = "year,place,product,group,event\n" + "\n".join(
+        f"2023,Mill Lane {i},lease,None,None" for i in range(6)
+    )
+    wrong = "There are five rows in the table, and it has four columns: year, place, product and event."
+    assert miscounted(wrong, csv_data) == ["five rows (it has 6)", "four columns (it has 5)"]
+    right = "The table has 6 rows and five columns; the first two rows show Mill Lane 0 and Mill Lane 1."
+    assert miscounted(right, csv_data) == []
+    # a Markdown table whose first header cell is blank has a label column a reader may leave out
+    markdown = (
+        "|  | Item | Fact |\n| --- | --- | --- |\n| Association | Builds | 36 beds |\n| Council | Pays | 65 |"
+    )
+    assert miscounted("It lists two rows with three columns.", markdown) == []
+    assert miscounted("It lists two rows with two columns.", markdown) == []
+    assert miscounted("It shows 3 rows.", markdown) == ["3 rows (it has 2)"]
+    assert miscounted("There are five rows.", "a: 1\nb: 2") == []  # not a table: no claim is judged
+    check = grounded_in_data(Candidate("data_to_text", "table_summary", csv_data, "Summarise.", wrong, False))
+    assert not check.ok and "sizes the table does not have: five rows (it has 6), four" in check.detail

@@ -22,6 +22,8 @@ this module registers every grounding check.
   as "birth place"). Headings (Markdown "#" lines, wholly bold lines, short lines ending in ":") are
   skipped. Knowingly missed: a name that is the first word of a sentence, lowercase names, a wrong month
   or weekday, and a wrong pairing of grounded words ("Paris Curie" passes if both words are in the data).
+  A size the answer states of a Markdown or CSV table ("has five rows", "with 4 columns") must be the
+  table's: its rows under the header, its columns (with or without a blank-headed label column).
 
 - `false_premise_addressed` (open_domain_qa, row 17): when the editor declared a false premise
   (`details["false_premise"]`, "none" otherwise), one sentence of the answer must both signal a
@@ -33,6 +35,7 @@ this module registers every grounding check.
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
@@ -210,13 +213,72 @@ def ungrounded_currencies(answer: str, data: str) -> list[str]:
     ]
 
 
+NUMBER_WORDS = [
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+]
+#: a stated size of the table ("There are five rows", "has 4 columns"); "the first two rows" is no claim
+SIZE_CLAIM = re.compile(
+    rf"\b(?:are|is|has|have|contains?|with|of|lists?|shows?|holds?)\s+(\d+|{'|'.join(NUMBER_WORDS)})\s+"
+    r"(rows?|columns?|records?|entries)\b",
+    re.IGNORECASE,
+)
+
+
+def table_size(data: str) -> tuple[int, set[int]] | None:
+    """The data's count of rows under the header and its possible counts of columns (a Markdown table
+    whose first header cell is blank has a label column a reader may leave out), or None when the data is
+    not one Markdown table or CSV."""
+    lines = [line.strip() for line in data.strip().splitlines() if line.strip()]
+    if len(lines) < 2:
+        return None
+    if all(line.startswith("|") for line in lines):
+        rows = [line for line in lines if not re.fullmatch(r"[|:\s-]+", line)]
+        header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+        return len(rows) - 1, {len(header), len(header) - 1} if not header[0] else {len(header)}
+    parsed = list(csv.reader(lines))
+    if len(parsed[0]) < 2 or len({len(row) for row in parsed}) > 1:
+        return None
+    return len(parsed) - 1, {len(parsed[0])}
+
+
+def miscounted(answer: str, data: str) -> list[str]:
+    """The answer's claims of the table's size that the data's table does not have: the local teacher said
+    "five rows" and "four columns" of a CSV of six rows and five columns (run s13)."""
+    size = table_size(data)
+    if size is None:
+        return []
+    rows, columns = size
+    wrong = []
+    for claim in SIZE_CLAIM.finditer(answer):
+        count, noun = claim.group(1).lower(), claim.group(2).lower()
+        number = int(count) if count.isdigit() else NUMBER_WORDS.index(count) + 1
+        actual = columns if noun.startswith("column") else {rows}
+        if number not in actual:
+            wrong.append(f"{count} {noun} (it has {' or '.join(map(str, sorted(actual)))})")
+    return wrong
+
+
 @check("grounded_in_data")
 def grounded_in_data(candidate: Candidate) -> Check:
-    """Every number, currency and named entity of the answer occurs in the structured data."""
+    """Every number, currency and named entity of the answer occurs in the structured data, and every
+    size it states of the data's table is right."""
     numbers = ungrounded_numbers(candidate.answer, candidate.content)
     currencies = ungrounded_currencies(candidate.answer, candidate.content)
     names = ungrounded_names(candidate.answer, candidate.content)
     problems = []
+    if sizes := miscounted(candidate.answer, candidate.content):
+        problems.append(f"sizes the table does not have: {', '.join(sizes)}; count the rows under the header")
     if numbers:
         problems.append(f"numbers not in the data: {listed(numbers)}")
     if currencies:
