@@ -323,3 +323,43 @@ def test_a_teacher_failing_mid_conversation_is_rejected():
     assert not sink.pairs
     [rejection] = sink.rejections
     assert rejection.reason == "agent_failed:teacher" and rejection.detail.startswith("turn 2:")
+
+
+def test_a_turn_that_repeats_the_talk_ends_it_before_the_repeat():
+    # run s13: the local simulator sent its last message again and the teacher its last reply, word for word
+    asked = "Could you tell me more about the keepers' pay and their hours?"
+    messages = {2: "User 2?", 3: "User 3?", 4: asked, 5: asked.replace("their ", "")}
+
+    def simulator(turn: int, request: ModelRequest) -> dict:
+        return {"message": messages.get(turn, "Bye?"), "finished": False, "suitable": True, "reason": ""}
+
+    sink = run_flow(ScriptedModel(conversation_reply(simulator=simulator)), count=6, refinement_rounds=0)
+    assert sink.pairs and not sink.rejections
+    assert {len(user_turns(pair)) for pair in sink.pairs} == {3, 4}  # never the repeat at turn 5
+    for pair in sink.pairs:
+        assert user_turns(pair)[1:] == ["User 2?", "User 3?", asked][: len(user_turns(pair)) - 1]
+        assert pair.messages[-1]["role"] == "assistant"
+
+    def teacher(request: ModelRequest) -> str:
+        count = sum(m["role"] == "user" for m in request.messages)
+        return (
+            "The keepers lit the lamp at dusk and trimmed the wick." if count >= 2 else "Assistant reply 1."
+        )
+
+    sink = run_flow(ScriptedModel(conversation_reply(teacher=teacher)), count=2, refinement_rounds=0)
+    assert not sink.pairs and all(r.reason == "too_few_turns" for r in sink.rejections)
+    # the repeated reply and the user turn it answered are left out: the talk ends after two user turns
+    assert all("after 2 user turn(s)" in r.detail for r in sink.rejections)
+    assert all(
+        "the next assistant turn repeats an earlier assistant turn" in r.detail for r in sink.rejections
+    )
+
+
+def test_a_reply_that_restates_the_users_message_is_not_an_answer():
+    # run s13: a role-play reply was "That's great to hear! Let's talk about..." and then the user's words
+    def teacher(request: ModelRequest) -> str:
+        return f"That's great to hear! {request.messages[-1]['content']}"
+
+    sink = run_flow(ScriptedModel(conversation_reply(teacher=teacher)), count=1, refinement_rounds=0)
+    assert not sink.pairs
+    assert all("repeats the user's message" in r.detail for r in sink.rejections)

@@ -20,6 +20,7 @@ from agentinstruct.agents import AgentResult, render
 from agentinstruct.flows import register_flow
 from agentinstruct.flows.skill_flow import SkillFlow
 from agentinstruct.flows.state import Chain, FlowSettings, SeedContext, derive_seed
+from agentinstruct.reply_problems import word_pairs
 from agentinstruct.skills import Skill
 
 MIN_USER_TURNS = 3
@@ -66,6 +67,7 @@ class ConversationFlow(SkillFlow):
             {"role": "user", "content": result.prompt},
         ]
         turns = random.Random(sample_seed).randint(MIN_USER_TURNS, MAX_USER_TURNS)
+        answered, ended = result, ""
         for turn in range(2, turns + 2):
             if not result.ok:
                 reason = f"turn {turn - 1}: {result.reason}"
@@ -74,11 +76,18 @@ class ConversationFlow(SkillFlow):
                     context.seed, "teacher", "agent_failed:teacher", reason, chain, lineage, messages
                 )
                 return False
+            if ended := repeated_turn(messages, str(result.output), "assistant"):
+                messages.pop()  # the user turn it answered goes too: the talk ends on the answer before
+                result = answered
+                break
             messages.append({"role": "assistant", "content": result.output})
+            answered = result
             if turn > turns:
                 break
             user = await self._next_user_turn(chain, messages, turn, turns, sample_seed)
             if user is None or (user.output.finished and turn > MIN_USER_TURNS):
+                break
+            if ended := repeated_turn(messages, user.output.message, "user"):
                 break
             messages.append({"role": "user", "content": user.output.message})
             chain.call_ids.extend(user.call_ids)
@@ -94,6 +103,7 @@ class ConversationFlow(SkillFlow):
         user_turns = sum(m["role"] == "user" for m in messages)
         if user_turns < MIN_USER_TURNS:
             detail = f"the conversation ended after {user_turns} user turn(s); {MIN_USER_TURNS} are needed"
+            detail += f" ({ended})" if ended else ""
             self._reject(context.seed, "conversation", "too_few_turns", detail, chain, lineage, messages)
             return False
         verification = await self._verify(chain, result.output, variables, system, sample_seed)
@@ -120,6 +130,28 @@ class ConversationFlow(SkillFlow):
             seed=derive_seed(sample_seed, "user", turn),
         )
         return result if result.ok else None
+
+
+#: a turn holding this share of its word pairs from an earlier turn of its role, or an assistant turn from the
+#: user message it answers, repeats it: the local simulator sent its last message again and the teacher its
+#: last reply, word for word, and a role-play reply restated the user's message (run s13)
+REPEAT_SHARE = 0.8
+
+
+def repeated_turn(messages: list[dict], text: str, role: str) -> str:
+    """Why a new turn of `role` only repeats the conversation so far ("" when it says something new)."""
+    pairs = word_pairs(text)
+    if not pairs:
+        return ""
+    earlier = [m["content"] for m in messages[1:] if m["role"] == role]
+    if role == "assistant" and messages[-1]["role"] == "user":
+        earlier.append(messages[-1]["content"])
+    for other in earlier:
+        if len(pairs & word_pairs(str(other))) >= REPEAT_SHARE * len(pairs):
+            answered = role == "assistant" and other == messages[-1]["content"]
+            whose = "the user's message" if answered else f"an earlier {role} turn"
+            return f"the next {role} turn repeats {whose}: {' '.join(text.split())[:60]!r}"
+    return ""
 
 
 register_flow("conversation", ConversationFlow)
