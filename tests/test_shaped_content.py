@@ -164,9 +164,15 @@ def test_a_short_row_is_padded_and_bad_structures_say_what_to_fix() -> None:
     assert "the record has 1 facts besides" in problem("json_record", bare)
     assert "it is not the record" in problem("json_record", [["a", "b"]])
     assert (
-        "the mapping has no rule and 1 complete examples: give the rule in one sentence and at least 4"
-        in problem("mapping", {"rule": " ", "examples": [["a", "b"], ["c", ""]]})
+        "the mapping has no rule and 1 complete, distinct examples: give the rule in one sentence and at "
+        "least 4" in problem("mapping", {"rule": " ", "examples": [["a", "b"], ["c", ""]]})
     )
+    # the local model listed three examples twice over (run s13): repeats count once, and an input with two
+    # outputs is no rule
+    thrice = [["garden", "a nice thing"], ["home", "a necessary one"], ["solvents", "a contaminant"]]
+    assert "3 complete, distinct examples" in problem("mapping", {"rule": "r", "examples": thrice * 2})
+    clash = [*thrice, ["Garden", "a place"], ["tank", "a container"]]
+    assert "the input 'Garden' has two outputs" in problem("mapping", {"rule": "r", "examples": clash})
     # the local model paired sentences of the seed with themselves
     echoes = [["Keepers lit the lamp.", "keepers lit  the lamp."], ["The lot is empty.", "The lot is empty."]]
     examples = [*echoes, ["Ada", "Ada"], ["1852", "19th century"]]

@@ -170,10 +170,12 @@ def mapping_lines(mapping: dict[str, Any]) -> str:
     examples = [
         (i.strip(), o.strip()) for i, o in _lists(mapping.get("examples", []), 2) if i.strip() and o.strip()
     ]
+    examples = _distinct_examples(examples)
     if not rule or len(examples) < 2 * MIN_ITEMS:
         raise ValueError(
-            f"the mapping has {'a' if rule else 'no'} rule and {len(examples)} complete examples: give the "
-            f"rule in one sentence and at least {2 * MIN_ITEMS} [input, output] examples that follow it"
+            f"the mapping has {'a' if rule else 'no'} rule and {len(examples)} complete, distinct examples: "
+            f"give the rule in one sentence and at least {2 * MIN_ITEMS} [input, output] examples that "
+            "follow it"
         )
     copies = sum(" ".join(i.lower().split()) == " ".join(o.lower().split()) for i, o in examples)
     if copies * 2 > len(examples):  # the local model paired each sentence of the seed with itself
@@ -190,6 +192,23 @@ def mapping_lines(mapping: dict[str, Any]) -> str:
         )
     lines = [f"Input: {i} -> Output: {o}" for i, o in examples]
     return "\n".join([f"Rule: {rule}", "Examples:", *lines])
+
+
+def _distinct_examples(examples: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The examples with repeats left out; an input given two different outputs is no rule.
+
+    The local model listed three examples twice over (run s13), and the few-shot task then showed each twice.
+    """
+    outputs: dict[str, str] = {}
+    for given, output in examples:
+        key = " ".join(given.lower().split())
+        if outputs.setdefault(key, output) != output:
+            raise ValueError(
+                f"the input {given!r} has two outputs, {outputs[key]!r} and {output!r}: a rule gives one "
+                "output for each input, so keep one of them"
+            )
+    kept = {" ".join(i.lower().split()): (i, o) for i, o in reversed(examples)}
+    return [kept[key] for key in outputs]
 
 
 #: a puzzle's cast: enough entities to arrange, few enough to enumerate
