@@ -160,47 +160,47 @@ def test_a_request_that_is_the_piece_itself_is_asked_again(skill) -> None:
     assert pair.messages[1]["content"].startswith("Write a letter to Councillor Pryce")
 
 
-def test_a_piece_short_of_its_word_minimum_is_continued_by_the_teacher(skill) -> None:
-    """The local teacher wrote 198 words for "at least 300" (run s11c); asked to continue, it writes only what
-    follows and code appends it, so the piece is still all the teacher's words."""
+def continued_speech(skill, request: str, rules: list, opening: str, more: str):
+    """A speech task whose teacher writes `opening`, and `more` when asked to continue: the model and sink."""
     single = skill.model_copy(update={"instruction_types": [skill.types_by_name["speech"]]})
-    request = "Write a speech for the lighthouse's last night, at least 60 words, starting with 'The lamp'."
-    rules = [{"kind": "word_count", "relation": "at_least", "number": 60}, CONSTRAINTS[1]]
-    opening = "The lamp " + " ".join(["burns on the rock tonight."] * 6)  # 32 words
-    more = " ".join(["We keep the light for every ship at sea."] * 4)  # 36 words
 
     def teacher(request_: object) -> str:
         return more if request_.tag.endswith("/continue") else opening
 
     model = scripted(single, {"instruction": request, "constraints": rules}, teacher)
-    [pair] = run(single, model, refinement_rounds=0).pairs
+    return model, run(single, model, refinement_rounds=0)
+
+
+def test_a_piece_short_of_its_word_minimum_is_continued_by_the_teacher(skill) -> None:
+    """The local teacher wrote 198 words for "at least 300" (run s11c); asked to continue, it writes only what
+    follows and code appends it, so the piece is still all the teacher's words."""
+    request = "Write a speech for the lighthouse's last night, at least 60 words, starting with 'The lamp'."
+    rules = [{"kind": "word_count", "relation": "at_least", "number": 60}, CONSTRAINTS[1]]
+    opening = "The lamp " + " ".join(["burns on the rock tonight."] * 6)  # 32 words
+    more = " ".join(["We keep the light for every ship at sea."] * 4)  # 36 words
+    model, sink = continued_speech(skill, request, rules, opening, more)
+    [pair] = sink.pairs
     assert pair.messages[-1]["content"] == f"{opening}\n\n{more}"
     [asked] = [r for r in model.requests if r.tag.endswith("/continue")]
     assert "has 32 words, and the request asks for at least 60" in asked.messages[-1]["content"]
 
     # a task that also fixes another count is left to the checks: more paragraphs could break it
     fixed = [*rules, {"kind": "paragraph_count", "relation": "exactly", "number": 1}]
-    model = scripted(single, {"instruction": request, "constraints": fixed}, teacher)
-    sink = run(single, model, refinement_rounds=0)
+    model, sink = continued_speech(skill, request, fixed, opening, more)
     assert not [r for r in model.requests if r.tag.endswith("/continue")]
     assert [r.reason for r in sink.rejections] == ["verification_failed:constraints"]
 
 
 def test_a_piece_short_of_its_sentence_minimum_is_continued_too(skill) -> None:
     """The local teacher wrote 5 sentences of an advertisement asked for at least 6 (run s12b)."""
-    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["speech"]]})
     request = (
         "Write a speech for the lighthouse's last night, at least 6 sentences, starting with 'The lamp'."
     )
     rules = [{"kind": "sentence_count", "relation": "at_least", "number": 6}, CONSTRAINTS[1]]
     opening = "The lamp burns on. " + " ".join(["We keep the light."] * 4)  # 5 sentences
     more = "Every ship comes home. The sea is calm."
-
-    def teacher(request_: object) -> str:
-        return more if request_.tag.endswith("/continue") else opening
-
-    model = scripted(single, {"instruction": request, "constraints": rules}, teacher)
-    [pair] = run(single, model, refinement_rounds=0).pairs
+    model, sink = continued_speech(skill, request, rules, opening, more)
+    [pair] = sink.pairs
     assert pair.messages[-1]["content"] == f"{opening}\n\n{more}"
     [asked] = [r for r in model.requests if r.tag.endswith("/continue")]
     prompt = asked.messages[-1]["content"]
