@@ -94,3 +94,66 @@ def test_a_program_in_a_code_fence_runs_without_it() -> None:
     [pair] = sink.pairs
     assert f"```python\n{RIGHT}\n```" in pair.messages[-1]["content"]
     assert pair.messages[-1]["content"].count("```") == 2
+
+
+def run_rekeyed(*programs: str, keys: tuple[str, str]):
+    """A math puzzle keyed `keys[0]`, whose author, asked to solve it again, keys it `keys[1]`."""
+    skill = load("brain_teaser")
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["math_puzzle"]]})
+    model = scripted(
+        single,
+        {"instruction": PUZZLE, "answer_key": keys[0]},
+        program_teacher(*programs),
+        rekey=lambda request: {"answer_key": keys[1]},
+    )
+    return model, run(single, model, refinement_rounds=0, instructions_per_seed=1)
+
+
+def test_an_authors_two_different_keys_are_set_aside_when_two_programs_agree() -> None:
+    """Run s13: the author keyed $300 + $150 + $40 as 480, then 590; two programs printed 490."""
+    model, sink = run_rekeyed(RIGHT, RIGHT, keys=("1600 steps", "1500 steps"))
+    [pair] = sink.pairs
+    checks = {c.name: c for c in pair.verification.checks}
+    assert list(checks) == ["answers_agree", "program_aided", "key_rechecked", "key_set_aside"]
+    assert all(c.ok for c in checks.values()) and pair.verification.status == "passed"
+    assert "'1600 steps', then '1500 steps'" in checks["key_set_aside"].detail
+    assert "second independent answer" in checks["answers_agree"].detail
+    fields = pair.lineage.seed_instruction.fields
+    assert fields["answer_key"] == "1500 steps" and fields["first_answer_key"] == "1600 steps"
+    # the program-aided answer is checked again with its second program, never a worded resample
+    assert not any(r.tag.endswith("/resample") for r in model.requests)
+
+
+@pytest.mark.parametrize(
+    ("programs", "keys", "problem"),
+    [
+        # the programs disagree: no two answers decide
+        ((RIGHT, OFF), ("1500 steps", "1600 steps"), "does not agree with the key '1600 steps'"),
+        # the author gives the same number twice: its key stands against the programs
+        ((RIGHT, RIGHT), ("1600 steps", "1600"), "does not agree with the key '1600'"),
+    ],
+)
+def test_keys_stand_unless_they_disagree_with_each_other_and_two_programs_agree(
+    programs, keys, problem
+) -> None:
+    _, sink = run_rekeyed(*programs, keys=keys)
+    [rejection] = sink.rejections
+    assert not sink.pairs and problem in rejection.detail, rejection.detail
+    names = [c.name for c in rejection.verification.checks]
+    assert "program_aided" in names and "key_set_aside" not in names
+
+
+def test_a_key_is_set_aside_only_for_answers_agree_and_a_second_program() -> None:
+    from agentinstruct.flows.answer_keys import set_aside_reason
+
+    keys, answer = ("480", "590"), "The program prints 490.\nAnswer: 490"
+    assert "two programs written apart both print 490" in set_aside_reason(
+        ["answers_agree"], {"answers_agree"}, keys, answer, "490"
+    )
+    # the key is multiple_choice's criterion; a worded answer has no second program; another check failed
+    assert not set_aside_reason(["answer_matches_key"], {"answer_matches_key"}, keys, answer, "490")
+    assert not set_aside_reason(["answers_agree"], {"answers_agree"}, keys, answer, None)
+    assert not set_aside_reason(["answers_agree", "x"], {"answers_agree", "x"}, keys, answer, "490")
+    # an answer that is one of the keys is judged against it as before; words are not set aside
+    assert not set_aside_reason(["answers_agree"], {"answers_agree"}, ("490", "590"), answer, "490")
+    assert not set_aside_reason(["answers_agree"], {"answers_agree"}, ("sleep group", "thing"), answer, "490")

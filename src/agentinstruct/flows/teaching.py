@@ -11,16 +11,16 @@ and running transform → instruct → refine is `flows.skill_flow`'s job; the c
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from agentinstruct.agents import PROMPTS_DIR, Agent, AgentResult, render
+from agentinstruct.flows.answer_keys import key_is_derivable, set_aside_reason
 from agentinstruct.flows.program_aided import AidRequest, aid
 from agentinstruct.flows.records import FlowRecords
 from agentinstruct.flows.state import Chain, SeedContext, Sink, derive_seed
 from agentinstruct.pairs import Check, Lineage, Pair, Verification
-from agentinstruct.quality.agreement import content_words, normalise, numbers, stated_answer
+from agentinstruct.quality.agreement import stated_answer
 from agentinstruct.quality.checks import Candidate, run_checks
 from agentinstruct.quality.constraints import COUNT_KINDS, sentences, words
 from agentinstruct.quality.gate import deliver
@@ -142,14 +142,15 @@ class TeachingStage(FlowRecords):
             )
             result = await self._finish_answer(result, variables, tag, options)
             result = await self._lengthened(result, chain, variables, tag, options)
+        second: dict[str, Any] = {}  # how the verified answer gets its second answer (program-aided)
         if result.ok and verification.status == "failed" and self.aiders:
-            result, verification = await self._program_aided(
+            result, verification, second = await self._program_aided(
                 chain, result, verification, (variables, system, sample_seed)
             )
         if result.ok and verification.status == "failed":
             answer = str(result.output)
             verification = await self._recheck_key(
-                chain, answer, verification, (variables, system, sample_seed)
+                chain, answer, verification, (variables, system, sample_seed), second
             )
         if first_failures and verification.status == "passed":
             detail = f"passed after {repair} repair round(s); the first answer failed: {first_failures}"
@@ -157,7 +158,12 @@ class TeachingStage(FlowRecords):
         return result, verification
 
     async def _recheck_key(
-        self, chain: Chain, answer: str, verification: Verification, verify_with: tuple[dict, str, int]
+        self,
+        chain: Chain,
+        answer: str,
+        verification: Verification,
+        verify_with: tuple[dict, str, int],
+        second: dict[str, Any],
     ) -> Verification:
         """A failed key check gets one second solve by the key's author; a different key is checked again.
 
@@ -166,6 +172,9 @@ class TeachingStage(FlowRecords):
         so a key that then agrees with the teacher is one more independent derivation, not a copy.
         A key code wrote (a task shape's: the held-out pair's output, the puzzle's valid option) is right by
         construction and never re-derived: the author's second solve could only replace it with a wrong one.
+        A program-aided answer is checked again with its second program's answer (`second`), and keeps its
+        `program_aided` record; when the author's two numeric keys disagree with each other and with two
+        programs that agree, the programs decide (`flows.answer_keys.set_aside_reason`).
         """
         old = str(chain.details.get("answer_key", "")).strip()
         failed = {c.name for c in verification.checks if not c.ok}
@@ -187,9 +196,19 @@ class TeachingStage(FlowRecords):
         if not key_is_derivable(new, chain):
             return verification  # a name or fact from nowhere: teacher and author may share the invention
         chain.details = {**chain.details, "answer_key": new, "first_answer_key": old}
-        rechecked = await self._verify(chain, answer, *verify_with)
+        rechecked = await self._verify(chain, answer, *verify_with, **second)
         detail = f"the first key '{old}' disagreed with the answer; its author solved the task again: '{new}'"
-        rechecked.checks.append(Check(name="key_rechecked", ok=True, detail=detail))
+        notes = [c for c in verification.checks if c.name == "program_aided" and c.ok]
+        notes.append(Check(name="key_rechecked", ok=True, detail=detail))
+        failed = {c.name for c in rechecked.checks if not c.ok}
+        reason = set_aside_reason(self.skill.checks, failed, (old, new), answer, second.get("second_answer"))
+        if reason:
+            without_key = {k: v for k, v in chain.details.items() if k != "answer_key"}
+            decided = await self._verify(replace(chain, details=without_key), answer, *verify_with, **second)
+            if decided.status == "passed":
+                rechecked = decided
+                notes.append(Check(name="key_set_aside", ok=True, detail=reason))
+        rechecked.checks.extend(notes)
         return rechecked
 
     async def _program_aided(
@@ -198,32 +217,32 @@ class TeachingStage(FlowRecords):
         result: AgentResult,
         verification: Verification,
         verify_with: tuple[dict, str, int],
-    ) -> tuple[AgentResult, Verification]:
+    ) -> tuple[AgentResult, Verification, dict[str, Any]]:
         """A task whose teacher answer failed, answered through a program the teacher writes (a task code
         wrote, or one whose key is a number: `flows.program_aided`); the failed answer and its
-        verification stand when no program works."""
+        verification stand when no program works. The third item is how the program-aided answer gets
+        its second answer, for `_verify` (empty without one)."""
         agent = self.aiders.get(chain.instruction_type.task_shape)
         if agent is None:
-            return result, verification
+            return result, verification, {}
         request = AidRequest(
             agent, self.teacher_model, self.skill, chain, result.prompt, verify_with[2], self.resources.tools
         )
         aided = await aid(request)
         if aided is None:
-            return result, verification
+            return result, verification, {}
         if isinstance(aided, list):
             detail = f"the teacher's programs could not answer it: {'; '.join(aided)}"
             verification.checks.append(Check(name="program_aided", ok=False, detail=detail))
-            return result, verification
+            return result, verification, {}
         call_ids = [*result.call_ids, *aided.call_ids]
         answer = AgentResult("ok", aided.text, call_ids=call_ids, prompt=result.prompt)
-        checked = await self._verify(
-            chain, aided.text, *verify_with, second_answer=aided.second_answer, resample=aided.second_needed
-        )
+        second = {"second_answer": aided.second_answer, "resample": aided.second_needed}
+        checked = await self._verify(chain, aided.text, *verify_with, **second)
         first = "; ".join(c.detail for c in verification.checks if not c.ok)
         detail = f"the teacher's own answer failed ({first}); {aided.how}"
         checked.checks.append(Check(name="program_aided", ok=True, detail=detail))
-        return answer, checked
+        return answer, checked, second
 
     async def _finish_answer(
         self, result: AgentResult, variables: dict[str, Any], tag: str, options: dict[str, Any]
@@ -354,17 +373,3 @@ class TeachingStage(FlowRecords):
             resample=another_answer if resample else None,
         )
         return Verification.from_checks(await run_checks(self.checks, candidate))
-
-
-def key_is_derivable(key: str, chain: Chain) -> bool:
-    """Whether a re-derived key could come from the task and its material: option letters, a number
-    (worked out), or words that all stand in the task or the material.
-
-    The local author re-solved "What city did the lighthouse at Carrick Point serve?" as "Dublin", which
-    neither text names, and the teacher had invented the same city: a second solve by the same model is
-    evidence only where the answer can be derived.
-    """
-    if re.fullmatch(r"[A-H](?:\s*(?:,|and)\s*[A-H])*", key.strip()) or numbers(normalise(key)):
-        return True
-    given = content_words(normalise(f"{chain.instruction}\n{chain.content}"))
-    return content_words(normalise(key)) <= given
