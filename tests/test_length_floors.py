@@ -58,6 +58,36 @@ def test_a_word_floor_far_beyond_the_text_is_sent_back(flow: SkillFlow) -> None:
         assert output.model_validate(reply("Paraphrase the text above.", fair), context={"content": TEXT})
 
 
+def test_a_floor_only_the_constraints_ask_for_is_dropped_with_its_sentence(flow: SkillFlow) -> None:
+    # sent back, local agents declined such tasks instead (s13: "The text contains 68 words, which is less
+    # than the required 102"); the request's own words do not ask for the number, so code drops it
+    output = flow.instructors["paraphrasing"].output
+    bullets = {"kind": "bullet_list", "text": "-", "number": 0}
+    mended = output.model_validate(
+        reply("Paraphrase the text above as a list.", words("at_least", 600), bullets),
+        context={"content": TEXT},
+    )
+    [kept] = mended.constraints
+    assert kept.kind == "bullet_list" and "600" not in mended.instruction
+    # "as a list" states the bullet list already, so only the word floor's sentence was there to drop
+    assert mended.instruction == "Paraphrase the text above as a list."
+    # a limit within reach stays, beside the floor dropped
+    sentences_at_most = {"kind": "sentence_count", "relation": "at_most", "number": 4}
+    mended = output.model_validate(
+        reply("Paraphrase the text above.", words("at_least", 600), sentences_at_most),
+        context={"content": TEXT},
+    )
+    assert [(c.kind, c.number) for c in mended.constraints] == [("sentence_count", 4)]
+    assert mended.instruction == "Paraphrase the text above.\n\nThe answer must contain at most 4 sentences."
+
+
+def test_a_number_is_read_whole(flow: SkillFlow) -> None:
+    from agentinstruct.flows.outputs import _states_number
+
+    assert _states_number("Use at least 600 words.", 600) and _states_number("in 1,000 words", 1000)
+    assert not _states_number("in 6000 words or 1.600 units", 600) and not _states_number("", 600)
+
+
 def test_an_expansion_may_ask_for_more(flow: SkillFlow) -> None:
     output = flow.instructors["text_expansion"].output
     assert output.model_validate(
@@ -65,7 +95,8 @@ def test_an_expansion_may_ask_for_more(flow: SkillFlow) -> None:
     )
     with pytest.raises(ValueError, match="at most about 210"):
         output.model_validate(
-            reply("Expand the text above.", words("at_least", 220)), context={"content": TEXT}
+            reply("Expand the text above to at least 220 words.", words("at_least", 220)),
+            context={"content": TEXT},
         )
 
 
@@ -77,7 +108,8 @@ def test_sentence_and_paragraph_floors_allow_splitting(flow: SkillFlow) -> None:
     for kind, number in (("sentence_count", 16), ("paragraph_count", 7)):
         floor = {"kind": kind, "relation": "exactly", "number": number}
         with pytest.raises(ValueError, match=f"remove the {kind.removesuffix('_count')} count"):
-            output.model_validate(reply("Restyle the text above.", floor), context={"content": TEXT})
+            request = f"Restyle the text above in exactly {number} {kind.removesuffix('_count')}s."
+            output.model_validate(reply(request, floor), context={"content": TEXT})
 
 
 def test_the_editor_measures_the_text_it_sends(flow: SkillFlow) -> None:
@@ -85,7 +117,7 @@ def test_the_editor_measures_the_text_it_sends(flow: SkillFlow) -> None:
     edit = {
         "suitable": True,
         "reason": "",
-        "user_request": "Expand the text above.",
+        "user_request": "Expand the text above to at least 50 words.",
         "content": "Short text here.",
     }
     with pytest.raises(ValueError, match="has 3 word"):

@@ -267,21 +267,41 @@ SPLIT_GROWTH = 2
 
 
 def with_length_floors(output: type[AgentOutput], growth: float) -> type[AgentOutput]:
-    """The output model, sending back a task whose length floor is far beyond the text it rewrites.
+    """The output model, mending or sending back a task whose length floor is far beyond the text it
+    rewrites.
 
     Unchanged for growth 0. The local model asked for "at least 600 words" of a 147-word paraphrase, and
     "at least 10 sentences" of 5 sentences' restyling (run s12b): no faithful answer could meet either.
+    A floor that only the constraint list asks for (its number appears nowhere else in the request) is
+    dropped, with the sentence that states it: sent back, the local agents declined three such tasks rather
+    than lower the number (s13: "The text contains 68 words, which is less than the required 102"). A floor
+    the request's own words ask for is sent back, as the request would still ask for it.
     """
     if not growth:
         return output
 
     def check_floors(reply: Any, material: str) -> None:
         text = str(getattr(reply, "content", "") or "").strip() or material
-        problems = [p for c in getattr(reply, "constraints", []) if (p := _beyond_text(c, text, growth))]
-        if text.strip() and problems:
-            raise ValueError("; ".join(problems))
+        constraints = list(getattr(reply, "constraints", []))
+        beyond = [(c, p) for c in constraints if (p := _beyond_text(c, text, growth))]
+        if not text.strip() or not beyond:
+            return
+        request = reply.instruction
+        for constraint, _ in beyond:  # its sentence, and the space that set it apart from its neighbours
+            sentence = re.escape(describe(constraint))
+            request = re.sub(rf"(?m)^{sentence}[ \t]*|[ \t]*{sentence}", "", request)
+        if any(_states_number(request, c.number) for c, _ in beyond):
+            raise ValueError("; ".join(p for _, p in beyond))
+        reply.constraints = [c for c in constraints if all(c is not b for b, _ in beyond)]
+        reply.instruction = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", request)).strip()
 
     return with_validator(output, "_length_floors", check_floors, with_material=True)
+
+
+def _states_number(text: str, number: int) -> bool:
+    """Whether `text` holds `number` as a whole number ("600", "1,000"), not as part of another."""
+    written = {str(number), f"{number:,}"}
+    return any(re.search(rf"(?<![\d.,]){re.escape(w)}(?![\d]|[.,]\d)", text) for w in written)
 
 
 def _beyond_text(constraint: Constraint, text: str, growth: float) -> str:
