@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from agentinstruct.flows import FlowSettings, SkillFlow
@@ -123,3 +125,30 @@ def test_the_editor_measures_the_text_it_sends(flow: SkillFlow) -> None:
     with pytest.raises(ValueError, match="has 3 word"):
         output.model_validate({**edit, "constraints": [words("at_least", 50)]}, context={"content": TEXT})
     assert output.model_validate({**edit, "content": TEXT, "constraints": [words("at_least", 50)]})
+
+
+def ask(flow: SkillFlow, *replies: dict) -> tuple[object, ScriptedModel]:
+    """The paraphrasing instruction agent run on TEXT, the scripted model giving `replies` in turn (then
+    the last one again)."""
+    given = iter(replies)
+    model = ScriptedModel(lambda request: next(given, replies[-1]))
+    itype = flow.skill.types_by_name["paraphrasing"]
+    variables = {"content": TEXT, "transformation": None, "instruction_type": itype, "skill": flow.skill}
+    agent = flow.instructors["paraphrasing"]
+    return asyncio.run(agent.run(model, variables, tag="text_modification/instruct/paraphrasing")), model
+
+
+def test_a_decline_that_comes_with_the_fix_asked_for_is_the_fixed_task(flow: SkillFlow) -> None:
+    # s13: told to lower its floor, the local agent lowered it and declined in the same reply
+    prose = reply("Paraphrase the text above in at least 600 words.", words("at_least", 600))
+    fixed = reply("Paraphrase the text above in at least 80 words.", words("at_least", 80))
+    declined = {**fixed, "suitable": False, "reason": "The text has 70 words, less than the required 600."}
+    result, model = ask(flow, prose, declined)
+    assert result.ok and result.output.instruction == "Paraphrase the text above in at least 80 words."
+    assert len(model.requests) == 2 and "lower the number" in model.requests[1].messages[-1]["content"]
+    # a decline whose fields still break a rule, or that follows no task of the agent's, stands
+    result, _ = ask(flow, prose, {**declined, **{k: prose[k] for k in ("user_request", "constraints")}})
+    assert result.status == "not_suitable"
+    first = {"suitable": False, "reason": "The text is a list of figures, nothing to paraphrase."}
+    result, _ = ask(flow, first)
+    assert result.status == "not_suitable" and "list of figures" in result.reason

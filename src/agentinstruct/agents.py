@@ -242,6 +242,8 @@ class Agent:
                     "failed", reason=reason, call_ids=call_ids, prompt=prompt, tool_calls=records
                 )
             result, error = self._parse(response.text, response.finish_reason, variables)
+            if result is not None and result.status == "not_suitable" and replies:
+                result = self._decline_after_feedback(response.text, replies[-1], variables) or result
             if result is not None and result.ok:
                 copied = copied_scaffold(result.output, scaffold or prompt, variables)
                 if copied:
@@ -267,6 +269,26 @@ class Agent:
             tool_calls=records,
             messages=[*sent, {"role": "assistant", "content": replies[-1]}],
         )
+
+    def _decline_after_feedback(
+        self, text: str, earlier: str, variables: dict[str, Any]
+    ) -> AgentResult | None:
+        """A decline that answers feedback on a task the agent wrote, read as that task when its fields
+        are whole and pass every rule; None otherwise (the decline stands).
+
+        The agent judged the material suitable when it wrote the earlier reply; told what to fix, the local
+        model fixed it and declined in the same reply, its reason about our feedback, not the material
+        (s13: the floor lowered to 102 words as asked, "suitable": false, "The text contains 68 words,
+        which is less than the required 102"; 3 of 5 text_modification requests ended so).
+        """
+        if self.output is None or not _wrote_task(earlier):
+            return None
+        try:
+            data = extract_json(text)
+        except ValueError:
+            return None
+        result, _ = self._parse(json.dumps({**data, "suitable": True, "reason": ""}), None, variables)
+        return result if result is not None and result.ok else None
 
     def _retry_messages(
         self,
@@ -377,6 +399,15 @@ class Agent:
             return None, f"invalid fields ({detail})"
         except ValueError as exc:
             return None, str(exc)
+
+
+def _wrote_task(reply: str) -> bool:
+    """Whether a structured reply wrote its task rather than declining (a JSON object, not suitable=false)."""
+    try:
+        data = extract_json(reply)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("suitable") not in (False, "false")
 
 
 def _without(text: str, lines: set[str]) -> str:
