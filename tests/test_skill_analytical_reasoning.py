@@ -9,6 +9,7 @@ programs; no sandbox), answer matching, and the full flow with a scripted model,
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import jinja2
@@ -381,3 +382,27 @@ def test_only_arrangement_puzzles_get_a_program_aided_answer(tools) -> None:
         skill, ScriptedModel(lambda r: {}), ListSink(), FlowSettings(), resources=FlowResources(tools=tools)
     )
     assert set(flow.aiders) == {"arrangement"}
+
+
+def test_a_bare_answer_after_tools_is_worked_out_in_words_without_them(tools) -> None:
+    """s13: asked for its working with python at hand, the local teacher's program failed and its whole
+    answer became the error text; the re-ask goes without tools or the earlier tool turns."""
+    scripted = reasoning_reply({})
+
+    def reply(request: ModelRequest) -> object:
+        if request.tag.endswith("/worked"):
+            return GOOD_ANSWER
+        answer = scripted(request)
+        if isinstance(answer, dict) and answer.get("action") == "answer":
+            return {"action": "answer", "answer": "A"}  # the bare letter, after a python call
+        return answer
+
+    model = ScriptedModel(reply)
+    sink = run(model, 1, tools, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"] == GOOD_ANSWER and pair.verification.status == "passed"
+    [asked] = [r for r in model.requests if r.tag.endswith("/worked")]
+    assert asked.tools is None and "action" not in json.dumps(asked.json_schema)  # native or emulated
+    assert not any(m["role"] == "tool" or m.get("tool_calls") for m in asked.messages)
+    assert asked.messages[-2]["content"] == "A"
+    assert "Answer: X" in asked.messages[-1]["content"]

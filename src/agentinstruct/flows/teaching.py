@@ -252,14 +252,23 @@ class TeachingStage(FlowRecords):
 
         For a skill with `worked_answer`, an answer without its "Answer:" line (a bare "E", as the local
         teacher gave 2 of 2 analytical puzzles) is asked once to be worked out. The request names what is
-        missing, never the key, so the checks still judge the teacher's own answer.
+        missing, never the key, so the checks still judge the teacher's own answer. It is asked in words,
+        without tools or the earlier tool turns: given python again, the local teacher's program failed and
+        its whole answer became the error ("There was an error in the Python code...", s13).
         """
         # the answer line the checks read (quality.agreement), so a worked answer is one they accept
         if not (self.skill.worked_answer and result.ok) or stated_answer(str(result.output)) is not None:
             return result
         feedback = render(PROMPTS_DIR, "worked_answer.j2")
+        traced = {id(turn) for turn in result.trace}  # tool calls and results, native or emulated
+        turns = [m for m in result.messages if id(m) not in traced]
         worked = await self.teacher.revise(
-            self.teacher_model, result, feedback, variables, tag=f"{tag}/worked", **options
+            self.teacher_model,
+            replace(result, messages=turns),
+            feedback,
+            variables,
+            tag=f"{tag}/worked",
+            **{**options, "tools": None},
         )
         return worked if worked.ok else result
 
