@@ -288,6 +288,9 @@ def test_check_rejects_wrong_steps_and_answers_without_arithmetic() -> None:
         ("3 km^3 × 2 = 6 km^3", True),
         ("10^2 m^2 × 3 = 300 m^2", True),
         ("600 m^2 / 2 = 400", False),
+        # ...a LaTeX unit's too: the local teacher's correct step was read as 1^3 * 2000000^3 (s14)
+        ("1 \\, \\text{m}^3 \\times 2,000,000 \\, \\text{bricks/m}^3 = 2,000,000", True),
+        ("\\text{Volume} = 4 \\, \\text{m}^2 \\times 3 = 13", False),
     ],
 )
 def test_statement_forms(text: str, ok: bool) -> None:

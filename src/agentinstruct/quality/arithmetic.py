@@ -109,12 +109,13 @@ class Statement:
 
 def normalise(text: str) -> str:
     """Unify the ways answers write operators: Unicode signs, LaTeX, Markdown emphasis, superscripts."""
+    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", text)
+    # a LaTeX unit, "\text{m}^3", is a unit before its power is read
+    text = re.sub(r"\\(?:text|mathrm|textrm)\{([^{}]*)\}", r" \1 ", text)
     # a unit's power stays with the unit ("600 m ^2 / 1 car space" is 600 square metres, not 600 squared)
     text = re.sub(r"(?<=[A-Za-z])[ \t]*\^[ \t]*([23])(?![\d.])", lambda m: "²³"[int(m.group(1)) - 2], text)
     text = re.sub(r"(\d)([⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)", lambda m: f"{m.group(1)}^{m.group(2)}", text)
     text = re.sub(r"(?<![A-Za-z])[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", lambda m: m.group(0).translate(SUPERSCRIPTS), text)
-    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", text)
-    text = re.sub(r"\\(?:text|mathrm|textrm)\{([^{}]*)\}", r" \1 ", text)
     for latex, plain in (("\\times", "*"), ("\\cdot", "*"), ("\\div", "/"), ("\\approx", "≈"), ("\\,", "")):
         text = text.replace(latex, f" {plain} " if plain else plain)
     text = re.sub(r"\\[()\[\]]", " ", text)
