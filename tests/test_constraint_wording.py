@@ -117,3 +117,23 @@ def test_constraints_that_read_the_same_are_one():
     )
     assert len(parsed.constraints) == 1
     assert parsed.instruction.count("at least 60 words") == 1
+
+
+def test_a_count_beyond_one_answer_only_the_list_asks_for_is_left_out():
+    # a local screenplay request listed "100 sentences" that its words never asked for, and was sent back
+    # three times (run s14); where the request's words ask for it, it is still sent back to be fixed
+    too_many = {"kind": "sentence_count", "relation": "at_least", "number": 100}
+    fair = {"kind": "paragraph_count", "relation": "at_most", "number": 3}
+    parsed = ConstrainedInstructionOutput.model_validate(
+        {"instruction": "Write the scene where the council votes.", "constraints": [too_many, fair]}
+    )
+    assert [c.kind for c in parsed.constraints] == ["paragraph_count"]
+    assert "100" not in parsed.instruction and "at most 3 paragraphs" in parsed.instruction
+    with pytest.raises(ValueError, match="100 sentences is more than one answer holds"):
+        ConstrainedInstructionOutput.model_validate(
+            {"instruction": "Write the scene in at least 100 sentences.", "constraints": [too_many]}
+        )
+    exact = {"kind": "word_count", "relation": "exactly", "number": 150}
+    assert not ConstrainedInstructionOutput.model_validate(
+        {"instruction": "Write the scene.", "constraints": [exact]}
+    ).constraints

@@ -83,13 +83,6 @@ def test_a_floor_only_the_constraints_ask_for_is_dropped_with_its_sentence(flow:
     assert mended.instruction == "Paraphrase the text above.\n\nThe answer must contain at most 4 sentences."
 
 
-def test_a_number_is_read_whole(flow: SkillFlow) -> None:
-    from agentinstruct.flows.outputs import _states_number
-
-    assert _states_number("Use at least 600 words.", 600) and _states_number("in 1,000 words", 1000)
-    assert not _states_number("in 6000 words or 1.600 units", 600) and not _states_number("", 600)
-
-
 def test_an_expansion_may_ask_for_more(flow: SkillFlow) -> None:
     output = flow.instructors["text_expansion"].output
     assert output.model_validate(

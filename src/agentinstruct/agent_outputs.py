@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from agentinstruct.field_formats import lettered
-from agentinstruct.quality.constraint_wording import with_constraints_stated
-from agentinstruct.quality.constraints import Constraint, conflicts, describe
+from agentinstruct.quality.constraint_wording import number_stated, with_constraints_stated
+from agentinstruct.quality.constraints import Constraint, conflicts, describe, unfair_count
 from agentinstruct.reply_problems import task_problem
 
 
@@ -196,12 +196,17 @@ class ConstrainedOutput(AgentOutput):
         # one requirement listed several times is kept once: constraints that read the same are the same,
         # whatever their unused fields hold (a local request got "at least 600 words" four times, s12b)
         self.constraints = list({describe(c): c for c in self.constraints}.values())
+        instruction = getattr(self, "instruction", "")
+        # a count beyond what one answer holds that the request's words do not ask for is left out, not sent
+        # back: a local screenplay listed "100 sentences" its request never stated, three times over (s14)
+        self.constraints = [
+            c for c in self.constraints if not (unfair_count(c) and not number_stated(c.number, instruction))
+        ]
         problems = conflicts(self.constraints)
         if problems:
             raise ValueError("; ".join(problems))
         # a constraint is checked against the answer, so the request must state it (small models list
         # constraints they never wrote): the unstated ones are added to the request as sentences
-        instruction = getattr(self, "instruction", "")
         if self.suitable and instruction:
             self.instruction = with_constraints_stated(instruction, self.constraints)
         return self

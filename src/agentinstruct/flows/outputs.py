@@ -21,6 +21,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, WithJsonSchema, create
 
 from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.field_formats import EMPTY_VALUES, FIELD_SCHEMAS, FieldFormat, normalised
+from agentinstruct.quality.constraint_wording import number_stated
 from agentinstruct.quality.constraints import Constraint, describe, paragraphs, sentences, words
 from agentinstruct.quality.execution import code_blocks
 from agentinstruct.reply_problems import word_pairs
@@ -290,18 +291,12 @@ def with_length_floors(output: type[AgentOutput], growth: float) -> type[AgentOu
         for constraint, _ in beyond:  # its sentence, and the space that set it apart from its neighbours
             sentence = re.escape(describe(constraint))
             request = re.sub(rf"(?m)^{sentence}[ \t]*|[ \t]*{sentence}", "", request)
-        if any(_states_number(request, c.number) for c, _ in beyond):
+        if any(number_stated(c.number, request) for c, _ in beyond):
             raise ValueError("; ".join(p for _, p in beyond))
         reply.constraints = [c for c in constraints if all(c is not b for b, _ in beyond)]
         reply.instruction = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", request)).strip()
 
     return with_validator(output, "_length_floors", check_floors, with_material=True)
-
-
-def _states_number(text: str, number: int) -> bool:
-    """Whether `text` holds `number` as a whole number ("600", "1,000"), not as part of another."""
-    written = {str(number), f"{number:,}"}
-    return any(re.search(rf"(?<![\d.,]){re.escape(w)}(?![\d]|[.,]\d)", text) for w in written)
 
 
 def _beyond_text(constraint: Constraint, text: str, growth: float) -> str:

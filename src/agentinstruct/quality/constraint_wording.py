@@ -41,7 +41,8 @@ def _has(pattern: str, text: str) -> bool:
     return re.search(pattern, text, re.IGNORECASE) is not None
 
 
-def _number_stated(number: int, text: str) -> bool:
+def number_stated(number: int, text: str) -> bool:
+    """Whether `text` states `number`, as digits ("600", "1,000", not inside "6000") or in words."""
     if _has(rf"(?<![\d.,]){number}(?![\d]|[.,]\d)", text) or _has(rf"(?<![\d,]){number:,}(?!\d)", text):
         return True
     spelled = NUMBER_WORDS.get(number)
@@ -63,7 +64,7 @@ def is_stated(instruction: str, constraint: Constraint) -> bool:
     match c.kind:
         case "word_count" | "sentence_count" | "paragraph_count" | "char_count":
             noun = rf"\b(?:{COUNT_NOUNS[c.kind]})\b"
-            return _has(noun, instruction) and _number_stated(c.number, instruction)
+            return _has(noun, instruction) and number_stated(c.number, instruction)
         case "case":
             return _has(CASE_WORDS[c.text], instruction)
         case "every_sentence_starts_with" | "every_word_starts_with":
@@ -76,7 +77,7 @@ def is_stated(instruction: str, constraint: Constraint) -> bool:
             return all(_squeezed(word) in request for word in c.words)
         case "bullet_list":
             return _has(rf"\b(?:{LIST_WORDS})\b", instruction) and (
-                not c.number or _number_stated(c.number, instruction)
+                not c.number or number_stated(c.number, instruction)
             )
         case "starts_with" | "ends_with":
             return _squeezed(c.text).strip(" .,;:!?\"'") in _squeezed(instruction)

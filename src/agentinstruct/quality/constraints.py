@@ -381,7 +381,7 @@ def _unmarked(text: str) -> str:
 
 def conflicts(constraints: list[Constraint] | tuple[Constraint, ...]) -> list[str]:
     """Why a set of constraints cannot all be met (empty when it can), phrased so a model can fix it."""
-    problems = [problem for c in constraints if (problem := _unfair(c))]
+    problems = [problem for c in constraints if (problem := unfair_count(c))]
     ranges: dict[str, list[float]] = {}
     seen: dict[str, str] = {}
     banned = {w.casefold() for c in constraints if c.kind == "banned_words" for w in c.words}
@@ -408,7 +408,7 @@ def conflicts(constraints: list[Constraint] | tuple[Constraint, ...]) -> list[st
     return list(dict.fromkeys(problems))
 
 
-def _unfair(c: Constraint) -> str:
+def unfair_count(c: Constraint) -> str:
     """Why one count constraint is more than a writer can promise in one answer ("" when it is fair)."""
     noun = "character" if c.kind == "char_count" else c.kind.removesuffix("_count")
     if c.kind in ("word_count", "char_count") and c.relation == "exactly":
