@@ -344,3 +344,24 @@ def test_the_flow_builds_the_estimate_agent_and_no_numeric_program_aider() -> No
     [agent] = agents
     assert agent.temperature == 0.3
     assert set(flow.aiders) == {t.task_shape for t in flow.skill.instruction_types}
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        # a result stated before its working in brackets (s14: 2000 lots x 100 sessions stated as 20,000)
+        ("- 20,000 mowing sessions per year (2000 lots × 100 sessions per lot)", False),
+        ("- 200,000 mowing sessions per year (2000 lots × 100 sessions per lot)", True),
+        ("3 million people (10% of 30 million) walk", True),
+        ("about 520 pounds (2 x 250 pounds per day)", True),  # rough working: within 10%
+    ],
+)
+def test_a_result_before_its_bracketed_working_is_checked(text: str, ok: bool) -> None:
+    result = check(f"Step: {text}.")
+    assert result.ok == ok, result.detail
+
+
+def test_a_bracket_that_gives_a_size_is_not_working() -> None:
+    # "1 building" measured in metres: the bracket says how big, not how the count was found
+    assert find_statements("1 building (100 m × 100 m × 100 m) holds them") == []
+    assert find_statements("12 beds (see plan 2 × 3)") == []

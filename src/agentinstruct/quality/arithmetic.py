@@ -24,7 +24,8 @@ show its arithmetic).
 Knowingly missed: arithmetic written in words ("multiply 300 million by 0.3 to get 90 million"), number
 words ("a dozen", "half"), statements spread over several lines (except one quantity worked out on
 consecutive lines, "Total = (500 × 50 × 52) + (10 × 52)", "Total = 1,300,000 + 520", "Total ≈ 1,300,520",
-which is read as one chain), results stated before the expression ("90 million, i.e. 300 million × 0.3"), and
+which is read as one chain), results stated before the expression in words ("90 million, i.e. 300 million ×
+0.3"; in brackets, "20,000 sessions (2000 lots × 100 sessions)", they are read, as approximate), and
 expressions the calculator refuses (those are skipped).
 """
 
@@ -83,6 +84,11 @@ LABELLED = re.compile(
     r"[ \t]*(?P<rel>=|≈)(?P<rest>.+)$"
 )
 SEGMENT = re.compile(r"\n+|(?<=[.!?;])\s+(?=[A-Z(*#\-])")
+#: a result stated before its working in brackets: "20,000 mowing sessions (2000 lots × 100 sessions per lot)"
+DERIVED = re.compile(
+    rf"(?<![\w.,])(?P<result>{NUMBER.pattern})(?P<unit>(?:[ \t]+[A-Za-z][\w'’²³/-]*){{0,5}})[ \t]*"
+    r"\((?P<working>[^()=≈~\n]+)\)"
+)
 
 
 @dataclass(frozen=True)
@@ -279,9 +285,11 @@ def left_to_right(tokens: list[Token]) -> str | None:
 
 
 def find_statements(answer: str) -> list[Statement]:
-    """Every arithmetic statement of the answer, in order."""
+    """Every arithmetic statement of the answer, in order (results stated before their bracketed working
+    after those stated after it)."""
     statements = []
-    for segment in SEGMENT.split(_label_chains(normalise(answer))):
+    text = _label_chains(normalise(answer))
+    for segment in SEGMENT.split(text):
         relations = list(RELATION.finditer(segment))
         if not relations:
             continue
@@ -308,7 +316,42 @@ def find_statements(answer: str) -> list[Statement]:
                     magnitude=bool(re.fullmatch(r"10\s*\^\s*-?\d+", result.text)),
                 )
             )
+    return statements + derived_statements(text)
+
+
+def derived_statements(text: str) -> list[Statement]:
+    """Results stated before their working in brackets, "20,000 sessions (2000 lots × 100 sessions per lot)",
+    read as "2000 × 100 ≈ 20,000" (about: a bracket is rough working). The bracket must hold an operator and
+    nothing but operands with units; the local fermi teacher's 20,000 for 2000 × 100 passed unread (s14)."""
+    statements = []
+    for found in DERIVED.finditer(text):
+        tokens = tokenize(found["working"])
+        working, whole = tail_expression(tokens)
+        if not whole or not any(t.kind == "op" for t in working):
+            continue
+        units = {_unit(w) for w in found["unit"].split()}
+        worked_units = {_unit(t.text) for t in tokens if t.kind == "word"} - {"of", "the", "per", "a", "an"}
+        if units and worked_units and not units & worked_units:
+            continue  # "1 building (100 m × 100 m)": the bracket gives its size, not how the count was found
+        [result] = [t for t in tokenize(found["result"]) if t.kind == "number"] or [None]
+        if result is None:
+            continue
+        stated = " ".join(f"{found['result']}{found['unit']}".split())
+        statements.append(
+            Statement(
+                text=f"{stated} ({' '.join(found['working'].split())})",
+                expression=render(working),
+                left_to_right=left_to_right(working),
+                stated=result.value,
+                stated_percent=result.percent,
+                approximate=True,
+            )
+        )
     return statements
+
+
+def _unit(word: str) -> str:
+    return word.casefold().removesuffix("s")
 
 
 def _label_chains(text: str) -> str:
