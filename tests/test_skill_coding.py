@@ -259,6 +259,10 @@ def test_applicability(tools) -> None:
     no_tests = verify(f"Here it is:\n{SOLUTION}", tools, "implement_function")
     assert not no_tests.ok and "no ```python block of tests" in no_tests.detail
     assert not verify(f"Here it is:\n{SOLUTION}", tools, "translate_language").ok
+    # no fenced block at all: nothing was translated that a check could see (s14 passed such a pair)
+    unfenced_code = "The translation:\n\ndef median(xs):\n    return sorted(xs)[1]"
+    unfenced = verify(unfenced_code, tools, "translate_language")
+    assert not unfenced.ok and "no fenced code block" in unfenced.detail
 
 
 def test_without_the_sandbox_nothing_runs(tools, monkeypatch) -> None:

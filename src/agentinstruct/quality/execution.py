@@ -241,8 +241,17 @@ async def code_runs_tests(candidate: Candidate) -> Check | None:
         blocks = code_blocks(candidate.answer)
         if candidate.instruction_type in PROSE_TYPES:
             return None  # prose without tests: nothing to run (`code_discussed` checks it)
-        if candidate.instruction_type == "translate_language" and (not blocks or not _is_python(*blocks[-1])):
-            return None
+        if candidate.instruction_type == "translate_language" and blocks and not _is_python(*blocks[-1]):
+            return None  # translated into another language: nothing here can run it
+        if candidate.instruction_type == "translate_language" and not blocks:
+            # the local teacher described a "translation" and wrote its code unfenced, and the pair passed
+            # with no check at all (s14)
+            return Check(
+                name=name,
+                ok=False,
+                detail="the answer has no fenced code block: give the translated code in one ```<language> "
+                "block (with Python, one more ```python block of tests)",
+            )
         return Check(
             name=name,
             ok=False,
