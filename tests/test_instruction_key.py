@@ -368,3 +368,19 @@ def test_a_reworded_type_intent_is_a_copy():
         copied_scaffold(Question(question=own), prompt, {"content": "The council will review the lease."})
         == ""
     )
+
+
+def test_a_numbered_prompt_line_copied_without_its_number_is_a_copy():
+    # the local coding teacher ended an answer with its prompt's third format line, number left off (s14)
+    prompt = (
+        "Answer with:\n1. A short explanation of your approach.\n"
+        "3. One ```python block of tests: plain assert statements that call the solution.\n"
+        "Task:\nWrite median(xs)."
+    )
+    copied = "One ```python block of tests: plain assert statements that call the solution."
+    answer = f"Median sorts the list.\n\n{copied}"
+    assert "copies my request" in copied_scaffold(answer, prompt, {"content": "Write median(xs)."})
+    assert (
+        copied_scaffold("Median sorts the list.\n\n```python\nassert median([3, 1, 2]) == 2\n```", prompt, {})
+        == ""
+    )

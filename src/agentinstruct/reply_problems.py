@@ -84,7 +84,9 @@ def _scaffold_in(
     Only the prompt lines the texts repeat are looked up in the material (the costly test).
     """
     joined = "\0".join(texts.values())  # a superset test: the exact one per field comes later
-    lines = [(line.strip(" -"), line.strip()) for line in prompt.splitlines()]
+    # a numbered line is copied without its number: the local coding teacher ended an answer with its
+    # prompt's "3. One ```python block of tests: ..." as "One ```python block of tests: ..." (s14)
+    lines = [(LIST_MARK.sub("", line).strip(" -"), line.strip()) for line in prompt.splitlines()]
     # a template's quoted example ("Which gas makes up most of Earth's atmosphere?") is scaffold too
     lines += [(quoted, quoted) for quoted in QUOTED_EXAMPLE.findall(prompt)]
     repeated = [(core, stripped) for core, stripped in lines if len(core) >= 30 and core in joined]
@@ -102,6 +104,8 @@ def _scaffold_in(
     return [line for line, stripped in repeated if stripped not in material]
 
 
+#: a list item's number at the start of a prompt line ("3. ", "2) ")
+LIST_MARK = re.compile(r"^\s*\d{1,2}[.)]\s+")
 #: a reply line is a copy of a prompt line, to be taken out whole, when this share of its word pairs is
 #: the prompt line's; a line holding more words of its own is not mended
 COPY_SHARE = 0.6
