@@ -115,3 +115,28 @@ def test_a_task_that_copies_the_material_its_user_turn_shows_is_sent_back() -> N
     assert output.model_validate(own, context={"content": passage})
     assert not user_turn_shows_material(skills["multiple_choice"])
     assert user_turn_shows_material(skills["text_extraction"])
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [
+        (
+            "I apologize for the oversight. Here is the corrected answer that meets all the requirements "
+            "of the task:\n\nThe median is the middle value.",
+            "The median is the middle value.",
+        ),
+        (
+            "You are right, I missed the tests.\n\nThe median is the middle value.",
+            "The median is the middle value.",
+        ),
+        ("Here is the revised answer:\nThe median is the middle value.", "The median is the middle value."),
+        # not about a correction, or nothing would be left: unchanged
+        ("Sorry, I cannot help with that request at all.", None),
+        ("The median is the middle value. Here is the new code:\nx = 1", None),
+        ("I apologize for the oversight.", None),
+    ],
+)
+def test_a_revised_answers_words_to_the_feedback_are_taken_out(answer, kept):
+    from agentinstruct.reply_problems import without_repair_preamble
+
+    assert without_repair_preamble(answer) == (answer if kept is None else kept)

@@ -325,7 +325,10 @@ def coding_reply(always_bad: bool = False):
         elif itype == "translate_language":
             answer = JS_ANSWER
         else:
-            answer = GOOD if repair else BAD
+            # a repaired answer opens with words to the feedback, which the pair's user never saw (s14)
+            answer = (
+                f"I apologize for the oversight. Here is the corrected answer:\n\n{GOOD}" if repair else BAD
+            )
         return {"action": "answer", "answer": answer}
 
     return reply

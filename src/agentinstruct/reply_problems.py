@@ -3,7 +3,8 @@
 Small models copy the prompt's own instructions into the fields they were asked to fill, write a label
 where a whole task belongs, return a letter key for a question without options, or give a transformation's
 source back unchanged. `copied_scaffold`, `task_problem` and `echoed_seed` name the problem in words the
-model can act on; `agentinstruct.agents` sends it back.
+model can act on; `agentinstruct.agents` sends it back. `without_repair_preamble` takes out the words a
+revised answer addresses to the feedback rather than to the user.
 Checks of *answers* (teacher replies) live in `agentinstruct.quality`, not here.
 """
 
@@ -254,3 +255,24 @@ def _material(variables: dict[str, Any]) -> str:
         for item in (value if isinstance(value, list) else [value])
         if isinstance(item, str)
     )
+
+
+#: a revised answer's opening that speaks to the feedback, not to the user: an apology for a mistake or
+#: "you are right", then "Here is the corrected answer ...:" (the local coding teacher's repaired answer
+#: began "I apologize for the oversight. Here is the corrected answer that meets all the requirements of the
+#: task:", s14)
+REPAIR_PREAMBLE = re.compile(
+    r"^\s*(?:(?:(?:I\s+apologi[sz]e|My\s+apologies|Apologies|Sorry)\b[^\n.!]*?\b(?:oversight|mistake|error|"
+    r"confusion|omission)s?\b|You(?:'re|\s+are)\s+(?:right|correct))[^\n]*?(?:[.!]\s+|\n+))?"
+    r"(?:(?:Here\s+is|Here's|Below\s+is)\s+(?:the|my|an?)\s+(?:corrected|revised|updated|new|fixed|improved)\b"
+    r"[^\n]*?:[ \t]*\n+)?",
+    re.IGNORECASE,
+)
+
+
+def without_repair_preamble(answer: str) -> str:
+    """The revised answer without an opening addressed to the feedback; unchanged when there is none or
+    when nothing of substance would be left."""
+    found = REPAIR_PREAMBLE.match(answer)
+    rest = answer[found.end() :] if found else answer
+    return rest if found and found.end() and len(rest.strip()) >= 20 else answer

@@ -24,6 +24,7 @@ from agentinstruct.quality.agreement import stated_answer
 from agentinstruct.quality.checks import Candidate, run_checks
 from agentinstruct.quality.constraints import COUNT_KINDS, sentences, words
 from agentinstruct.quality.gate import deliver
+from agentinstruct.reply_problems import without_repair_preamble
 
 #: checks that compare the teacher's answer with the instruction agent's `answer_key`
 KEY_CHECKS = frozenset({"answer_matches_key", "answers_agree"})
@@ -140,6 +141,8 @@ class TeachingStage(FlowRecords):
             result = await self.teacher.revise(
                 self.teacher_model, result, feedback, variables, tag=f"{tag}/repair", **options
             )
+            if result.ok and isinstance(result.output, str):  # the pair's user never saw the feedback
+                result = replace(result, output=without_repair_preamble(result.output))
             result = await self._finish_answer(result, variables, tag, options)
             result = await self._lengthened(result, chain, variables, tag, options)
         second: dict[str, Any] = {}  # how the verified answer gets its second answer (program-aided)
