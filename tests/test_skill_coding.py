@@ -372,8 +372,8 @@ def test_the_flow_runs_every_type_and_repairs_failing_code(tools) -> None:
             assert pair.verification.status == "passed" and checks["code_discussed"].ok
             assert "'median'" in checks["code_discussed"].detail
             continue
-        if pair.instruction_type == "translate_language":
-            assert pair.verification.status == "not_applicable" and not checks
+        if pair.instruction_type == "translate_language":  # into JavaScript: its names are checked
+            assert pair.verification.status == "passed" and list(checks) == ["code_discussed"]
             continue
         assert pair.verification.status == "passed", pair.instruction_type
         assert checks["code_runs_tests"].ok and "passed in the sandbox" in checks["code_runs_tests"].detail
@@ -523,3 +523,26 @@ def test_filled_from_material_names_required_fields(skill: Skill) -> None:
     fix_bug["filled_from_material"] = ["code"]
     with pytest.raises(ValueError, match=r"fix_bug.filled_from_material: \['code'\] are not in its required"):
         Skill.model_validate(raw)
+
+
+def test_a_translation_into_another_language_keeps_the_codes_names_and_language() -> None:
+    """Nothing here runs JavaScript: without this, such a pair was delivered with no check at all."""
+    from agentinstruct.quality.code_prose import translation_problem
+
+    task = f"Translate this into JavaScript, keeping the behaviour.\n\n```python\n{SEED_CODE}```"
+    assert translation_problem(task, "javascript", "function median(values) { return values[0]; }") == ""
+    assert translation_problem(task, "js", "const median = (values) => values[0];") == ""
+    assert "does not define 'median'" in translation_problem(
+        task, "javascript", "function mid(v) { return v; }"
+    )
+    assert "the answer's code block is Java" in translation_problem(
+        task, "java", "class M { int median() {} }"
+    )
+    assert "unchanged" in translation_problem(task, "javascript", SEED_CODE)
+    # "Go through" is not the language Go; a task that names no language takes any
+    assert (
+        translation_problem(
+            task.replace("Translate", "Go through it and translate"), "js", "function median(){}"
+        )
+        == ""
+    )

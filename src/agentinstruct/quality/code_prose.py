@@ -8,7 +8,11 @@ code at all. It passes when:
 - the answer names the code: at least one function, class or variable that the code defines appears in
   the answer (checked only when the code defines a name);
 - for complexity_analysis, the answer states a bound in big-O, Theta or Omega notation ("O(n log n)").
-Knowingly missed: whether the explanation, the bound or the review is right.
+A translate_language answer in another language than Python (which nothing here can run) is checked the
+same way: its last code block must define every function and class the task's code defines (named in
+the target language's style: `calculate_total` may become `calculateTotal`), must not be the task's code
+again, and its fence must name the language the task asks for when the task names one.
+Knowingly missed: whether the explanation, the bound, the review or the translation is right.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import re
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.checks import Candidate, check, listed
-from agentinstruct.quality.execution import PROSE_TYPES, code_blocks, split_solution_and_tests
+from agentinstruct.quality.execution import PROSE_TYPES, code_blocks, is_python, split_solution_and_tests
 
 _CODE_LINE = re.compile(
     r"^\s*(?:(?:async\s+)?def\s+\w+\s*\(|class\s+\w+|return\b|import\s+\w|from\s+\w+\s+import\b"
@@ -26,6 +30,10 @@ _CODE_LINE = re.compile(
 )
 _DEFINED = re.compile(
     r"\b(?:def|class|function)\s+([A-Za-z_]\w*)|^\s*(?:(?:const|let|var)\s+)?([A-Za-z_]\w*)\s*=[^=]", re.M
+)
+#: functions and classes a piece of code defines (not its variables, which a translation may rename)
+_DEFINITION = re.compile(
+    r"\b(?:def|class|function)\s+([A-Za-z_]\w*)|\b([A-Za-z_]\w*)\s*=\s*(?:function\b|\([^()]*\)\s*=>)"
 )
 _BOUND = re.compile(r"(?:\bO|Θ|Ω|\b[Tt]heta|\b[Oo]mega|\bbig-O)\s*\(\s*[^()\s][^()]*(?:\([^()]*\)[^()]*)*\)")
 _VERBS = {"explain_code": "explain", "complexity_analysis": "analyse", "code_review": "review"}
@@ -48,9 +56,61 @@ def defined_names(code: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if n.lower() not in _GENERIC and len(n) > 1))
 
 
+#: languages a translation task may name: how a task writes the name (case kept: "go" and "rust" are words
+#: too), and the fence tags that write the language
+LANGUAGES = {
+    "JavaScript": ({"JavaScript", "Javascript", "JS"}, {"javascript", "js", "node"}),
+    "TypeScript": ({"TypeScript", "Typescript", "TS"}, {"typescript", "ts"}),
+    "Java": ({"Java"}, {"java"}), "Go": ({"Go", "Golang"}, {"go", "golang"}),
+    "Rust": ({"Rust"}, {"rust", "rs"}), "C#": ({"C#", "CSharp"}, {"csharp", "cs", "c#"}),
+    "C++": ({"C++", "CPP"}, {"cpp", "c++"}), "Ruby": ({"Ruby"}, {"ruby", "rb"}),
+    "Kotlin": ({"Kotlin"}, {"kotlin", "kt"}), "Swift": ({"Swift"}, {"swift"}), "PHP": ({"PHP"}, {"php"}),
+}  # fmt: skip
+
+
+def _folded(name: str) -> str:
+    return name.replace("_", "").casefold()
+
+
+def translation_problem(instruction: str, tag: str, translated: str) -> str:
+    """Why a translation into another language than Python does not translate the task's code ("" if
+    it does, as far as names and the language show)."""
+    code = task_code(instruction)
+    if " ".join(translated.split()) == " ".join(code.split()):
+        return "the answer's code is the task's code unchanged; translate it into the language asked for"
+    asked = [
+        lang
+        for lang, (spellings, _) in LANGUAGES.items()
+        if any(re.search(rf"(?<![\w#+]){re.escape(w)}(?![\w#+])", instruction) for w in spellings)
+    ]
+    named = next((lang for lang, (_, tags) in LANGUAGES.items() if tag in tags), None)
+    if tag and named and asked and named not in asked:
+        return f"the task asks for {' or '.join(asked)}, and the answer's code block is {named}"
+    wanted = [a or b for a, b in _DEFINITION.findall(code)]
+    wanted = list(dict.fromkeys(n for n in wanted if n.lower() not in _GENERIC))
+    written = {_folded(w) for w in re.findall(r"\w+", translated)}
+    missing = [n for n in wanted if _folded(n) not in written]
+    if missing:
+        return (
+            f"the translation does not define {listed(missing)} of the task's code; keep every function "
+            "and class"
+        )
+    return ""
+
+
 @check("code_discussed")
 def code_discussed(candidate: Candidate) -> Check | None:
-    """The task holds code, the answer names it, and a complexity answer states a bound."""
+    """The task holds code, the answer names it, and a complexity answer states a bound (a translation into
+    another language than Python: it translates the task's code, `translation_problem`)."""
+    blocks = code_blocks(candidate.answer)
+    if candidate.instruction_type == "translate_language" and blocks and not is_python(*blocks[-1]):
+        tag, translated = blocks[-1]
+        problem = translation_problem(candidate.instruction, tag, translated)
+        if problem:
+            return Check(name="code_discussed", ok=False, detail=problem)
+        return Check(
+            name="code_discussed", ok=True, detail="the translation keeps the task's functions and classes"
+        )
     if candidate.instruction_type not in PROSE_TYPES or split_solution_and_tests(candidate.answer)[1]:
         return None  # code to run: `code_runs_tests` verifies it
     name = "code_discussed"

@@ -168,7 +168,8 @@ def code_blocks(answer: str) -> list[tuple[str, str]]:
     return [(m.group(2).lower(), m.group(3)) for m in _FENCE.finditer(answer)]
 
 
-def _is_python(tag: str, code: str) -> bool:
+def is_python(tag: str, code: str) -> bool:
+    """Whether a fenced block is Python: by its tag, or (untagged) by parsing as Python."""
     if tag in PYTHON_TAGS:
         return True
     if tag:
@@ -182,7 +183,7 @@ def _is_python(tag: str, code: str) -> bool:
 
 def split_solution_and_tests(answer: str) -> tuple[str | None, str | None]:
     """(solution, tests) from the answer by the convention above; either may be None."""
-    python = [code for tag, code in code_blocks(answer) if _is_python(tag, code)]
+    python = [code for tag, code in code_blocks(answer) if is_python(tag, code)]
     with_tests = [i for i, code in enumerate(python) if _TESTISH.search(code)]
     if not with_tests:
         return (python[-1] if python else None), None
@@ -241,7 +242,7 @@ async def code_runs_tests(candidate: Candidate) -> Check | None:
         blocks = code_blocks(candidate.answer)
         if candidate.instruction_type in PROSE_TYPES:
             return None  # prose without tests: nothing to run (`code_discussed` checks it)
-        if candidate.instruction_type == "translate_language" and blocks and not _is_python(*blocks[-1]):
+        if candidate.instruction_type == "translate_language" and blocks and not is_python(*blocks[-1]):
             return None  # translated into another language: nothing here can run it
         if candidate.instruction_type == "translate_language" and not blocks:
             # the local teacher described a "translation" and wrote its code unfenced, and the pair passed
