@@ -346,3 +346,21 @@ def test_the_flow_keeps_the_verified_puzzle_and_rejects_a_wrong_teacher(tools) -
     assert f"the teacher answered {wrong}, the key is {key}" in rejection.detail
     # no program-aided second answer: the key is a letter, and the statements are no rules over places
     assert not [r for r in model.requests if "rule_checks" in r.tag or "computed_answer" in r.tag]
+
+
+@pytest.mark.parametrize("question", list(QUESTIONS))
+def test_a_working_that_concludes_other_kinds_than_its_answer_is_rejected(question, tools) -> None:
+    """s14: the teacher concluded Ann a knave and Ben, Cal knights, then answered "(A) Ben and Cal"."""
+    from agentinstruct.quality.stated_kinds import option_kinds
+
+    fields = truth_tellers_fields({**PUZZLE, "question": question})
+    key = fields["answer_key"]
+    settled = option_kinds(fields["task"], key)
+    assert settled and all(KNIGHT[person] == knight for person, knight in settled.items())
+    person = next(iter(settled))
+    truth = f"{person} is a {'knight' if KNIGHT[person] else 'knave'}"
+    lie = f"{person} is a {'knave' if KNIGHT[person] else 'knight'}"
+    good = verified(fields, f"Suppose {lie}; that breaks a claim. So {truth}.\nAnswer: {key}", tools)
+    assert good.ok, good.detail
+    wrong = verified(fields, f"{truth} at first sight. Therefore {lie}.\nAnswer: {key}", tools)
+    assert not wrong.ok and "which the chosen option" in wrong.detail

@@ -41,6 +41,7 @@ from typing import Any
 from agentinstruct.pairs import Check
 from agentinstruct.quality.agreement import stated_answer
 from agentinstruct.quality.checks import Candidate, check
+from agentinstruct.quality.stated_kinds import working_contradicts
 from agentinstruct.tools import ToolUnavailable
 
 #: instruction types whose answer is prose: running applies only if the teacher wrote Python tests anyway
@@ -380,6 +381,9 @@ async def unique_solution(candidate: Candidate) -> Check | None:
         return Check(name=name, ok=False, detail="the teacher's answer has no final line 'Answer: ...'")
     if not same_answer(given, key):
         return Check(name=name, ok=False, detail=f"the teacher answered {given}, the key is {key}")
+    contradiction = working_contradicts(candidate.instruction, key, candidate.answer)
+    if contradiction:
+        return Check(name=name, ok=False, detail=contradiction)
     seconds = float(result.get("duration_s") or 0.0)
     detail = f"the program found exactly 1 solution ({answer}), the key; the teacher agrees ({seconds:.2f} s)"
     return Check(name=name, ok=True, detail=detail)
