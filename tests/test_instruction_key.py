@@ -384,3 +384,21 @@ def test_a_numbered_prompt_line_copied_without_its_number_is_a_copy():
         copied_scaffold("Median sorts the list.\n\n```python\nassert median([3, 1, 2]) == 2\n```", prompt, {})
         == ""
     )
+
+
+def test_a_sentence_that_is_a_fragment_of_a_prompt_line_is_a_copy_and_taken_off():
+    # run s14: a classification task ended with 13 of its 14 word pairs from one line of its prompt
+    prompt = (
+        "Write a classification task.\nA finished task is one or two sentences: what to classify in the text "
+        "above, the allowed labels, how many to choose, and a request for a short reason.\n"
+    )
+    material = {"content": "The explainer."}
+    reply = (
+        "What is the main purpose of the entire text? Provide the allowed labels, how many to choose, and a "
+        "request for a short reason."
+    )
+    assert "copies my request" in copied_scaffold(Question(question=reply), prompt, material)
+    mended = without_scaffold({"question": reply}, prompt, material)
+    assert mended == {"question": "What is the main purpose of the entire text?"}
+    own = "Classify the text above as inform, persuade or request: choose one label and give a short reason."
+    assert copied_scaffold(Question(question=own), prompt, material) == ""

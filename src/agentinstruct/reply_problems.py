@@ -152,7 +152,7 @@ def _own_lines(value: str, scaffold: list[str]) -> tuple[str | None, int]:
     kept, removed = [], 0
     for line in value.splitlines():
         pairs = word_pairs(line)
-        copies = [s for s in scaffold if s in line or _paraphrased(s, [pairs])]
+        copies = [s for s in scaffold if s in line or _paraphrased(s, _line_pairs(line))]
         if not copies:
             kept.append(line.rstrip())  # blank lines too: they keep the layout
             continue
@@ -167,12 +167,19 @@ def _own_lines(value: str, scaffold: list[str]) -> tuple[str | None, int]:
 
 
 def _without_sentence(line: str, copies: list[str]) -> str | None:
-    """The line with one copied whole sentence taken off its start or end, when that leaves no copy."""
-    for copy in copies:
-        if not re.search(r"[.!?:]$", copy):
-            continue
-        rest = line.removeprefix(copy) if line.startswith(copy) else line.removesuffix(copy)
-        if rest != line and not any(s in rest or _paraphrased(s, [word_pairs(rest)]) for s in copies):
+    """The line with one copied whole sentence (or the fragment of one, `_paraphrased`) taken off its start
+    or end, when that leaves no copy."""
+    rests = [
+        line.removeprefix(c) if line.startswith(c) else line.removesuffix(c)
+        for c in copies
+        if c[-1] in ".!?:"
+    ]
+    parts = re.split(r"(?<=[.!?])\s+", line)
+    for index in (0, len(parts) - 1) if len(parts) > 1 else ():
+        if any(_paraphrased(c, [word_pairs(parts[index])]) for c in copies):
+            rests.append(" ".join(parts[:index] + parts[index + 1 :]))
+    for rest in rests:
+        if rest != line and not any(c in rest or _paraphrased(c, _line_pairs(rest)) for c in copies):
             return rest.strip()
     return None
 
@@ -225,7 +232,10 @@ def word_pairs(text: str) -> set[tuple[str, str]]:
 
 
 def _line_pairs(text: str) -> list[set[tuple[str, str]]]:
-    return [word_pairs(line) for line in text.splitlines()]
+    """The word pairs of each line of the text, and of each sentence of a line of several."""
+    lines = text.splitlines()
+    sentences = [part for line in lines for part in re.split(r"(?<=[.!?])\s+", line) if part != line]
+    return [word_pairs(piece) for piece in (*lines, *sentences)]
 
 
 #: the share of a prompt line's word pairs a reply line holds when it rewords the line: the local stance
@@ -234,14 +244,28 @@ def _line_pairs(text: str) -> list[set[tuple[str, str]]]:
 PARAPHRASE_SHARE = 0.7
 
 
+#: ...and the share of a reply line's or sentence's own word pairs (8 or more) that makes it a fragment of
+#: one prompt line: a local classification task ended "Provide the allowed labels, how many to choose, and a
+#: request for a short reason.", 13 of its 14 pairs from the prompt's "A finished task is ... the allowed
+#: labels, how many to choose, and a request for a short reason." (run s14)
+FRAGMENT_SHARE = 0.8
+FRAGMENT_MIN_PAIRS = 8
+
+
 def _paraphrased(line: str, reply_lines: list[set[tuple[str, str]]]) -> bool:
-    """Whether some reply line holds at least PARAPHRASE_SHARE of the word pairs of a prompt line of 8+
-    words."""
+    """Whether some reply line (or sentence) holds at least PARAPHRASE_SHARE of the word pairs of a prompt
+    line of 8+ words, or is a fragment of it (FRAGMENT_SHARE of its own pairs)."""
     pairs = word_pairs(line)
     if len(pairs) < 7:
         return False
     needed = PARAPHRASE_SHARE * len(pairs)
-    return any(len(pairs & candidate) >= needed for candidate in reply_lines)
+    return any(
+        len(pairs & candidate) >= needed
+        or (
+            len(candidate) >= FRAGMENT_MIN_PAIRS and len(pairs & candidate) >= FRAGMENT_SHARE * len(candidate)
+        )
+        for candidate in reply_lines
+    )
 
 
 def _material(variables: dict[str, Any]) -> str:
