@@ -838,3 +838,9 @@ def test_an_extract_table_answer_ends_with_a_table() -> None:
     assert not ragged.ok and "rows have 2, 3 cells" in ragged.detail
     # other types may stop with a sentence
     assert check(candidate(f'{reason}Action: stop "The single ticket is cheaper."', "compare_items")).ok
+    # a table the page does not hold: the notation's own example, given for a page on sleep (run s14)
+    invented = check(candidate(f'{reason}Action: stop "Name | Price ; Tent | $120"', "extract_table"))
+    assert not invented.ok and "cells 'Tent'; '$120' are not on the page" in invented.detail
+    # the header is the teacher's; data cells are the page's, case and spacing aside
+    renamed = check(candidate(f'{reason}Action: stop "Kind | Cost ; single | €2.40"', "extract_table"))
+    assert renamed.ok, renamed.detail

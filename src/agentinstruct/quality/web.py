@@ -349,7 +349,7 @@ def actions_well_formed(candidate: Candidate) -> Check:
     if (
         candidate.instruction_type == "extract_table"
         and stops
-        and (problem := table_problem(stops[-1].value))
+        and (problem := table_problem(stops[-1].value, f"{candidate.content}\n{candidate.instruction}"))
     ):
         problems.append(problem)
     if problems:
@@ -361,9 +361,12 @@ def actions_well_formed(candidate: Candidate) -> Check:
     )
 
 
-def table_problem(value: str | None) -> str:
-    """Why an extract_table stop answer is not a table ("" when it is one): the local teacher's stop said
-    "The table shows the information about the Lighthouse..." (run s13)."""
+def table_problem(value: str | None, page: str = "") -> str:
+    """Why an extract_table stop answer is not a table of the page ("" when it is one): the local teacher's
+    stop said "The table shows the information about the Lighthouse..." (run s13), and another gave the
+    notation's example, "Name | Price ; Tent | $120", for a page on sleep (run s14). Every data cell must
+    stand in the page (`page`: the user turn that shows it; case, spacing and outer punctuation aside);
+    the header may name the columns in the teacher's words."""
     rows = [[cell.strip() for cell in row.split(" | ")] for row in (value or "").split(" ; ")]
     if not re.fullmatch(TABLE_ANSWER, (value or "").strip()):
         return (
@@ -374,4 +377,14 @@ def table_problem(value: str | None) -> str:
         return (
             f"the table's rows have {', '.join(str(len(r)) for r in rows)} cells: give every row the header's"
         )
+    shown = f" {_folded_text(page)} "  # whole words: "Tent" is not on a page because of "contentinfo"
+    missing = [cell for row in rows[1:] for cell in row if page and f" {_folded_text(cell)} " not in shown]
+    if missing:
+        cells = _listing([_quote(cell) for cell in dict.fromkeys(missing)], 3)
+        return f"the table's cells {cells} are not on the page: copy each data cell from the page's text"
     return ""
+
+
+def _folded_text(text: str) -> str:
+    """Lower case, one space between words, without the punctuation around them."""
+    return " ".join(word.strip(".,;:!?\"'()[]") for word in text.casefold().split())
