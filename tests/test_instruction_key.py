@@ -402,3 +402,16 @@ def test_a_sentence_that_is_a_fragment_of_a_prompt_line_is_a_copy_and_taken_off(
     assert mended == {"question": "What is the main purpose of the entire text?"}
     own = "Classify the text above as inform, persuade or request: choose one label and give a short reason."
     assert copied_scaffold(Question(question=own), prompt, material) == ""
+
+
+def test_a_task_that_asks_for_a_request_is_not_one():
+    from agentinstruct.reply_problems import task_problem
+
+    # run s14: a creative task began with the instruction agent's own job
+    task = (
+        "Write a creative-writing request inspired by the text provided, where the speakers are two adults."
+    )
+    assert "asks for a request" in task_problem(task, "")
+    assert "asks for a request" in task_problem("Draft a request that a user sends about the lease.", "")
+    # a letter that makes a request is a task of its own
+    assert task_problem("Write a formal request to the council asking it to keep the garden.", "") == ""

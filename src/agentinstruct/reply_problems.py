@@ -33,6 +33,11 @@ def task_problem(task: str, answer_key: str, key: str = "instruction", other_fie
     """
     if len(task.split()) < MIN_TASK_WORDS:
         return f"'{task.strip()}' is not a whole task: write under '{key}' the complete task as it is sent"
+    if found := ASKS_FOR_A_REQUEST.search(task):
+        return (
+            f"the task asks for a request (\"{found.group(0)}\") instead of being one: write under '{key}' "
+            "what the user asks the assistant for, in the user's words"
+        )
     if answer_key:
         options = options_in(f"{task}\n{other_fields}")
         letters = key_letters(answer_key, options)
@@ -50,6 +55,12 @@ def task_problem(task: str, answer_key: str, key: str = "instruction", other_fie
     return ""
 
 
+#: the instruction agent's own job written into its task: no user asks an assistant for a "creative-writing
+#: request" (a local task began "Write a creative-writing request inspired by the text provided, where the
+#: speakers are...", run s14)
+ASKS_FOR_A_REQUEST = re.compile(
+    r"\b(?:creative[- ]writing|user)\s+request\b|\brequest\s+(?:that|which)\s+a\s+user\b", re.IGNORECASE
+)
 QUOTED_EXAMPLE = re.compile(r'["“]([^"“”\n]{30,})["”]')
 
 
