@@ -305,7 +305,8 @@ def coding_reply(always_bad: bool = False):
                 task = PROSE_TASK if rest[-1] == "code_review" else PROSE_TASK.split(":")[0] + "."
                 return {"instruction": f"({rest[-1]}) {task}", "code": SEED_CODE, "suitable": True}
             code = SEED_CODE if rest[-1] in GIVEN_CODE else "-"
-            return {"instruction": f"({rest[-1]}) {TASK}", "code": code, "suitable": True, "reason": ""}
+            task = f"{TASK} Write tests for it." if rest[-1] == "write_tests" else TASK
+            return {"instruction": f"({rest[-1]}) {task}", "code": code, "suitable": True, "reason": ""}
         if stage == "refine" and rest[0] == "suggester":
             return {"suggestion": f"{rest[-1]}: require ValueError for []", "suitable": True, "reason": ""}
         if stage == "refine":
@@ -358,6 +359,7 @@ def test_the_flow_runs_every_type_and_repairs_failing_code(tools) -> None:
         Pair.model_validate(pair.model_dump(mode="json"))
         assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
         task = PROSE_TASK if pair.instruction_type in PROSE else TASK
+        task += " Write tests for it." if pair.instruction_type == "write_tests" else ""
         fenced = f"\n\n```python\n{SEED_CODE.rstrip()}\n```"
         if pair.instruction_type in PROSE and pair.instruction_type != "code_review":
             # the code came in its own field and is shown after the task, in a fence
@@ -546,3 +548,19 @@ def test_a_translation_into_another_language_keeps_the_codes_names_and_language(
         )
         == ""
     )
+
+
+def test_a_write_tests_task_that_never_asks_for_tests_is_sent_back(skill, tools) -> None:
+    """s14: a write_tests task asked to write the function it showed; the teacher wrote it again."""
+    resources = FlowResources(tools=tools)
+    flow = SkillFlow(
+        skill, ScriptedModel(lambda request: "ok"), ListSink(), FlowSettings(), resources=resources
+    )
+    output = flow.instructors["write_tests"].output
+    reply = {"code": SEED_CODE, "suitable": True, "reason": ""}
+    with pytest.raises(ValueError, match="must contain 'test'"):
+        output.model_validate({**reply, "instruction": "Write a Python function that returns the median."})
+    asked = output.model_validate(
+        {**reply, "instruction": "Write unit tests for median, empty list included."}
+    )
+    assert asked.instruction.startswith("Write unit tests")
