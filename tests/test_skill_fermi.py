@@ -365,3 +365,14 @@ def test_a_bracket_that_gives_a_size_is_not_working() -> None:
     # "1 building" measured in metres: the bracket says how big, not how the count was found
     assert find_statements("1 building (100 m × 100 m × 100 m) holds them") == []
     assert find_statements("12 beds (see plan 2 × 3)") == []
+
+
+def test_a_final_estimate_must_be_a_result_the_steps_work_out() -> None:
+    # run s14: the steps worked out 800,000 cars and the final answer said 8,000,000
+    steps = "2. Estimate:\n- 80,000 rows * 10 cars per row ≈ 800,000 cars\n\n3. Final answer:\n"
+    wrong = check(f"{steps}- Number of cars in a car park: 8,000,000 cars\n- Low estimate: 700,000")
+    assert not wrong.ok and "final estimate 8e+06 is none of the results" in wrong.detail
+    assert check(f"{steps}- About 800,000 cars, an order of magnitude of 10^6.").ok
+    assert check(f"{steps}- Roughly 1 million cars.").ok  # rounded
+    # the final line may restate the question's figures before the estimate
+    assert check(f"{steps}- For 20 to 40 car parks: 800,000 cars each.").ok

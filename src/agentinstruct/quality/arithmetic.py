@@ -19,7 +19,8 @@ left to right (as people often write running totals). A stated result fails when
 ("= about 30"); an approximate bare power of ten ("800,000 ≈ 10^6") is an order of magnitude and passes
 within half an order (a factor of about 3.2). The check fails when any step is wrong (listing each with
 the calculator's value) and when the answer contains no statement at all (a step-by-step estimate must
-show its arithmetic).
+show its arithmetic), and when the line that gives the final answer or estimate holds no number within 35%
+of a result the steps state (the local teacher worked out 800,000 cars and answered 8,000,000).
 
 Knowingly missed: arithmetic written in words ("multiply 300 million by 0.3 to get 90 million"), number
 words ("a dozen", "half"), statements spread over several lines (except one quantity worked out on
@@ -410,6 +411,32 @@ def matches(statement: Statement, computed: float) -> bool:
     return any(close(value, computed, tolerance) for value in candidates)
 
 
+#: the line that gives the estimate: "3. Final answer: ...", "Final estimate: about 3 million households"
+FINAL_LINE = re.compile(r"^[\s#*>\d.)-]*final\s+(?:answer|estimate)\b[^:\n]*:?(?P<rest>.*)$", re.I | re.M)
+#: how far a final estimate may round the result its steps work out (3.2 million given as "about 3 million")
+FINAL_TOLERANCE = 0.35
+
+
+def unworked_final(answer: str, statements: list[Statement]) -> str:
+    """Why the final estimate is none of the results the steps state ("" when it is one, rounded, or when
+    the answer has no final line with a number): the local teacher worked out 800,000 cars and gave
+    8,000,000 as its final answer (run s14)."""
+    found = FINAL_LINE.search(normalise(answer))
+    if not found or not statements:
+        return ""
+    after = normalise(answer)[found.start("rest") :].split("\n")
+    line = next((ln for ln in after if tokenize(ln) and any(t.kind == "number" for t in tokenize(ln))), "")
+    numbers = [t for t in tokenize(line) if t.kind == "number" and not re.fullmatch(r"10\s*\^.*", t.text)]
+    if not numbers:
+        return ""
+    results = [float(s.stated) for s in statements]
+    # any number of the line: it may restate the question's figures first ("a group of 20 to 40 ... 80 hours")
+    if any(close(float(n.value), r, FINAL_TOLERANCE) for n in numbers for r in results):
+        return ""
+    final, worked = float(numbers[-1].value), ", ".join(_short(r) for r in dict.fromkeys(results[-3:]))
+    return f"the final estimate {_short(final)} is none of the results the steps work out (last: {worked})"
+
+
 def _short(value: float) -> str:
     return f"{value:,.6g}" if abs(value) < 1e15 else f"{value:.6g}"
 
@@ -439,6 +466,9 @@ async def arithmetic_verified(candidate: Candidate) -> Check:
             continue
         kind = "about" if statement.approximate else "exactly"
         wrong.append(f"'{statement.text}' ({kind} {_short(computed)} by the calculator)")
+    unworked = unworked_final(candidate.answer, statements)
+    if unworked:
+        wrong.append(unworked)
     if wrong:
         listed = "; ".join(wrong[:MAX_LISTED]) + (
             f"; and {len(wrong) - MAX_LISTED} more" if len(wrong) > 5 else ""
