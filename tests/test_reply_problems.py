@@ -140,3 +140,26 @@ def test_a_revised_answers_words_to_the_feedback_are_taken_out(answer, kept):
     from agentinstruct.reply_problems import without_repair_preamble
 
     assert without_repair_preamble(answer) == (answer if kept is None else kept)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # run s14: the seed, then the agent's decline and the "-" placeholder, delivered as a passage
+        f"{SCENARIO}\n\nThe proposal is not suitable because it does not discuss the benefits.\n\n-",
+        f"{SCENARIO}\n-",
+    ],
+)
+def test_a_transformation_content_that_holds_a_decline_is_asked_again(content):
+    from types import SimpleNamespace
+
+    from agentinstruct.reply_problems import echoed_seed
+
+    error = echoed_seed(SimpleNamespace(content=content), {"seed": "A short seed."})
+    assert "'content' holds a decline" in error
+    assert (
+        echoed_seed(
+            SimpleNamespace(content=f"{SCENARIO}\nThe soil was not suitable for beans."), {"seed": "x"}
+        )
+        == ""
+    )

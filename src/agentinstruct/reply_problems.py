@@ -205,6 +205,17 @@ ECHO_MIN_PAIRS = 20
 DESCRIPTION_MIN_PAIRS = 8
 
 
+#: a decline written into a transformation's content: a paragraph that says the material is not suitable,
+#: or the "-" placeholder the prompt asks declines to put in fields (the local debate_transcript agent gave
+#: the seed, "The proposal is not suitable because it does not discuss the benefits...", then "-"; a
+#: reading comprehension pair was delivered on it, run s14)
+DECLINE_IN_CONTENT = re.compile(
+    r"(?:^|\n)[ \t]*(?:the|this)\s+(?:text|material|proposal|content|passage|seed|document)\s+is\s+not\s+"
+    r"suitable\b[^\n]*|\n[ \t]*-[ \t]*$",
+    re.IGNORECASE,
+)
+
+
 def echoed_seed(output: Any, variables: dict[str, Any]) -> str:
     """An error when a transformation agent gives the seed back instead of transforming it.
 
@@ -216,6 +227,12 @@ def echoed_seed(output: Any, variables: dict[str, Any]) -> str:
     content, seed = getattr(output, "content", None), variables.get("seed")
     if not isinstance(content, str) or not isinstance(seed, str) or hasattr(output, "instruction"):
         return ""
+    if declined := DECLINE_IN_CONTENT.search(content):
+        return (
+            f"'content' holds a decline (\"{declined.group(0).strip()[:60]}...\"): either write the "
+            'transformation in \'content\' with "suitable": true, or set "suitable": false and give '
+            "the reason in 'reason' alone"
+        )
     transformation = variables.get("transformation")
     wanted = getattr(transformation, "description", "") or "what the request asks for"
     written, described = word_pairs(content), word_pairs(wanted)
