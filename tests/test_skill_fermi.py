@@ -354,6 +354,8 @@ def test_the_flow_builds_the_estimate_agent_and_no_numeric_program_aider() -> No
         ("- 200,000 mowing sessions per year (2000 lots × 100 sessions per lot)", True),
         ("3 million people (10% of 30 million) walk", True),
         ("about 520 pounds (2 x 250 pounds per day)", True),  # rough working: within 10%
+        # beside ordinary steps (s14's pair: the bracket came first, a step after it)
+        ("20,000 sessions (2000 lots × 100 sessions per lot).\nTotal = 20,000 × 2,100 = 42,000,000", False),
     ],
 )
 def test_a_result_before_its_bracketed_working_is_checked(text: str, ok: bool) -> None:

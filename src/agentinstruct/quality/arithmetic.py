@@ -289,8 +289,8 @@ def find_statements(answer: str) -> list[Statement]:
     """Every arithmetic statement of the answer, in order (results stated before their bracketed working
     after those stated after it)."""
     statements = []
-    text = _label_chains(normalise(answer))
-    for segment in SEGMENT.split(text):
+    answer_text = _label_chains(normalise(answer))
+    for segment in SEGMENT.split(answer_text):
         relations = list(RELATION.finditer(segment))
         if not relations:
             continue
@@ -317,7 +317,7 @@ def find_statements(answer: str) -> list[Statement]:
                     magnitude=bool(re.fullmatch(r"10\s*\^\s*-?\d+", result.text)),
                 )
             )
-    return statements + derived_statements(text)
+    return statements + derived_statements(answer_text)
 
 
 def derived_statements(text: str) -> list[Statement]:
