@@ -116,6 +116,8 @@ def _scaffold_in(
     return [line for line, stripped in repeated if stripped not in material]
 
 
+#: where a line's sentences meet
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 #: a list item's number at the start of a prompt line ("3. ", "2) ")
 LIST_MARK = re.compile(r"^\s*\d{1,2}[.)]\s+")
 #: a reply line is a copy of a prompt line, to be taken out whole, when this share of its word pairs is
@@ -185,7 +187,7 @@ def _without_sentence(line: str, copies: list[str]) -> str | None:
         for c in copies
         if c[-1] in ".!?:"
     ]
-    parts = re.split(r"(?<=[.!?])\s+", line)
+    parts = SENTENCE_BREAK.split(line)
     for index in (0, len(parts) - 1) if len(parts) > 1 else ():
         if any(_paraphrased(c, [word_pairs(parts[index])]) for c in copies):
             rests.append(" ".join(parts[:index] + parts[index + 1 :]))
@@ -262,7 +264,7 @@ def word_pairs(text: str) -> set[tuple[str, str]]:
 def _line_pairs(text: str) -> list[set[tuple[str, str]]]:
     """The word pairs of each line of the text, and of each sentence of a line of several."""
     lines = text.splitlines()
-    sentences = [part for line in lines for part in re.split(r"(?<=[.!?])\s+", line) if part != line]
+    sentences = [part for line in lines for part in SENTENCE_BREAK.split(line) if part != line]
     return [word_pairs(piece) for piece in (*lines, *sentences)]
 
 
