@@ -12,7 +12,13 @@ import jinja2
 import pytest
 
 from agentinstruct.flows import FlowSettings, flow_class
-from agentinstruct.flows.conversation import MAX_USER_TURNS, MIN_USER_TURNS, ConversationFlow, UserTurnOutput
+from agentinstruct.flows.conversation import (
+    MAX_USER_TURNS,
+    MIN_USER_TURNS,
+    ConversationFlow,
+    UserTurnOutput,
+    closing_turn,
+)
 from agentinstruct.models import ModelError, ModelRequest, ScriptedModel
 from agentinstruct.pairs import Pair
 from agentinstruct.skills import BUNDLED_DIR, Skill, load_skill_file, load_skills
@@ -272,10 +278,13 @@ def test_refinement_changes_the_opening_and_the_simulated_users_goal():
     assert any(f"You are impatient ({goal})." in p for p in prompts)
 
 
+QUESTIONS = {2: "Thanks. What did they eat?", 3: "Thanks. Who paid them?", 4: "Thanks, that answers it."}
+
+
 def test_a_user_who_is_done_after_the_minimum_ends_the_talk():
     def finished(turn: int, request: ModelRequest) -> dict:
         return {
-            "message": f"Thanks, that answers it ({turn}).",
+            "message": QUESTIONS[turn],
             "finished": True,
             "suitable": True,
             "reason": "",
@@ -285,7 +294,7 @@ def test_a_user_who_is_done_after_the_minimum_ends_the_talk():
     assert sink.pairs and not sink.rejections
     for pair in sink.pairs:
         # "finished" is ignored up to the minimum (the message is sent), then the talk ends without it
-        assert user_turns(pair)[1:] == ["Thanks, that answers it (2).", "Thanks, that answers it (3)."]
+        assert user_turns(pair)[1:] == [QUESTIONS[2], QUESTIONS[3]]
         assert pair.messages[-1]["role"] == "assistant"
 
 
@@ -363,3 +372,44 @@ def test_a_reply_that_restates_the_users_message_is_not_an_answer():
     sink = run_flow(ScriptedModel(conversation_reply(teacher=teacher)), count=1, refinement_rounds=0)
     assert not sink.pairs
     assert all("repeats the user's message" in r.detail for r in sink.rejections)
+
+
+def test_a_turn_that_only_thanks_or_offers_more_help_ends_the_talk_before_it():
+    # run s15: past its questions the simulator thanked and asked the assistant whether *it* had questions,
+    # and the teacher answered each time with only "You're welcome! ... feel free to ask."
+    thanks = (
+        "Thank you for confirming! I now understand it. Do you have any other questions about this topic?"
+    )
+
+    def simulator(turn: int, request: ModelRequest) -> dict:
+        message = thanks if turn == 4 else QUESTIONS.get(turn, f"Who built the tower in {1800 + turn}?")
+        return {"message": message, "finished": False, "suitable": True, "reason": ""}
+
+    sink = run_flow(ScriptedModel(conversation_reply(simulator=simulator)), count=6, refinement_rounds=0)
+    assert sink.pairs and not sink.rejections
+    assert {len(user_turns(pair)) for pair in sink.pairs} == {3}  # the thanks at turn 4 is never sent
+    assert all(thanks not in user_turns(pair) for pair in sink.pairs)
+
+    def teacher(request: ModelRequest) -> str:
+        count = sum(m["role"] == "user" for m in request.messages)
+        reply = "You're welcome! If you have any more questions about the keepers, feel free to ask."
+        return reply if count >= 2 else "Assistant reply 1."
+
+    sink = run_flow(ScriptedModel(conversation_reply(teacher=teacher)), count=2, refinement_rounds=0)
+    assert not sink.pairs and all(r.reason == "too_few_turns" for r in sink.rejections)
+    assert all("after 1 user turn(s)" in r.detail for r in sink.rejections)
+    assert all("the next assistant turn only closes the talk" in r.detail for r in sink.rejections)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks! Why did the keepers stay on the island?",
+        "Thanks, but what about their pay?",
+        "I understand the lamp was lit at dusk, but who trimmed the wick?",
+        "Great. Now tell me about the storm of 1881.",
+        "Of course! The keepers were paid monthly by the board.",
+    ],
+)
+def test_a_turn_with_a_question_or_an_answer_is_not_a_closing(text: str):
+    assert closing_turn(text, "user") == ""

@@ -5,12 +5,15 @@ The instruction agent writes the opening user message (and, through the skill's 
 simulated user's goal or persona); refinement works on that opening as usual. Then the teacher answers,
 the simulator (`prompts.extra.user_simulator`, output `UserTurnOutput`) writes the next user message from
 the conversation so far, and so on for 3–6 user turns (drawn per chain; the simulator may end the talk
-after the minimum). The pair holds the whole conversation; checks run on the last assistant turn.
+after the minimum). A turn that repeats an earlier one, or only thanks and offers more help, ends the talk
+before it, and a talk left with fewer than 3 user turns is rejected. The pair holds the whole
+conversation; checks run on the last assistant turn.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 
 from pydantic import Field
@@ -20,7 +23,7 @@ from agentinstruct.agents import AgentResult, render
 from agentinstruct.flows import register_flow
 from agentinstruct.flows.skill_flow import SkillFlow
 from agentinstruct.flows.state import Chain, FlowSettings, SeedContext, derive_seed
-from agentinstruct.reply_problems import word_pairs
+from agentinstruct.reply_problems import SENTENCE_BREAK, word_pairs
 from agentinstruct.skills import Skill
 
 MIN_USER_TURNS = 3
@@ -76,7 +79,9 @@ class ConversationFlow(SkillFlow):
                     context.seed, "teacher", "agent_failed:teacher", reason, chain, lineage, messages
                 )
                 return False
-            if ended := repeated_turn(messages, str(result.output), "assistant"):
+            if ended := repeated_turn(messages, str(result.output), "assistant") or closing_turn(
+                str(result.output), "assistant"
+            ):
                 messages.pop()  # the user turn it answered goes too: the talk ends on the answer before
                 result = answered
                 break
@@ -87,7 +92,9 @@ class ConversationFlow(SkillFlow):
             user = await self._next_user_turn(chain, messages, turn, turns, sample_seed)
             if user is None or (user.output.finished and turn > MIN_USER_TURNS):
                 break
-            if ended := repeated_turn(messages, user.output.message, "user"):
+            if ended := repeated_turn(messages, user.output.message, "user") or closing_turn(
+                user.output.message, "user"
+            ):
                 break
             messages.append({"role": "user", "content": user.output.message})
             chain.call_ids.extend(user.call_ids)
@@ -152,6 +159,39 @@ def repeated_turn(messages: list[dict], text: str, role: str) -> str:
             whose = "the user's message" if answered else f"an earlier {role} turn"
             return f"the next {role} turn repeats {whose}: {' '.join(text.split())[:60]!r}"
     return ""
+
+
+#: a sentence that only thanks, agrees or offers more help: the local simulator, past its questions, wrote
+#: "Thank you for confirming! I now understand the correct information. Do you have any other questions
+#: about this topic?" and the teacher "You're welcome! ... feel free to ask.", three times over (run s15)
+COURTESY = re.compile(
+    r"^(?:thanks|thank you|many thanks|you're welcome|you are welcome|(?:i'm |i am )?(?:so )?glad"
+    r"|happy to help|no problem|of course|great|perfect|wonderful|excellent|sure|got it|okay|ok"
+    r"|i (?:now |really |fully )?(?:understand|see|appreciate)|it's (?:always )?(?:good|great|nice)"
+    r"|that (?:makes sense|helps|was helpful|clears)|(?:please )?(?:feel free|don't hesitate|do not hesitate)"
+    r"|if you have any|do you have any|is there anything else|have a (?:great|nice|good))\b",
+    re.IGNORECASE,
+)
+#: a courtesy may ask only whether there is more to ask; a sentence that also turns to the subject is not one
+COURTESY_QUESTION = re.compile(r"^(?:do you have any|is there anything else)\b", re.IGNORECASE)
+SUBJECT_TURN = re.compile(r"\b(?:but|however|although|though)\b", re.IGNORECASE)
+COURTESY_WORDS = 25
+
+
+def closing_turn(text: str, role: str) -> str:
+    """Why a turn of `role` only closes the talk ("" when it asks or answers something)."""
+    sentences = [s for s in SENTENCE_BREAK.split(" ".join(text.split())) if s]
+    if not sentences or not all(_courtesy(sentence) for sentence in sentences):
+        return ""
+    return f"the next {role} turn only closes the talk: {' '.join(text.split())[:60]!r}"
+
+
+def _courtesy(sentence: str) -> bool:
+    if not COURTESY.match(sentence) or SUBJECT_TURN.search(sentence):
+        return False
+    if "?" in sentence and not COURTESY_QUESTION.match(sentence):
+        return False
+    return len(sentence.split()) <= COURTESY_WORDS
 
 
 register_flow("conversation", ConversationFlow)
