@@ -9,9 +9,15 @@ examples leaves the rejection standing. The teacher is never shown the key or th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from agentinstruct.agent_outputs import RuleFunctionOutput
+from agentinstruct.agents import render
+from agentinstruct.flows.program_aided import function_code
 from agentinstruct.models import ModelRequest
+from agentinstruct.reply_problems import copied_scaffold
 from keyed_skills_support import load, run, scripted
 from test_skill_few_shot_reasoning import FIELDS, MAPPING
 
@@ -111,3 +117,23 @@ def test_a_function_shown_the_examples_it_missed_can_fix_itself() -> None:
     shown = fixes[0].messages[-1]["content"]
     assert "for 1852-1942 it gives 50, but the output is 90" in shown and "1900-1950" not in shown
     assert "75" not in shown and "2000-2024" not in shown  # the key and the second query stay hidden
+
+
+def test_a_function_written_after_a_label_runs() -> None:
+    # run s15: the teacher copied the prompt's "The number of letters: def rule(text): ...", label and all
+    _, sink = run_held_out("The later year minus the earlier one: " + YEARS)
+    assert sink.pairs and not sink.rejections
+    assert all(YEARS in pair.messages[-1]["content"] for pair in sink.pairs)
+
+
+def test_a_function_may_copy_an_example_rule_of_the_prompt_but_the_rule_sentence_may_not() -> None:
+    skill = load("few_shot_reasoning")
+    template = skill.prompts.extra["rule_function"]
+    prompt = render(Path(skill.directory), template, task="Input: school -> Output: 6")
+    line = next(x for x in prompt.splitlines() if x.startswith("- The number of letters:"))
+    copied = line.removeprefix("- ")
+    output = RuleFunctionOutput(rule="Count the letters.", function=copied)
+    assert copied_scaffold(output, prompt, {"task": "Input: school -> Output: 6"}) == ""
+    assert function_code(output.function) == copied.split(": ", 1)[1]
+    output = RuleFunctionOutput(rule=copied, function=copied)
+    assert "the field 'rule' copies my request" in copied_scaffold(output, prompt, {"task": "x"})

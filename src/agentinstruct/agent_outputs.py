@@ -10,7 +10,7 @@ with one of them is `agentinstruct.agents`' job; a skill's extra fields are adde
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -27,6 +27,9 @@ class AgentOutput(BaseModel):
         default=True, description="true, or false when the material cannot support the task"
     )
     reason: str = Field(default="", description="why it is not suitable (empty when suitable)")
+
+    #: fields that may repeat the prompt's own lines: their worth is tested otherwise (a function is run)
+    copy_allowed: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
     def _filled_when_suitable(self) -> AgentOutput:
@@ -121,6 +124,11 @@ class RuleChecksOutput(AgentOutput):
 
 class RuleFunctionOutput(AgentOutput):
     """The teacher's few-shot rule as a Python function (`flows.program_aided`)."""
+
+    # the prompt's examples include common rules ("The number of letters: def rule(text): ..."): when one is
+    # the task's rule, copying it is right, and running it on the examples is the test (run s15 sent such a
+    # copy back, and the teacher's later functions were wrong)
+    copy_allowed: ClassVar[frozenset[str]] = frozenset({"function"})
 
     rule: str = Field(default="", description="the rule in one sentence")
     function: str = Field(

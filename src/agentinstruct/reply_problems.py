@@ -74,7 +74,12 @@ def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
     """
     structured = isinstance(output, BaseModel)
     fields = output.model_dump(by_alias=True) if structured else {"answer": output}
-    texts = {name: value for name, value in fields.items() if isinstance(value, str) and value}
+    allowed = getattr(output, "copy_allowed", frozenset())
+    texts = {
+        name: value
+        for name, value in fields.items()
+        if isinstance(value, str) and value and name not in allowed
+    }
     scaffold = _scaffold_in(texts, prompt, variables, paraphrases=structured)
     for name, value in texts.items():
         value_lines = _line_pairs(value)

@@ -56,6 +56,9 @@ PROGRAM_ATTEMPTS = 3
 #: how the program marks an input on which the function raised (an output no example has)
 RUN_ERROR = "error running the rule: "
 _FUNCTION_NAME = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
+#: a definition after a label on its line ("The number of letters: def rule(text): ..."), as a teacher
+#: that copies one of the prompt's example rules writes it
+_LABELLED_DEF = re.compile(r"^[^\n]*?[:\-]\s*(?=def\s+[A-Za-z_]\w*\s*\()", re.MULTILINE)
 
 
 @dataclass
@@ -197,7 +200,7 @@ async def _by_rule_function(request: AidRequest) -> AidedAnswer | list[str] | No
         if not written.ok:
             problems.append(written.reason)
             continue
-        outputs = await _run_function(python, strip_fence(written.output.function).strip(), task.inputs)
+        outputs = await _run_function(python, function_code(written.output.function), task.inputs)
         if isinstance(outputs, str):
             problems.append(outputs)
             continue
@@ -236,7 +239,7 @@ def _function_answer(
     request: AidRequest, written: Any, task: _HeldOutTask, outputs: list[str]
 ) -> AidedAnswer:
     """The worked answer from a function that gives every example's output."""
-    function = strip_fence(written.output.function).strip()
+    function = function_code(written.output.function)
     answer = outputs[len(task.examples)]
     variables = {"rule": written.output.rule.strip(), "function": function, "examples": task.examples}
     text = _render(
@@ -244,6 +247,14 @@ def _function_answer(
     )
     how = "it wrote the rule as a function giving every example's output, and code ran it on the queries"
     return AidedAnswer(text, written.call_ids, how, outputs[-1] if task.second else None)
+
+
+def function_code(text: str) -> str:
+    """A rule function's code from the teacher's field: without a fence, or a label before its `def`."""
+    code = strip_fence(text).strip()
+    if _FUNCTION_NAME.search(code) is None:
+        code = _LABELLED_DEF.sub("", code, count=1)
+    return code
 
 
 async def _run_function(python: Tool, function: str, inputs: list[str]) -> list[str] | str:
