@@ -357,7 +357,11 @@ def test_a_sequence_is_written_by_code_and_keyed_by_its_next_term(skill) -> None
         f"{SEQUENCE['theme']} The sequence begins 20, 35, 50, 65, 80. What number comes next?"
     )
     [result] = pair.verification.checks
-    assert result.name == "answers_agree" and result.ok and "second independent answer" in result.detail
+    assert result.name == "answers_agree" and result.ok
+    # the key code computed is the second independent answer: the teacher is asked once (run s15: its
+    # right '27' failed against a second sample '26', and its programs then printed 23)
+    assert "the key, which code computed from the puzzle" in result.detail
+    assert not [r for r in model.requests if r.tag.endswith("/resample")]
     assert pair.lineage.seed_instruction.fields == {"answer_key": "95"}
 
 
@@ -421,7 +425,7 @@ def test_a_wordplay_is_an_anagram_code_writes_and_keys_with_the_word(skill) -> N
     assert pair.messages[1]["content"] == fields["task"] and fields["task"].startswith("Unscramble the 10")
     assert f"Clue: {ANAGRAM['clue']} What is the word?" in fields["task"]
     [result] = pair.verification.checks
-    assert result.name == "answers_agree" and result.ok and "second independent answer" in result.detail
+    assert result.name == "answers_agree" and result.ok and "which code computed" in result.detail
     assert pair.lineage.seed_instruction.fields == {"answer_key": "lighthouse"}
 
 
@@ -499,7 +503,7 @@ def test_a_logic_deduction_is_written_by_code_from_its_clues(skill) -> None:
     [pair] = sink.pairs
     assert pair.messages[1]["content"] == fields["task"] and "(E) " in fields["task"]
     [result] = pair.verification.checks
-    assert result.name == "answers_agree" and result.ok and "second independent answer" in result.detail
+    assert result.name == "answers_agree" and result.ok and "which code computed" in result.detail
     assert pair.lineage.seed_instruction.fields == {
         "answer_key": key,
         "solver_program": fields["solver_program"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from agentinstruct.field_formats import lettered
 from agentinstruct.quality.constraint_wording import number_stated, with_constraints_stated
@@ -30,6 +30,13 @@ class AgentOutput(BaseModel):
 
     #: fields that may repeat the prompt's own lines: their worth is tested otherwise (a function is run)
     copy_allowed: ClassVar[frozenset[str]] = frozenset()
+    #: set when code wrote the task and computed its answer key from a structure (`flows.task_shapes`)
+    _key_by_code: bool = PrivateAttr(default=False)
+
+    @property
+    def key_by_code(self) -> bool:
+        """Whether code computed the answer key from the structure the agent wrote."""
+        return self._key_by_code
 
     @model_validator(mode="after")
     def _filled_when_suitable(self) -> AgentOutput:

@@ -324,6 +324,7 @@ class SkillFlow(TeachingStage):
             call_ids=list(result.call_ids),
             constraints=tuple(getattr(result.output, "constraints", ())),
             details=self._details(result.output),
+            key_by_code=getattr(result.output, "key_by_code", False),
         )
         accepted = int(await self._answer(context, chain, chain_seed))
         for round_number in range(1, self.rounds + 1):
@@ -421,6 +422,9 @@ class SkillFlow(TeachingStage):
             unanswerable=chain.unanswerable or goal.marks_unanswerable,
             constraints=tuple(getattr(edit.output, "constraints", chain.constraints)),
             details=self._details(edit.output) or chain.details,
+            key_by_code=getattr(edit.output, "key_by_code", False)
+            if self._details(edit.output)
+            else chain.key_by_code,
         )
 
 

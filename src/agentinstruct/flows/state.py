@@ -79,6 +79,8 @@ class Chain:
     constraints: tuple[Constraint, ...] = ()
     #: any further fields the instruction or editor agent returned (e.g. the APIs a request needs)
     details: dict[str, Any] = field(default_factory=dict)
+    #: code computed `details["answer_key"]` from the task's structure (`skills.KEY_COMPUTING_SHAPES`)
+    key_by_code: bool = False
 
 
 @dataclass(frozen=True)

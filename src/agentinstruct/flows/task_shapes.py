@@ -22,7 +22,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationInfo, model_validator
+from pydantic import ModelWrapValidatorHandler, ValidationInfo, model_validator
 
 from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.flows.anagrams import ANAGRAM_DESCRIPTION, ANAGRAM_SCHEMA, anagram_fields
@@ -40,7 +40,7 @@ from agentinstruct.flows.truth_tellers import (
     TRUTH_TELLERS_SCHEMA,
     truth_tellers_fields,
 )
-from agentinstruct.skills import SHAPE_FIELDS, TaskShape
+from agentinstruct.skills import KEY_COMPUTING_SHAPES, SHAPE_FIELDS, TaskShape
 
 #: shape -> (JSON schema of the structure, its description, (structure, the material the agent worked
 #: from) -> {"task": ..., other fields})
@@ -62,20 +62,24 @@ def task_shaped(output: type[AgentOutput], shape: TaskShape, key: str) -> type[A
     written = SHAPE_FIELDS[shape]
 
     class ShapedTaskOutput(output):  # type: ignore[misc,valid-type]
-        @model_validator(mode="before")
+        @model_validator(mode="wrap")
         @classmethod
-        def _written_from_structure(cls, data: Any, info: ValidationInfo) -> Any:
+        def _written_from_structure(
+            cls, data: Any, handler: ModelWrapValidatorHandler, info: ValidationInfo
+        ) -> Any:
             if not isinstance(data, dict) or data.get("suitable") in (False, "false"):
-                return data
+                return handler(data)
             name = key if key in data else "instruction"
             if isinstance(data.get(name), str):
-                return data
+                return handler(data)  # the task as text: its key is the author's
             try:
                 fields = build(data.get(name), material_of(info))
             except (TypeError, ValueError, AttributeError) as exc:
                 problem = exc if isinstance(exc, ValueError) else f"it is not {description}"
                 raise ValueError(f"'{key}': {problem}") from None
-            return {**data, name: fields.pop("task"), **fields}
+            written = handler({**data, name: fields.pop("task"), **fields})
+            written._key_by_code = shape in KEY_COMPUTING_SHAPES
+            return written
 
         @classmethod
         def request_schema(cls) -> dict[str, Any]:

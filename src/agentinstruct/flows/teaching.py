@@ -382,6 +382,8 @@ class TeachingStage(FlowRecords):
             chain.constraints,
             details=chain.details,
             tools=self.resources.tools,
-            resample=another_answer if resample else None,
+            # a key code computed is the second independent answer: the teacher is not asked for another
+            resample=another_answer if resample and not chain.key_by_code else None,
+            key_by_code=chain.key_by_code,
         )
         return Verification.from_checks(await run_checks(self.checks, candidate))

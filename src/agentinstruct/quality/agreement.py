@@ -9,7 +9,9 @@ Skills whose items have one right answer (SPEC §2 rows 5, 7, 12, 15) list these
   quotes, trailing period; case is kept for `format_transformation`; an answer written as the query's
   line, "input -> output", counts by its output), or equal it as a number.
 - `answers_agree`: a worked solution's final answer agrees with the key (where one exists) and with an
-  independent second teacher answer (`Candidate.resample`). "Agrees" (`same_answer`) is lenient:
+  independent second teacher answer (`Candidate.resample`); a key that code computed from the puzzle's
+  structure (`Candidate.key_by_code`: a sequence's term, an anagram's word, the one option a solver
+  finds) is that second answer, so no teacher is asked again. "Agrees" (`same_answer`) is lenient:
   equal after normalisation (number words to digits, articles and punctuation dropped); else, when
   both contain numbers, the same set of numbers; else content-word overlap |A∩B| / min(|A|, |B|) of at
   least AGREEMENT_OVERLAP and |A∩B| / max(|A|, |B|) of at least AGREEMENT_COVERAGE, with crude stemming,
@@ -357,7 +359,11 @@ async def answers_agree(candidate: Candidate) -> Check | None:
         if not agreed:
             detail = f"the final answer '{_clip(final)}' does not agree with the key '{_clip(key)}' ({how})"
             return Check(name=name, ok=False, detail=detail)
-        notes.append(f"the key ({how})")
+        notes.append(
+            f"the key, which code computed from the puzzle ({how})"
+            if candidate.key_by_code
+            else f"the key ({how})"
+        )
     if candidate.resample is not None:
         try:
             resampled = await candidate.resample()

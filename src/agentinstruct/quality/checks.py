@@ -39,6 +39,8 @@ class Candidate:
     #: asks the teacher again, independently (optionally `instruction=` a variant of the task), for checks
     #: that compare two answers (None outside a flow)
     resample: Callable[..., Awaitable[str]] | None = None
+    #: code computed the answer key from the task's structure: it is itself an independent answer
+    key_by_code: bool = False
 
 
 #: a check returns a Check, None when it does not apply, or an awaitable of either

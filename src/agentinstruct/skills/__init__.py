@@ -34,6 +34,7 @@ from agentinstruct.skills.taxonomy import (
 
 __all__ = [
     "BUNDLED_DIR",
+    "KEY_COMPUTING_SHAPES",
     "PROGRAM_AIDED_PROMPTS",
     "SHAPE_FIELDS",
     "UNAIDED_SHAPES",
@@ -76,6 +77,11 @@ PROGRAM_AIDED_PROMPTS: dict[str, tuple[str, str]] = {
 #: the numeric programs cannot give, and their statements are no places and rules that the teacher's rule
 #: checks could read; an anagram's key is a word of the notes, which no program computes
 UNAIDED_SHAPES = frozenset({"truth_tellers", "syllogism", "anagram"})
+#: task shapes whose key code computes from the structure (the term of a sequence, the word whose letters are
+#: shown, the option every rule or statement allows and the solver finds unique): such a key is a second
+#: answer independent of the teacher, so `answers_agree` asks the teacher for none (`Chain.key_by_code`);
+#: a held-out key is an output the author wrote, so it is not one of them
+KEY_COMPUTING_SHAPES = frozenset({"sequence", "anagram", "arrangement", "truth_tellers", "syllogism"})
 
 
 class SkillError(ValueError):
