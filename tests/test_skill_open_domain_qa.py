@@ -9,7 +9,7 @@ from agentinstruct.flows.resources import FlowResources, build_tools
 from agentinstruct.models import ModelRequest
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.checks import Candidate, resolve_checks
-from agentinstruct.quality.grounding import false_premise_addressed
+from agentinstruct.quality.grounding import fact_in_source, false_premise_addressed
 from agentinstruct.skills import load_skills
 from agentinstruct.tools.search import Bm25Search
 from grounded_skills import SEED, load, render_every_template, render_template, run_flow, stage, variant
@@ -49,7 +49,7 @@ def test_taxonomy_matches_the_spec_row() -> None:
     assert list(skill.instruction_fields) == ["false_premise"]
     assert '"none"' in skill.instruction_fields["false_premise"]
     assert skill.editor_only_fields == ["false_premise"]  # only the add_false_premise edit writes one
-    assert skill.checks == ["false_premise_addressed"] and resolve_checks(skill.checks)
+    assert skill.checks == ["false_premise_addressed", "fact_in_source"] and resolve_checks(skill.checks)
     assert skill.types_by_name["complex_odqa"].intent.startswith("Ask a hard")
 
 
@@ -130,11 +130,13 @@ def test_the_flow_covers_the_taxonomy_searches_and_checks_false_premises() -> No
         [call] = pair.lineage.tool_calls
         assert call["name"] == "search" and call["ok"] and "Alder Creek" in call["result"]
         premised = any(s.goal == "add_false_premise" for s in pair.lineage.refinement)
+        results = {c.name: c for c in pair.verification.checks}
+        assert all(c.ok for c in results.values())
+        assert ("fact_in_source" in results) == (pair.instruction_type == "factoid")
         if premised:
-            [result] = pair.verification.checks
-            assert result.name == "false_premise_addressed" and result.ok
+            assert "false_premise_addressed" in results
             checked += 1
-        else:
+        elif pair.instruction_type != "factoid":
             assert pair.verification.status == "not_applicable"
     assert checked
 
@@ -196,3 +198,25 @@ def test_false_premise_addressed() -> None:
     for none in ("none", "None.", "", "-"):
         assert false_premise_addressed(candidate(ACCEPTING, none)) is None
     assert false_premise_addressed(Candidate("other", "x", SEED, QUESTION, ACCEPTING, False)) is None
+
+
+def test_a_factoid_answer_names_only_what_its_source_names() -> None:
+    # run s15: "What is the name of the person who proposed the lease?" was answered "John Smith proposed
+    # the lease." where the seed named Councillor Deborah Mwangi
+    invented = fact_in_source(candidate("John Smith automated the Alder Creek lighthouse in 1942."))
+    assert not invented.ok and "'John Smith'" in invented.detail and "search the corpus" in invented.detail
+    assert fact_in_source(candidate("The Alder Creek lighthouse was automated in 1942.")).ok
+    assert fact_in_source(candidate("It was automated in 1942, as the Alder Creek records say.")).ok
+    inside = fact_in_source(candidate("In 1942 the lighthouse went to Harbour Lights Ltd of Alder Creek."))
+    assert not inside.ok and "'Harbour Lights Ltd'" in inside.detail
+    other = Candidate("open_domain_qa", "explanatory", SEED, QUESTION, "John Smith did.", False)
+    assert fact_in_source(other) is None  # other types may draw on general knowledge
+
+
+def test_an_invented_name_in_a_factoid_goes_back_once_and_is_then_rejected() -> None:
+    skill = load("open_domain_qa")
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["factoid"]]})
+    sink, model = run_flow(single, reply_with("John Smith automated it in 1942."), 1, resources=resources(1))
+    assert sink.rejections and not sink.pairs
+    assert all(r.reason == "verification_failed:fact_in_source" for r in sink.rejections)
+    assert any(r.tag.endswith("/repair") for r in model.requests)

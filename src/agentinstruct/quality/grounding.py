@@ -25,6 +25,11 @@ this module registers every grounding check.
   A size the answer states of a Markdown or CSV table ("has five rows", "with 4 columns") must be the
   table's: its rows under the header, its columns (with or without a blank-headed label column).
 
+- `fact_in_source` (open_domain_qa's `factoid`, whose question asks for a short fact the seed states): every
+  name of the answer occurs in the seed or the question, read as for `grounded_in_data`, and also a run
+  of two or more capitalised words at a sentence's start ("John Smith proposed the lease.", run s15,
+  where the seed named Councillor Deborah Mwangi). Other question types may draw on general knowledge.
+
 - `false_premise_addressed` (open_domain_qa, row 17): when the editor declared a false premise
   (`details["false_premise"]`, "none" otherwise), one sentence of the answer must both signal a
   correction ("actually", "not", "no,", "no evidence", "misconception", "in fact"...) and share at least two
@@ -291,6 +296,34 @@ def grounded_in_data(candidate: Candidate) -> Check:
         )
         return Check(name="grounded_in_data", ok=False, detail=detail)
     return Check(name="grounded_in_data", ok=True, detail="every number and name occurs in the data")
+
+
+#: instruction types whose answer is a short fact the seed states (`fact_in_source`)
+FACT_TYPES = frozenset({"factoid"})
+#: two or more capitalised words in a row, wherever they stand (a name may open the answer)
+CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)+")
+
+
+@check("fact_in_source")
+def fact_in_source(candidate: Candidate) -> Check | None:
+    """A factoid's answer names only what the seed or the question names (module doc)."""
+    if candidate.instruction_type not in FACT_TYPES:
+        return None
+    source = f"{candidate.content}\n{candidate.instruction}"
+    vocabulary = _words_of(source)
+    names = [*_name_candidates(candidate.answer), *CAPITALISED_RUN.findall(candidate.answer)]
+    missing: list[str] = []
+    for name in names:
+        words = _words_of(name)
+        if words and not words <= vocabulary and not any(name in other for other in missing):
+            missing = [other for other in missing if other not in name] + [name]
+    if missing:
+        detail = (
+            f"the answer names {listed(missing)}, which the source of this question does not; search the "
+            "corpus for the fact and answer with the names it states"
+        )
+        return Check(name="fact_in_source", ok=False, detail=detail)
+    return Check(name="fact_in_source", ok=True, detail="every name occurs in the source")
 
 
 # -- text_extraction ----------------------------------------------------------------------------------------
