@@ -83,7 +83,8 @@ def test_the_flow_yields_answers_that_match_the_key(skill) -> None:
     model = scripted(skill, FIELDS, teacher, content=MAPPING)
     sink = run(skill, model, seeds=3)
     assert len(sink.pairs) == 3 * 2 * 3 and not sink.rejections
-    assert {p.instruction_type for p in sink.pairs} == set(TYPES)
+    # the years' mapping has no classes, so classification_from_examples gives way to another type
+    assert {p.instruction_type for p in sink.pairs} == set(TYPES) - {"classification_from_examples"}
     for pair in sink.pairs:
         assert_pair_shape(pair, skill, TASK)
         assert [c.name for c in pair.verification.checks] == ["answer_matches_key", "second_query_agrees"]
@@ -251,3 +252,17 @@ def test_new_queries_name_instruction_fields(skill) -> None:
     raw = skill.model_dump() | {"new_queries": ["third_query"]}
     with pytest.raises(ValueError, match=r"new_queries: \['third_query'\] are not instruction_fields"):
         Skill.model_validate(raw)
+
+
+def test_classification_needs_a_mapping_whose_outputs_are_classes(skill) -> None:
+    # run s15 delivered a word reversal ("Weir Street -> Street Weir") as classification_from_examples
+    classify = skill.types_by_name["classification_from_examples"]
+    classes = (
+        "Rule: even or odd.\nExamples:\nInput: 4 -> Output: even\nInput: 7 -> Output: odd\n"
+        "Input: 10 -> Output: even\nInput: 3 -> Output: odd\nInput: 8 -> Output: even"
+    )
+    assert classify.fits(classes)
+    assert not classify.fits(MAPPING)  # every output once: no classes
+    one_class = classes.replace("Output: odd\nInput: 10", "Output: prime\nInput: 10")
+    assert not classify.fits(one_class.replace("Input: 3 -> Output: odd", "Input: 3 -> Output: three"))
+    assert not classify.fits(classes.replace("-> Output: odd", "-> Output: even"))  # one class only
