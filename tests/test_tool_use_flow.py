@@ -345,4 +345,5 @@ def test_with_one_api_multi_api_types_become_distinct_single_api_ones():
     sink = run_flow(ScriptedModel(reply), [code_seed()], refinement_rounds=0, instructions_per_seed=7)
     types = [p.instruction_type for p in sink.pairs]
     assert types and not any(t.startswith("multi_api") for t in types)
+    assert not [r for r in sink.rejections if r.reason == "invalid_api_spec"]  # a shown API, listed again
     assert len(types) == len(set(types)) < len(skill.instruction_types)  # the replacements were deduplicated

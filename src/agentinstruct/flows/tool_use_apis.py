@@ -242,13 +242,20 @@ class ApiListOutput(AgentOutput):
 def convert_apis(
     apis: list[ApiDefinition], existing: list[ApiSpec] | None = None
 ) -> tuple[list[ApiSpec], list[str]]:
-    """Turn definitions into valid specs: each is converted and validated; invalid ones and names already
-    used (in `existing` or earlier in the list) are dropped with a reason. Returns (specs, problems)."""
-    taken = {spec.name for spec in existing or []}
+    """Turn definitions into valid specs: each is converted and validated; invalid ones and names used
+    earlier in the list are dropped with a reason. Returns (specs, problems).
+
+    An API of `existing` that the reply lists again is dropped without one: a growth agent is shown the
+    APIs so far, and the local one often listed them again with its new ones (s14: 5 of its rejections).
+    """
+    shown = {spec.name for spec in existing or []}
+    taken = set(shown)
     specs: list[ApiSpec] = []
     problems: list[str] = []
     for api in apis:
         spec = api.to_spec()
+        if spec.name in shown:
+            continue
         if spec.name in taken:
             problems.append(f"{spec.name}: an API of that name is already listed")
             continue
