@@ -11,7 +11,12 @@ from agentinstruct.field_formats import normalised
 from agentinstruct.models import ModelRequest
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.checks import Candidate, resolve_checks
-from agentinstruct.quality.extraction import extract_json_value, spans_in_source, valid_json_for_schema
+from agentinstruct.quality.extraction import (
+    entities_are_names,
+    extract_json_value,
+    spans_in_source,
+    valid_json_for_schema,
+)
 from agentinstruct.skills import InstructionType, Skill, load_skills
 from grounded_skills import load, render_every_template, run_flow, stage, variant
 
@@ -79,7 +84,8 @@ def test_taxonomy_matches_the_spec_row() -> None:
     assert identity.verbatim and (identity.min_words, identity.max_words) == (40, None)
     assert [g.name for g in skill.refinement.goals] == GOALS
     assert list(skill.instruction_fields) == ["output_schema"]
-    assert skill.checks == ["valid_json_for_schema", "spans_in_source"] and resolve_checks(skill.checks)
+    assert skill.checks == ["valid_json_for_schema", "spans_in_source", "entities_are_names"]
+    assert resolve_checks(skill.checks)
     assert skill.repair_rounds == 1
 
 
@@ -133,7 +139,9 @@ def test_the_flow_covers_the_taxonomy_and_pairs_have_the_right_shape() -> None:
         user = pair.messages[1]["content"]
         assert user.startswith(TEXT) and '"entities"' in user  # the text, then the request with its schema
         assert pair.messages[2]["content"] == GOOD
-        assert [c.name for c in pair.verification.checks] == ["valid_json_for_schema", "spans_in_source"]
+        checks = ["valid_json_for_schema", "spans_in_source"]
+        checks += ["entities_are_names"] if pair.instruction_type == "named_entities" else []
+        assert [c.name for c in pair.verification.checks] == checks
         assert pair.verification.status == "passed"
 
 
@@ -468,3 +476,27 @@ def test_enums_of_values_are_dropped_and_enums_of_labels_kept() -> None:
     assert fields["kind"]["enum"] == ["wreck", "building", "works for"]
     assert fields["enum"] == {"type": ["string", "null"]}
     assert json.loads(normalised("json_schema", SCHEMA)[0]) == STORED  # entity types are labels
+
+
+def test_a_named_entity_must_be_a_name_a_date_or_a_figure() -> None:
+    # run s15 delivered "The association" and "residents who use wheelchairs" as people, "tool shed" as a
+    # product: capitalised only where a sentence begins, or not at all
+    text = (
+        "The association will build a tool shed. Twelve beds are for residents who use wheelchairs. "
+        "Fenwick council backs it, said Councillor Deborah Mwangi of Station Road."
+    )
+
+    def entities(*spans: str) -> Candidate:
+        answer = json.dumps({"entities": [{"text": span, "type": "person"} for span in spans]})
+        return Candidate("text_extraction", "named_entities", text, REQUEST, answer, False)
+
+    bad = entities_are_names(entities("The association", "residents who use wheelchairs", "tool shed"))
+    assert not bad.ok
+    assert "'The association', 'residents who use wheelchairs', 'tool shed' are no named entity" in bad.detail
+    assert not entities_are_names(entities("Twelve")).ok  # a number word opening a sentence
+    good = entities(
+        "Councillor Deborah Mwangi", "Fenwick", "station road", "12 beds", "the shed on Station Road"
+    )
+    assert entities_are_names(good).ok  # a sentence's first word never written in lower case is a name
+    other = Candidate("text_extraction", "key_value_fields", text, REQUEST, '{"a": "tool shed"}', False)
+    assert entities_are_names(other) is None

@@ -16,6 +16,14 @@
   semicolon is not part of it. An answer with no value at all (every one null or empty) fails. Knowingly
   missed: spans that occur in the source but not in the place the answer claims, and values whose schema
   sits behind a non-local `$ref`.
+
+- `entities_are_names` (text_extraction's `named_entities`): every extracted entity is a name or a date
+  or figure: it holds a digit, or one of its words stands capitalised in the source where no sentence,
+  line or clause begins, or, not a common opener ("The", "Twelve"), is never written there in lower case
+  (so "The association", capitalised only at its sentence's start, and "residents who use wheelchairs"
+  are no entities, run s15, while "Councillor Deborah Mwangi", "Fenwick" opening a sentence and "the
+  primary school on Station Road" are). Knowingly missed: a name typed wrongly (a council as a person),
+  and a figure listed as a product ("36 raised beds").
 """
 
 from __future__ import annotations
@@ -240,6 +248,64 @@ def spans_in_source(candidate: Candidate) -> Check | None:
     return Check(
         name="spans_in_source", ok=True, detail=f"all {checked} extracted text values occur in the text"
     )
+
+
+#: instruction types whose extracted values are named entities (`entities_are_names`)
+ENTITY_TYPES = frozenset({"named_entities"})
+#: what may stand before a word that begins a sentence, line or clause, so its capital proves nothing
+OPENING = re.compile(r"(?:^|[.!?:;\n#*>|\-\"“(]\s*|\n\s*(?:\d+[.)]|[-*•])\s+)$")
+
+
+#: capitalised words that open sentences without being names
+OPENERS = {
+    *["the", "a", "an", "this", "that", "these", "those", "it", "its", "in", "on", "at", "for", "of", "and"],
+    *["but", "or", "if", "when", "while", "after", "before", "as", "by", "with", "from", "to", "we", "they"],
+    *["he", "she", "our", "their", "his", "her", "there", "some", "all", "each", "every", "most", "many"],
+    *["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"],
+    *["twenty", "thirty", "forty", "fifty", "hundred", "thousand", "first", "second", "third", "last"],
+}
+
+
+def _named_in(word: str, source: str) -> bool:
+    """Whether `word` (capitalised) is a name in the source: capitalised where no sentence or line
+    begins, or, not a common opener, never written there in lower case."""
+    seen_lower = re.search(rf"(?<![\w-]){re.escape(word.lower())}(?![\w-])", source) is not None
+    if not seen_lower and word.lower() not in OPENERS:
+        return True
+    for match in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", source):
+        if not OPENING.search(source[max(0, match.start() - 12) : match.start()]):
+            return True
+    return False
+
+
+@check("entities_are_names")
+def entities_are_names(candidate: Candidate) -> Check | None:
+    """Every extracted entity of a named-entity task is a name, a date or a figure (module doc)."""
+    if candidate.instruction_type not in ENTITY_TYPES:
+        return None
+    found, value = extract_json_value(candidate.answer)
+    if not found:
+        return None  # valid_json_for_schema reports the missing JSON
+    schema, _ = load_schema(candidate) if "output_schema" in candidate.details else ({}, "")
+    schema = schema or {}
+    source = candidate.content.translate(TYPOGRAPHIC)
+    common = []
+    for _, text in _spans(value, _resolve(schema, schema), schema):
+        span = text.strip().translate(TYPOGRAPHIC)
+        if len(span) < MIN_SPAN or any(c.isdigit() for c in span):
+            continue
+        # read as the source writes it: spans are matched without case ("alder creek")
+        words = [w[0].upper() + w[1:] for w in re.findall(r"[^\W\d_][\w'-]*", span)]
+        if not any(_named_in(w, source) for w in words) and span not in common:
+            common.append(span)
+    if common:
+        detail = (
+            f"{listed(common)} {'are' if len(common) > 1 else 'is'} no named entity (no word of it is a "
+            "name in the text); list only names of people, organisations, places and products, dates and "
+            "figures"
+        )
+        return Check(name="entities_are_names", ok=False, detail=detail)
+    return Check(name="entities_are_names", ok=True, detail="every entity is a name, a date or a figure")
 
 
 # -- open_domain_qa -----------------------------------------------------------------------------------------
