@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from agentinstruct.quality.filters import Answer, failure_of, first_failure, repeated_ngram_ratio
+from agentinstruct.quality.filters import (
+    Answer,
+    failure_of,
+    first_failure,
+    repeated_ngram_ratio,
+    without_framing,
+)
 from agentinstruct.quality.settings import FilterSettings, LengthBounds
 from quality_fixtures import make_pair, tool_pair
 
@@ -152,3 +158,40 @@ def test_an_answer_that_hands_back_the_users_text_is_an_echo():
     assert first_failure(copied, FilterSettings(echo_exempt_skills=["reading_comprehension"])) is None
     half = make_pair("What did the engineers argue?", PASSAGE[:150] + " " + GOOD + " " + GOOD.lower())
     assert first_failure(half) is None  # under 90% of its 5-grams copied
+
+
+FRAMED = (
+    "**Fenwick Council Approves a Garden**\n\nBy Priya Ansel\n\nIn a formal context, the following text "
+    "would be more suitable for a project report:\n\n---\n\n**Fenwick Town Council Approves a Garden**\n\n"
+    "The council voted 7 to 4 to lease the lot.\n\n---\n\nThis version adheres to the request by being "
+    "more formal and suitable for a project report."
+)
+
+
+def test_framing_at_the_start_or_end_is_taken_out_and_inside_the_answer_rejected():
+    # run s16 delivered a rewrite between "the following text would be more suitable for ...:" and "This
+    # version adheres to the request ..."
+    unframed = without_framing(FRAMED)
+    assert unframed.endswith("The council voted 7 to 4 to lease the lot.")  # the grading and its rule go
+    assert verdict(unframed, skill="data_to_text") == "filter:framing"  # the colon line inside stays
+    plain = "Here is the revised text:\n\nThe council voted 7 to 4 to lease the lot for five years."
+    assert without_framing(plain) == "The council voted 7 to 4 to lease the lot for five years."
+    assert verdict(plain, skill="data_to_text") == "filter:framing"
+    assert verdict(without_framing(plain), skill="data_to_text") is None
+    graded = "The council voted to lease the lot.\n\nThis rewrite keeps the meaning and follows the tone."
+    assert without_framing(graded) == "The council voted to lease the lot."
+    assert verdict(FRAMED, skill="open_domain_qa") is None  # only skills whose answer is the text alone
+    assert without_framing("Here is the revised text:\n\nShort.") == "Here is the revised text:\n\nShort."
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Here are the steps to follow:\n1. Measure the wall\n2. Estimate the cost",
+        "The following three facts stand out: the vote, the rent and the lot.",
+        "This story follows a keeper through one night on the rock.",
+        "The keeper wrote: the following night the lamp failed.",
+    ],
+)
+def test_text_that_only_mentions_following_or_this_is_no_framing(answer):
+    assert verdict(answer, skill="creative_content") is None

@@ -177,6 +177,16 @@ def test_an_ungrounded_answer_is_repaired_or_rejected() -> None:
     assert "'20.5 thousand'" in rejection.detail and "'Herald'" in rejection.detail
 
 
+def test_a_line_that_introduces_or_grades_the_answer_is_taken_out() -> None:
+    # run s16 delivered a rewrite after "the following text would be more suitable for ...:" and before
+    # "This version adheres to the request ..."
+    skill = load("data_to_text")
+    framed = f"Here is the summary you asked for:\n\n{GOOD}\n\nThis summary follows the requested format."
+    sink, _ = run_flow(skill, reply_with([framed]), 1, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"] == GOOD.strip()
+
+
 def candidate(answer: str, data: str = DATA["table"]) -> Candidate:
     return Candidate("data_to_text", "table_summary", data, "Summarise the data above.", answer, False)
 

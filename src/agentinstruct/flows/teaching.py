@@ -23,7 +23,9 @@ from agentinstruct.pairs import Check, Lineage, Pair, Verification
 from agentinstruct.quality.agreement import stated_answer
 from agentinstruct.quality.checks import Candidate, run_checks
 from agentinstruct.quality.constraints import COUNT_KINDS, sentences, words
+from agentinstruct.quality.filters import without_framing
 from agentinstruct.quality.gate import deliver
+from agentinstruct.quality.settings import DEFAULT_FRAMING_SKILLS
 from agentinstruct.reply_problems import without_repair_preamble
 
 #: checks that compare the teacher's answer with the instruction agent's `answer_key`
@@ -126,6 +128,7 @@ class TeachingStage(FlowRecords):
             "answer_schema": self._answer_schema(chain),
         }
         result = await self.teacher.run(self.teacher_model, variables, system=system, tag=tag, **options)
+        result = self._unframed(result)
         result = await self._finish_answer(result, variables, tag, options)
         result = await self._lengthened(result, chain, variables, tag, options)
         verification, first_failures = Verification(), ""
@@ -142,7 +145,7 @@ class TeachingStage(FlowRecords):
                 self.teacher_model, result, feedback, variables, tag=f"{tag}/repair", **options
             )
             if result.ok and isinstance(result.output, str):  # the pair's user never saw the feedback
-                result = replace(result, output=without_repair_preamble(result.output))
+                result = self._unframed(replace(result, output=without_repair_preamble(result.output)))
             result = await self._finish_answer(result, variables, tag, options)
             result = await self._lengthened(result, chain, variables, tag, options)
         second: dict[str, Any] = {}  # how the verified answer gets its second answer (program-aided)
@@ -246,6 +249,17 @@ class TeachingStage(FlowRecords):
         detail = f"the teacher's own answer failed ({first}); {aided.how}"
         checked.checks.append(Check(name="program_aided", ok=True, detail=detail))
         return answer, checked, second
+
+    def _unframed(self, result: AgentResult) -> AgentResult:
+        """A text answer without a first line that introduces it or a last one that grades it, for the
+        skills whose answer is the requested text alone (`FilterSettings.framing_skills`)."""
+        if (
+            not result.ok
+            or not isinstance(result.output, str)
+            or self.skill.name not in DEFAULT_FRAMING_SKILLS
+        ):
+            return result
+        return replace(result, output=without_framing(result.output))
 
     async def _finish_answer(
         self, result: AgentResult, variables: dict[str, Any], tag: str, options: dict[str, Any]

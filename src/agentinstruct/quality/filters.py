@@ -8,7 +8,11 @@ marked unanswerable, where declining is the expected answer. Degenerate repetiti
 n-grams that repeat an earlier one (of a JSON answer, in its values: its keys rightly repeat). An echo is
 an answer whose word 5-grams are nearly all the user's own text: the passage or task handed back instead
 of an answer (skills whose answers rightly restate the input, such as light edits or fixed code, are
-exempt). Length bounds are per skill (`FilterSettings.bounds_for`).
+exempt). Length bounds are per skill (`FilterSettings.bounds_for`). Framing is the answer speaking of
+itself: a line that introduces "the following text" or "the revised version" with a colon, or a sentence
+saying that "this version adheres to the request"; the teacher's answer loses such a line at its start or
+end (`without_framing`, in the flows), and one left inside it is rejected (run s16 delivered a rewrite
+between "the following text would be more suitable for ...:" and "This version adheres to the request").
 
 Filters run in the order of `FILTERS`; the first failure is the reason recorded.
 """
@@ -216,6 +220,54 @@ def echo(answer: Answer, settings: FilterSettings) -> str | None:
     return f"{share:.0%} of its {ECHO_NGRAM}-grams repeat the user's own text ('{' '.join(said[:8])}...')"
 
 
+#: the nouns an answer uses when it speaks of itself
+_SELF = (
+    r"(?:text|version|rewrite|revision|passage|paragraph|response|answer|summary|story|poem|email|letter|"
+    r"report|description|draft|edit)"
+)
+#: a line that introduces the answer with a colon: "Here is the revised text:", "... the following text would
+#: be more suitable for a project report:"
+FRAMING_PREFACE = re.compile(
+    rf"^[^\n]{{0,160}}?\b(?:here(?:'s|\s+is)|below\s+is|the\s+following)\s+(?:(?:the|a|an|my|your)\s+)?"
+    rf"(?:[\w-]+\s+){{0,2}}?{_SELF}\b[^\n]{{0,120}}:[ \t*]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+#: a sentence that grades the answer against the request: "This version adheres to the request by ..."
+SELF_ASSESSMENT = re.compile(
+    rf"\b(?:this|the\s+above|the\s+(?:revised|rewritten|new|modified|final|edited))\s+(?:[\w-]+\s+)?{_SELF}\b"
+    r"[^.\n]{0,80}?\b(?:adheres?|follows|meets|satisfies|fulfils|fulfills|complies|respects|sticks|keeps|"
+    r"stays|maintains|is\s+more\s+(?:formal|suitable|professional|concise))\b[^.\n]{0,80}?"
+    r"\b(?:request|requirements?|instructions?|constraints?|guidelines?|criteria|tone|purpose|task|"
+    r"format|length|style|structure)\b",
+    re.IGNORECASE,
+)
+
+
+def without_framing(answer: str) -> str:
+    """The answer without a first paragraph that only introduces it and a last one that only grades it;
+    unchanged when nothing of substance would be left."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", answer.strip())]
+    if len(paragraphs) > 1 and FRAMING_PREFACE.fullmatch(paragraphs[0].strip()):
+        paragraphs = paragraphs[1:]
+    if len(paragraphs) > 1 and SELF_ASSESSMENT.match(paragraphs[-1].strip()):
+        paragraphs = paragraphs[:-1]
+    while len(paragraphs) > 1 and paragraphs[-1].strip() in ("---", "***", "___"):
+        paragraphs = paragraphs[:-1]
+    while len(paragraphs) > 1 and paragraphs[0].strip() in ("---", "***", "___"):
+        paragraphs = paragraphs[1:]
+    rest = "\n\n".join(paragraphs)
+    return rest if len(rest.strip()) >= 20 else answer
+
+
+def framing(answer: Answer, settings: FilterSettings) -> str | None:
+    if answer.tool_call_only or answer.skill not in settings.framing_skills:
+        return None
+    found = FRAMING_PREFACE.search(answer.text) or SELF_ASSESSMENT.search(answer.text)
+    if found is None:
+        return None
+    return f"the answer speaks of itself ('{found.group(0).strip()[:80]}'); give only what the user asked for"
+
+
 def too_short(answer: Answer, settings: FilterSettings) -> str | None:
     bounds = settings.bounds_for(answer.skill)
     answer_words, instruction_words = len(words(answer.text)), len(words(answer.instruction))
@@ -243,6 +295,7 @@ FILTERS: dict[str, FilterFunction] = {
     "truncated": truncated,
     "repetition": repetition,
     "echo": echo,
+    "framing": framing,
     "too_short": too_short,
     "too_long": too_long,
 }

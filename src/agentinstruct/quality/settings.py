@@ -12,7 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-FilterName = Literal["empty_answer", "truncated", "refusal", "repetition", "echo", "too_short", "too_long"]
+FilterName = Literal[
+    "empty_answer", "truncated", "refusal", "repetition", "echo", "framing", "too_short", "too_long"
+]
 FILTER_NAMES: tuple[str, ...] = FilterName.__args__
 
 
@@ -78,6 +80,10 @@ DEFAULT_SKILL_BOUNDS: dict[str, LengthBounds] = {
 }
 
 
+#: skills whose answer is the requested text alone: a line about it is framing (`filter:framing`)
+DEFAULT_FRAMING_SKILLS = ("text_modification", "creative_content", "data_to_text")
+
+
 class FilterSettings(_Strict):
     """Heuristic answer filters, each with its rejection reason `filter:<name>`."""
 
@@ -101,6 +107,10 @@ class FilterSettings(_Strict):
     echo_exempt_skills: list[str] = Field(
         default_factory=lambda: ["text_modification", "coding"],
         description="skills whose answers may rightly restate the user's text (light edits, fixed code)",
+    )
+    framing_skills: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FRAMING_SKILLS),
+        description="skills whose answer is the requested text alone, so words about it are framing",
     )
     lengths: LengthBounds = Field(default_factory=LengthBounds, description="bounds for every skill")
     skill_lengths: dict[str, LengthBounds] = Field(
