@@ -374,6 +374,10 @@ def test_a_final_estimate_must_be_a_result_the_steps_work_out() -> None:
     steps = "2. Estimate:\n- 80,000 rows * 10 cars per row ≈ 800,000 cars\n\n3. Final answer:\n"
     wrong = check(f"{steps}- Number of cars in a car park: 8,000,000 cars\n- Low estimate: 700,000")
     assert not wrong.ok and "final estimate 8e+06 is none of the results" in wrong.detail
+    assert "steps are wrong" not in wrong.detail  # the final estimate is no step ("2 of 1", run s16)
+    both = check(f"{steps.replace('800,000 cars', '900,000 cars')}- About 8,000,000 cars.")
+    assert both.detail.startswith("1 of 1 arithmetic steps are wrong")
+    assert "none of the results" in both.detail
     assert check(f"{steps}- About 800,000 cars, an order of magnitude of 10^6.").ok
     assert check(f"{steps}- Roughly 1 million cars.").ok  # rounded
     # the final line may restate the question's figures before the estimate

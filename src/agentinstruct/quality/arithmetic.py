@@ -467,13 +467,13 @@ async def arithmetic_verified(candidate: Candidate) -> Check:
         kind = "about" if statement.approximate else "exactly"
         wrong.append(f"'{statement.text}' ({kind} {_short(computed)} by the calculator)")
     unworked = unworked_final(candidate.answer, statements)
-    if unworked:
-        wrong.append(unworked)
-    if wrong:
+    if wrong or unworked:
         listed = "; ".join(wrong[:MAX_LISTED]) + (
-            f"; and {len(wrong) - MAX_LISTED} more" if len(wrong) > 5 else ""
+            f"; and {len(wrong) - MAX_LISTED} more" if len(wrong) > MAX_LISTED else ""
         )
-        detail = f"{len(wrong)} of {verified} arithmetic steps are wrong: {listed}"
+        # the final estimate is no step: "2 of 1 arithmetic steps are wrong" counted it as one (s16)
+        problems = [f"{len(wrong)} of {verified} arithmetic steps are wrong: {listed}"] if wrong else []
+        detail = "; ".join([*problems, *([unworked] if unworked else [])])
         return Check(name="arithmetic_verified", ok=False, detail=detail)
     if not verified:
         detail = "no arithmetic step could be evaluated: write each calculation as digits and operators"
