@@ -415,3 +415,17 @@ def test_a_task_that_asks_for_a_request_is_not_one():
     assert "asks for a request" in task_problem("Draft a request that a user sends about the lease.", "")
     # a letter that makes a request is a task of its own
     assert task_problem("Write a formal request to the council asking it to keep the garden.", "") == ""
+
+
+def test_a_task_that_speaks_of_the_pipeline_is_sent_back():
+    from agentinstruct.reply_problems import task_problem
+
+    # run s16 probe: a screenplay request was to focus "on one agent in a pipeline that writes high-quality
+    # training data for language models", the agents' own system prompt
+    task = (
+        "Write a screenplay scene inspired by the given text, focusing on one agent in a pipeline that "
+        "writes high-quality training data for language models."
+    )
+    assert "speaks of the pipeline" in task_problem(task, "")
+    assert task_problem("Write a screenplay scene about the council's vote on the Mill Lane lease.", "") == ""
+    assert task_problem("Explain how a data pipeline for the council's budget could work.", "") == ""

@@ -38,6 +38,11 @@ def task_problem(task: str, answer_key: str, key: str = "instruction", other_fie
             f"the task asks for a request (\"{found.group(0)}\") instead of being one: write under '{key}' "
             "what the user asks the assistant for, in the user's words"
         )
+    if found := PIPELINE_WORDS.search(task):
+        return (
+            f'the task speaks of the pipeline you work in ("{found.group(0)}"), which its user knows '
+            "nothing of: write it about the material alone"
+        )
     if answer_key:
         options = options_in(f"{task}\n{other_fields}")
         letters = key_letters(answer_key, options)
@@ -60,6 +65,12 @@ def task_problem(task: str, answer_key: str, key: str = "instruction", other_fie
 #: speakers are...", run s14)
 ASKS_FOR_A_REQUEST = re.compile(
     r"\b(?:creative[- ]writing|user)\s+request\b|\brequest\s+(?:that|which)\s+a\s+user\b", re.IGNORECASE
+)
+#: the agents' system prompt ("one agent in a pipeline that writes high-quality training data for language
+#: models") written into a task: a local screenplay request was to focus "on one agent in a pipeline that
+#: writes high-quality training data for language models" (run s16 probe)
+PIPELINE_WORDS = re.compile(
+    r"\bagents?\s+in\s+a\s+pipeline\b|\btraining\s+data\s+for\s+language\s+models\b", re.IGNORECASE
 )
 QUOTED_EXAMPLE = re.compile(r'["“]([^"“”\n]{30,})["”]')
 
