@@ -405,4 +405,4 @@ def test_a_bare_answer_after_tools_is_worked_out_in_words_without_them(tools) ->
     assert asked.tools is None and "action" not in json.dumps(asked.json_schema)  # native or emulated
     assert not any(m["role"] == "tool" or m.get("tool_calls") for m in asked.messages)
     assert asked.messages[-2]["content"] == "A"
-    assert "Answer: X" in asked.messages[-1]["content"]
+    assert 'Answer: " followed by your final answer' in asked.messages[-1]["content"]

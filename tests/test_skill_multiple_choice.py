@@ -155,7 +155,8 @@ def test_a_bare_answer_is_asked_once_for_its_working_without_the_key(skill) -> N
     assert pair.messages[-1]["content"].endswith("Answer: A and C") and pair.verification.status == "passed"
     [asked] = [r for r in model.requests if r.tag.endswith("/worked")]
     request = asked.messages[-1]["content"]
-    assert 'end with a last line "Answer: X"' in request and "A, C" not in request  # never the key
+    assert 'last line "Answer: " followed by your final answer' in request
+    assert "A, C" not in request  # never the key
 
 
 def test_a_question_without_the_words_its_type_needs_is_asked_again(skill) -> None:
