@@ -17,7 +17,12 @@ import re
 import pytest
 
 from agentinstruct.flows import FlowSettings, SkillFlow
-from agentinstruct.flows.arrangements import SETUP_LIMIT, arrangement_puzzle, parse_arrangement
+from agentinstruct.flows.arrangements import (
+    SETUP_LIMIT,
+    arrangement_fields,
+    arrangement_puzzle,
+    parse_arrangement,
+)
 from agentinstruct.flows.resources import FlowResources, build_tools
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.quality.checks import Candidate
@@ -315,3 +320,14 @@ def test_a_puzzle_written_as_text_keeps_its_own_key_and_program(tools) -> None:
     sink = run_ordering(ScriptedModel(reply), tools)
     [pair] = sink.pairs
     assert pair.messages[1]["content"] == PUZZLE and pair.verification.status == "passed"
+
+
+def test_entities_that_the_material_writes_as_one_name_are_sent_back() -> None:
+    # run s16 arranged "Councillor", "Deborah" and "Mwangi", one councillor, as three entities
+    material = "Setting: the council meeting\nEntities: Councillor Deborah Mwangi, Gareth Pryce, Priya Ansel"
+    split = {**ORDER, "entities": ["Deborah", "Mwangi", "Gareth", "Priya", "Ed"]}
+    with pytest.raises(ValueError, match=r"'Deborah' and 'Mwangi' are one name in the material"):
+        arrangement_fields(split, material)
+    rules = [{"text": "Deborah watches before Gareth.", "check": "Deborah < Gareth"}]
+    apart = {**ORDER, "entities": ["Deborah", "Gareth", "Priya", "Ed", "Cy"], "rules": rules}
+    assert arrangement_fields(apart, material)["answer_key"]

@@ -425,9 +425,26 @@ def _solver_program(arrangement: Arrangement, options: list[tuple[Any, ...]]) ->
     )
 
 
+def split_name(entities: tuple[str, ...], material: str) -> tuple[str, str] | None:
+    """Two entities that the material writes one after the other as one name, or None: s16's puzzle
+    arranged "Councillor", "Deborah" and "Mwangi", one councillor, as three entities."""
+    for first in entities:
+        for second in entities:
+            if first != second and re.search(rf"\b{re.escape(first)}[ \t]+{re.escape(second)}\b", material):
+                return first, second
+    return None
+
+
 def arrangement_fields(data: Any, material: str = "") -> dict[str, str]:
     """The task shape's fields from an arrangement: the puzzle text (under "task"), its key and program.
 
-    The scenario (`material`) is not needed: the puzzle may invent what the scenario lacks."""
-    puzzle, answer_key, program = arrangement_puzzle(parse_arrangement(data))
+    The scenario (`material`) is not needed: the puzzle may invent what the scenario lacks; but two entities
+    that stand together in it as one name are sent back."""
+    arrangement = parse_arrangement(data)
+    if split := split_name(arrangement.entities, material):
+        raise ValueError(
+            f"the entities {split[0]!r} and {split[1]!r} are one name in the material ('{split[0]} "
+            f"{split[1]}'): take one word for each person or thing, and other people or things for the rest"
+        )
+    puzzle, answer_key, program = arrangement_puzzle(arrangement)
     return {"task": puzzle, "answer_key": answer_key, "solver_program": program}
