@@ -810,3 +810,22 @@ def test_an_unavailable_request_that_a_listed_api_serves_is_rejected():
     )
     assert offered_by("Cancel my order", ["create_order", "getOrder"]) is None
     assert offered_by("Search everything", ["search"]) is None  # one-word names are too generic
+    # a verb by its usual synonyms (s16: "increase the stock" is what update_stock does)
+    assert offered_by("I want to increase the stock of SKU123 by 5.", ["update_stock"]) == "update_stock"
+    assert offered_by("Please remove item 4 from my list.", ["delete_item"]) == "delete_item"
+    assert offered_by("Email the stock report to my manager.", ["update_stock", "get_item"]) is None
+
+
+def test_a_final_message_that_narrates_the_assistant_is_rejected():
+    # s16: "The task is asking for a feature that cannot be implemented with the available tools, and the
+    # assistant cannot provide a suitable response. The final message should indicate that ..."
+    narrated = say(
+        "The task is asking for a feature the tools lack, and the assistant cannot provide a suitable "
+        "response. The final message should indicate that it cannot do this."
+    )
+    messages = trace_to_messages(TraceOutput(steps=[TraceStep(**narrated)]), "Book me a flight.")
+    problems = validate_trace(messages, SPECS, "api_not_available")
+    assert any("speaks of the assistant or the task in the third person" in p for p in problems), problems
+    direct = say("I cannot book flights with these tools; I can only book restaurant tables.")
+    messages = trace_to_messages(TraceOutput(steps=[TraceStep(**direct)]), "Book me a flight.")
+    assert validate_trace(messages, SPECS, "api_not_available") == []

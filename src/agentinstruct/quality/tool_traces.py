@@ -218,9 +218,25 @@ def _missing_problems(calls: list[tuple[str, Any, int]], missing: Iterable[str])
 _NAME_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
+#: the verbs a request uses for what a function name's verb does (first four letters): s16's api_not_available
+#: request "increase the stock of item SKU123 by 5 units" was what update_stock does
+VERB_SYNONYMS = {
+    "upda": {"incr", "decr", "chan", "set", "modi", "adju", "rais", "lowe", "edit", "rest", "top"},
+    "get": {"find", "show", "look", "chec", "fetc", "list", "see", "retr", "read"},
+    "crea": {"add", "make", "new", "regi", "open", "star", "book", "plac"},
+    "add": {"crea", "make", "new", "regi", "put", "incl", "inse"},
+    "dele": {"remo", "canc", "drop", "eras", "clea"},
+    "remo": {"dele", "canc", "drop", "eras", "take"},
+    "list": {"show", "find", "get", "see"},
+    "sear": {"find", "look"},
+    "set": {"chan", "upda", "make", "turn", "swit"},
+}
+
+
 def offered_by(request: str, specs: Iterable[str]) -> str | None:
     """The first listed function whose name's words (two or more) all occur in the request, compared on
-    their first four letters ("create_item" for "create a new item"), or None.
+    their first four letters ("create_item" for "create a new item"), a verb also by its usual synonyms
+    ("update_stock" for "increase the stock"), or None.
 
     A heuristic for api_not_available requests that some API plainly serves; one-word names ("search")
     are never taken, being too generic to tell.
@@ -228,9 +244,19 @@ def offered_by(request: str, specs: Iterable[str]) -> str | None:
     said = {word[:4] for word in re.findall(r"[a-z]+", request.lower())}
     for name in specs:
         parts = [part.lower()[:4] for part in _NAME_PART.findall(name) if len(part) >= 3]
-        if len(parts) >= 2 and all(part in said for part in parts):
+        if len(parts) >= 2 and all(part in said or VERB_SYNONYMS.get(part, set()) & said for part in parts):
             return name
     return None
+
+
+#: a final message that narrates instead of answering: "The task is asking for a feature that cannot be
+#: implemented with the available tools, and the assistant cannot provide a suitable response. The final
+#: message should indicate that ..." (s16)
+THIRD_PERSON = re.compile(
+    r"\bthe assistant\b|\bthe final (?:message|answer|response) (?:should|must|will)\b|"
+    r"\bthe (?:task|request) is asking\b",
+    re.IGNORECASE,
+)
 
 
 def _variant_problems(variant: str, called: list[str], final_text: str) -> list[str]:
@@ -239,6 +265,11 @@ def _variant_problems(variant: str, called: list[str], final_text: str) -> list[
     asks = "?" in final_text
     declines = bool(DECLINE.search(final_text))
     problems: list[str] = []
+    if THIRD_PERSON.search(final_text):
+        problems.append(
+            "the final message speaks of the assistant or the task in the third person: answer the user "
+            "directly ('I cannot ... with these tools')"
+        )
     if variant in ("single_api_all_params", "single_api_extra_params"):
         if not called:
             problems.append(f"{variant}: expected at least one tool call, got none")
