@@ -246,7 +246,7 @@ SELF_ASSESSMENT = re.compile(
 def without_framing(answer: str) -> str:
     """The answer without a first paragraph that only introduces it and a last one that only grades it;
     unchanged when nothing of substance would be left."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", answer.strip())]
+    paragraphs = re.split(r"\n\s*\n", answer.strip())
     if len(paragraphs) > 1 and FRAMING_PREFACE.fullmatch(paragraphs[0].strip()):
         paragraphs = paragraphs[1:]
     if len(paragraphs) > 1 and SELF_ASSESSMENT.match(paragraphs[-1].strip()):
