@@ -409,7 +409,21 @@ def test_a_turn_that_only_thanks_or_offers_more_help_ends_the_talk_before_it():
         "I understand the lamp was lit at dusk, but who trimmed the wick?",
         "Great. Now tell me about the storm of 1881.",
         "Of course! The keepers were paid monthly by the board.",
+        "I'll do my best to explain: the lamp was lit at dusk.",
+        "I still have a few questions. Why did the keepers stay?",
     ],
 )
 def test_a_turn_with_a_question_or_an_answer_is_not_a_closing(text: str):
     assert closing_turn(text, "user") == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # run s16: the user announced questions without asking one, and the teacher only offered help
+        "Thank you for explaining it. I still have a few questions about the data and the implications.",
+        "You're welcome! If you have any more questions, feel free to ask. I'll do my best to help you.",
+    ],
+)
+def test_a_turn_that_announces_questions_or_promises_help_is_a_closing(text: str):
+    assert closing_turn(text, "user")

@@ -163,13 +163,17 @@ def repeated_turn(messages: list[dict], text: str, role: str) -> str:
 
 #: a sentence that only thanks, agrees or offers more help: the local simulator, past its questions, wrote
 #: "Thank you for confirming! I now understand the correct information. Do you have any other questions
-#: about this topic?" and the teacher "You're welcome! ... feel free to ask.", three times over (run s15)
+#: about this topic?" and the teacher "You're welcome! ... feel free to ask.", three times over (run s15);
+#: s16's user announced "I still have a few questions about the data" and the teacher answered "You're
+#: welcome! ... I'll do my best to provide information and support your understanding."
 COURTESY = re.compile(
     r"^(?:thanks|thank you|many thanks|you're welcome|you are welcome|(?:i'm |i am )?(?:so )?glad"
     r"|happy to help|no problem|of course|great|perfect|wonderful|excellent|sure|got it|okay|ok"
     r"|i (?:now |really |fully )?(?:understand|see|appreciate)|it's (?:always )?(?:good|great|nice)"
     r"|that (?:makes sense|helps|was helpful|clears)|(?:please )?(?:feel free|don't hesitate|do not hesitate)"
-    r"|if you have any|do you have any|is there anything else|have a (?:great|nice|good))\b",
+    r"|if you have any|do you have any|is there anything else|have a (?:great|nice|good)"
+    r"|i(?:'ll| will) do my best|i(?:'m| am) here to help|i(?:'d| would) be (?:happy|glad) to help"
+    r"|i (?:still )?have (?:a few|some|a couple of|more|other|further) (?:more )?questions)\b",
     re.IGNORECASE,
 )
 #: a courtesy may ask only whether there is more to ask; a sentence that also turns to the subject is not one
@@ -187,7 +191,7 @@ def closing_turn(text: str, role: str) -> str:
 
 
 def _courtesy(sentence: str) -> bool:
-    if not COURTESY.match(sentence) or SUBJECT_TURN.search(sentence):
+    if not COURTESY.match(sentence) or SUBJECT_TURN.search(sentence) or ":" in sentence:
         return False
     if "?" in sentence and not COURTESY_QUESTION.match(sentence):
         return False
