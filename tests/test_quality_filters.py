@@ -38,6 +38,9 @@ def verdict(answer: str, *, skill: str = "open_domain_qa", unanswerable: bool = 
         "**Final answer:** (A)",
         '{"names": ["Oslo", "Bergen"], "count": 2}',
         "It cannot be determined (the passage gives no date).",
+        # s17: the working and the final answer on one line, a right answer the filter took for cut off
+        "The differences grow by one each time: 3, 4, 5, 6, 7, 8, 9, so the next term in the sequence "
+        "would be 57 + 9 = 66. Answer: 66",
     ],
 )
 def test_good_answers_pass(answer):
@@ -195,3 +198,8 @@ def test_framing_at_the_start_or_end_is_taken_out_and_inside_the_answer_rejected
 )
 def test_text_that_only_mentions_following_or_this_is_no_framing(answer):
     assert verdict(answer, skill="creative_content") is None
+
+
+def test_a_line_cut_after_the_word_answer_is_still_truncated():
+    cut = "The keepers stayed on the rock through the winter storms of 1881, and the answer: the keepers were"
+    assert verdict(cut) == "filter:truncated"

@@ -82,6 +82,8 @@ DANGLING_WORDS = frozenset(_DANGLING.split())
 FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 #: a last line that gives an option letter ("Answer: A" is not a sentence cut off after the article "a")
 OPTION_ANSWER = re.compile(r"[*_\s]*(?:final\s+)?answer[*_\s]*[:：][*_\s]*\(?[A-H]\)?[.*_\s]*", re.IGNORECASE)
+#: a line that ends with its final answer, "... = 66. Answer: 66": finished on purpose
+FINAL_ANSWER_END = re.compile(r"(?:^|[.!?]\s+)[*_]*(?:Final )?Answer[*_\s]*[:：][*_\s]*[^\s:][^:\n]{0,60}$")
 STRUCTURED_LINE = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|#|\||>|```|~~~)")
 FINAL_PUNCTUATION = re.compile(r"""[.!?…。！？"'”’»)\]}*`_~>]$""")
 REFUSAL = re.compile(
@@ -121,6 +123,8 @@ def truncated(answer: Answer, settings: FilterSettings) -> str | None:
     last_word = (words(last_line) or [""])[-1]
     if last_word in DANGLING_WORDS and not OPTION_ANSWER.fullmatch(last_line):
         return f"ends on '{last_word}' mid-sentence: …{last_line[-60:]}"
+    if FINAL_ANSWER_END.search(last_line):
+        return None  # the working then "Answer: 66" on one line (s17's right sequence answer was cut here)
     if not STRUCTURED_LINE.match(last_line) and len(words(last_line)) >= settings.truncation_line_words:
         count = len(words(last_line))
         return f"the last line ({count} words) stops without final punctuation: …{last_line[-60:]}"
