@@ -406,6 +406,7 @@ class SkillFlow(TeachingStage):
             return None
         content = edit.output.content if goal.edits_content else chain.content
         edited = self._whole_task(edit.output)
+        details = self._details(edit.output)  # none: the edit keeps the chain's fields and their key
         step = RefinementStep(
             round=round_number,
             goal=goal.name,
@@ -421,10 +422,8 @@ class SkillFlow(TeachingStage):
             call_ids=[*chain.call_ids, *suggestion.call_ids, *edit.call_ids],
             unanswerable=chain.unanswerable or goal.marks_unanswerable,
             constraints=tuple(getattr(edit.output, "constraints", chain.constraints)),
-            details=self._details(edit.output) or chain.details,
-            key_by_code=getattr(edit.output, "key_by_code", False)
-            if self._details(edit.output)
-            else chain.key_by_code,
+            details=details or chain.details,
+            key_by_code=getattr(edit.output, "key_by_code", False) if details else chain.key_by_code,
         )
 
 

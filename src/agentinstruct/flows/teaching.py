@@ -252,7 +252,8 @@ class TeachingStage(FlowRecords):
 
     def _unframed(self, result: AgentResult) -> AgentResult:
         """A text answer without a first line that introduces it or a last one that grades it, for the
-        skills whose answer is the requested text alone (`FilterSettings.framing_skills`)."""
+        skills whose answer is the requested text alone (the default `FilterSettings.framing_skills`: the
+        flow does not see the quality settings, and a configured list only changes what is rejected)."""
         if (
             not result.ok
             or not isinstance(result.output, str)
