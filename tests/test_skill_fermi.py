@@ -382,3 +382,31 @@ def test_a_final_estimate_must_be_a_result_the_steps_work_out() -> None:
     assert check(f"{steps}- Roughly 1 million cars.").ok  # rounded
     # the final line may restate the question's figures before the estimate
     assert check(f"{steps}- For 20 to 40 car parks: 800,000 cars each.").ok
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        # run s16's final lines: a bare quantity restated in a larger unit was never re-done
+        ("Total time: 75,000 minutes = 1.25 hours (low estimate)", False),
+        ("Total time: 75,000 minutes = 1,250 hours", True),
+        ("5,000 shelves × 15 minutes per shelf = 75,000 minutes = 1,250 hours", True),
+        ("5,000 shelves × 15 minutes per shelf = 75,000 minutes = 1.25 hours", False),
+        ("3 km = 3,000 metres", True),
+        ("10 miles ≈ 16 km", True),
+        ("10 miles = 1.6 km", False),
+        ("2,000 hours = 250 days", True),  # working days of 8 hours
+        ("2,000 hours = 100 days", False),
+        ("6 months = 24 weeks", True),  # a month is about 4 weeks
+        ("1 day = 8 hours", True),  # defines a working day: an assumption, no step
+    ],
+)
+def test_a_quantity_restated_in_another_unit_is_converted(text: str, ok: bool) -> None:
+    result = check(f"Step: 4 × 5 = 20. {text}.")
+    assert result.ok == ok, result.detail
+
+
+def test_a_chain_that_changes_what_it_counts_restates_nothing() -> None:
+    # "= 120 million households" then "= 300 million people": another quantity, not a wrong restatement
+    assert check("300 million / 2.5 = 120 million households = 300 million people").ok
+    assert not check("300 million / 2.5 = 120 million = 300 million").ok

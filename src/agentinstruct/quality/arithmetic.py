@@ -41,6 +41,7 @@ from typing import Any
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.checks import Candidate, check
+from agentinstruct.quality.units import conversion_factors, unit_name
 from agentinstruct.tools.calculator import Calculator
 
 EXACT_TOLERANCE = 0.02
@@ -298,26 +299,63 @@ def find_statements(answer: str) -> list[Statement]:
         ends = [0, *(m.end() for m in relations)]
         pieces = [segment[ends[k] : bounds[k + 1]] for k in range(len(relations) + 1)]
         for k, relation in enumerate(relations, start=1):
-            left, whole = tail_expression(tokenize(pieces[k - 1]))
-            result, hedged = leading_result(tokenize(pieces[k]))
-            if not left or result is None:
-                continue
-            has_op = any(t.kind == "op" for t in left)
-            if not has_op and not (k > 1 and whole):
-                continue
-            text = f"{render_source(pieces[k - 1], left)} {relation.group(0)} {' '.join(result.text.split())}"
-            statements.append(
-                Statement(
-                    text=text.strip(),
-                    expression=render(left),
-                    left_to_right=left_to_right(left) if has_op else None,
-                    stated=result.value,
-                    stated_percent=result.percent,
-                    approximate=relation.group(0) in APPROX or hedged,
-                    magnitude=bool(re.fullmatch(r"10\s*\^\s*-?\d+", result.text)),
-                )
-            )
+            statement = _statement(pieces[k - 1], relation.group(0), pieces[k], chained=k > 1)
+            if statement is not None:
+                statements.append(statement)
     return statements + derived_statements(answer_text)
+
+
+def _statement(before: str, relation: str, after: str, chained: bool) -> Statement | None:
+    """The statement that `relation` makes between the text before and after it, if any: an expression
+    and its result, a unit conversion ("75,000 minutes = 1,250 hours"), or a restatement inside a chain."""
+    left_tokens, result_tokens = tokenize(before), tokenize(after)
+    left, whole = tail_expression(left_tokens)
+    result, hedged = leading_result(result_tokens)
+    if not left or result is None:
+        return None
+    has_op = any(t.kind == "op" for t in left)
+    approximate = relation in APPROX or hedged
+    shown = f"{render_source(before, left)} {relation} {' '.join(result.text.split())}".strip()
+    if not has_op:
+        units = (_unit_after(left_tokens, left[-1]), _unit_after(result_tokens, result))
+        factors = conversion_factors(*units) if len(left) == 1 and all(units) else []
+        # "1 day = 8 hours" defines a unit (a working day): it is an assumption, no step
+        if factors and 1 not in (left[0].value, result.value):
+            return Statement(
+                text=f"{shown} {units[1]}",
+                expression=f"{render(left)} * {factors[0]}",
+                left_to_right=f"{render(left)} * {factors[1]}" if len(factors) > 1 else None,
+                stated=result.value,
+                stated_percent=result.percent,
+                # a month is 4 weeks or 30 days as often as 4.35 weeks or 30.44 days
+                approximate=approximate or "month" in {unit_name(u) for u in units},
+            )
+        different = all(units) and unit_name(units[0]) != unit_name(units[1])
+        if not (chained and whole) or different:
+            return None  # "= 120 million households = 300 million people" restates nothing
+    return Statement(
+        text=shown,
+        expression=render(left),
+        left_to_right=left_to_right(left) if has_op else None,
+        stated=result.value,
+        stated_percent=result.percent,
+        approximate=approximate,
+        magnitude=bool(re.fullmatch(r"10\s*\^\s*-?\d+", result.text)),
+    )
+
+
+def _unit_after(tokens: list[Token], token: Token) -> str:
+    """The unit word right after a number ("" when none; a rate, "15 minutes per shelf", is no unit)."""
+    try:
+        index = tokens.index(token)
+    except ValueError:
+        return ""  # a power worked out by leading_result ("10^6")
+    words = [t for t in tokens[index + 1 : index + 3]]
+    if not words or words[0].kind != "word" or "/" in words[0].text:
+        return ""
+    if len(words) > 1 and words[1].kind in ("word", "op") and words[1].text.lower() in ("per", "/"):
+        return ""
+    return words[0].text
 
 
 def derived_statements(text: str) -> list[Statement]:
