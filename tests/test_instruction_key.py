@@ -429,3 +429,22 @@ def test_a_task_that_speaks_of_the_pipeline_is_sent_back():
     assert "speaks of the pipeline" in task_problem(task, "")
     assert task_problem("Write a screenplay scene about the council's vote on the Mill Lane lease.", "") == ""
     assert task_problem("Explain how a data pipeline for the council's budget could work.", "") == ""
+
+
+@pytest.mark.parametrize(
+    ("task", "sent_back"),
+    [
+        # run s16: a reading-comprehension task was the stem alone, and the teacher invented its own list
+        ("Which of the following questions would be most useful in evaluating the argument?", True),
+        ("Select the best title from the options below.", True),
+        ("Which of the following is true?\nA) The lease is free\nB) The list is long\nC) Both", False),
+        ("Which of the following claims does the debate support? A) x B) y C) z", False),
+        ("Which of the following speakers agrees with the motion?\n- Ann\n- Bo", False),
+        ("Which one of the following came first: the vote, the lease or the petition?", False),
+        ("Summarize the following passage in two sentences.", False),
+    ],
+)
+def test_a_question_that_chooses_among_the_following_must_list_them(task: str, sent_back: bool) -> None:
+    from agentinstruct.reply_problems import task_problem
+
+    assert ("lists no choices" in task_problem(task, "")) == sent_back

@@ -57,7 +57,35 @@ def task_problem(task: str, answer_key: str, key: str = "instruction", other_fie
         missing = [x for x in letters or [] if x not in options]
         if missing:
             return f"the answer key names {', '.join(missing)}, which '{key}' does not list as an option"
+    if (found := CHOICE_STEM.search(task)) and not _lists_choices(task[found.end() :], other_fields):
+        return (
+            f'the task asks "{found.group(0)}" but lists no choices: write each option on its own line '
+            "as A) ..., B) ..., C) ..., or ask an open question"
+        )
     return ""
+
+
+#: a question that chooses among listed items: a local reading-comprehension task was the stem alone,
+#: "Which of the following questions would be most useful in evaluating the argument?" (run s16), and the
+#: teacher invented its own list
+CHOICE_STEM = re.compile(
+    r"\bwhich\s+(?:one\s+)?of\s+the\s+following\b|\b(?:choose|select|pick)\b[^.?!\n]{0,40}?\b(?:from|among)\s+"
+    r"the\s+(?:following|options|choices)\b",
+    re.IGNORECASE,
+)
+#: a line of a list: "- x", "* x", "1. x", "(2) x"
+LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)])\s+\S", re.MULTILINE)
+
+
+def _lists_choices(after_stem: str, other_fields: str) -> bool:
+    """Whether choices follow a choice stem: lettered options, list lines, or a run-in list after a colon
+    ("...: the fire, the flood or the drought")."""
+    if len(options_in(f"{after_stem}\n{other_fields}")) >= MIN_OPTIONS - 1:
+        return True
+    if len(LIST_ITEM.findall(after_stem)) >= MIN_OPTIONS - 1:
+        return True
+    run_in = after_stem.partition(":")[2]
+    return len(re.findall(r",|\bor\b|;", run_in)) >= 1
 
 
 #: the instruction agent's own job written into its task: no user asks an assistant for a "creative-writing
