@@ -155,9 +155,16 @@ def test_a_short_row_is_padded_and_bad_structures_say_what_to_fix() -> None:
     assert "it is not the facts as a list of [subject, relation, object]" in problem(
         "triples", [["a", "b"]] * 3
     )
-    assert "there are 2 complete triples" in problem(
+    assert "there are 2 distinct complete triples" in problem(
         "triples", [["a", "b", "c"], ["d", "e", "f"], ["g", "", "i"]]
     )
+    # a fact given twice counts once: the local model repeated one triple 13 times (run s16)
+    lamps = ["The Lighthouse", "features", "oil lamps"]
+    assert "there are 2 distinct complete triples" in problem("triples", [lamps] * 13 + [["a", "b", "c"]])
+    assert written("triples", [lamps, ["a", "b", "c"], [x.upper() for x in lamps], ["d", "e", "f"]]) == (
+        "(The Lighthouse; features; oil lamps)\n(a; b; c)\n(d; e; f)"
+    )
+    assert written("key_values", [["Name", "x"], ["k", "v"], ["k", "v"], ["k", "w"]]) == "Name: x\nk: v\nk: w"
     assert "the record has 0 facts besides its name and type" in problem("json_record", {"name": "x"})
     # the local model's record: a name and a type, and no fact to write prose from
     bare = {"name": "Lighthouse at Carrick Point", "type": "place", "Opened": "1852"}
