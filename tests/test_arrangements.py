@@ -188,6 +188,8 @@ def test_too_many_arrangements_are_brought_within_reach() -> None:
         (("Cy takes 2.", "Cy == '2'"), "holds in no arrangement"),
         (("Agnes writes training data.", "Ada == 1"), "uses an entity the sentence does not name"),
         (("Cy is on North.", "Cy == North or Cy == Wet"), "'Wet'], which are not entities"),
+        # run s18: "The Growers can be on the 5th day." checked as `Growers == 5`
+        (("Bo can be on night 2.", "Bo == 2"), "it says what may be, not what must be"),
     ],
 )
 def test_a_rule_that_cannot_stand_is_left_out_and_code_adds_one(bad, reason, tools) -> None:
@@ -331,3 +333,23 @@ def test_entities_that_the_material_writes_as_one_name_are_sent_back() -> None:
     rules = [{"text": "Deborah watches before Gareth.", "check": "Deborah < Gareth"}]
     apart = {**ORDER, "entities": ["Deborah", "Gareth", "Priya", "Ed", "Cy"], "rules": rules}
     assert arrangement_fields(apart, material)["answer_key"]
+
+
+@pytest.mark.parametrize(
+    ("text", "permits"),
+    [
+        ("The Growers can be on the 5th day.", True),
+        ("If Ann is first, Ben may be second.", True),
+        ("Cy could sit next to Di.", True),
+        ("Ann can only be on the 5th day.", False),
+        ("Only Ann may go first.", False),
+        ("Ben cannot take 4.", False),
+        ("Ben can't take 4.", False),
+        ("Ann must sit before Ben.", False),
+        ("Ann is before Ben.", False),
+    ],
+)
+def test_a_sentence_that_only_permits_is_told_apart_from_a_rule(text: str, permits: bool) -> None:
+    from agentinstruct.flows.arrangement_rules import permits_only
+
+    assert permits_only(text) == permits

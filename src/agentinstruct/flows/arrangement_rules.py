@@ -31,6 +31,18 @@ class Rule:
     by_code: bool = False  # written by `added_rules`, not by the model
 
 
+#: a sentence that permits without requiring: "The Growers can be on the 5th day" was checked as
+#: `Growers == 5` by the local model (run s18), a puzzle whose rule says one thing and its check another
+PERMITS = re.compile(r"\b(?:can|may|could|might)\b(?!['’]t)(?!\s+(?:not|never|only)\b)", re.IGNORECASE)
+#: ...unless it restricts all the same ("Ann can only sit first", "Only Ben may go on Monday")
+RESTRICTS = re.compile(r"\b(?:only|must|always|never|cannot|not)\b|n['’]t\b", re.IGNORECASE)
+
+
+def permits_only(text: str) -> bool:
+    """Whether a rule's sentence only says what may be: a permission is no rule for a check to test."""
+    return bool(PERMITS.search(text)) and not RESTRICTS.search(text)
+
+
 def _mentions(rule: Rule, entities: tuple[str, ...]) -> bool:
     """Whether the rule's sentence names every entity its check uses (else they say different things)."""
     used = [e for e in entities if re.search(rf"\b{re.escape(e)}\b", rule.check)]
@@ -46,14 +58,20 @@ def standing_rules(
     """The rules that can stand together, in order, why each other one was dropped, and the arrangements
     that obey every rule kept.
 
-    A rule is dropped when its check fails to evaluate, holds everywhere, holds nowhere, uses an entity
-    its sentence does not name, or leaves no arrangement together with the rules kept before it.
+    A rule is dropped when its sentence only permits (`permits_only`), its check fails to evaluate, holds
+    everywhere, holds nowhere, uses an entity its sentence does not name, or leaves no arrangement together
+    with the rules kept before it.
     """
     kept: list[Rule] = []
     dropped: list[str] = []
     valid = everything
     for number, rule in enumerate(rules, 1):
         label = f"rule {number} ({rule.text})"
+        if permits_only(rule.text):
+            dropped.append(
+                f"{label}: it says what may be, not what must be; its check {rule.check!r} requires it"
+            )
+            continue
         if not _mentions(rule, entities):
             dropped.append(f"{label}: its check {rule.check!r} uses an entity the sentence does not name")
             continue
