@@ -8,7 +8,8 @@ structure itself, with the JSON grammar enforcing it, it cannot. Code then write
 agent sees: "Kind: note" lines, a Markdown table, CSV lines, an indented JSON object, "Key: value" lines,
 "(subject; relation; object)" lines, "Rule: ..." with "Input: ... -> Output: ..." lines (from the model's rule
 and examples, or from the seed's terms with a rule code picks, `flows.term_patterns`), a puzzle's cast as
-"Setting:", "Entities:" and "Slots:", or programming material whose reference code must parse as Python.
+"Setting:", "Entities:" and "Slots:", a transcript's "Speaker: words" lines (`flows.transcripts`), or
+programming material whose reference code must parse as Python.
 A reply that already holds the notation as text (a large model, a scripted test) is kept as it is.
 Plain-text transformations and the HTML pages of web_agent (`flows.web_agent`) are not here.
 """
@@ -28,6 +29,7 @@ from pydantic import Field, model_validator
 
 from agentinstruct.agent_outputs import TransformationOutput
 from agentinstruct.flows.term_patterns import TERMS_DESCRIPTION, TERMS_SCHEMA, term_mapping
+from agentinstruct.flows.transcripts import TURNS_DESCRIPTION, TURNS_SCHEMA, turn_lines
 from agentinstruct.quality.agreement import NUMBER_WORDS
 from agentinstruct.quality.execution import strip_fence
 from agentinstruct.skills import ContentShape
@@ -435,6 +437,8 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
     ),
     # the seed's terms; code picks a rule that fits them and writes the mapping (`flows.term_patterns`)
     "terms": (TERMS_SCHEMA, TERMS_DESCRIPTION, lambda terms: mapping_lines(term_mapping(terms))),
+    # a transcript's turns, written as "Speaker: words" lines (`flows.transcripts`)
+    "turns": (TURNS_SCHEMA, TURNS_DESCRIPTION, turn_lines),
     "scenario": (
         {
             "type": "object",

@@ -28,6 +28,7 @@ ContentShape = Literal[
     "terms",
     "scenario",
     "programming",
+    "turns",
 ]
 
 #: how an instruction agent writes its task: free text, or data code turns into the task and its keys
@@ -75,7 +76,8 @@ class Transformation(Named):
         "key_values ('Key: value' lines), triples ('(s; r; o)' lines), mapping ('Rule:' and 'Input: ... -> "
         "Output: ...' lines), terms (a list of the seed's terms; code picks a rule and writes a mapping), "
         "scenario ('Setting:', 'Entities:', 'Slots:'), programming (problem, "
-        "functions, edge cases, examples, and reference code that must parse as Python)",
+        "functions, edge cases, examples, and reference code that must parse as Python), turns "
+        "('Speaker: words' lines; 6-16 turns, two people or more speaking at least twice each)",
     )
     content_must_contain_all: list[str] = Field(
         default_factory=list,
