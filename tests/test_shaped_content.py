@@ -302,21 +302,22 @@ def test_every_list_of_a_shaped_content_has_a_cap_the_grammar_closes_it_at() -> 
 def test_a_transcript_is_written_as_speaker_lines_after_its_opening() -> None:
     # run s16: asked for a debate as text, the local model described one; as turns it must write them
     turns = [{"speaker": "Ann", "says": "The lease is cheap."}, {"speaker": "Bo", "says": "Not for long."}]
-    text = written("turns", {"opening": "Motion: keep the garden", "turns": turns * 3})
+    more = [{"speaker": ["Ann", "Bo"][n % 2], "says": f"Point {n}."} for n in range(4)]
+    text = written("turns", {"opening": "Motion: keep the garden", "turns": [*turns, *more]})
     assert text.splitlines()[:3] == [
         "Motion: keep the garden",
         "Ann: The lease is cheap.",
         "Bo: Not for long.",
     ]
-    assert written("turns", {"opening": " ", "turns": turns * 3}).startswith("Ann: ")
-    # a turn given twice in a row counts once, and one voice is no transcript
-    repeated = [turns[0], turns[0], turns[1], turns[1], turns[0], turns[1]]
-    assert "has 4 turns by 2 speaker(s)" in problem("turns", {"opening": "", "turns": repeated})
+    assert written("turns", {"opening": " ", "turns": [*turns, *more]}).count("\n") == 5
+    # words said before are no new turn (a probe: one sentence given to both debaters five times over)
+    repeated = [turns[0], turns[0], turns[1], {"speaker": "Ann", "says": "not for LONG."}, turns[0], turns[1]]
+    assert "has 2 distinct turns by 2 speaker(s)" in problem("turns", {"opening": "", "turns": repeated})
     alone = [{"speaker": "Ann", "says": f"Point {n}."} for n in range(6)] + [turns[1]]
     assert "at least two people each speak 2 times" in problem("turns", {"opening": "", "turns": alone})
     speech = {"speaker": "Ann", "says": "word " * 91}
     assert "turns [1] are longer than 90 words" in problem(
-        "turns", {"opening": "", "turns": [speech, *turns * 3]}
+        "turns", {"opening": "", "turns": [speech, *turns, *more]}
     )
     assert "it is not the transcript: its opening line" in problem("turns", turns * 3)
     shapes = {t.name: t.content_shape for t in load_skills()["reading_comprehension"].transformations}

@@ -50,25 +50,30 @@ TURNS_DESCRIPTION = (
 
 
 def turn_lines(transcript: dict[str, Any]) -> str:
-    """The opening line, then the turns as "Speaker: what they say" lines (a turn given twice in a row
-    counts once)."""
+    """The opening line, then the turns as "Speaker: what they say" lines (words said before, by anyone,
+    are left out)."""
     turns = transcript.get("turns") if isinstance(transcript, dict) else None
     if not isinstance(turns, list) or not all(isinstance(turn, dict) for turn in turns):
         raise TypeError("not a transcript of turns")
     kept: list[tuple[str, str]] = []
+    said: set[str] = set()
     for turn in turns:
         speaker = " ".join(str(turn.get("speaker", "")).split()).rstrip(":")
         says = " ".join(str(turn.get("says", "")).split())
-        if speaker and says and (not kept or kept[-1] != (speaker, says)):
+        # words said before are no new turn: the local model gave one sentence to both debaters in turn,
+        # five times over (probe on run s18's code)
+        if speaker and says and says.casefold() not in said:
             kept.append((speaker, says))
+            said.add(says.casefold())
     counts: dict[str, int] = {}
     for speaker, _ in kept:
         counts[speaker] = counts.get(speaker, 0) + 1
     regular = [speaker for speaker, count in counts.items() if count >= MIN_TURNS_EACH]
     if len(kept) < MIN_TURNS or len(regular) < 2:
         raise ValueError(
-            f"the transcript has {len(kept)} turns by {len(counts)} speaker(s): give {MIN_TURNS} to "
-            f"{MAX_TURNS} turns in which at least two people each speak {MIN_TURNS_EACH} times or more"
+            f"the transcript has {len(kept)} distinct turns by {len(counts)} speaker(s): give {MIN_TURNS} to "
+            f"{MAX_TURNS} turns, each saying something new, in which at least two people each speak "
+            f"{MIN_TURNS_EACH} times or more"
         )
     long = [number for number, (_, says) in enumerate(kept, 1) if len(says.split()) > MAX_TURN_WORDS]
     if long:
