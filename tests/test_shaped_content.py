@@ -313,6 +313,13 @@ def test_a_transcript_is_written_as_speaker_lines_after_its_opening() -> None:
     # words said before are no new turn (a probe: one sentence given to both debaters five times over)
     repeated = [turns[0], turns[0], turns[1], {"speaker": "Ann", "says": "not for LONG."}, turns[0], turns[1]]
     assert "has 2 distinct turns by 2 speaker(s)" in problem("turns", {"opening": "", "turns": repeated})
+    # ...nor a turn that mostly repeats one (a probe's meeting ended in eight such turns)
+    echo = (
+        "I agree with you as well. We should also look into the effects of different types of {} on recall."
+    )
+    echoes = [{"speaker": ["Ann", "Bo"][n % 2], "says": echo.format(kind)} for n, kind in enumerate("ab")]
+    varied = [*turns, *more, *echoes, {"speaker": "Bo", "says": echo.format("sleep disturbance")}]
+    assert written("turns", {"opening": "", "turns": varied}).count("\n") == 6
     alone = [{"speaker": "Ann", "says": f"Point {n}."} for n in range(6)] + [turns[1]]
     assert "at least two people each speak 2 times" in problem("turns", {"opening": "", "turns": alone})
     speech = {"speaker": "Ann", "says": "word " * 91}

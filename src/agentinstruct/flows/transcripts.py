@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentinstruct.reply_problems import word_pairs
+
 #: a transcript short enough to read in one go, long enough to ask about
 MIN_TURNS, MAX_TURNS = 6, 16
 #: the longest turn: a turn is said, not a passage of the source read out
 MAX_TURN_WORDS = 90
 #: the turns of each of the two people a transcript needs at least
 MIN_TURNS_EACH = 2
+#: a turn whose word pairs are this share of an earlier turn's repeats it
+REPEAT_SHARE = 0.7
 
 TURNS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -50,21 +54,23 @@ TURNS_DESCRIPTION = (
 
 
 def turn_lines(transcript: dict[str, Any]) -> str:
-    """The opening line, then the turns as "Speaker: what they say" lines (words said before, by anyone,
-    are left out)."""
+    """The opening line, then the turns as "Speaker: what they say" lines (a turn that mostly repeats an
+    earlier one, whoever said it, is left out)."""
     turns = transcript.get("turns") if isinstance(transcript, dict) else None
     if not isinstance(turns, list) or not all(isinstance(turn, dict) for turn in turns):
         raise TypeError("not a transcript of turns")
     kept: list[tuple[str, str]] = []
-    said: set[str] = set()
+    said: list[set[tuple[str, str]]] = []
     for turn in turns:
         speaker = " ".join(str(turn.get("speaker", "")).split()).rstrip(":")
         says = " ".join(str(turn.get("says", "")).split())
+        pairs = word_pairs(says) or {(says.casefold(), "")}
         # words said before are no new turn: the local model gave one sentence to both debaters in turn,
-        # five times over (probe on run s18's code)
-        if speaker and says and says.casefold() not in said:
+        # five times over, and ended a meeting with eight turns of "I agree with you as well. We should also
+        # look into the potential effects of different types of sleep ... on recall" (probes on s18's code)
+        if speaker and says and not any(len(pairs & before) >= REPEAT_SHARE * len(pairs) for before in said):
             kept.append((speaker, says))
-            said.add(says.casefold())
+            said.append(pairs)
     counts: dict[str, int] = {}
     for speaker, _ in kept:
         counts[speaker] = counts.get(speaker, 0) + 1
