@@ -309,7 +309,7 @@ def test_a_transcript_is_written_as_speaker_lines_after_its_opening() -> None:
         "Ann: The lease is cheap.",
         "Bo: Not for long.",
     ]
-    assert written("turns", {"opening": " ", "turns": [*turns, *more]}).count("\n") == 5
+    assert written("turns", {"opening": " -", "turns": [*turns, *more]}).count("\n") == 5
     # words said before are no new turn (a probe: one sentence given to both debaters five times over)
     repeated = [turns[0], turns[0], turns[1], {"speaker": "Ann", "says": "not for LONG."}, turns[0], turns[1]]
     assert "has 2 distinct turns by 2 speaker(s)" in problem("turns", {"opening": "", "turns": repeated})

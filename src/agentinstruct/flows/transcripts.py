@@ -11,6 +11,7 @@ transcript reads; this module holds only its structure.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agentinstruct.reply_problems import word_pairs
@@ -88,4 +89,5 @@ def turn_lines(transcript: dict[str, Any]) -> str:
             "time, in their own words; split it or shorten it"
         )
     opening = " ".join(str(transcript.get("opening", "")).split())
+    opening = opening if re.search(r"\w", opening) else ""  # the local model wrote "-" for no opening
     return "\n".join([*([opening] if opening else []), *(f"{speaker}: {says}" for speaker, says in kept)])
