@@ -37,7 +37,7 @@ TURNS_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "speaker": {"type": "string", "minLength": 1, "maxLength": 40},
-                    "says": {"type": "string", "minLength": 1},
+                    "says": {"type": "string", "minLength": 1, "maxLength": 700},
                 },
                 "required": ["speaker", "says"],
                 "additionalProperties": False,
