@@ -132,12 +132,11 @@ def test_the_flow_covers_the_taxonomy_searches_and_checks_false_premises() -> No
         premised = any(s.goal == "add_false_premise" for s in pair.lineage.refinement)
         results = {c.name: c for c in pair.verification.checks}
         assert all(c.ok for c in results.values())
-        assert ("fact_in_source" in results) == (pair.instruction_type == "factoid")
+        # every question names the seed's Alder Creek: its answer must name only what the sources name
+        assert "fact_in_source" in results and pair.verification.status == "passed"
         if premised:
             assert "false_premise_addressed" in results
             checked += 1
-        elif pair.instruction_type != "factoid":
-            assert pair.verification.status == "not_applicable"
     assert checked
 
 
@@ -209,8 +208,17 @@ def test_a_factoid_answer_names_only_what_its_source_names() -> None:
     assert fact_in_source(candidate("It was automated in 1942, as the Alder Creek records say.")).ok
     inside = fact_in_source(candidate("In 1942 the lighthouse went to Harbour Lights Ltd of Alder Creek."))
     assert not inside.ok and "'Harbour Lights Ltd'" in inside.detail
-    other = Candidate("open_domain_qa", "explanatory", SEED, QUESTION, "John Smith did.", False)
-    assert fact_in_source(other) is None  # other types may draw on general knowledge
+    # run s18: a question about the seed's own place ("the Mill Lane lot") was answered with an invented
+    # "Greenfield Farm": any question that names the seed's names is held to them
+    about = fact_in_source(
+        Candidate("open_domain_qa", "explanatory", SEED, QUESTION, "John Smith did.", False)
+    )
+    assert not about.ok and "(the question asks about 'Alder Creek')" in about.detail
+    general = "Why were lighthouses automated in the twentieth century?"
+    other = Candidate(
+        "open_domain_qa", "explanatory", SEED, general, "John Smith's lamp changer did it.", False
+    )
+    assert fact_in_source(other) is None  # other questions may draw on general knowledge
 
 
 def test_an_invented_name_in_a_factoid_goes_back_once_and_is_then_rejected() -> None:
