@@ -448,3 +448,29 @@ def test_a_question_that_chooses_among_the_following_must_list_them(task: str, s
     from agentinstruct.reply_problems import task_problem
 
     assert ("lists no choices" in task_problem(task, "")) == sent_back
+
+
+FERMI_PROMPT = (
+    'Scenario:\n"""\nA community garden on Mill Lane in Fenwick was leased for five years.\n"""\n'
+    "Kind of question: population estimate — Estimate how many people, animals or organisations of some kind "
+    "there are somewhere.\nAsk how many of a specific kind of person, animal or organisation that the "
+    "scenario "
+    "is about exist\nin the place or group it names (the households in its town that grow their own "
+    "vegetables, the\nvolunteers its project needs each week), the kind of count that no one looks up."
+)
+FERMI_MATERIAL = {"content": "A community garden on Mill Lane in Fenwick was leased for five years."}
+
+
+def test_a_field_pieced_together_from_the_prompts_phrases_is_sent_back() -> None:
+    # run s18: no prompt line copied whole, 23 of 26 word pairs from the intent and the guidance's examples
+    stitched = (
+        "How many people, animals or organisations of some kind (households in its town that grow their own "
+        "vegetables, volunteers its project needs each week) exist in Fenwick?"
+    )
+    error = copied_scaffold(Question(question=stitched), FERMI_PROMPT, FERMI_MATERIAL)
+    assert error.startswith("the field 'question' is pieced together from my request's own phrases")
+    own = "How many households in Fenwick grow some of their own vegetables? Show your assumptions."
+    assert copied_scaffold(Question(question=own), FERMI_PROMPT, FERMI_MATERIAL) == ""
+    # the seed's own words are the material's, not the request's
+    seeded = "A community garden on Mill Lane in Fenwick was leased for five years: how many visit it a week?"
+    assert copied_scaffold(Question(question=seeded), FERMI_PROMPT, FERMI_MATERIAL) == ""

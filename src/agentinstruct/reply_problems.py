@@ -129,7 +129,38 @@ def copied_scaffold(output: Any, prompt: str, variables: dict[str, Any]) -> str:
                 f"the field '{name}' copies my request (\"{quoted}\") instead of holding what you were "
                 f"asked to write; put your own {name.replace('_', ' ')} in '{name}'"
             )
+    if structured and (stitched := _stitched(texts, prompt, variables)):
+        name, line = stitched
+        quoted = line if len(line) <= 80 else line[:77] + "..."
+        return (
+            f"the field '{name}' is pieced together from my request's own phrases (\"{quoted}\") instead of "
+            f"being written for the material; write your own {name.replace('_', ' ')} in your own words"
+        )
     return ""
+
+
+#: the share of a reply field's own word pairs (8 or more) taken from anywhere in the prompt's own words (its
+#: material aside) that makes the field pieced together from the request: a local fermi question was "How
+#: many people, animals or organisations of some kind (households in its town that grow their own
+#: vegetables, volunteers its project needs each week) exist in Fenwick?", 23 of its 26 word pairs from the
+#: type's intent and two of its guidance's examples, no line of which it copied whole (run s18)
+STITCHED_SHARE = 0.8
+
+
+def _stitched(texts: dict[str, str], prompt: str, variables: dict[str, Any]) -> tuple[str, str] | None:
+    """The first (field, text) whose word pairs come mostly from the prompt's own words, or None."""
+    material = [value for value in _material(variables).split("\n") if len(value) >= 20]
+    own = prompt
+    for value in sorted(material, key=len, reverse=True):
+        own = own.replace(value, "\n")
+    request = word_pairs(own) - word_pairs("\n".join(material))
+    for name, value in texts.items():
+        # the whole field: a question may open with a test's standard stem ("Which one of the following most
+        # accurately expresses the main point of the passage?") when its options are its own
+        pairs = word_pairs(value)
+        if len(pairs) >= FRAGMENT_MIN_PAIRS and len(pairs & request) >= STITCHED_SHARE * len(pairs):
+            return name, " ".join(value.split())
+    return None
 
 
 def _scaffold_in(
