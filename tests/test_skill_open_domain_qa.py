@@ -9,7 +9,7 @@ from agentinstruct.flows.resources import FlowResources, build_tools
 from agentinstruct.models import ModelRequest
 from agentinstruct.pairs import Pair
 from agentinstruct.quality.checks import Candidate, resolve_checks
-from agentinstruct.quality.grounding import fact_in_source, false_premise_addressed
+from agentinstruct.quality.grounding import fact_in_source, false_premise_addressed, no_unseen_source
 from agentinstruct.skills import load_skills
 from agentinstruct.tools.search import Bm25Search
 from grounded_skills import SEED, load, render_every_template, render_template, run_flow, stage, variant
@@ -49,7 +49,8 @@ def test_taxonomy_matches_the_spec_row() -> None:
     assert list(skill.instruction_fields) == ["false_premise"]
     assert '"none"' in skill.instruction_fields["false_premise"]
     assert skill.editor_only_fields == ["false_premise"]  # only the add_false_premise edit writes one
-    assert skill.checks == ["false_premise_addressed", "fact_in_source"] and resolve_checks(skill.checks)
+    assert skill.checks == ["false_premise_addressed", "fact_in_source", "no_unseen_source"]
+    assert resolve_checks(skill.checks)
     assert skill.types_by_name["complex_odqa"].intent.startswith("Ask a hard")
 
 
@@ -228,3 +229,20 @@ def test_an_invented_name_in_a_factoid_goes_back_once_and_is_then_rejected() -> 
     assert sink.rejections and not sink.pairs
     assert all(r.reason == "verification_failed:fact_in_source" for r in sink.rejections)
     assert any(r.tag.endswith("/repair") for r in model.requests)
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [
+        # run s18: the question came alone, and the answer cited a report
+        ("The total cost can be found in the report provided. The report states it is $400,000.", False),
+        ("According to the passage above, the lamp was automated in 1942.", False),
+        ("Based on the information you shared, it was 1942.", False),
+        ("The information given in your question is not right: it was automated in 1942.", True),
+        ("The document found by the search says 1942, and the search results agree.", True),
+        ("It was automated in 1942.", True),
+    ],
+)
+def test_an_answer_to_a_question_that_came_alone_cites_no_text_the_user_gave(answer: str, ok: bool) -> None:
+    result = no_unseen_source(Candidate("open_domain_qa", "explanatory", SEED, QUESTION, answer, False))
+    assert result.ok == ok, result.detail

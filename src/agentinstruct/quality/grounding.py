@@ -35,6 +35,10 @@ this module registers every grounding check.
   knows about it. Knowingly lost: an answer that adds a well-known name to a question about a seed's
   well-known place ("London ... Big Ben" when the seed never names Big Ben) is sent back to search.
 
+- `no_unseen_source` (open_domain_qa, whose question comes without a passage): the answer cites no text the
+  user gave ("the report provided", "the passage above", "the text you shared"; run s18's answer began "can
+  be found in the report provided"). Search results named as such ("the search results") are fine.
+
 - `false_premise_addressed` (open_domain_qa, row 17): when the editor declared a false premise
   (`details["false_premise"]`, "none" otherwise), one sentence of the answer must both signal a
   correction ("actually", "not", "no,", "no evidence", "misconception", "in fact"...) and share at least two
@@ -342,7 +346,30 @@ def fact_in_source(candidate: Candidate) -> Check | None:
     return Check(name="fact_in_source", ok=True, detail="every name occurs in the source")
 
 
-# -- text_extraction ----------------------------------------------------------------------------------------
+#: an answer that cites a document the user never gave: "can be found in the report provided. The report
+#: states that the total cost is $400,000.00" answered a question that came alone (run s18)
+UNSEEN_SOURCE = re.compile(
+    r"\b(?:the|this|your)\s+(?:report|text|passage|article|document|excerpt|context|data|information)\s+"
+    r"(?:(?:you\s+)?(?:provided|given|supplied|shared|above|attached)|you\s+(?:gave|sent|shared))\b"
+    r"(?!\s+(?:in|by|with)\s+(?:the|your)\s+(?:question|search))"  # "the information given in your question"
+    r"|\b(?:provided|given|above|attached)\s+(?:report|text|passage|article|document|excerpt|context)\b",
+    re.IGNORECASE,
+)
+
+
+@check("no_unseen_source")
+def no_unseen_source(candidate: Candidate) -> Check:
+    """The answer to a question that came alone cites no document the user gave (module doc)."""
+    if found := UNSEEN_SOURCE.search(candidate.answer):
+        detail = (
+            f'the answer cites "{found.group(0)}", but the user gave no text: answer from what you know or '
+            "from your search results, and say which search result a fact comes from"
+        )
+        return Check(name="no_unseen_source", ok=False, detail=detail)
+    return Check(name="no_unseen_source", ok=True, detail="no document the user did not give is cited")
+
+
+# -- open_domain_qa: false premises --------------------------------------------------------------------------
 CORRECTION_CUES = re.compile(
     r"\b(?:actually|in fact|in reality|not|never|no evidence|no record|incorrect|mistaken|misconception|"
     r"myth|false|untrue|inaccurate|wrong|contrary to|premise|assumption|rather than|instead|isn't|aren't|"
