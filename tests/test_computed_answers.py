@@ -76,6 +76,15 @@ def test_programs_that_disagree_or_fail_leave_the_rejection(programs, problem) -
     assert not sink.pairs and problem in rejection.detail, rejection.detail
 
 
+def test_a_program_that_only_prints_a_given_value_is_no_answer() -> None:
+    # run s18: "If the soil has a weight of 400,000 pounds, what is the weight of the lot?" got print(400000)
+    _, sink = run_math_puzzle("print(1440)", "total = 1440\nprint(total)", "print(1440)")
+    [rejection] = sink.rejections
+    assert not sink.pairs and "the program computes nothing" in rejection.detail
+    _, sink = run_math_puzzle("print(1440)", RIGHT, RIGHT)  # the others work it out
+    assert sink.pairs and "print(1440)" not in sink.pairs[0].messages[-1]["content"]
+
+
 def test_a_program_that_raises_is_reported_with_its_error() -> None:
     _, sink = run_math_puzzle(RAISES, RAISES, RAISES)
     [rejection] = sink.rejections

@@ -19,6 +19,7 @@ when to ask and verifies the result like any other answer.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass
@@ -123,7 +124,13 @@ async def _by_program(request: AidRequest) -> AidedAnswer | list[str] | None:
         if not written.ok:
             problems.append(written.reason)
             continue
-        lines = await _execute(python, strip_fence(written.output.program).strip())
+        program = strip_fence(written.output.program).strip()
+        if not computes(program):
+            problems.append(
+                "the program computes nothing: it prints a value it was given, so it is no answer"
+            )
+            continue
+        lines = await _execute(python, program)
         if isinstance(lines, str):
             problems.append(f"the program could not be run: {lines}")
             continue
@@ -131,6 +138,27 @@ async def _by_program(request: AidRequest) -> AidedAnswer | list[str] | None:
         if len(ran) == 2:
             return _computed_answer(ran[0], ran[1][1], call_ids)
     return problems + (["only one program ran, so there is no second answer to compare"] if ran else [])
+
+
+#: the nodes of a program that work something out: operators, comparisons, loops and calls
+_COMPUTING = (ast.BinOp, ast.AugAssign, ast.Compare, ast.BoolOp, ast.For, ast.While, ast.comprehension)
+
+
+def computes(program: str) -> bool:
+    """Whether a program works anything out, rather than printing a value as it was given: the local
+    teacher's program for "If the soil has a weight of 400,000 pounds, what is the weight of the lot?" was
+    `print(400000)` (run s18), and the puzzle passed with the key and both programs agreeing. A program that
+    does not parse computes nothing here either; the sandbox would report it."""
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return True  # the sandbox's error is the better report
+    for node in ast.walk(tree):
+        if isinstance(node, _COMPUTING):
+            return True
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id == "print"):
+            return True
+    return False
 
 
 def _computed_answer(first: tuple[Any, str], second_answer: str, call_ids: list[str]) -> AidedAnswer:
