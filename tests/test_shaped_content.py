@@ -333,3 +333,36 @@ def test_a_transcript_is_written_as_speaker_lines_after_its_opening() -> None:
         "conversation",
         "meeting_transcript",
     ]
+
+
+def test_a_debate_agent_that_repeats_itself_is_asked_again_and_its_turns_become_lines() -> None:
+    """A probe's debate gave one sentence to both debaters five times: the agent is told, and asked again."""
+    said = "The soil test is needed in either case."
+    looped = [{"speaker": ["Gareth", "Ana"][n % 2], "says": said} for n in range(7)]
+    debate = [
+        {"speaker": "Gareth", "says": "Sell the lot: it brings 400,000 pounds and eighteen homes."},
+        {"speaker": "Ana", "says": "A garden costs the council less than mowing the lot."},
+        {"speaker": "Gareth", "says": "Families in temporary accommodation need homes, not beds."},
+        {"speaker": "Ana", "says": "A contaminated lot would sell for far less than that estimate."},
+        {"speaker": "Gareth", "says": "Then test the soil before anything is decided."},
+        {"speaker": "Ana", "says": "Agreed: the soil test is needed in either case."},
+    ]
+    replies = iter(
+        [
+            {"content": {"opening": "Motion: sell the lot", "turns": looped}, "suitable": True, "reason": ""},
+            {"content": {"opening": "Motion: sell the lot", "turns": debate}, "suitable": True, "reason": ""},
+        ]
+    )
+    model = ScriptedModel(lambda request: next(replies))
+    skill = load_skills()["reading_comprehension"]
+    [transformation] = [t for t in skill.transformations if t.name == "debate_transcript"]
+    output = with_content_rules(shaped_output(transformation.content_shape), transformation)
+    agent = Agent(transformation.name, skill.transformation_prompt(transformation), skill.directory, output)
+    result = asyncio.run(agent.run(model, {"seed": "The Mill Lane lot may be sold."}, tag="t"))
+    assert result.ok, result.reason
+    lines = result.output.content.splitlines()
+    assert (
+        lines[0] == "Motion: sell the lot" and lines[1].startswith("Gareth: Sell the lot") and len(lines) == 7
+    )
+    assert "the transcript has 1 distinct turns by 1 speaker(s)" in model.requests[1].messages[-1]["content"]
+    assert model.requests[0].json_schema["schema"]["properties"]["content"]["properties"]["turns"]["maxItems"]
