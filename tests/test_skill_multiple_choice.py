@@ -332,3 +332,30 @@ def test_options_are_asked_for_as_a_list_that_code_letters(skill) -> None:
     assert ask.json_schema["schema"]["properties"]["options"]["type"] == "array"
     [pair] = sink.pairs
     assert pair.messages[1]["content"] == QUESTION
+
+
+@pytest.mark.parametrize(
+    ("task", "sent_back"),
+    [
+        # run s16: a question sent alone, answered "the text states that the Town Council is responsible"
+        ("According to the text, which department mows the grass?\nA) Parks\nB) Council\nC) Roads", True),
+        ("Based on the passage, who proposed the lease?\nA) Ann\nB) Bo\nC) Cy", True),
+        ("Which council in Fenwick voted to lease the Mill Lane lot?\nA) Town\nB) County\nC) Parish", False),
+    ],
+)
+def test_a_question_sent_alone_names_no_text_its_user_cannot_see(task: str, sent_back: bool) -> None:
+    from pydantic import ValidationError
+
+    from agentinstruct.agent_outputs import InstructionOutput
+    from agentinstruct.flows.outputs import with_task_rules
+    from agentinstruct.skills import load_skills
+
+    skills = load_skills()
+    output = with_task_rules(InstructionOutput, skills["multiple_choice"])
+    if sent_back:
+        with pytest.raises(ValidationError, match="its user sees the task alone"):
+            output.model_validate({"instruction": task})
+    else:
+        output.model_validate({"instruction": task})
+    # where the user turn shows the text, "according to the text" is how a question reads
+    with_task_rules(InstructionOutput, skills["reading_comprehension"]).model_validate({"instruction": task})

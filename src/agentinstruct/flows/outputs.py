@@ -214,10 +214,32 @@ def with_new_queries(output: type[AgentOutput], fields: list[str]) -> type[Agent
 
 
 def with_task_rules(output: type[AgentOutput], skill: Skill) -> type[AgentOutput]:
-    """The output model with the skill's rules on every task it writes: hidden keys, new queries, and no
-    copy of the material where the user turn shows it already."""
+    """The output model with the skill's rules on every task it writes: hidden keys, new queries, no copy
+    of the material where the user turn shows it already, and no word of it where the user turn does not."""
     output = with_hidden_fields(with_new_queries(output, skill.new_queries), skill.hidden_fields)
-    return with_material_not_restated(output) if user_turn_shows_material(skill) else output
+    if user_turn_shows_material(skill):
+        return with_material_not_restated(output)
+    return with_validator(output, "_no_unseen_material", check_no_unseen_material)
+
+
+#: a task that speaks of a text its user never sees: "According to the text, which department is responsible
+#: for mowing the grass?" was a multiple-choice question sent alone (run s16), answered "the text states
+#: that the Town Council is responsible"
+UNSEEN_MATERIAL = re.compile(
+    r"\b(?:according\s+to|based\s+on|(?:described|mentioned|stated|given)\s+in)\s+the\s+"
+    r"(?:text|passage|article|scenario|notes|document|report|excerpt|material)\b"
+    r"|\bthe\s+(?:text|passage|article|scenario|notes|document|excerpt)\s+(?:above|below)\b",
+    re.IGNORECASE,
+)
+
+
+def check_no_unseen_material(reply: Any) -> None:
+    """A task sent alone names no text its user would have to see (`UNSEEN_MATERIAL`)."""
+    if found := UNSEEN_MATERIAL.search(str(getattr(reply, "instruction", ""))):
+        raise ValueError(
+            f'the task says "{found.group(0)}", but its user sees the task alone, without any text: ask '
+            "about the facts themselves, naming who or what they concern, and give any figure the task needs"
+        )
 
 
 def user_turn_shows_material(skill: Skill) -> bool:
