@@ -56,11 +56,27 @@ class ListSink:
         self.rejections.append(rejection)
 
 
+#: reading_comprehension's transformations written as turns, and a transcript for them
+TRANSCRIPTS = ("debate_transcript", "conversation", "meeting_transcript")
+TRANSCRIPT = "\n".join(
+    [
+        "Ada: In 1852 Alder Creek got a lighthouse.",
+        "Bo: Its keepers kept the lamp burning for ninety years.",
+        "Ada: A beacon took over in 1942.",
+        "Bo: Fishermen credited the keepers with saving over forty boats.",
+        "Ada: So the town was asked to pay for a museum.",
+        "Bo: The council approved it in 1961, in the cottage.",
+    ]
+)
+
+
 def rc_reply(request: ModelRequest) -> object:
     """Plausible agent replies chosen by the request tag (skill/stage/agent)."""
     _, stage, *rest = request.tag.split("/")
     name = rest[-1]
     user = request.messages[-1]["content"]
+    if stage == "transform" and name in TRANSCRIPTS:  # content_shape: turns, written here as text
+        return {"suitable": True, "reason": "", "content": f"[{name}]\n{TRANSCRIPT}"}
     if stage == "transform":
         return {"suitable": True, "reason": "", "content": f"[{name}] {RETOLD}"}
     if stage == "instruct":

@@ -366,3 +366,16 @@ def test_a_debate_agent_that_repeats_itself_is_asked_again_and_its_turns_become_
     )
     assert "the transcript has 1 distinct turns by 1 speaker(s)" in model.requests[1].messages[-1]["content"]
     assert model.requests[0].json_schema["schema"]["properties"]["content"]["properties"]["turns"]["maxItems"]
+
+
+def test_a_transcript_written_as_text_is_held_to_the_same_rules() -> None:
+    # run s18: "The objections" alone was a local debate transcript, and a pair was built on it
+    assert "has 0 distinct turns by 0 speaker(s)" in problem("turns", "The objections")
+    text = "Motion: sell the lot\nAnn: The lease is cheap.\n(Applause)\n" + "\n".join(
+        f"{['Bo', 'Ann'][n % 2]}: Point {n}." for n in range(5)
+    )
+    assert written("turns", text) == (
+        "Motion: sell the lot\nAnn: The lease is cheap.\nBo: Point 0.\nAnn: Point 1.\nBo: Point 2.\n"
+        "Ann: Point 3.\nBo: Point 4."
+    )  # narration is left out
+    assert written("turns", text.replace("Motion: sell the lot\n", "")).startswith("Ann: The lease")

@@ -10,7 +10,8 @@ agent sees: "Kind: note" lines, a Markdown table, CSV lines, an indented JSON ob
 and examples, or from the seed's terms with a rule code picks, `flows.term_patterns`), a puzzle's cast as
 "Setting:", "Entities:" and "Slots:", a transcript's "Speaker: words" lines (`flows.transcripts`), or
 programming material whose reference code must parse as Python.
-A reply that already holds the notation as text (a large model, a scripted test) is kept as it is.
+A reply that already holds the notation as text (a large model, a scripted test) is kept as it is, except
+a transcript's, which is read back into turns and held to their rules (`TEXT_READERS`).
 Plain-text transformations and the HTML pages of web_agent (`flows.web_agent`) are not here.
 """
 
@@ -29,7 +30,7 @@ from pydantic import Field, model_validator
 
 from agentinstruct.agent_outputs import TransformationOutput
 from agentinstruct.flows.term_patterns import TERMS_DESCRIPTION, TERMS_SCHEMA, term_mapping
-from agentinstruct.flows.transcripts import TURNS_DESCRIPTION, TURNS_SCHEMA, turn_lines
+from agentinstruct.flows.transcripts import TURNS_DESCRIPTION, TURNS_SCHEMA, turn_lines, turns_from_text
 from agentinstruct.quality.agreement import NUMBER_WORDS
 from agentinstruct.quality.execution import strip_fence
 from agentinstruct.skills import ContentShape
@@ -508,6 +509,11 @@ SHAPES: dict[str, tuple[dict[str, Any], str, Any]] = {
 }
 
 
+#: shapes whose notation, written as text by a model without the grammar, is read back and held to the same
+#: rules (other shapes' text is kept as it is)
+TEXT_READERS: dict[str, Any] = {"turns": turns_from_text}
+
+
 @cache
 def shaped_output(shape: ContentShape) -> type[TransformationOutput]:
     """The transformation output model for a content shape (`TransformationOutput` itself for text)."""
@@ -525,6 +531,11 @@ def shaped_output(shape: ContentShape) -> type[TransformationOutput]:
             elif isinstance(self.content, str):  # the notation itself, written by a larger model
                 if not self.content.strip():
                     raise ValueError(f"'content' is empty: write {description}")
+                if shape in TEXT_READERS:
+                    try:
+                        self.content = render(TEXT_READERS[shape](self.content))
+                    except ValueError as exc:
+                        raise ValueError(f"'content': {exc}") from None
             else:
                 try:
                     self.content = render(self.content)

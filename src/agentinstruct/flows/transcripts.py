@@ -91,3 +91,23 @@ def turn_lines(transcript: dict[str, Any]) -> str:
     opening = " ".join(str(transcript.get("opening", "")).split())
     opening = opening if re.search(r"\w", opening) else ""  # the local model wrote "-" for no opening
     return "\n".join([*([opening] if opening else []), *(f"{speaker}: {says}" for speaker, says in kept)])
+
+
+#: a transcript line: a speaker's name (a few words, perhaps a role in brackets), a colon, what they say
+TURN_LINE = re.compile(r"^\s*[*_]*(?P<speaker>[A-Z][\w .'’()-]{0,39}?)[*_]*\s*:\s*(?P<says>\S.*)$")
+#: labels of an opening line that reads like a turn ("Motion: ...", "Attendees: ...")
+OPENING_LABELS = frozenset({"motion", "attendees", "present", "topic", "title", "date", "agenda"})
+
+
+def turns_from_text(text: str) -> dict[str, Any]:
+    """A transcript written as text (an opening line, then "Name: words" lines) read back as its structure,
+    so that one written as text is held to the same rules: "The objections" alone was a local debate
+    transcript (run s18) and became the passage of a reading-comprehension pair. Lines that are no turns
+    (narration) are left out."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    opening = ""
+    if lines:
+        first = TURN_LINE.match(lines[0])
+        if first is None or first["speaker"].strip().lower() in OPENING_LABELS:
+            opening, lines = lines[0], lines[1:]
+    return {"opening": opening, "turns": [m.groupdict() for line in lines if (m := TURN_LINE.match(line))]}
