@@ -500,3 +500,18 @@ def test_a_named_entity_must_be_a_name_a_date_or_a_figure() -> None:
     assert entities_are_names(good).ok  # a sentence's first word never written in lower case is a name
     other = Candidate("text_extraction", "key_value_fields", text, REQUEST, '{"a": "tool shed"}', False)
     assert entities_are_names(other) is None
+
+
+def test_a_schema_of_yes_no_properties_is_sent_back() -> None:
+    # run s18: "soil_test_due_in_february": boolean and the like extracted nothing the text says
+    flags = {
+        "type": "object",
+        "properties": {"due": {"type": "boolean"}, "held": {"type": ["boolean", "null"]}},
+    }
+    stored, problem = normalised("json_schema", json.dumps({**flags, "required": ["due"]}))
+    assert not stored and "asks only true/false questions" in problem
+    dated = {**flags["properties"], "date": {"type": "string"}}
+    stored, problem = normalised(
+        "json_schema", json.dumps({"type": "object", "properties": dated, "required": []})
+    )
+    assert stored and not problem

@@ -115,11 +115,34 @@ def _json_schema(value: str | dict) -> tuple[str, str]:
     schema, problem = parse_schema(value)
     if schema is None:
         return "", f"the schema {problem}"
+    if _leaf_types(schema) <= {"boolean"}:
+        # run s18: a schema of yes/no properties ("soil_test_due_in_february": boolean) extracted nothing the
+        # text says, and no check can hold a true or false to the text
+        return "", (
+            "the schema asks only true/false questions: an extraction copies what the text gives, so make "
+            "the properties strings (or numbers) for the names, dates, figures and phrases to extract"
+        )
     return json.dumps(_nullable(_without_value_enums(schema)), indent=2, ensure_ascii=False), ""
 
 
 #: the longest label an enum may hold: labels are categories ("person", "works for"), not text values
 MAX_LABEL_WORDS = 3
+
+
+def _leaf_types(schema: Any) -> set[str]:
+    """The scalar types a schema's values may take ("null" aside), found in every nested property."""
+    if isinstance(schema, list):
+        return set().union(*map(_leaf_types, schema)) if schema else set()
+    if not isinstance(schema, dict):
+        return set()
+    kinds = schema.get("type")
+    found = {k for k in (kinds if isinstance(kinds, list) else [kinds]) if k in _TYPES}
+    for key in ("properties", "items", "anyOf", "oneOf"):
+        nested = schema.get(key)
+        found |= _leaf_types(
+            list(nested.values()) if key == "properties" and isinstance(nested, dict) else nested
+        )
+    return found
 
 
 def _without_value_enums(schema: Any) -> Any:
