@@ -379,3 +379,24 @@ def test_a_transcript_written_as_text_is_held_to_the_same_rules() -> None:
         "Ann: Point 3.\nBo: Point 4."
     )  # narration is left out
     assert written("turns", text.replace("Motion: sell the lot\n", "")).startswith("Ann: The lease")
+
+
+def test_a_fact_the_text_does_not_give_is_left_out_of_the_data() -> None:
+    # run s18: "Location: not specified" and "Award: not mentioned" became "an unspecified location" in prose
+    facts = [["Name", "Councillor Pryce"], ["Location", "not specified"], ["Event", "Lease review"]]
+    facts += [["Outcome", "site reconsidered"], ["Award", "Not mentioned."], ["Date", "n/a"]]
+    assert (
+        written("key_values", facts)
+        == "Name: Councillor Pryce\nEvent: Lease review\nOutcome: site reconsidered"
+    )
+    record = {"name": "Alder Creek", "opened": 1852, "keeper": "unknown", "closed": None, "lamp": "oil"}
+    assert '"keeper"' not in written("json_record", record) and '"closed"' not in written(
+        "json_record", record
+    )
+    triples = [
+        ["Ada", "kept", "the lamp"],
+        ["Ada", "born in", "not stated"],
+        ["Bo", "kept", "it"],
+        ["C", "d", "e"],
+    ]
+    assert "not stated" not in written("triples", triples)

@@ -101,10 +101,26 @@ def csv_lines(rows: list[list[str]]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
+#: a value that says the text gives none: "Location: not specified", "Award: not mentioned" were facts of a
+#: local record, and its prose said "The event took place in an unspecified location" (run s18)
+PLACEHOLDER = re.compile(
+    r"^(?:not\s+(?:specified|mentioned|stated|given|known|available|applicable|provided|listed)"
+    r"|unknown|unspecified|n/?a|none|null|tbd|-+|—)\.?$",
+    re.IGNORECASE,
+)
+
+
+def _given(value: Any) -> bool:
+    """Whether a fact's value is one the text gives (not empty, not a placeholder for none)."""
+    text = " ".join(str(value).split()) if not isinstance(value, dict | list) else "x"
+    return bool(text) and not PLACEHOLDER.match(text)
+
+
 def json_record(record: dict[str, Any]) -> str:
-    """One JSON object, indented."""
+    """One JSON object, indented (facts the text does not give left out)."""
     if not isinstance(record, dict):
         raise TypeError("not an object")
+    record = {key: value for key, value in record.items() if value is not None and _given(value)}
     facts = [key for key in record if str(key).lower() not in ("name", "type")]
     if len(facts) < MIN_ITEMS:  # the local model wrote {"name": ..., "type": "place"} and nothing else
         raise ValueError(
@@ -119,7 +135,7 @@ def key_value_lines(pairs: list[list[str]]) -> str:
     given = [
         (" ".join(k.split()), " ".join(v.split())) for k, v in _lists(pairs, 2) if k.strip() and v.strip()
     ]
-    kept = list(dict.fromkeys(given))  # a fact given twice counts once (as in `triple_lines`)
+    kept = [fact for fact in dict.fromkeys(given) if _given(fact[1])]  # a fact given twice counts once
     if len(kept) < 1 + MIN_ITEMS:
         raise ValueError(
             f"the list has {len(kept)} facts: give the subject's name and at least {MIN_ITEMS} more facts "
@@ -162,6 +178,7 @@ def triple_lines(triples: list[list[str]]) -> str:
     whole = [
         tuple(" ".join(part.split()) for part in t) for t in _lists(triples, 3) if all(p.strip() for p in t)
     ]
+    whole = [triple for triple in whole if _given(triple[2])]
     # a fact given twice counts once: the local model repeated "(...; features; oil lamps)" 13 times, up to
     # the grammar's cap, and the data_to_text task showed all 13 (run s16)
     firsts: dict[tuple[str, ...], tuple[str, ...]] = {}
