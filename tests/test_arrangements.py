@@ -190,6 +190,8 @@ def test_too_many_arrangements_are_brought_within_reach() -> None:
         (("Cy is on North.", "Cy == North or Cy == Wet"), "'Wet'], which are not entities"),
         # run s18: "The Growers can be on the 5th day." checked as `Growers == 5`
         (("Bo can be on night 2.", "Bo == 2"), "it says what may be, not what must be"),
+        # run s18: "If Carrick is not in position 1, then Skerrach is not in position 2." checked with `and`
+        (("If Bo is not on night 1, then Cy is not on night 2.", "Bo != 1 and Cy != 2"), "is no condition"),
     ],
 )
 def test_a_rule_that_cannot_stand_is_left_out_and_code_adds_one(bad, reason, tools) -> None:
@@ -353,3 +355,21 @@ def test_a_sentence_that_only_permits_is_told_apart_from_a_rule(text: str, permi
     from agentinstruct.flows.arrangement_rules import permits_only
 
     assert permits_only(text) == permits
+
+
+@pytest.mark.parametrize(
+    ("check", "misread"),
+    [
+        ("Bo != 1 and Cy != 2", True),
+        ("Cy != 2", True),
+        ("Bo == 1 or Cy != 2", False),
+        ("not (Bo != 1 and Cy == 2)", False),
+        ("(Bo != 1) <= (Cy != 2)", False),
+        ("(Cy != 2) if Bo != 1 else True", False),
+    ],
+)
+def test_a_conditional_rule_needs_a_check_that_is_a_condition(check: str, misread: bool) -> None:
+    from agentinstruct.flows.arrangement_rules import conditional_misread
+
+    assert conditional_misread("If Bo is not on night 1, then Cy is not on night 2.", check) == misread
+    assert not conditional_misread("Bo is not on night 1 and Cy is not on night 2.", check)

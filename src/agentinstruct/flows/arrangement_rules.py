@@ -13,6 +13,7 @@ key and program are written from the rules that result, so the `unique_solution`
 
 from __future__ import annotations
 
+import ast
 import itertools
 import random
 import re
@@ -43,6 +44,30 @@ def permits_only(text: str) -> bool:
     return bool(PERMITS.search(text)) and not RESTRICTS.search(text)
 
 
+#: a sentence that states a condition: "If Carrick is not in position 1, then Skerrach is not in position 2"
+CONDITIONAL = re.compile(r"^\W*(?:if|unless|only\s+if|whenever)\b", re.IGNORECASE)
+
+
+def conditional_misread(text: str, check: str) -> bool:
+    """Whether a conditional sentence's check is no condition: its top level is not an `or` (not A or B),
+    `not (A and not B)`, an if-expression or a comparison of truth values. The local model checked the
+    sentence above as `Carrick != 1 and Skerrach != 2` (run s18): both parts always, which the sentence
+    never says."""
+    if not CONDITIONAL.match(text):
+        return False
+    try:
+        tree = ast.parse(check, mode="eval").body
+    except SyntaxError:
+        return False  # reported as a check that cannot be used
+    if isinstance(tree, ast.BoolOp):
+        return not isinstance(tree.op, ast.Or)
+    if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.Not):  # not (A and not B)
+        return not (isinstance(tree.operand, ast.BoolOp) and isinstance(tree.operand.op, ast.And))
+    if isinstance(tree, ast.Compare):  # (A == 1) <= (B == 2): truth values compared
+        return not any(isinstance(part, ast.Compare | ast.BoolOp) for part in (tree.left, *tree.comparators))
+    return not isinstance(tree, ast.IfExp)
+
+
 def _mentions(rule: Rule, entities: tuple[str, ...]) -> bool:
     """Whether the rule's sentence names every entity its check uses (else they say different things)."""
     used = [e for e in entities if re.search(rf"\b{re.escape(e)}\b", rule.check)]
@@ -58,7 +83,8 @@ def standing_rules(
     """The rules that can stand together, in order, why each other one was dropped, and the arrangements
     that obey every rule kept.
 
-    A rule is dropped when its sentence only permits (`permits_only`), its check fails to evaluate, holds
+    A rule is dropped when its sentence only permits (`permits_only`), states a condition its check does not
+    (`conditional_misread`), its check fails to evaluate, holds
     everywhere, holds nowhere, uses an entity its sentence does not name, or leaves no arrangement together
     with the rules kept before it.
     """
@@ -70,6 +96,11 @@ def standing_rules(
         if permits_only(rule.text):
             dropped.append(
                 f"{label}: it says what may be, not what must be; its check {rule.check!r} requires it"
+            )
+            continue
+        if conditional_misread(rule.text, rule.check):
+            dropped.append(
+                f"{label}: its check {rule.check!r} is no condition (write 'not (if-part) or (then-part)')"
             )
             continue
         if not _mentions(rule, entities):
