@@ -203,3 +203,15 @@ def test_text_that_only_mentions_following_or_this_is_no_framing(answer):
 def test_a_line_cut_after_the_word_answer_is_still_truncated():
     cut = "The keepers stayed on the rock through the winter storms of 1881, and the answer: the keepers were"
     assert verdict(cut) == "filter:truncated"
+
+
+def test_the_generate_flags_keep_the_per_skill_length_bounds() -> None:
+    """`generate` applies its quality flags to the config: a round trip through a full dump marked `lengths`
+    as set, so every run held reading-comprehension tasks to 3 words, not 20 (a 6-word pair passed, s18)."""
+    from agentinstruct.quality.settings import QualitySettings
+
+    flagged = QualitySettings().with_flags(judge_model="judge", min_judge_score=3, dedup_against=["a.jsonl"])
+    assert flagged.filters.bounds_for("reading_comprehension").min_instruction_words == 20
+    assert flagged.judge.model == "judge" and flagged.judge.min_score == 3 and flagged.dedup.against
+    own = QualitySettings.model_validate({"filters": {"lengths": {"min_instruction_words": 5}}})
+    assert own.with_flags().filters.bounds_for("reading_comprehension").min_instruction_words == 5

@@ -8,7 +8,7 @@ and file paths only, never secrets, so it can be written to run.json as it is.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -152,14 +152,24 @@ class QualitySettings(_Strict):
         judge_model: str | None = None,
         min_judge_score: float | None = None,
     ) -> QualitySettings:
-        """A copy with the command-line flags applied (None leaves a setting as it is)."""
-        data = self.model_dump()
+        """A copy with the command-line flags applied (None leaves a setting as it is).
+
+        Only the sections a flag changes are rebuilt, each from the fields set in it: a round trip through
+        a full dump marks every field as set, and `FilterSettings.bounds_for` then took the general length
+        bounds for the per-skill defaults it keeps for unset `lengths` (every `generate` run until now held
+        reading-comprehension tasks to 3 words, not 20: a 6-word pair passed in run s18).
+        """
+        update: dict[str, Any] = {}
         if dedup_against:
-            data["dedup"]["against"] = [Path(p) for p in dedup_against]
+            update["dedup"] = _changed(self.dedup, against=[Path(p) for p in dedup_against])
         if decontaminate:
-            data["decontamination"]["files"] = [Path(p) for p in decontaminate]
-        if judge_model is not None:
-            data["judge"]["model"] = judge_model
-        if min_judge_score is not None:
-            data["judge"]["min_score"] = min_judge_score
-        return QualitySettings.model_validate(data)
+            update["decontamination"] = _changed(self.decontamination, files=[Path(p) for p in decontaminate])
+        judge = {"model": judge_model, "min_score": min_judge_score}
+        if any(value is not None for value in judge.values()):
+            update["judge"] = _changed(self.judge, **{k: v for k, v in judge.items() if v is not None})
+        return self.model_copy(update=update)
+
+
+def _changed(section: BaseModel, **changes: Any) -> Any:
+    """A settings section with `changes` validated, its other fields as they were set (or not)."""
+    return type(section).model_validate({**section.model_dump(exclude_unset=True), **changes})
