@@ -88,7 +88,7 @@ def test_emulated_loop_calls_the_calculator_then_answers():
 def test_emulated_loop_forces_an_answer_after_max_steps():
     def always_call(request: ModelRequest) -> str:
         if "anyOf" in request.json_schema["schema"]:
-            return _step("call", tool="counter", arguments={"label": "again"})
+            return _step("call", tool="counter", arguments={"label": f"call {len(request.messages)}"})
         return _step("answer", answer="gave up counting")
 
     tool = CountingTool()
@@ -99,6 +99,23 @@ def test_emulated_loop_forces_an_answer_after_max_steps():
     assert "anyOf" not in model.requests[-1].json_schema["schema"]
     assert result.response.text == "gave up counting"
     assert len(result.call_ids) == 4
+
+
+def test_a_call_that_only_repeats_an_earlier_one_forces_the_answer():
+    """The local coding teacher sent one program four times over (run s18): the repeat gets its result, and
+    the next turn may only answer."""
+
+    def same_call(request: ModelRequest) -> str:
+        if "anyOf" in request.json_schema["schema"]:
+            return _step("call", tool="counter", arguments={"label": "again"})
+        return _step("answer", answer="counted twice")
+
+    tool = CountingTool()
+    model = ScriptedModel(same_call)
+    result = asyncio.run(ToolLoop([tool], max_steps=4).run(model, ModelRequest(messages=QUESTION)))
+    assert len(result.tool_calls) == 2 and len(model.requests) == 3
+    assert "anyOf" not in model.requests[-1].json_schema["schema"]
+    assert result.response.text == "counted twice"
 
 
 def test_structured_answers_keep_the_agents_schema_inside_the_loop(tmp_path: Path):
@@ -207,6 +224,21 @@ def test_native_loop_asks_for_a_text_answer_on_the_last_step(openai_server: Open
     async def run() -> Any:
         try:
             return await ToolLoop([CountingTool()], max_steps=2).run(backend, ModelRequest(messages=QUESTION))
+        finally:
+            await backend.aclose()
+
+    result = asyncio.run(run())
+    assert [r.get("tool_choice") for r in openai_server.requests] == [None, None, "none"]
+    assert len(result.tool_calls) == 2
+
+
+def test_native_calls_that_only_repeat_earlier_ones_force_the_answer(openai_server: OpenAIServer):
+    openai_server.responder = lambda body: _native_responder({"messages": [{"role": "user"}]})
+    backend = OpenAIModel("test-model", base_url=openai_server.base_url)
+
+    async def run() -> Any:
+        try:
+            return await ToolLoop([CountingTool()], max_steps=4).run(backend, ModelRequest(messages=QUESTION))
         finally:
             await backend.aclose()
 

@@ -69,7 +69,8 @@ def tool_call_key(name: str, arguments: dict[str, Any]) -> str:
 
 
 class ToolLoop:
-    """Runs requests with tools for at most `max_steps` tool rounds, then forces an answer."""
+    """Runs requests with tools for at most `max_steps` tool rounds, then forces an answer; a round that only
+    repeats earlier calls forces it at once."""
 
     def __init__(
         self,
@@ -144,8 +145,9 @@ class ToolLoop:
         specs = [tool.spec() for tool in self.tools.values()]
         messages = list(request.messages)
         result = ToolLoopResult(response=ModelResponse(text=""))
+        repeated = False
         for step in range(self.max_steps + 1):
-            final = step == self.max_steps
+            final = step == self.max_steps or repeated
             response = await model.complete(
                 request.model_copy(
                     update={"messages": messages, "tools": specs, "tool_choice": "none" if final else None}
@@ -159,6 +161,7 @@ class ToolLoop:
             records = await asyncio.gather(
                 *(self.execute(c["function"]["name"], c["function"]["arguments"]) for c in calls)
             )
+            repeated = _repeats(result.tool_calls, records)
             turns = [{"role": "assistant", "content": response.text or None, "tool_calls": calls}]
             turns += [
                 {"role": "tool", "tool_call_id": call["id"], "content": self._result_text(record)}
@@ -174,8 +177,9 @@ class ToolLoop:
         answer_schema = (request.json_schema or {}).get("schema") or {"type": "string", "minLength": 1}
         messages = self._with_tool_note(request.messages)
         result = ToolLoopResult(response=ModelResponse(text=""))
+        repeated = False
         for step in range(self.max_steps + 1):
-            final = step == self.max_steps
+            final = step == self.max_steps or repeated
             schema = self._step_schema(answer_schema, allow_calls=not final)
             response = await model.complete(
                 request.model_copy(
@@ -189,6 +193,7 @@ class ToolLoop:
                 return result
             name, arguments = str(reply.get("tool", "")), reply.get("arguments") or {}
             record = await self.execute(name, arguments)
+            repeated = _repeats(result.tool_calls, [record])
             call_id = f"call_{step + 1}"
             result.trace += [
                 {
@@ -237,6 +242,13 @@ class ToolLoop:
             for tool in self.tools.values()
         ]
         return {"anyOf": [*calls, answer]}
+
+
+def _repeats(earlier: list[ToolCallRecord], latest: Sequence[ToolCallRecord]) -> bool:
+    """Whether the latest calls only repeat calls made before: the model is going round in circles (the local
+    coding teacher sent one program four times over, run s18), so the next turn must answer."""
+    seen = {record.id for record in earlier}
+    return bool(latest) and all(record.id in seen for record in latest)
 
 
 def _parse_arguments(arguments: Any) -> tuple[dict[str, Any], str | None]:
