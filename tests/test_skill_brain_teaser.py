@@ -138,6 +138,39 @@ def test_a_puzzle_that_states_its_answer_is_asked_again(skill) -> None:
     assert pair.messages[1]["content"] == PUZZLE and not sink.rejections
 
 
+def test_a_puzzle_whose_only_number_is_its_key_is_asked_again(skill) -> None:
+    """A local math puzzle asked the weight of a lot whose soil "has a weight of 400,000 pounds" (run s18)."""
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["math_puzzle"]]})
+    given = "The soil of the lot weighs 1,440 steps. What does the lot weigh?"
+    puzzles = iter([given, PUZZLE])
+    model = scripted(
+        single,
+        lambda name: {"answer_key": KEY, "instruction": next(puzzles)},
+        teacher_answers(SOLUTION, SOLUTION),
+    )
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert (
+        len(asks) == 2 and "the only number in the task is its answer_key" in asks[1].messages[-1]["content"]
+    )
+    assert sink.pairs and sink.pairs[0].messages[1]["content"] == PUZZLE
+
+
+@pytest.mark.parametrize(
+    ("task", "key", "only"),
+    [
+        ("If the soil has a weight of 400,000 pounds, what is the weight of the lot?", "400000", True),
+        ("If you have three apples and take away 2, how many do you have?", "2", False),
+        ("How many months have 28 days?", "12", False),
+        ("What has keys but opens no locks?", "a piano", False),
+    ],
+)
+def test_only_number_is_finds_a_key_that_the_task_gives(task, key, only) -> None:
+    from agentinstruct.flows.outputs import only_number_is
+
+    assert only_number_is(task, key) is only
+
+
 @pytest.mark.parametrize(
     ("task", "key", "states"),
     [
@@ -592,3 +625,17 @@ def test_no_guidance_quotes_a_whole_puzzle_the_author_could_copy() -> None:
     for itype in skill.instruction_types:
         quoted = re.findall(r'"([^"]+)"', itype.guidance)
         assert not [q for q in quoted if len(q.split()) > 4], itype.name  # "How is this possible?" is a form
+
+
+def test_a_second_key_that_reads_back_the_tasks_only_number_is_no_solution() -> None:
+    """s18: keyed 8,000,000 pounds, the author re-keyed "400,000 pounds", the one number the puzzle gave."""
+    from types import SimpleNamespace
+
+    from agentinstruct.flows.answer_keys import key_is_derivable
+
+    chain = SimpleNamespace(
+        instruction="If the soil has a weight of 400,000 pounds, what is the weight of the lot?",
+        content="notes",
+    )
+    assert not key_is_derivable("400,000 pounds", chain)
+    assert key_is_derivable("8,000,000 pounds", chain)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from agentinstruct.flows.outputs import only_number_is
 from agentinstruct.quality.agreement import content_words, final_answer, normalise, numbers, same_answer
 
 if TYPE_CHECKING:
@@ -21,12 +22,14 @@ if TYPE_CHECKING:
 
 def key_is_derivable(key: str, chain: Chain) -> bool:
     """Whether a re-derived key could come from the task and its material: option letters, a number
-    (worked out), or words that all stand in the task or the material.
+    (worked out, not the task's only number read back), or words that all stand in the task or the material.
 
     The local author re-solved "What city did the lighthouse at Carrick Point serve?" as "Dublin", which
     neither text names, and the teacher had invented the same city: a second solve by the same model is
     evidence only where the answer can be derived.
     """
+    if only_number_is(chain.instruction, key):
+        return False  # the given number read back: s18's author re-keyed "400,000 pounds" of soil so
     if re.fullmatch(r"[A-H](?:\s*(?:,|and)\s*[A-H])*", key.strip()) or numbers(normalise(key)):
         return True
     given = content_words(normalise(f"{chain.instruction}\n{chain.content}"))

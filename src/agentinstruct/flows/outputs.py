@@ -21,6 +21,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, WithJsonSchema, create
 
 from agentinstruct.agent_outputs import AgentOutput
 from agentinstruct.field_formats import EMPTY_VALUES, FIELD_SCHEMAS, FieldFormat, normalised
+from agentinstruct.quality.agreement import final_answer, normalise, numbers
 from agentinstruct.quality.constraint_wording import number_stated
 from agentinstruct.quality.constraints import Constraint, describe, paragraphs, sentences, words
 from agentinstruct.quality.execution import code_blocks
@@ -355,8 +356,23 @@ def with_hidden_fields(output: type[AgentOutput], fields: list[str]) -> type[Age
                     f"the task gives away its {name} ({value!r}) as the answer: remove that sentence, "
                     f"so that the task asks and {name} alone holds the answer"
                 )
+            if value and only_number_is(reply.instruction, value):
+                raise ValueError(
+                    f"the only number in the task is its {name} ({value!r}): nothing is worked out; give the "
+                    "numbers the answer is found from, and ask for one that must be computed from them"
+                )
 
     return with_validator(output, "_hidden_fields", check_hidden)
+
+
+def only_number_is(task: str, answer: str) -> bool:
+    """Whether a numeric answer is the one number its task states: "If the soil has a weight of 400,000
+    pounds, what is the weight of the lot?" was a local math puzzle keyed 400000 (run s18)."""
+    said = normalise(final_answer(answer)).split()
+    if not 1 <= len(said) <= 3 or not any(word[:1].isdigit() for word in said):
+        return False  # a key that is no number with perhaps a unit ("more than one who revises")
+    key = numbers(" ".join(said))
+    return len(key) == 1 and numbers(normalise(task)) == key
 
 
 def states_answer(task: str, answer: str) -> bool:
