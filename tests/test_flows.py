@@ -314,3 +314,25 @@ def test_a_reply_that_copies_the_prompt_is_reasked():
     assert len(sink.pairs) == 2
     reasks = [r for r in model.requests if "/instruct/" in r.tag and len(r.messages) == 4]
     assert len(reasks) == 2 and "copies my request" in reasks[0].messages[-1]["content"]
+
+
+def test_an_answerable_item_whose_final_answer_declines_is_rejected():
+    """s18: "Who is the moderator?" ended "Answer: The answer cannot be determined from the passage." on an
+    item no editor made unanswerable; a decline the question offers as an option stays an answer."""
+    from agentinstruct.quality.checks import Candidate, unanswerable_declined
+
+    declined = "Step 1: the passage names no one.\nAnswer: The answer cannot be determined from the passage."
+    item = Candidate(
+        "reading_comprehension", "literal_comprehension", PASSAGE, "Who lit the lamp?", declined, False
+    )
+    result = unanswerable_declined(item)
+    assert result is not None and not result.ok and "was not made unanswerable" in result.detail
+    offered = "Who lit the lamp?\nA) The keepers\nB) The council\nC) It cannot be determined"
+    assert (
+        unanswerable_declined(Candidate("reading_comprehension", "x", PASSAGE, offered, declined, False))
+        is None
+    )
+    answered = Candidate(
+        "reading_comprehension", "x", PASSAGE, "Who lit the lamp?", "Answer: the keepers", False
+    )
+    assert unanswerable_declined(answered) is None

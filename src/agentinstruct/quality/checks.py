@@ -77,9 +77,24 @@ DECLINE_PATTERNS = re.compile(
 
 @check("unanswerable_declined")
 def unanswerable_declined(candidate: Candidate) -> Check | None:
-    """An item made unanswerable must be declined, not answered with invented facts."""
+    """An item made unanswerable must be declined, not answered with invented facts; an answerable one whose
+    final answer declines fails too (otherwise the check does not apply to it).
+
+    The local teacher ended "Who is the moderator?" with "Answer: The answer cannot be determined from the
+    passage." on an item no editor made unanswerable (run s18): either the question or the answer is wrong.
+    A decline the task offers as an option ("D) It cannot be determined") is an answer like any other.
+    """
     if not candidate.unanswerable:
-        return None
+        from agentinstruct.quality.agreement import final_answer  # agreement builds on this module
+
+        declined = DECLINE_PATTERNS.search(final_answer(candidate.answer))
+        if declined is None or declined.group(0).lower() in candidate.instruction.lower():
+            return None
+        detail = (
+            f"the final answer declines ('{declined.group(0)}') a question that was not made unanswerable: "
+            "find the answer in the passage"
+        )
+        return Check(name="unanswerable_declined", ok=False, detail=detail)
     found = DECLINE_PATTERNS.search(candidate.answer)
     detail = f"declined: '{found.group(0)}'" if found else "the answer does not say it cannot be determined"
     return Check(name="unanswerable_declined", ok=bool(found), detail=detail)
