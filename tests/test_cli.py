@@ -49,7 +49,10 @@ def agent_responder(body: dict) -> object:
         return {
             "suitable": True,
             "reason": "",
-            "instruction": f"What of {_words(digest, 3)}, and why {_words(digest[6:], 3)}? ({tag})",
+            "instruction": (
+                f"Looking closely at what is written, what does it say of {_words(digest, 3)}, "
+                f"and why does it tie {_words(digest[6:], 3)} to them in the end? ({tag})"
+            ),
         }
     if schema == "SuggestionOutput":
         return {"suitable": True, "reason": "", "suggestion": f"Ask about a detail instead ({tag})."}
@@ -58,9 +61,12 @@ def agent_responder(body: dict) -> object:
             "suitable": True,
             "reason": "",
             "content": f"Edited passage ({tag}) on {_words(digest[12:], 10)}, {_words(digest[32:], 10)}.",
-            "instruction": f"Why {_words(digest[52:], 4)}? ({tag})",
+            "instruction": (
+                f"Reading it once more, why does the writer link {_words(digest[52:], 4)} "
+                f"and what follows from that link for the rest of it? ({tag})"
+            ),
         }
-    return f"Step by step ({tag}): the passage says so, otherwise it cannot be determined from the passage."
+    return f"Step by step ({tag}): the passage says so in its own words, and the reason follows from it."
 
 
 def generate(out: Path, server: OpenAIServer, *extra: str, seeds: list[str] | None = None):
