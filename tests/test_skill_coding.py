@@ -98,6 +98,11 @@ def tools():
     return build_tools(["python"], None)  # the process-wide default sandbox: shared, never closed here
 
 
+def emulating() -> Skill:
+    """The coding skill with its python tool emulated through JSON actions for a scripted model."""
+    return load_skills()["coding"].model_copy(update={"tools_without_function_calling": "emulate"})
+
+
 def candidate(answer: str, tools, instruction_type: str = "implement_function") -> Candidate:
     task = PROSE_TASK if instruction_type in PROSE else TASK
     return Candidate("coding", instruction_type, MATERIAL, task, answer, False, tools=tools)
@@ -151,7 +156,7 @@ def test_every_template_renders(skill: Skill, env: jinja2.Environment) -> None:
             skill=skill,
         )
         assert MATERIAL in text and it.guidance in text and "not suitable" in text
-        teacher = render(env, skill.prompts.teacher, skill=skill, instruction_type=it)
+        teacher = render(env, skill.prompts.teacher, skill=skill, instruction_type=it, tools=["python"])
         assert it.intent in teacher
         if it.name in PROSE:
             assert "Tests are not required" in teacher
@@ -336,7 +341,7 @@ def coding_reply(always_bad: bool = False):
 
 
 def run(model: ScriptedModel, seeds: int, tools, **settings) -> ListSink:
-    skill = load_skills()["coding"]
+    skill = emulating()
     sink = ListSink()
     resources = FlowResources(tools=tools)
     flow = SkillFlow(skill, model, sink, FlowSettings(**settings), resources=resources)
@@ -466,7 +471,7 @@ def test_prose_answers_must_be_about_code_the_task_holds(tools) -> None:
 
 def given_code_flow(itype: str, material: str, tools) -> tuple[ScriptedModel, ListSink]:
     """One seed through a single type whose instruction agent writes code "-" first, the code next."""
-    skill = load_skills()["coding"]
+    skill = emulating()
     replies = iter(["-", SEED_CODE])
     base = coding_reply()
 
@@ -564,3 +569,49 @@ def test_a_write_tests_task_that_never_asks_for_tests_is_sent_back(skill, tools)
         {**reply, "instruction": "Write unit tests for median, empty list included."}
     )
     assert asked.instruction.startswith("Write unit tests")
+
+
+def test_without_function_calling_the_teacher_answers_in_free_text_and_the_sandbox_checks_it(tools) -> None:
+    """s18: through JSON actions the local teacher wrote prose or code cut from its function, 0 pairs."""
+    skill = load_skills()["coding"]
+    assert skill.tools_without_function_calling == "skip"
+    base = coding_reply()
+
+    def reply(request: ModelRequest) -> object:
+        if "/teacher/" not in request.tag:
+            return base(request)
+        assert request.tools is None and request.json_schema is None, "no tools, no JSON actions"
+        assert "python tool" not in str(request.messages[0]["content"])
+        return GOOD if request.tag.endswith("/repair") else BAD
+
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["implement_function"]]})
+    sink = ListSink()
+    resources = FlowResources(tools=tools)
+    flow = SkillFlow(
+        single, ScriptedModel(reply), sink, FlowSettings(refinement_rounds=0), resources=resources
+    )
+    asyncio.run(flow.run_seed(code_seed(0), 0))
+    [pair] = sink.pairs
+    checks = {c.name: c for c in pair.verification.checks}
+    assert (
+        checks["code_runs_tests"].ok and "AssertionError" in checks["repaired"].detail
+    )  # ran, failed, repaired
+    assert pair.messages[-1]["content"] == GOOD.strip() and not pair.lineage.tool_calls
+
+    native = SkillFlow(
+        skill, ScriptedModel(native_tool_calls=True), ListSink(), FlowSettings(), resources=resources
+    )
+    assert native.teacher_tools is not None
+    assert "python tool" in native._teacher_system(skill.types_by_name["implement_function"])
+
+
+def test_a_solution_closed_by_a_tagged_fence_is_read_as_the_blocks_meant(tools) -> None:
+    """s18's teacher closed its solution with "```python", wrote a sentence, and opened its tests."""
+    answer = f"The median:\n\n{SOLUTION}python\n\nThe following tests check it:\n\n{TESTS}\n"
+    assert split_solution_and_tests(answer) == (
+        SOLUTION.removeprefix("```python\n").removesuffix("```"),
+        TESTS.removeprefix("```python\n").removesuffix("```"),
+    )
+    assert verify(answer, tools).ok
+    quoted = "```python\nFENCE = '''\n```python\n'''\nprint(FENCE)\n```"  # a block that parses stays whole
+    assert execution.code_blocks(quoted) == [("python", "FENCE = '''\n```python\n'''\nprint(FENCE)\n")]

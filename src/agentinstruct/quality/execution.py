@@ -50,6 +50,7 @@ TESTS_TIMEOUT_S = 20.0
 SOLVER_TIMEOUT_S = 20.0
 PYTHON_TAGS = frozenset({"python", "py", "python3", "py3"})
 
+_TAGGED_FENCE = re.compile(r"^[ \t]*`{3,}[ \t]*[A-Za-z][\w+#.-]*[ \t]*\n?", re.M)  # "```python" alone
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
 #: what makes a block the tests: a top-level assert, a test function or class, or a main guard
 _TESTISH = re.compile(
@@ -166,20 +167,39 @@ def _failure(result: dict[str, Any], what: str, timeout_s: float) -> str:
 # -- code_runs_tests ----------------------------------------------------------------------------------
 def code_blocks(answer: str) -> list[tuple[str, str]]:
     """(language tag in lower case, code) of every fenced block, in order."""
-    return [(m.group(2).lower(), m.group(3)) for m in _FENCE.finditer(answer)]
+    blocks: list[tuple[str, str]] = []
+    for match in _FENCE.finditer(answer):
+        blocks += _misclosed_parts(match.group(2).lower(), match.group(3))
+    return blocks
+
+
+def _misclosed_parts(tag: str, code: str) -> list[tuple[str, str]]:
+    """A Python block closed by a tagged fence, read as the blocks its writer meant.
+
+    s18's teacher closed its solution with "```python", wrote a sentence and opened its tests with another
+    "```python": by the fence rules all of it is one block, which cannot run. Only a Python block that does
+    not parse as a whole is split at its tagged fence lines; of the parts, those that parse are its blocks
+    (the sentences between them are prose).
+    """
+    if tag not in PYTHON_TAGS or not _TAGGED_FENCE.search(code) or _parses(code):
+        return [(tag, code)]
+    parts = _TAGGED_FENCE.split(code)
+    return [("python", part) for part in parts if part.strip() and _parses(part)] or [(tag, code)]
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def is_python(tag: str, code: str) -> bool:
     """Whether a fenced block is Python: by its tag, or (untagged) by parsing as Python."""
     if tag in PYTHON_TAGS:
         return True
-    if tag:
-        return False
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    return not tag and _parses(code)
 
 
 def split_solution_and_tests(answer: str) -> tuple[str | None, str | None]:
