@@ -615,3 +615,18 @@ def test_a_solution_closed_by_a_tagged_fence_is_read_as_the_blocks_meant(tools) 
     assert verify(answer, tools).ok
     quoted = "```python\nFENCE = '''\n```python\n'''\nprint(FENCE)\n```"  # a block that parses stays whole
     assert execution.code_blocks(quoted) == [("python", "FENCE = '''\n```python\n'''\nprint(FENCE)\n")]
+
+
+def test_blocks_indented_in_a_list_item_run(tools) -> None:
+    """c19: the teacher put its solution and tests under "2. **Complete Solution:**", indented 3 spaces."""
+    indent = "\n".join("   " + line for line in f"{SOLUTION}\n\n{TESTS}".splitlines())
+    assert verify(f"1. Sort, then take the middle.\n2. **Complete Solution:**\n{indent}\n", tools).ok
+
+
+def test_a_usage_example_in_prose_about_code_is_not_taken_for_tests(tools) -> None:
+    """c19: a complexity analysis ending with a main guard that prints two calls was rejected as vacuous."""
+    example = "```python\nif __name__ == '__main__':\n    print(median([3, 1, 2]))  # 2\n```"
+    answer = f"{PROSE_BOUND}\n\n{SOLUTION}\n\n{example}"
+    assert verify(answer, tools, "complexity_analysis") is None
+    assert discussed(answer, tools, "complexity_analysis").ok
+    assert not verify(answer, tools, "implement_function").ok  # a task that needs tests still needs them

@@ -21,7 +21,7 @@ import re
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.checks import Candidate, check, listed
-from agentinstruct.quality.execution import PROSE_TYPES, code_blocks, is_python, split_solution_and_tests
+from agentinstruct.quality.execution import PROSE_TYPES, asserting_tests, code_blocks, is_python
 
 _CODE_LINE = re.compile(
     r"^\s*(?:(?:async\s+)?def\s+\w+\s*\(|class\s+\w+|return\b|import\s+\w|from\s+\w+\s+import\b"
@@ -111,7 +111,7 @@ def code_discussed(candidate: Candidate) -> Check | None:
         return Check(
             name="code_discussed", ok=True, detail="the translation keeps the task's functions and classes"
         )
-    if candidate.instruction_type not in PROSE_TYPES or split_solution_and_tests(candidate.answer)[1]:
+    if candidate.instruction_type not in PROSE_TYPES or asserting_tests(candidate.answer):
         return None  # code to run: `code_runs_tests` verifies it
     name = "code_discussed"
     verb = _VERBS.get(candidate.instruction_type, "discuss")

@@ -36,6 +36,7 @@ import ast
 import hashlib
 import json
 import re
+import textwrap
 from typing import Any
 
 from agentinstruct.pairs import Check
@@ -53,6 +54,7 @@ PYTHON_TAGS = frozenset({"python", "py", "python3", "py3"})
 _TAGGED_FENCE = re.compile(r"^[ \t]*`{3,}[ \t]*[A-Za-z][\w+#.-]*[ \t]*\n?", re.M)  # "```python" alone
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
 #: what makes a block the tests: a top-level assert, a test function or class, or a main guard
+_ASSERTING = re.compile(r"^[ \t]*(?:assert\b|(?:async[ \t]+)?def[ \t]+test|class[ \t]+Test)", re.M)
 _TESTISH = re.compile(
     r"^(?:assert\b|if[ \t]+__name__[ \t]*==|[ \t]*(?:async[ \t]+)?def[ \t]+test|[ \t]*class[ \t]+Test)", re.M
 )
@@ -169,7 +171,9 @@ def code_blocks(answer: str) -> list[tuple[str, str]]:
     """(language tag in lower case, code) of every fenced block, in order."""
     blocks: list[tuple[str, str]] = []
     for match in _FENCE.finditer(answer):
-        blocks += _misclosed_parts(match.group(2).lower(), match.group(3))
+        # a block inside a list item is indented with it (c19's "2. **Complete Solution:**\n   ```python"),
+        # and its lines, indented alike, would not run
+        blocks += _misclosed_parts(match.group(2).lower(), textwrap.dedent(match.group(3)))
     return blocks
 
 
@@ -212,6 +216,12 @@ def split_solution_and_tests(answer: str) -> tuple[str | None, str | None]:
     if index > 0:
         return python[index - 1], python[index]
     return (python[1] if len(python) > 1 else None), python[index]
+
+
+def asserting_tests(answer: str) -> str | None:
+    """The answer's tests block when it asserts something (a usage example under a main guard does not)."""
+    tests = split_solution_and_tests(answer)[1]
+    return tests if tests is not None and _ASSERTING.search(tests) else None
 
 
 def _defined(tree: ast.Module) -> set[str]:
@@ -280,6 +290,9 @@ async def code_runs_tests(candidate: Candidate) -> Check | None:
             detail="the answer has no ```python block of tests: end with one ```python block holding the "
             "solution and one ```python block of assert statements or parameterless test_ functions",
         )
+    if candidate.instruction_type in PROSE_TYPES and not asserting_tests(candidate.answer):
+        # a usage example under a main guard, in prose about the code (c19's complexity analysis), is no test
+        return None
     vacuous = _vacuous(solution, tests)
     if vacuous:
         return Check(name=name, ok=False, detail=vacuous)
