@@ -83,8 +83,10 @@ BAD = GOOD.replace("ordered = sorted(values)", "ordered = list(values)")  # forg
 PROSE_ANSWER = "`median` sorts the list, then returns the middle item or the mean of the two middle ones."
 PROSE_BOUND = PROSE_ANSWER + " Sorting dominates: O(n log n) time and O(n) space."
 #: prose types are about code that the task itself carries
-PROSE_TASK = f"Explain, analyse or review this code:\n```python\n{SEED_CODE}```"
+PROSE_TASK = f"Explain, give the complexity of or review this code:\n```python\n{SEED_CODE}```"
 PROSE_WITH_WRONG_TESTS = PROSE_ANSWER + f"\n\n{SOLUTION}\n\n" + TESTS.replace("== 2.5", "== 3")
+#: what a scripted task of a type adds to TASK, so that it asks what the type asks
+TYPE_ASKS = {"write_tests": " Write tests for it.", "translate_language": " Translate it into JavaScript."}
 JS_ANSWER = "Same logic in JavaScript:\n\n```javascript\nfunction median(v) { return v; }\n```\n"
 
 
@@ -310,7 +312,7 @@ def coding_reply(always_bad: bool = False):
                 task = PROSE_TASK if rest[-1] == "code_review" else PROSE_TASK.split(":")[0] + "."
                 return {"instruction": f"({rest[-1]}) {task}", "code": SEED_CODE, "suitable": True}
             code = SEED_CODE if rest[-1] in GIVEN_CODE else "-"
-            task = f"{TASK} Write tests for it." if rest[-1] == "write_tests" else TASK
+            task = TASK + TYPE_ASKS.get(rest[-1], "")
             return {"instruction": f"({rest[-1]}) {task}", "code": code, "suitable": True, "reason": ""}
         if stage == "refine" and rest[0] == "suggester":
             return {"suggestion": f"{rest[-1]}: require ValueError for []", "suitable": True, "reason": ""}
@@ -364,7 +366,7 @@ def test_the_flow_runs_every_type_and_repairs_failing_code(tools) -> None:
         Pair.model_validate(pair.model_dump(mode="json"))
         assert [m["role"] for m in pair.messages] == ["system", "user", "assistant"]
         task = PROSE_TASK if pair.instruction_type in PROSE else TASK
-        task += " Write tests for it." if pair.instruction_type == "write_tests" else ""
+        task += TYPE_ASKS.get(pair.instruction_type, "")
         fenced = f"\n\n```python\n{SEED_CODE.rstrip()}\n```"
         if pair.instruction_type in PROSE and pair.instruction_type != "code_review":
             # the code came in its own field and is shown after the task, in a fence
@@ -555,20 +557,29 @@ def test_a_translation_into_another_language_keeps_the_codes_names_and_language(
     )
 
 
-def test_a_write_tests_task_that_never_asks_for_tests_is_sent_back(skill, tools) -> None:
-    """s14: a write_tests task asked to write the function it showed; the teacher wrote it again."""
+@pytest.mark.parametrize(
+    ("itype", "asked"),
+    [
+        # s14: a write_tests task asked to write the function it showed; the teacher wrote it again
+        ("write_tests", "Write unit tests for median, empty list included."),
+        # c19: an explain_code task asked for a function, and the teacher explained wrong results of it
+        ("explain_code", "Explain to a new team member why median sorts before it indexes."),
+        ("complexity_analysis", "Give the time complexity of median in big-O of the list's length."),
+        ("code_review", "Review median for a student and rank the issues you find."),
+        # s18: a translate_language task asked for a Python function and showed it in Python
+        ("translate_language", "Translate median into idiomatic JavaScript, keeping its errors."),
+    ],
+)
+def test_a_task_that_never_asks_what_its_type_asks_is_sent_back(skill, tools, itype, asked) -> None:
     resources = FlowResources(tools=tools)
     flow = SkillFlow(
         skill, ScriptedModel(lambda request: "ok"), ListSink(), FlowSettings(), resources=resources
     )
-    output = flow.instructors["write_tests"].output
+    output = flow.instructors[itype].output
     reply = {"code": SEED_CODE, "suitable": True, "reason": ""}
-    with pytest.raises(ValueError, match="must contain 'test'"):
+    with pytest.raises(ValueError, match="must contain"):
         output.model_validate({**reply, "instruction": "Write a Python function that returns the median."})
-    asked = output.model_validate(
-        {**reply, "instruction": "Write unit tests for median, empty list included."}
-    )
-    assert asked.instruction.startswith("Write unit tests")
+    assert output.model_validate({**reply, "instruction": asked}).instruction.startswith(asked)
 
 
 def test_without_function_calling_the_teacher_answers_in_free_text_and_the_sandbox_checks_it(tools) -> None:
