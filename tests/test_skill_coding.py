@@ -111,7 +111,7 @@ def candidate(answer: str, tools, instruction_type: str = "implement_function") 
 
 
 def discussed(answer: str, tools, instruction_type: str):
-    return code_discussed(candidate(answer, tools, instruction_type))
+    return asyncio.run(code_discussed(candidate(answer, tools, instruction_type)))
 
 
 def verify(answer: str, tools, instruction_type: str = "implement_function"):
@@ -467,7 +467,7 @@ def test_prose_answers_must_be_about_code_the_task_holds(tools) -> None:
         False,
         tools=tools,
     )
-    result = code_discussed(no_code)
+    result = asyncio.run(code_discussed(no_code))
     assert not result.ok and "holds no code to analyse" in result.detail
 
 

@@ -12,7 +12,9 @@ A translate_language answer in another language than Python (which nothing here 
 same way: its last code block must define every function and class the task's code defines (named in
 the target language's style: `calculate_total` may become `calculateTotal`), must not be the task's code
 again, and its fence must name the language the task asks for when the task names one.
-Knowingly missed: whether the explanation, the bound, the review or the translation is right.
+- the results the answer states for calls of the code ("`median([3, 1, 2])` returns `2`") are what the
+  code gives when run in the sandbox (agentinstruct.quality.code_claims).
+Knowingly missed: whether the rest of the explanation, the bound, the review or the translation is right.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import re
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.checks import Candidate, check, listed
+from agentinstruct.quality.code_claims import wrong_claims
 from agentinstruct.quality.execution import PROSE_TYPES, asserting_tests, code_blocks, is_python
 
 _CODE_LINE = re.compile(
@@ -99,9 +102,10 @@ def translation_problem(instruction: str, tag: str, translated: str) -> str:
 
 
 @check("code_discussed")
-def code_discussed(candidate: Candidate) -> Check | None:
-    """The task holds code, the answer names it, and a complexity answer states a bound (a translation into
-    another language than Python: it translates the task's code, `translation_problem`)."""
+async def code_discussed(candidate: Candidate) -> Check | None:
+    """The task holds code, the answer names it, a complexity answer states a bound, and the results it
+    states for calls are what the code gives (a translation into another language than Python: it
+    translates the task's code, `translation_problem`)."""
     blocks = code_blocks(candidate.answer)
     if candidate.instruction_type == "translate_language" and blocks and not is_python(*blocks[-1]):
         tag, translated = blocks[-1]
@@ -126,10 +130,14 @@ def code_discussed(candidate: Candidate) -> Check | None:
     bound = _BOUND.search(candidate.answer)
     if candidate.instruction_type == "complexity_analysis" and not bound:
         problems.append("the answer states no bound: give the time and space complexity as O(...)")
+    wrong, checked = await wrong_claims(candidate, code, set(names))
+    if wrong:
+        problems.append(f"running the task's code, {'; '.join(wrong)}: state what the code really gives")
     if problems:
         return Check(name=name, ok=False, detail="; ".join(problems))
     found = (
         f"; bound {bound.group(0)}" if bound and candidate.instruction_type == "complexity_analysis" else ""
     )
     shown = f"names {listed(names, 3)}" if names else "the task's code"
-    return Check(name=name, ok=True, detail=f"the answer discusses {shown}{found}")
+    calls = f"; {checked} stated call result(s) match the code's" if checked else ""
+    return Check(name=name, ok=True, detail=f"the answer discusses {shown}{found}{calls}")
