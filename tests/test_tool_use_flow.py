@@ -16,6 +16,13 @@ from agentinstruct.config import RunConfig
 from agentinstruct.documents import Document, Seed
 from agentinstruct.flows import FlowSettings, flow_class
 from agentinstruct.flows.resources import FlowResources
+from agentinstruct.flows.tool_use_apis import ApiDefinition, listed_apis
+from agentinstruct.flows.tool_use_outputs import (
+    ToolInstructionOutput,
+    convert_apis,
+    render_apis,
+    request_problem,
+)
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.pipeline import run
 from agentinstruct.skills import load_skills
@@ -94,6 +101,12 @@ TRACES = {
         say("Oslo: 4.5 °C. I cannot book a flight with the available tools."),
     ],
 }
+#: what each variant's request needs, as its instruction agent reports it (consistent with the variant)
+NEEDED = {
+    "multi_api_all_params": ["get_weather", "get_alerts"],
+    "multi_api_missing_params": ["get_weather", "get_alerts"],
+    "api_not_available": [],
+}
 MISSING = {
     "single_api_missing_params": ["get_weather.city"],
     "multi_api_missing_params": ["get_weather.city"],
@@ -113,7 +126,7 @@ def tool_use_reply(broken_first_trace: bool = False, extra_apis: list | None = N
         if stage == "instruct":
             return {
                 "instruction": f"({name}) What is the weather in Oslo for two days?",
-                "apis_needed": ["get_weather"],
+                "apis_needed": NEEDED.get(name, ["get_weather"]),
                 "missing_information": MISSING.get(name, []),
                 "suitable": True,
                 "reason": "",
@@ -347,3 +360,64 @@ def test_with_one_api_multi_api_types_become_distinct_single_api_ones():
     assert types and not any(t.startswith("multi_api") for t in types)
     assert not [r for r in sink.rejections if r.reason == "invalid_api_spec"]  # a shown API, listed again
     assert len(types) == len(set(types)) < len(skill.instruction_types)  # the replacements were deduplicated
+
+
+def test_the_rendered_api_list_reads_back_with_required_parameters():
+    specs = convert_apis([ApiDefinition.model_validate(a) for a in (WEATHER, ALERTS)])[0]
+    shown = render_apis(specs)
+    assert listed_apis(shown) == {"get_weather": ["city"], "get_alerts": ["city"]}
+    noted = ApiDefinition.model_validate({**WEATHER, "description": "Forecast.\nnote: in Celsius"})
+    described = convert_apis([noted])[0]
+    assert listed_apis(render_apis(described)) == {"get_weather": ["city"]}  # a description's line is no API
+
+
+APIS = {"add_item": ["sku", "name", "price"], "add_stock": ["sku", "quantity"], "update_stock": ["sku"]}
+
+
+@pytest.mark.parametrize(
+    ("variant", "needed", "missing", "problem"),
+    [
+        # the local model's requests of s16 and s18, as their instruction agents described them
+        ("multi_api_all_params", ["add_item"], [], "two or more different APIs, and apis_needed lists 1"),
+        ("single_api_extra_params", ["add_stock"], ["sku", "quantity"], "gives every required value"),
+        ("api_not_available", ["update_stock"], [], "needs no listed API"),
+        ("api_not_available", [], ["item"], "gives every required value"),
+        ("multi_api_some_missing", ["add_item", "add_stock"], ["list_stock"], "gives every required value"),
+        ("multi_api_missing_params", ["add_item", "add_stock"], ["list_stock"], "no required parameter"),
+        ("single_api_all_params", ["add_item", "add_stock"], [], "exactly one API"),
+        ("single_api_missing_params", ["add_stock"], [], "leaves out a required value"),
+        ("single_api_all_params", ["create_item"], [], "names create_item, which the list does not hold"),
+        # requests that fit their variant
+        ("single_api_missing_params", ["add_stock"], ["add_stock.quantity"], ""),
+        ("multi_api_missing_params", ["add_item", "add_stock"], ["quantity"], ""),
+        ("multi_api_some_missing", ["add_stock"], [], ""),
+        ("api_not_available", [], [], ""),
+        ("a_user_defined_variant", ["anything"], ["at all"], ""),
+    ],
+)
+def test_a_request_that_contradicts_its_variant_is_named(variant, needed, missing, problem):
+    reply = ToolInstructionOutput(instruction="...", apis_needed=needed, missing_information=missing)
+    found = request_problem(reply, APIS, variant)
+    assert (problem in found and found) if problem else found == ""
+
+
+def test_a_request_that_contradicts_its_variant_is_asked_for_again():
+    """s18's multi_api_all_params request needed one API; its teacher refused it and the unit was lost."""
+    replies = iter([["get_weather"], ["get_weather", "get_alerts"]])
+    base = tool_use_reply()
+
+    def reply(request: ModelRequest) -> object:
+        if "/instruct/" in request.tag:
+            asked = {**base(request), "apis_needed": next(replies), "missing_information": []}
+            return {**asked, "instruction": "(multi_api_all_params) Weather in Oslo, then alerts?"}
+        return base(request)
+
+    skill = load_skills()["tool_use"]
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["multi_api_all_params"]]})
+    model = ScriptedModel(reply)
+    sink = ListSink()
+    flow = flow_class(single.flow)(single, model, sink, FlowSettings(refinement_rounds=0))
+    asyncio.run(flow.run_seed(code_seed(), 0))
+    asked = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asked) == 2 and "apis_needed lists 1" in str(asked[1].messages)
+    assert [p.instruction_type for p in sink.pairs] == ["multi_api_all_params"]

@@ -23,8 +23,10 @@ from agentinstruct.agent_outputs import SuggestionOutput
 from agentinstruct.agents import PROMPTS_DIR, AgentResult, render
 from agentinstruct.documents import Seed
 from agentinstruct.flows import register_flow
+from agentinstruct.flows.outputs import with_validator
 from agentinstruct.flows.skill_flow import SkillFlow
 from agentinstruct.flows.state import Chain, FlowSettings, SeedContext, derive_seed, document_ref
+from agentinstruct.flows.tool_use_apis import listed_apis
 from agentinstruct.flows.tool_use_outputs import (
     ApiListOutput,
     ToolEditOutput,
@@ -33,6 +35,7 @@ from agentinstruct.flows.tool_use_outputs import (
     TraceStep,
     convert_apis,
     render_apis,
+    request_problem,
     tools_of,
     trace_to_messages,
 )
@@ -68,7 +71,7 @@ class ToolUseFlow(SkillFlow):
             for t in skill.transformations
         }
         self.instructors = {
-            t.name: self.agent(t.name, t.prompt or skill.prompts.instruction, ToolInstructionOutput)
+            t.name: self.agent(t.name, t.prompt or skill.prompts.instruction, request_output(t.name))
             for t in skill.instruction_types
         }
         self.suggester = self.agent("suggester", skill.prompts.suggester, SuggestionOutput)
@@ -244,6 +247,17 @@ class ToolUseFlow(SkillFlow):
             detail = f"passed after {repair} repair round(s); the first trace failed: {first_problems}"
             notes.append(Check(name="repaired", ok=True, detail=detail))
         return result, messages, problems, notes
+
+
+def request_output(variant: str) -> type[ToolInstructionOutput]:
+    """The instruction output of a variant: a request whose own needs contradict the variant goes back."""
+
+    def check_shape(reply: ToolInstructionOutput, material: str) -> None:
+        problem = request_problem(reply, listed_apis(material), variant)
+        if problem:
+            raise ValueError(problem)
+
+    return with_validator(ToolInstructionOutput, "_request_shape", check_shape, with_material=True)
 
 
 def decline_as_answer(result: AgentResult, variant: str) -> tuple[AgentResult, bool]:

@@ -13,6 +13,7 @@ are in `flows.tool_use_outputs`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -291,6 +292,26 @@ def render_apis(specs: list[ApiSpec]) -> str:
             lines.append(f"    - {name} ({_type_label(schema)}{optional}){_described(schema)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def listed_apis(rendered: str) -> dict[str, list[str]]:
+    """The APIs a `render_apis` text lists, each with its required parameters (its inverse, names only)."""
+    apis: dict[str, list[str]] = {}
+    candidate, current, in_parameters, previous = "", None, False, ""
+    for line in rendered.splitlines():
+        head = re.match(r"([A-Za-z_][\w.-]*): ", line) if not previous.strip() else None
+        previous = line  # an API starts its block; a description's own "word: ..." line starts none
+        if head:
+            candidate, in_parameters = head.group(1), False
+        elif line.startswith("  parameters:") and candidate:
+            current, in_parameters = apis.setdefault(candidate, []), True
+        elif line.startswith("  returns:"):
+            in_parameters = False
+        elif in_parameters and current is not None:
+            parameter = re.match(r"    - ([\w.-]+) \(.*, required\)", line)
+            if parameter:
+                current.append(parameter.group(1))
+    return apis
 
 
 def _type_label(schema: Any) -> str:

@@ -46,6 +46,61 @@ class ToolInstructionOutput(AgentOutput):
     )
 
 
+#: what a request of each bundled variant needs: (fewest APIs, most APIs or None, leaves a required value
+#: out). 7 of 8 requests the local model wrote in s15-s18 contradicted their own variant here (a
+#: multi-API request needing one API, an extra-params request missing two values, an unavailable-API
+#: request needing update_stock), and the teacher then refused the task or wrote a trace that failed.
+REQUEST_SHAPES: dict[str, tuple[int, int | None, bool]] = {
+    "single_api_all_params": (1, 1, False),
+    "single_api_extra_params": (1, 1, False),
+    "single_api_missing_params": (1, 1, True),
+    "multi_api_all_params": (2, None, False),
+    "multi_api_missing_params": (2, None, True),
+    "api_not_available": (0, 0, False),
+    "multi_api_some_missing": (1, None, False),
+}
+
+
+def request_problem(reply: ToolInstructionOutput, apis: dict[str, list[str]], variant: str) -> str:
+    """Why a request's own apis_needed and missing_information contradict its variant ("" when they agree)."""
+    shape = REQUEST_SHAPES.get(variant)
+    if shape is None or not apis:
+        return ""
+    fewest, most, leaves_out = shape
+    needed = list(dict.fromkeys(reply.apis_needed))
+    unknown = [name for name in needed if name not in apis]
+    if unknown:
+        return f"apis_needed names {', '.join(unknown)}, which the list does not hold: name listed APIs only"
+    if len(needed) < fewest or (most is not None and len(needed) > most):
+        wanted = {0: "no listed API", 1: "exactly one API"}.get(fewest, "two or more different APIs")
+        if fewest == 1 and most is None:
+            wanted = "one or more APIs for its supported part"
+        return (
+            f"a request of this type ({variant}) needs {wanted}, and apis_needed lists {len(needed)}: "
+            "write a request that fits the type"
+        )
+    missing = [entry.strip() for entry in reply.missing_information if entry.strip()]
+    if not leaves_out and missing:
+        return (
+            f"a request of this type ({variant}) gives every required value, and missing_information lists "
+            f"{', '.join(missing)}: give those values in the request, and missing_information []"
+        )
+    if leaves_out and not missing:
+        return (
+            f"a request of this type ({variant}) leaves out a required value: leave one out and name it in "
+            'missing_information as "function.parameter"'
+        )
+    required = {(name, parameter) for name in needed for parameter in apis[name]}
+    for entry in missing:
+        function, _, parameter = entry.rpartition(".")
+        if not any(p == parameter and function in ("", n) for n, p in required):
+            return (
+                f"missing_information names {entry!r}, which is no required parameter of "
+                f'{", ".join(needed)}: name each left-out value as "function.parameter"'
+            )
+    return ""
+
+
 class ToolEditOutput(ToolInstructionOutput):
     """The editor's reply: the request after the edit, with its updated needs."""
 
