@@ -557,6 +557,19 @@ def test_a_translation_into_another_language_keeps_the_codes_names_and_language(
     )
 
 
+def test_an_implement_function_task_that_shows_the_reference_code_is_sent_back(skill, tools) -> None:
+    """c19: the task showed calculate_total_cost whole and asked for it; the answer could only copy it."""
+    resources = FlowResources(tools=tools)
+    flow = SkillFlow(
+        skill, ScriptedModel(lambda request: "ok"), ListSink(), FlowSettings(), resources=resources
+    )
+    output = flow.instructors["implement_function"].output
+    reply = {"instruction": TASK, "suitable": True, "reason": ""}
+    with pytest.raises(ValueError, match="'code' must be '-' for a task of this type"):
+        output.model_validate({**reply, "code": SEED_CODE})
+    assert output.model_validate({**reply, "code": "-"}).instruction == TASK
+
+
 @pytest.mark.parametrize(
     ("itype", "asked"),
     [
@@ -641,3 +654,11 @@ def test_a_usage_example_in_prose_about_code_is_not_taken_for_tests(tools) -> No
     assert verify(answer, tools, "complexity_analysis") is None
     assert discussed(answer, tools, "complexity_analysis").ok
     assert not verify(answer, tools, "implement_function").ok  # a task that needs tests still needs them
+
+
+def test_empty_fields_name_instruction_fields(skill: Skill) -> None:
+    raw = skill.model_dump()
+    raw["instruction_types"][0]["empty_fields"] = ["reference"]
+    match = r"instruction_types.implement_function.empty_fields: \['reference'\] are not instruction_fields"
+    with pytest.raises(ValueError, match=match):
+        Skill.model_validate(raw)

@@ -96,8 +96,8 @@ def with_type_rules(output: type[AgentOutput], itype: InstructionType) -> type[A
     again with the reason, before any teacher call: a small model wrote an "except_question" with no
     EXCEPT in it, and coding's "explain_code" with no code.
     """
-    names, phrases = itype.required_fields, itype.task_must_contain_any
-    if not names and not phrases:
+    names, phrases, unwanted = itype.required_fields, itype.task_must_contain_any, itype.empty_fields
+    if not names and not phrases and not unwanted:
         return output
 
     def check_type_rules(reply: Any, material: str) -> None:
@@ -111,6 +111,12 @@ def with_type_rules(output: type[AgentOutput], itype: InstructionType) -> type[A
             raise ValueError(
                 f"{', '.join(repr(n) for n in empty)} is empty, but a task of this type ({itype.name}) "
                 "cannot do without it: copy it from the material"
+            )
+        filled = [n for n in unwanted if str(getattr(reply, n, "")).strip().lower() not in EMPTY_VALUES]
+        if filled:
+            raise ValueError(
+                f"{', '.join(repr(n) for n in filled)} must be '-' for a task of this type ({itype.name}), "
+                "which shows none: describe in the task what is wanted instead"
             )
         if phrases and itype.task_closing and not any(contains_phrase(reply.instruction, p) for p in phrases):
             if ONE_ANSWER.search(reply.instruction):

@@ -230,6 +230,9 @@ class Skill(BaseModel):
             (f"instruction_types.{t.name}.required_fields", t.required_fields) for t in self.instruction_types
         ]
         field_names += [
+            (f"instruction_types.{t.name}.empty_fields", t.empty_fields) for t in self.instruction_types
+        ]
+        field_names += [
             (f"instruction_types.{t.name}.task_shape", list(SHAPE_FIELDS[t.task_shape]))
             for t in self.instruction_types
             if t.task_shape != "text"

@@ -130,6 +130,11 @@ class InstructionType(Named):
         description="instruction_fields this type cannot do without (the code an explanation is about): "
         "a reply that leaves one empty or '-' is sent back to the instruction agent",
     )
+    empty_fields: list[str] = Field(
+        default_factory=list,
+        description="instruction_fields a task of this type must leave empty or '-' (implement_function "
+        "shows no reference code): a reply that fills one is sent back to the instruction agent",
+    )
     filled_from_material: list[str] = Field(
         default_factory=list,
         description="required_fields that, left empty or '-', take the material's only fenced code block "
