@@ -176,8 +176,14 @@ def test_a_piece_short_of_its_word_minimum_is_continued_by_the_teacher(skill) ->
     follows and code appends it, so the piece is still all the teacher's words."""
     request = "Write a speech for the lighthouse's last night, at least 60 words, starting with 'The lamp'."
     rules = [{"kind": "word_count", "relation": "at_least", "number": 60}, CONSTRAINTS[1]]
-    opening = "The lamp " + " ".join(["burns on the rock tonight."] * 6)  # 32 words
-    more = " ".join(["We keep the light for every ship at sea."] * 4)  # 36 words
+    opening = (  # 32 words
+        "The lamp burns on the rock tonight. Its keeper climbs the stair one final time, counting "
+        "steps worn smooth by boots of men long gone, and the glass turns above the harbour."
+    )
+    more = (  # 34 words
+        "We keep the light for every ship at sea, for fishermen out past midnight, for ferries crossing "
+        "in fog, and for those who never came home. Tomorrow machines will watch, but tonight we remain."
+    )
     model, sink = continued_speech(skill, request, rules, opening, more)
     [pair] = sink.pairs
     assert pair.messages[-1]["content"] == f"{opening}\n\n{more}"
@@ -206,3 +212,30 @@ def test_a_piece_short_of_its_sentence_minimum_is_continued_too(skill) -> None:
     prompt = asked.messages[-1]["content"]
     assert "has 5 sentences, and the request asks for at least 6 sentences" in prompt
     assert "write about 2 more sentences" in prompt
+
+
+def test_a_piece_that_goes_round_in_circles_is_written_again_with_repeats_discouraged(skill) -> None:
+    """s18's poem sang one pair of stanzas six times (62% of its 4-grams repeated) and was rejected."""
+    request = "Write a speech for the lighthouse's last night, starting with 'The lamp'."
+    stanza = "The lamp burns low and the keepers climb,\nthe council sits, ready to discuss the light.\n\n"
+    looping = stanza * 6
+    fresh = (
+        "The lamp burns on the rock tonight. Its keeper climbs the stair one final time, counting "
+        "steps worn smooth by boots of men long gone, and the glass turns above the harbour."
+    )
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["speech"]]})
+    model = scripted(
+        single,
+        {"instruction": request, "constraints": [CONSTRAINTS[1]]},
+        lambda request_: fresh if request_.tag.endswith("/unlooped") else looping,
+    )
+    [pair] = run(single, model, refinement_rounds=0).pairs
+    assert pair.messages[-1]["content"] == fresh
+    [again] = [r for r in model.requests if r.tag.endswith("/unlooped")]
+    assert again.discourage_repeats and looping not in str(again.messages)  # afresh: the loop is not shown
+    assert len(pair.lineage.call_ids) == len(model.requests)  # the looping answer's call is in it too
+
+    # an answer that repeats within bounds is kept as it is
+    model = scripted(single, {"instruction": request, "constraints": [CONSTRAINTS[1]]}, lambda _: fresh)
+    run(single, model, refinement_rounds=0)
+    assert not [r for r in model.requests if r.tag.endswith("/unlooped")]

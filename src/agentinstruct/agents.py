@@ -140,11 +140,14 @@ class Agent:
         system: str | None = None,
         tools: ToolLoop | None = None,
         answer_schema: dict[str, Any] | None = None,
+        discourage_repeats: bool = False,
     ) -> AgentResult:
         """Render, call (through `tools` when given), validate, re-ask once on invalid output.
 
         `answer_schema` is a JSON Schema a free-text agent's reply is held to (a teacher's answer to a task
         that gives its answer's schema); an agent with an output model always asks for that model.
+        `discourage_repeats` asks the engine to push away from repeating passages from the first call on
+        (for an answer asked again because the first one went round in circles).
 
         A not-suitable exit is final, unless the agent reconsiders declines: then it is shown its reason
         and asked once whether the material really cannot support the task; if that reply is unusable,
@@ -153,7 +156,15 @@ class Agent:
         messages = self.messages(variables, system)
         prompt = messages[-1]["content"]
         result = await self._converse(
-            model, messages, prompt, variables, tag=tag, seed=seed, tools=tools, answer_schema=answer_schema
+            model,
+            messages,
+            prompt,
+            variables,
+            tag=tag,
+            seed=seed,
+            tools=tools,
+            answer_schema=answer_schema,
+            looped=discourage_repeats,
         )
         if result.status != "not_suitable" or not self.reconsider_declines:
             return result
@@ -216,12 +227,13 @@ class Agent:
         tools: ToolLoop | None,
         scaffold: str | None = None,
         answer_schema: dict[str, Any] | None = None,
+        looped: bool = False,
     ) -> AgentResult:
         """Ask until a usable reply, three times at most; `scaffold` (default: the prompt) is the text
-        a reply must not copy."""
+        a reply must not copy; `looped` discourages repeats from the first call on."""
         call_ids: list[str] = []
         records: list[ToolCallRecord] = []
-        original, replies, error, looped = messages, [], "", False
+        original, replies, error = messages, [], ""
         for attempt in (1, 2, 3):
             sent = messages
             request = ModelRequest(
