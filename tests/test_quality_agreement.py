@@ -65,6 +65,13 @@ def test_normalise() -> None:
         # a one-word key is not matched by a long answer that happens to hold the word
         ("The quick brown fox jumps over the lazy dog.", "fox", False),
         ("The hidden word is fox", "fox", True),
+        # s18: 200 words at 3 a day, "67 days" and a second answer's 66.66666666666667
+        ("67 days", "66.66666666666667", True),
+        ("66 days", "66.66666666666667", False),  # rounded down is another number
+        ("3.3", "3.33", True),
+        ("3.4", "3.33", False),
+        ("0", "0.4", False),  # nothing rounds to zero here: not within 1%
+        ("5 and 6", "5.5", False),
     ],
 )
 def test_same_answer(first: str, second: str, agree: bool) -> None:

@@ -13,11 +13,13 @@ Skills whose items have one right answer (SPEC §2 rows 5, 7, 12, 15) list these
   structure (`Candidate.key_by_code`: a sequence's term, an anagram's word, the one option a solver
   finds) is that second answer, so no teacher is asked again. "Agrees" (`same_answer`) is lenient:
   equal after normalisation (number words to digits, articles and punctuation dropped); else, when
-  both contain numbers, the same set of numbers; else content-word overlap |A∩B| / min(|A|, |B|) of at
-  least AGREEMENT_OVERLAP and |A∩B| / max(|A|, |B|) of at least AGREEMENT_COVERAGE, with crude stemming,
-  and both or neither negated ("not", "never", "no"). A task with lettered options whose key is letters
-  (brain_teaser's logic_deduction, written by code) compares the letters each answer commits to, read as
-  for `answer_matches_key`: "Answer: (B)" agrees with "B" (as words, "(B)" would be dropped as an aside).
+  both contain numbers, the same set of numbers (or one number each, one the other rounded to its
+  decimals and within 1%: "67" agrees with 66.67, not with 66); else content-word overlap
+  |A∩B| / min(|A|, |B|) of at least AGREEMENT_OVERLAP and |A∩B| / max(|A|, |B|) of at least
+  AGREEMENT_COVERAGE, with crude stemming, and both or neither negated ("not", "never", "no"). A task
+  with lettered options whose key is letters (brain_teaser's logic_deduction, written by code) compares
+  the letters each answer commits to, read as for `answer_matches_key`: "Answer: (B)" agrees with "B"
+  (as words, "(B)" would be dropped as an aside).
   A final answer that copies four or more words of the task in a row and nothing else is no answer.
 - `labels_from_set`: the chosen label(s) ("Label: x", "Labels: x, y", or the last line) all belong to
   the task's label set (`labels`, comma-separated; case, spaces, hyphens and underscores ignored),
@@ -151,6 +153,21 @@ def numbers(text: str) -> set[Fraction]:
     return {Fraction(n) for n in NUMBER.findall(text) if not n.endswith("/0")}
 
 
+def rounded_alike(first: str, second: str) -> bool:
+    """Whether two normalised answers each give one number, the less precise one the other rounded to its
+    decimals and within 1% of it: s18's "67 days" and a second answer's 66.66666666666667 (200 words at 3
+    a day) were judged different numbers."""
+    found = [NUMBER.findall(first), NUMBER.findall(second)]
+    if any(len(set(n)) != 1 or "/" in n[0] for n in found):
+        return False
+    (rough, exact) = sorted((n[0] for n in found), key=lambda n: len(n.partition(".")[2]))
+    decimals = len(rough.partition(".")[2])
+    if decimals == len(exact.partition(".")[2]) or float(rough) == 0:
+        return False
+    close = abs(float(exact) - float(rough)) <= 0.01 * abs(float(rough))
+    return close and round(float(exact), decimals) == float(rough)
+
+
 def _stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -169,6 +186,8 @@ def same_answer(first: str, second: str) -> tuple[bool, str]:
         return bool(a), "same after normalisation" if a else "empty answer"
     numbers_a, numbers_b = numbers(a), numbers(b)
     if numbers_a and numbers_b:
+        if numbers_a != numbers_b and rounded_alike(a, b):
+            return True, "the same number, rounded"
         return numbers_a == numbers_b, "same numbers" if numbers_a == numbers_b else "different numbers"
     if bool(NEGATION.search(_trim(first))) != bool(NEGATION.search(_trim(second))):
         return False, "one is negated"
