@@ -155,8 +155,10 @@ def test_teacher_user_turn_and_simulator_templates(skill: Skill, env: jinja2.Env
                 conversation=TRANSCRIPT,
                 turn=turn_number,
                 turns=MAX_USER_TURNS,
+                keep_going=turn_number == 2,
             )
             assert GOAL in text and TRANSCRIPT in text and it.intent in text
+            assert ("would have ended the conversation too early" in text) == (turn_number == 2)
             assert PASSAGE not in text, "the text is in the transcript already; do not show it twice"
             assert f"your message number {turn_number} of about {MAX_USER_TURNS}" in text
             keep_going = 'set "finished" to false.' in text
@@ -369,9 +371,12 @@ def test_a_reply_that_restates_the_users_message_is_not_an_answer():
     def teacher(request: ModelRequest) -> str:
         return f"That's great to hear! {request.messages[-1]['content']}"
 
-    sink = run_flow(ScriptedModel(conversation_reply(teacher=teacher)), count=1, refinement_rounds=0)
-    assert not sink.pairs
-    assert all("repeats the user's message" in r.detail for r in sink.rejections)
+    model = ScriptedModel(conversation_reply(teacher=teacher))
+    sink = run_flow(model, count=1, refinement_rounds=0)
+    assert not sink.pairs and sink.rejections
+    # the restated reply is dropped and the user asked once to move on; the teacher restated again
+    assert all("repeats" in r.detail for r in sink.rejections)
+    assert any("ended the conversation too early" in str(r.messages) for r in model.requests)
 
 
 def test_a_turn_that_only_thanks_or_offers_more_help_ends_the_talk_before_it():
@@ -427,3 +432,43 @@ def test_a_turn_with_a_question_or_an_answer_is_not_a_closing(text: str):
 )
 def test_a_turn_that_announces_questions_or_promises_help_is_a_closing(text: str):
     assert closing_turn(text, "user")
+
+
+ASKED = {
+    2: "Why did the keepers stay on the island through the winter storms?",
+    3: "How were the lamps kept burning when the oil ran short?",
+    4: "Who took over the light after the last keeper left in 1921?",
+    5: "What became of the keepers' cottages once the light was automated?",
+    6: "Did any of the keepers write about their years on the rock?",
+}
+
+
+def test_a_talk_that_would_end_too_early_gets_one_more_user_turn():
+    """s16 and s18: talks ended at 2 user turns on "Thank you for clarifying the situation." or on the
+    teacher's "You're welcome! I'm glad I could help."; the user is asked once to move the talk on."""
+    thanks = "Thank you for clarifying the situation. It's great to see this."
+
+    def simulator(turn: int, request: ModelRequest) -> dict:
+        nudged = "ended the conversation too early" in request.messages[1]["content"]
+        message = thanks if turn == 2 and not nudged else ASKED[turn]
+        return {"message": message, "finished": False, "suitable": True, "reason": ""}
+
+    sink = run_flow(ScriptedModel(conversation_reply(simulator=simulator)), count=2, refinement_rounds=0)
+    assert len(sink.pairs) == 2 and not sink.rejections
+    assert all(thanks not in user_turns(pair) and len(user_turns(pair)) >= 3 for pair in sink.pairs)
+
+    closed: list[int] = []
+
+    def teacher(request: ModelRequest) -> str:
+        count = sum(m["role"] == "user" for m in request.messages)
+        if count == 2 and not closed:  # the first answer to turn 2 only closes the talk
+            closed.append(count)
+            return "You're welcome! I'm glad I could help. If you have any further questions, just ask."
+        return f"Assistant reply {count}."
+
+    model = ScriptedModel(conversation_reply(teacher=teacher))
+    sink = run_flow(model, count=1, refinement_rounds=0)
+    [pair] = sink.pairs
+    assert len(user_turns(pair)) >= 3 and "You're welcome" not in str(pair.messages)
+    nudges = [r for r in model.requests if "ended the conversation too early" in str(r.messages)]
+    assert len(nudges) == 1  # once per conversation

@@ -6,7 +6,8 @@ simulated user's goal or persona); refinement works on that opening as usual. Th
 the simulator (`prompts.extra.user_simulator`, output `UserTurnOutput`) writes the next user message from
 the conversation so far, and so on for 3–6 user turns (drawn per chain; the simulator may end the talk
 after the minimum). A turn that repeats an earlier one, or only thanks and offers more help, ends the talk
-before it, and a talk left with fewer than 3 user turns is rejected. The pair holds the whole
+before it; a talk that would end so short of 3 user turns gets, once, one more user turn asked to move the
+talk on, and a talk still left with fewer than 3 user turns is rejected. The pair holds the whole
 conversation; checks run on the last assistant turn.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from pydantic import Field
 
@@ -35,6 +36,18 @@ class UserTurnOutput(AgentOutput):
     finished: bool = Field(
         default=False, description="true when the user has what they wanted and would stop"
     )
+
+
+@dataclass(frozen=True)
+class UserTurn:
+    """A simulated user turn (None when the simulator failed) and whether it was asked to move on."""
+
+    result: AgentResult | None
+    nudged: bool = False
+
+
+def _user_turns(messages: list[dict]) -> int:
+    return sum(m["role"] == "user" for m in messages)
 
 
 class ConversationFlow(SkillFlow):
@@ -70,7 +83,7 @@ class ConversationFlow(SkillFlow):
             {"role": "user", "content": result.prompt},
         ]
         turns = random.Random(sample_seed).randint(MIN_USER_TURNS, MAX_USER_TURNS)
-        answered, ended = result, ""
+        answered, ended, nudged = result, "", False
         for turn in range(2, turns + 2):
             if not result.ok:
                 reason = f"turn {turn - 1}: {result.reason}"
@@ -84,30 +97,31 @@ class ConversationFlow(SkillFlow):
             ):
                 messages.pop()  # the user turn it answered goes too: the talk ends on the answer before
                 result = answered
+                if nudged or _user_turns(messages) >= MIN_USER_TURNS:
+                    break
+            else:
+                messages.append({"role": "assistant", "content": result.output})
+                answered = result
+                if turn > turns:
+                    break
+            user, ended = await self._user_turn(
+                chain, messages, (turn, turns, sample_seed), nudge=bool(ended)
+            )
+            nudged = nudged or user.nudged
+            if user.result is None or ended:
                 break
-            messages.append({"role": "assistant", "content": result.output})
-            answered = result
-            if turn > turns:
-                break
-            user = await self._next_user_turn(chain, messages, turn, turns, sample_seed)
-            if user is None or (user.output.finished and turn > MIN_USER_TURNS):
-                break
-            if ended := repeated_turn(messages, user.output.message, "user") or closing_turn(
-                user.output.message, "user"
-            ):
-                break
-            messages.append({"role": "user", "content": user.output.message})
-            chain.call_ids.extend(user.call_ids)
+            messages.append({"role": "user", "content": user.result.output.message})
+            chain.call_ids.extend(user.result.call_ids)
             result = await self.teacher.revise(
                 self.teacher_model,
                 result,
-                user.output.message,
+                user.result.output.message,
                 variables,
                 tag=f"{tag}/turn{turn}",
                 seed=sample_seed,
             )
         lineage = self._lineage(context, chain, result)
-        user_turns = sum(m["role"] == "user" for m in messages)
+        user_turns = _user_turns(messages)
         if user_turns < MIN_USER_TURNS:
             detail = f"the conversation ended after {user_turns} user turn(s); {MIN_USER_TURNS} are needed"
             detail += f" ({ended})" if ended else ""
@@ -116,10 +130,46 @@ class ConversationFlow(SkillFlow):
         verification = await self._verify(chain, result.output, variables, system, sample_seed)
         return await self._deliver_verified(context, chain, lineage, messages, verification)
 
+    async def _user_turn(
+        self, chain: Chain, messages: list[dict], at: tuple[int, int, int], nudge: bool
+    ) -> tuple[UserTurn, str]:
+        """The user's next turn and why it ends the talk ("" when it does not).
+
+        A talk that would end short of MIN_USER_TURNS, on a user turn that only thanks or repeats (s16) or
+        on an assistant reply that only closes (`nudge`, s16 and s18: "You're welcome! I'm glad I could
+        help"), gets one more user turn per conversation, asked to move the talk on; 3 of 5 conversation
+        rejections of s15-s18 were talks ended at 2 user turns.
+        """
+        turn, turns, sample_seed = at
+        result = await self._next_user_turn(chain, messages, turn, turns, sample_seed, keep_going=nudge)
+        ended = self._ending(messages, result, turn)
+        if ended and not nudge and _user_turns(messages) < MIN_USER_TURNS:
+            again = await self._next_user_turn(chain, messages, turn, turns, sample_seed, keep_going=True)
+            return UserTurn(again, nudged=True), self._ending(messages, again, turn)
+        return UserTurn(result, nudged=nudge), ended
+
+    @staticmethod
+    def _ending(messages: list[dict], user: AgentResult | None, turn: int) -> str:
+        """Why a user turn ends the talk: the simulator failed or finished after the minimum, or the turn
+        repeats an earlier one or only closes ("" when the talk goes on)."""
+        if user is None:
+            return "the user simulator failed"
+        if user.output.finished and turn > MIN_USER_TURNS:
+            return "the user finished"
+        text = user.output.message
+        return repeated_turn(messages, text, "user") or closing_turn(text, "user")
+
     async def _next_user_turn(
-        self, chain: Chain, messages: list[dict], turn: int, turns: int, sample_seed: int
+        self,
+        chain: Chain,
+        messages: list[dict],
+        turn: int,
+        turns: int,
+        sample_seed: int,
+        keep_going: bool = False,
     ) -> AgentResult | None:
-        """The simulated user's next message, or None when the simulator fails (the talk ends there)."""
+        """The simulated user's next message, or None when the simulator fails (the talk ends there);
+        `keep_going` asks it to move the talk on after a turn that would have ended it too early."""
         transcript = "\n\n".join(f"{m['role'].upper()}: {m['content']}" for m in messages[1:])
         variables = {
             "content": chain.content,
@@ -129,12 +179,15 @@ class ConversationFlow(SkillFlow):
             "conversation": transcript,
             "turn": turn,
             "turns": turns,
+            "keep_going": keep_going,
         }
         result = await self.user_simulator.run(
             self.model,
             variables,
             tag=f"{self.skill.name}/user_simulator/{chain.instruction_type.name}",
-            seed=derive_seed(sample_seed, "user", turn),
+            seed=derive_seed(sample_seed, "user", turn, "again")
+            if keep_going
+            else derive_seed(sample_seed, "user", turn),
         )
         return result if result.ok else None
 
