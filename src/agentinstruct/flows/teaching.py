@@ -23,7 +23,7 @@ from agentinstruct.pairs import Check, Lineage, Pair, Verification
 from agentinstruct.quality.agreement import stated_answer
 from agentinstruct.quality.checks import Candidate, run_checks
 from agentinstruct.quality.constraints import COUNT_KINDS, sentences, words
-from agentinstruct.quality.filters import WORD_OR_MARK, repeated_ngram_ratio, without_framing
+from agentinstruct.quality.filters import Answer, repetition, without_framing
 from agentinstruct.quality.gate import deliver
 from agentinstruct.quality.settings import DEFAULT_FRAMING_SKILLS, FilterSettings
 from agentinstruct.reply_problems import without_repair_preamble
@@ -356,7 +356,8 @@ class TeachingStage(FlowRecords):
         answer is measured here as the filter measures it (its default bound: the flow does not see the
         quality settings); the second answer stands whatever it holds, and the filter still judges it.
         """
-        if not result.ok or not isinstance(result.output, str) or not _goes_round(result.output):
+        text = result.output if result.ok and isinstance(result.output, str) else None
+        if text is None or not _goes_round(self.skill.name, text):
             return result
         again = await self.teacher.run(
             self.teacher_model,
@@ -431,9 +432,6 @@ class TeachingStage(FlowRecords):
         return Verification.from_checks(await run_checks(self.checks, candidate))
 
 
-def _goes_round(answer: str) -> bool:
-    """Whether a text answer repeats itself beyond the repetition filter's default bound."""
-    bounds = FilterSettings()
-    if len(WORD_OR_MARK.findall(answer)) < bounds.repetition_min_words:
-        return False
-    return repeated_ngram_ratio(answer, bounds.repetition_ngram) > bounds.max_repetition
+def _goes_round(skill: str, answer: str) -> bool:
+    """Whether a text answer fails the repetition filter at its default settings."""
+    return repetition(Answer(skill, False, "", answer), FilterSettings()) is not None
