@@ -662,3 +662,24 @@ def test_empty_fields_name_instruction_fields(skill: Skill) -> None:
     match = r"instruction_types.implement_function.empty_fields: \['reference'\] are not instruction_fields"
     with pytest.raises(ValueError, match=match):
         Skill.model_validate(raw)
+
+
+def test_a_refactor_or_fix_that_gives_the_tasks_code_back_fails(tools) -> None:
+    """s20: the "refactored" function was the task's own, with two comments added; its tests passed."""
+    task = f"Refactor median for readability, keeping its behaviour.\n\n```python\n{SEED_CODE}```"
+    commented = SEED_CODE.replace("    ordered =", "    # sort first\n    ordered =")
+    answer = f"Done.\n\n```python\n{commented}```\n\n{TESTS}"
+    for itype in ("refactor", "fix_bug", "complete_code"):
+        result = asyncio.run(
+            code_runs_tests(Candidate("coding", itype, MATERIAL, task, answer, False, tools=tools))
+        )
+        assert not result.ok and "the task's code unchanged" in result.detail, itype
+    changed = f"Done.\n\n{SOLUTION}\n\n{TESTS}"  # the docstring went: a change, however small
+    assert asyncio.run(
+        code_runs_tests(Candidate("coding", "refactor", MATERIAL, task, changed, False, tools=tools))
+    ).ok
+    # other types may give the code back: tests of given code hold it as the task does
+    same = asyncio.run(
+        code_runs_tests(Candidate("coding", "write_tests", MATERIAL, task, answer, False, tools=tools))
+    )
+    assert same.ok

@@ -14,7 +14,9 @@ file name ("solution", "tests") so tracebacks point into the block the teacher w
 parameterless `test_*` function (async ones too), every `test*` method of `Test*` classes (unittest
 TestCase classes through unittest) and prints a summary line carrying a nonce. Pass: exit code 0, not
 timed out, and the nonce line printed (so `sys.exit(0)` in the solution cannot skip the tests). The
-tests must use at least one name the solution defines and assert something. For explain_code,
+tests must use at least one name the solution defines and assert something. A refactor, fix_bug or
+complete_code solution that is the task's code unchanged (the same syntax tree: comments and layout
+aside) fails without running. For explain_code,
 complexity_analysis and code_review without a Python tests block, nothing runs (None): the prose is
 checked by `code_discussed` (`quality.code_prose`) instead. Not applicable (None) either for
 translate_language whose last code block is not Python, unless the answer holds a Python tests block. A
@@ -47,6 +49,9 @@ from agentinstruct.tools import ToolUnavailable
 
 #: instruction types whose answer is prose: running applies only if the teacher wrote Python tests anyway
 PROSE_TYPES = frozenset({"explain_code", "complexity_analysis", "code_review"})
+#: types whose answer must change the task's code: an answer that gives it back, comments and layout
+#: aside, did nothing (s20's "refactored" function was the task's with two comments added)
+CHANGING_TYPES = frozenset({"refactor", "fix_bug", "complete_code"})
 TESTS_TIMEOUT_S = 20.0
 SOLVER_TIMEOUT_S = 20.0
 PYTHON_TAGS = frozenset({"python", "py", "python3", "py3"})
@@ -235,6 +240,18 @@ def _defined(tree: ast.Module) -> set[str]:
     return names
 
 
+def _unchanged(solution: str | None, instruction: str) -> bool:
+    """Whether the solution parses to the same program as the task's Python code (False when either
+    is missing or does not parse)."""
+    given = [code for tag, code in code_blocks(instruction) if is_python(tag, code)]
+    if not solution or not given:
+        return False
+    try:
+        return ast.dump(ast.parse(solution)) == ast.dump(ast.parse("\n".join(given)))
+    except (SyntaxError, ValueError):
+        return False
+
+
 def _vacuous(solution: str | None, tests: str) -> str:
     """Why the tests cannot be testing the solution (empty when they plausibly are, or cannot be parsed)."""
     try:
@@ -293,6 +310,12 @@ async def code_runs_tests(candidate: Candidate) -> Check | None:
     if candidate.instruction_type in PROSE_TYPES and not asserting_tests(candidate.answer):
         # a usage example under a main guard, in prose about the code (c19's complexity analysis), is no test
         return None
+    if candidate.instruction_type in CHANGING_TYPES and _unchanged(solution, candidate.instruction):
+        detail = (
+            "the solution is the task's code unchanged (comments and layout aside): a "
+            f"{candidate.instruction_type} answer must make the change the task asks for"
+        )
+        return Check(name=name, ok=False, detail=detail)
     vacuous = _vacuous(solution, tests)
     if vacuous:
         return Check(name=name, ok=False, detail=vacuous)
