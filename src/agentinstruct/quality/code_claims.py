@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentinstruct.quality.checks import Candidate
-from agentinstruct.tools import ToolUnavailable
+from agentinstruct.quality.execution import sandbox_run
 
 CLAIMS_TIMEOUT_S = 10.0
 _CALL = r"`(?P<call>(?P<name>[A-Za-z_]\w*)\((?P<args>[^`]*)\))`"
@@ -105,13 +105,11 @@ for _i, _call in enumerate(_json.loads({calls!r})):
 async def wrong_claims(candidate: Candidate, code: str, defined: set[str]) -> tuple[list[str], int]:
     """(what each wrong claim states against what the code gives, how many claims were checked)."""
     claims = stated_claims(candidate.answer, defined)
-    tool = candidate.tools.get("python")
-    if not claims or tool is None:
+    if not claims:
         return [], 0
     program, nonce = claims_program(code, claims)
-    try:
-        result = await tool.call(code=program, timeout_s=CLAIMS_TIMEOUT_S)
-    except ToolUnavailable:
+    result = await sandbox_run(candidate, program, CLAIMS_TIMEOUT_S)
+    if isinstance(result, str):  # no sandbox for this run: the claims stay unjudged
         return [], 0
     actual: dict[int, dict[str, Any]] = {}
     for line in str(result.get("stdout") or "").splitlines():

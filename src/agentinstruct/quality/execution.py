@@ -141,7 +141,7 @@ def tail(text: str, lines: int = 12, chars: int = 900) -> str:
     return kept if len(kept) <= chars else "…" + kept[-chars:]
 
 
-async def _run(candidate: Candidate, code: str, timeout_s: float) -> dict[str, Any] | str:
+async def sandbox_run(candidate: Candidate, code: str, timeout_s: float) -> dict[str, Any] | str:
     """The sandbox result, or the reason it could not run (the code never runs outside the sandbox)."""
     tool = candidate.tools.get("python")
     if tool is None:
@@ -320,7 +320,7 @@ async def code_runs_tests(candidate: Candidate) -> Check | None:
     if vacuous:
         return Check(name=name, ok=False, detail=vacuous)
     program, nonce = test_program(solution, tests)
-    result = await _run(candidate, program, TESTS_TIMEOUT_S)
+    result = await sandbox_run(candidate, program, TESTS_TIMEOUT_S)
     if isinstance(result, str):
         return Check(name=name, ok=False, detail=result)
     seconds = float(result.get("duration_s") or 0.0)
@@ -410,7 +410,7 @@ async def unique_solution(candidate: Candidate) -> Check | None:
     if not program or not key:
         missing = " and ".join(f for f, v in (("solver_program", program), ("answer_key", key)) if not v)
         return Check(name=name, ok=False, detail=f"the puzzle has no {missing} to verify it with")
-    result = await _run(candidate, program, SOLVER_TIMEOUT_S)
+    result = await sandbox_run(candidate, program, SOLVER_TIMEOUT_S)
     if isinstance(result, str):
         return Check(name=name, ok=False, detail=result)
     limit = _failure(result, "the solver program", SOLVER_TIMEOUT_S)
