@@ -639,3 +639,57 @@ def test_a_second_key_that_reads_back_the_tasks_only_number_is_no_solution() -> 
     )
     assert not key_is_derivable("400,000 pounds", chain)
     assert key_is_derivable("8,000,000 pounds", chain)
+
+
+def test_a_puzzle_that_asks_nothing_is_asked_again(skill) -> None:
+    """s30: a riddle that was one sentence of facts, keyed with a name in it."""
+    assert skill.task_asks
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["math_puzzle"]]})
+    statement = "A keeper climbs 120 steps each night, 6 nights a week, for 2 weeks in a row."
+    puzzles = iter([statement, PUZZLE])
+    model = scripted(
+        single,
+        lambda name: {"answer_key": KEY, "instruction": next(puzzles)},
+        teacher_answers(SOLUTION, SOLUTION),
+    )
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2 and "the task states facts but asks nothing" in asks[1].messages[-1]["content"]
+    assert sink.pairs and sink.pairs[0].messages[1]["content"] == PUZZLE
+
+
+@pytest.mark.parametrize(
+    ("task", "asks"),
+    [
+        ("I have keys but open no locks. What am I?", True),
+        ("Unscramble the 5 letters T-R-A-E-W to find one word.", True),
+        ("Name the river that the bridge crosses, given the clues below.", True),
+        ("Fill in the blank: 2, 4, 8, ___", True),
+        ("Lot on Mill Lane is a village with 0.3 hectares of land, resulting in a vote of 7 to 4.", False),
+    ],
+)
+def test_check_task_asks_tells_a_question_from_a_statement(task, asks) -> None:
+    from types import SimpleNamespace
+
+    from agentinstruct.flows.outputs import check_task_asks
+
+    if asks:
+        check_task_asks(SimpleNamespace(instruction=task))
+    else:
+        with pytest.raises(ValueError, match="asks nothing"):
+            check_task_asks(SimpleNamespace(instruction=task))
+
+
+def test_a_second_key_that_restates_the_task_is_no_solution() -> None:
+    """s30: the riddle's author re-keyed "Lot on Mill Lane" with the riddle's whole sentence."""
+    from types import SimpleNamespace
+
+    from agentinstruct.flows.answer_keys import key_is_derivable
+
+    task = (
+        "Lot on Mill Lane is a village with 0.3 hectares of land, where Fenwick town council and Mill Lane "
+        "Growers Association debated on Tuesday night. Which body voted 7 to 4?"
+    )
+    chain = SimpleNamespace(instruction=task, content="notes")
+    assert not key_is_derivable(task.split(" Which")[0], chain)
+    assert key_is_derivable("Fenwick town council", chain)

@@ -472,3 +472,23 @@ def test_a_talk_that_would_end_too_early_gets_one_more_user_turn():
     assert len(user_turns(pair)) >= 3 and "You're welcome" not in str(pair.messages)
     nudges = [r for r in model.requests if "ended the conversation too early" in str(r.messages)]
     assert len(nudges) == 1  # once per conversation
+
+
+def test_a_reply_that_repeats_an_earlier_one_is_asked_again_with_repeats_discouraged():
+    """s30: the local teacher answered a role-play's follow-up with its first reply again, and the talk
+    ended at 1 user turn; the reply is asked once more, with the engine told to avoid repeats."""
+    first = "The keepers lit the lamp at dusk, trimmed the wick at midnight and logged the weather."
+
+    def teacher(request: ModelRequest) -> str:
+        count = sum(m["role"] == "user" for m in request.messages)
+        if count == 1 or (count == 2 and not request.discourage_repeats):
+            return first
+        return f"Assistant reply {count}."
+
+    model = ScriptedModel(conversation_reply(teacher=teacher))
+    sink = run_flow(model, count=1, refinement_rounds=0)
+    [pair] = sink.pairs
+    answers = [m["content"] for m in pair.messages if m["role"] == "assistant"]
+    assert answers[0] == first and answers[1] == "Assistant reply 2." and answers.count(first) == 1
+    again = [r for r in model.requests if r.tag.endswith("/unrepeated")]
+    assert len(again) == 1 and again[0].discourage_repeats

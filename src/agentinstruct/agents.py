@@ -186,8 +186,10 @@ class Agent:
         seed: int | None = None,
         tools: ToolLoop | None = None,
         answer_schema: dict[str, Any] | None = None,
+        discourage_repeats: bool = False,
     ) -> AgentResult:
-        """Continue `previous`'s conversation with `feedback` (e.g. a failed check) for a new answer."""
+        """Continue `previous`'s conversation with `feedback` (e.g. a failed check) for a new answer;
+        `discourage_repeats` pushes the engine away from passages the conversation holds already."""
         messages = [*previous.messages, {"role": "user", "content": feedback}]
         # the feedback is scaffold too: the local teacher began a repaired answer with "Your answer does
         # not meet every requirement of the task:" and the check details; what the feedback quotes from
@@ -210,6 +212,7 @@ class Agent:
             tools=tools,
             scaffold=f"{previous.prompt}\n{feedback}",
             answer_schema=answer_schema,
+            looped=discourage_repeats,
         )
         result.call_ids = [*previous.call_ids, *result.call_ids]
         result.tool_calls = [*previous.tool_calls, *result.tool_calls]

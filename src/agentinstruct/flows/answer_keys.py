@@ -30,6 +30,8 @@ def key_is_derivable(key: str, chain: Chain) -> bool:
     """
     if only_number_is(chain.instruction, key):
         return False  # the given number read back: s18's author re-keyed "400,000 pounds" of soil so
+    if restates_task(key, chain.instruction):
+        return False  # s30: a riddle's author re-keyed it with the riddle's whole sentence
     if re.fullmatch(r"[A-H](?:\s*(?:,|and)\s*[A-H])*", key.strip()) or numbers(normalise(key)):
         return True
     given = content_words(normalise(f"{chain.instruction}\n{chain.content}"))
@@ -65,3 +67,17 @@ def set_aside_reason(
         f"the key's author gave '{keys[0]}', then '{keys[1]}' when asked again, and neither agrees; two "
         f"programs written apart both print {second_answer}, so they decide (two independent answers)"
     )
+
+
+#: a key holding this many of the task's content words (and this share of them) reads the task back
+RESTATED_KEY_WORDS = 6
+RESTATED_KEY_SHARE = 0.6
+
+
+def restates_task(key: str, task: str) -> bool:
+    """Whether a key is the task read back rather than its answer: most of the task's content words, and
+    more than a few of them. s30's riddle author re-keyed "Lot on Mill Lane" with the riddle's whole
+    sentence, which no answer agrees with and which only looks derivable because every word is given."""
+    asked = content_words(normalise(task))
+    shared = content_words(normalise(key)) & asked
+    return len(shared) >= RESTATED_KEY_WORDS and len(shared) >= RESTATED_KEY_SHARE * len(asked)

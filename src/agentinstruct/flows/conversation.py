@@ -112,14 +112,7 @@ class ConversationFlow(SkillFlow):
                 break
             messages.append({"role": "user", "content": user.result.output.message})
             chain.call_ids.extend(user.result.call_ids)
-            result = await self.teacher.revise(
-                self.teacher_model,
-                result,
-                user.result.output.message,
-                variables,
-                tag=f"{tag}/turn{turn}",
-                seed=sample_seed,
-            )
+            result = await self._reply(result, messages, variables, f"{tag}/turn{turn}", sample_seed)
         lineage = self._lineage(context, chain, result)
         user_turns = _user_turns(messages)
         if user_turns < MIN_USER_TURNS:
@@ -129,6 +122,29 @@ class ConversationFlow(SkillFlow):
             return False
         verification = await self._verify(chain, result.output, variables, system, sample_seed)
         return await self._deliver_verified(context, chain, lineage, messages, verification)
+
+    async def _reply(
+        self, previous: AgentResult, messages: list[dict], variables: dict, tag: str, sample_seed: int
+    ) -> AgentResult:
+        """The teacher's reply to the user's last message; a reply that repeats an earlier assistant turn is
+        asked once more with repeats discouraged (s30: the local teacher answered a role-play's follow-up
+        with its first reply again, twice, and the talk ended at 1 user turn)."""
+        message = messages[-1]["content"]
+        result = await self.teacher.revise(
+            self.teacher_model, previous, message, variables, tag=tag, seed=sample_seed
+        )
+        if not result.ok or not repeated_turn(messages, str(result.output), "assistant"):
+            return result
+        again = await self.teacher.revise(
+            self.teacher_model,
+            previous,
+            message,
+            variables,
+            tag=f"{tag}/unrepeated",
+            seed=derive_seed(sample_seed, "unrepeated"),
+            discourage_repeats=True,
+        )
+        return again if again.ok else result
 
     async def _user_turn(
         self, chain: Chain, messages: list[dict], at: tuple[int, int, int], nudge: bool

@@ -224,9 +224,29 @@ def with_task_rules(output: type[AgentOutput], skill: Skill) -> type[AgentOutput
     """The output model with the skill's rules on every task it writes: hidden keys, new queries, no copy
     of the material where the user turn shows it already, and no word of it where the user turn does not."""
     output = with_hidden_fields(with_new_queries(output, skill.new_queries), skill.hidden_fields)
+    if skill.task_asks:
+        output = with_validator(output, "_task_asks", check_task_asks)
     if user_turn_shows_material(skill):
         return with_material_not_restated(output)
     return with_validator(output, "_no_unseen_material", check_no_unseen_material)
+
+
+#: what makes a task ask something: a question, a blank to fill, or a verb that sets the work
+ASKING = re.compile(
+    r"\?|_{3,}|\b(?:what|who|whom|whose|which|where|when|why|how|find|guess|name|determine|identify|"
+    r"work\s+out|figure\s+out|solve|calculate|compute|estimate|explain|decide|tell|choose|pick|select)\b",
+    re.IGNORECASE,
+)
+
+
+def check_task_asks(reply: Any) -> None:
+    """A task that asks nothing (`Skill.task_asks`): a local riddle was one sentence of facts, "Lot on Mill
+    Lane is a village with 0.3 hectares of land, where ... resulting in a vote of 7 to 4." (run s30)."""
+    if not ASKING.search(str(getattr(reply, "instruction", ""))):
+        raise ValueError(
+            "the task states facts but asks nothing: end it with the question the solver must answer "
+            "(for example 'What am I?', 'How many ...?', 'Who ...?')"
+        )
 
 
 #: a task that speaks of a text its user never sees: "According to the text, which department is responsible

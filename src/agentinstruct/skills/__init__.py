@@ -188,6 +188,11 @@ class Skill(BaseModel):
         description="instruction_fields the task must not give away (an answer key): a task that states one "
         "as its answer ('The answer is 0', 'Answer: B') is sent back",
     )
+    task_asks: bool = Field(
+        default=False,
+        description="the task must ask something (a '?', a blank '___' or an asking word: what, find, guess, "
+        "name...): a task that only states facts is sent back (a local riddle was one sentence of facts)",
+    )
     shape_only_fields: list[str] = Field(
         default_factory=list,
         description="instruction_fields that only a task shape's code writes (brain_teaser's solver_program, "
