@@ -435,3 +435,21 @@ def test_a_list_cannot_also_have_several_paragraphs() -> None:
     assert conflicts([bullets, c("paragraph_count", relation="at_most", number=2)]) == []
     assert conflicts([bullets, c("paragraph_count", number=1)]) == []
     assert conflicts([c("paragraph_count", relation="at_least", number=2)]) == []
+
+
+def test_a_one_letter_run_over_too_many_sentences_or_words_is_unfair() -> None:
+    """s30: a blog post of at least 40 sentences that all start with 'W'; the local teacher declined."""
+    sentences = [c("sentence_count", number=40), c("every_sentence_starts_with", text="W")]
+    assert conflicts(sentences) == [
+        "40 sentences that all start with 'w' is more than anyone can write well: require at most 12 "
+        "sentences, or drop the letter constraint"
+    ]
+    assert conflicts([c("sentence_count", number=5), c("every_sentence_starts_with", text="W")]) == []
+    assert (
+        conflicts(
+            [c("every_sentence_starts_with", text="W"), c("word_count", relation="at_least", number=200)]
+        )
+        == []
+    )
+    words = [c("every_word_starts_with", text="s"), c("word_count", relation="at_least", number=100)]
+    assert "100 words that all start with 's'" in conflicts(words)[0]

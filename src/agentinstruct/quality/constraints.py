@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import cache
 from typing import Literal
 
@@ -405,7 +406,33 @@ def conflicts(constraints: list[Constraint] | tuple[Constraint, ...]) -> list[st
         problems.append(
             "a list is one paragraph, so it cannot also have several paragraphs; drop the paragraph count"
         )
+    problems += _letter_runs_too_long(constraints, ranges)
     return list(dict.fromkeys(problems))
+
+
+#: how many sentences (words) a writer can start with one given letter: s30's blog post was asked for at
+#: least 40 sentences that all start with 'W', and the local teacher declined
+LETTER_RUN_MOST = {
+    "every_sentence_starts_with": ("sentence_count", 12),
+    "every_word_starts_with": ("word_count", 40),
+}
+
+
+def _letter_runs_too_long(constraints: Iterable[Constraint], ranges: dict[str, list[float]]) -> list[str]:
+    """Why a one-letter run is asked of more sentences or words than a writer can keep it up for."""
+    problems = []
+    for c in constraints:
+        if c.kind not in LETTER_RUN_MOST:
+            continue
+        kind, most = LETTER_RUN_MOST[c.kind]
+        floor, ceiling = ranges.get(kind, [0, float("inf")])
+        if most < floor <= ceiling:  # a contradictory count is reported as such
+            noun = kind.removesuffix("_count")
+            problems.append(
+                f"{int(floor)} {noun}s that all start with '{c.text}' is more than anyone can write well: "
+                f"require at most {most} {noun}s, or drop the letter constraint"
+            )
+    return problems
 
 
 def unfair_count(c: Constraint) -> str:
