@@ -20,8 +20,18 @@ SETTINGS = FilterSettings()
 GOOD = "The engineers argued that storms had doubled since the last repair, so rebuilding was urgent."
 
 
-def verdict(answer: str, *, skill: str = "open_domain_qa", unanswerable: bool = False, settings=SETTINGS):
-    instruction = "Explain why the engineers wanted to rebuild the breakwater."
+QUESTION = "Explain why the engineers wanted to rebuild the breakwater."
+OPTIONS = "Why did the engineers want to rebuild the breakwater?\nA) storms\nB) cost\nC) tourism"
+
+
+def verdict(
+    answer: str,
+    *,
+    skill: str = "open_domain_qa",
+    unanswerable: bool = False,
+    settings=SETTINGS,
+    instruction: str = QUESTION,
+):
     failure = failure_of(Answer(skill, unanswerable, instruction, answer), settings)
     return None if failure is None else failure.reason
 
@@ -35,7 +45,6 @@ def verdict(answer: str, *, skill: str = "open_domain_qa", unanswerable: bool = 
         "| option | cost |\n|---|---|\n| rebuild | 40 |",
         "Answer: B",
         "Only (A) obeys every rule.\nAnswer: A",  # an option letter, not the article "a" (run s9c)
-        "**Final answer:** (A)",
         '{"names": ["Oslo", "Bergen"], "count": 2}',
         "It cannot be determined (the passage gives no date).",
         # s17: the working and the final answer on one line, a right answer the filter took for cut off
@@ -215,3 +224,14 @@ def test_the_generate_flags_keep_the_per_skill_length_bounds() -> None:
     assert flagged.judge.model == "judge" and flagged.judge.min_score == 3 and flagged.dedup.against
     own = QualitySettings.model_validate({"filters": {"lengths": {"min_instruction_words": 5}}})
     assert own.with_flags().filters.bounds_for("reading_comprehension").min_instruction_words == 5
+
+
+def test_an_option_picked_under_a_task_without_options_is_a_phantom():
+    """s30: a reading-comprehension summary under an open question ended "Answer: (A)"."""
+    summary = "The council discussed whether to keep the garden or sell the lot for housing.\n\nAnswer: (A)"
+    assert verdict(summary) == "filter:phantom_option"
+    assert verdict("Storms doubled.\n**Final answer:** (A)") == "filter:phantom_option"
+    assert verdict("Storms doubled.\nAnswer: B) cost") == "filter:phantom_option"
+    assert verdict(summary, instruction=OPTIONS) is None
+    assert verdict("Storms doubled.\n**Final answer:** (A)", instruction=OPTIONS) is None
+    assert verdict("The next letter is G.\nAnswer: G") is None  # a letter, not a marked option

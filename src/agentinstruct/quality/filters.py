@@ -13,6 +13,7 @@ itself: a line that introduces "the following text" or "the revised version" wit
 saying that "this version adheres to the request"; the teacher's answer loses such a line at its start or
 end (`without_framing`, in the flows), and one left inside it is rejected (run s16 delivered a rewrite
 between "the following text would be more suitable for ...:" and "This version adheres to the request").
+A phantom option is a final "Answer: (A)" under a task that lists no options.
 
 Filters run in the order of `FILTERS`; the first failure is the reason recorded.
 """
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentinstruct.pairs import Pair
+from agentinstruct.quality.agreement import options_in
 from agentinstruct.quality.settings import FilterSettings
 from agentinstruct.quality.text import WORD_OR_MARK, answer_text, user_text, words
 
@@ -272,6 +274,21 @@ def framing(answer: Answer, settings: FilterSettings) -> str | None:
     return f"the answer speaks of itself ('{found.group(0).strip()[:80]}'); give only what the user asked for"
 
 
+#: a final line that picks a marked option: "Answer: (A)", "Answer: B)"
+PICKED_OPTION = re.compile(r"^[*_\s]*(?:final\s+)?answer[*_\s]*[:：][*_\s]*(?:\(([A-H])\)|([A-H])\))", re.I)
+
+
+def phantom_option(answer: Answer, settings: FilterSettings) -> str | None:
+    """An answer that ends by picking an option the user never listed: s30's reading-comprehension summary
+    ended "Answer: (A)" under an open question."""
+    lines = [line for line in answer.text.strip().splitlines() if line.strip()]
+    found = PICKED_OPTION.match(lines[-1]) if lines else None
+    if not found or options_in(answer.instruction):
+        return None
+    letter = found.group(1) or found.group(2)
+    return f"the answer ends by picking option ({letter}), but the task lists no options"
+
+
 def too_short(answer: Answer, settings: FilterSettings) -> str | None:
     bounds = settings.bounds_for(answer.skill)
     answer_words, instruction_words = len(words(answer.text)), len(words(answer.instruction))
@@ -300,6 +317,7 @@ FILTERS: dict[str, FilterFunction] = {
     "repetition": repetition,
     "echo": echo,
     "framing": framing,
+    "phantom_option": phantom_option,
     "too_short": too_short,
     "too_long": too_long,
 }

@@ -13,7 +13,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 FilterName = Literal[
-    "empty_answer", "truncated", "refusal", "repetition", "echo", "framing", "too_short", "too_long"
+    "empty_answer",
+    "truncated",
+    "refusal",
+    "repetition",
+    "echo",
+    "framing",
+    "phantom_option",
+    "too_short",
+    "too_long",
 ]
 FILTER_NAMES: tuple[str, ...] = FilterName.__args__
 
