@@ -844,3 +844,50 @@ def test_an_extract_table_answer_ends_with_a_table() -> None:
     # the header is the teacher's; data cells are the page's, case and spacing aside
     renamed = check(candidate(f'{reason}Action: stop "Kind | Cost ; single | €2.40"', "extract_table"))
     assert renamed.ok, renamed.detail
+
+
+def test_a_form_page_without_form_fields_is_asked_again(skill: Skill) -> None:
+    """s30: a form page with no field at all; its fill_form task was answered by clicking a link thrice."""
+    article = (
+        "<html><head><title>Supporters</title></head><body><header><h1>Supporters' case</h1><nav>"
+        '<a href="/">Home</a> <a href="/about">About</a> <a href="/contact">Contact</a></nav></header>'
+        "<main><p>Councillor Mwangi pointed to the waiting list.</p><p>140 households wait.</p>"
+        "<button>Share</button></main></body></html>"
+    )
+    pages = iter([article, PAGE_HTML])
+    form_only = skill.model_copy(
+        update={"transformations": [t for t in skill.transformations if t.name == "form_page"]}
+    )
+    base = web_reply()
+
+    def reply(request: ModelRequest) -> object:
+        if "/transform/" in request.tag:
+            return {"suitable": True, "reason": "", "content": next(pages, PAGE_HTML)}
+        return base(request)
+
+    model = ScriptedModel(reply)
+    sink = run_seeds(form_only, model, 1, instructions_per_seed=1, refinement_rounds=0)
+    transforms = [r for r in model.requests if "/transform/" in r.tag]
+    assert len(transforms) == 2
+    assert "the page has 0 form field(s), and at least 3 are needed" in transforms[1].messages[-1]["content"]
+    assert sink.pairs and not sink.rejections
+
+
+@pytest.mark.parametrize(
+    ("answer", "itype", "expected"),
+    [
+        (
+            'Reason: x.\nAction: click [4]\nReason: y.\nAction: click [6]\nReason: z.\nAction: stop "Sent."',
+            "fill_form",
+            "a fill form task types or selects the values it is given",
+        ),
+        (
+            'Reason: x.\nAction: click [4]\nReason: y.\nAction: click [4]\nReason: z.\nAction: stop "ok"',
+            "navigate",
+            "line 4 'click [4]' repeats the action right before it",
+        ),
+    ],
+)
+def test_clicks_alone_fill_no_form_and_a_repeated_action_is_no_step(answer: str, itype: str, expected: str):
+    result = run_check("actions_well_formed", answer, itype)
+    assert not result.ok and expected in result.detail, result.detail

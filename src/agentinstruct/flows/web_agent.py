@@ -18,19 +18,23 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from agentinstruct.agent_outputs import TransformationOutput
+from agentinstruct.agent_outputs import AgentOutput, TransformationOutput
 from agentinstruct.agents import PROMPTS_DIR, AgentResult, render
 from agentinstruct.flows import register_flow
-from agentinstruct.flows.outputs import with_content_rules
+from agentinstruct.flows.outputs import with_content_rules, with_validator
 from agentinstruct.flows.skill_flow import SkillFlow
 from agentinstruct.flows.state import Chain, FlowSettings
 from agentinstruct.flows.web_answers import answer_schema, notation
 from agentinstruct.flows.web_pages import html_to_tree, looks_like_html
-from agentinstruct.quality.web import parse_answer, parse_page
-from agentinstruct.skills import Skill
+from agentinstruct.quality.web import SELECT_ROLES, TYPE_ROLES, parse_answer, parse_page
+from agentinstruct.skills import Skill, Transformation
 
 #: fewest elements (the page line included) a page needs before tasks are written on it
 MIN_ELEMENTS = 8
+#: fewest form fields a page transformation must write: s30's form page had none, and its fill_form task
+#: was answered by clicking a "Contact" link three times
+FIELDS_NEEDED = {"form_page": 3}
+FIELD_ROLES = TYPE_ROLES | SELECT_ROLES | {"checkbox", "switch", "radio"}
 
 
 class WebPageOutput(TransformationOutput):
@@ -57,7 +61,7 @@ class WebAgentFlow(SkillFlow):
         super()._agents(skill, settings)
         by_name = {t.name: t for t in skill.transformations}
         self.transformers = {
-            name: self.agent(name, agent.template, with_content_rules(WebPageOutput, by_name[name]))
+            name: self.agent(name, agent.template, _page_output(by_name[name]))
             for name, agent in self.transformers.items()
         }
 
@@ -95,6 +99,26 @@ class WebAgentFlow(SkillFlow):
         # the conversation a later repair continues shows the whole answer as the teacher's last reply
         messages = [*result.messages[:-1], {"role": "assistant", "content": finished}]
         return replace(step, output=finished, messages=messages)
+
+
+def _page_output(transformation: Transformation) -> type[AgentOutput]:
+    """The output model of one page transformation: a page to act on, with the fields its kind needs."""
+    output = with_content_rules(WebPageOutput, transformation)
+    needed = FIELDS_NEEDED.get(transformation.name, 0)
+    if not needed:
+        return output
+
+    def check_fields(reply: Any) -> None:
+        page = html_to_tree(reply.content) if looks_like_html(reply.content) else reply.content
+        count = sum(e.role in FIELD_ROLES for e in parse_page(page).elements.values())
+        if count < needed:
+            raise ValueError(
+                f"the page has {count} form field(s), and at least {needed} are needed: write a <form> with "
+                '5 to 10 labelled fields (<input type="text">, a <select> with its <option>s, radio '
+                "buttons, checkboxes) and a submit <button>"
+            )
+
+    return with_validator(output, "_form_fields", check_fields)
 
 
 def _with_stop(answer: str, reply: str) -> str | None:

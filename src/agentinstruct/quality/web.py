@@ -33,11 +33,13 @@ Two checks:
 - `actions_well_formed`: every line is a reason or an action in the grammar above, each action has a
   reason line right before it, type/select/stop carry a non-empty quoted text, stop comes once and
   nothing follows it, and tasks that ask for something to be done (`ACTING_TYPES`) have at least one
-  click, type or select before the stop.
+  click, type or select before the stop, a fill_form task at least one type or select, and no click,
+  type or select repeats the action right before it (a click on the same link three times fills nothing).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -74,6 +76,9 @@ UNCLICKABLE_ROLES = frozenset(
 )  # fmt: skip
 #: instruction types whose task asks for something to be done on the page, not only read from it
 ACTING_TYPES = frozenset({"fill_form", "navigate", "multi_step_task", "recover_from_error"})
+#: instruction types whose task gives values to enter: at least one type or select (s30's fill_form answer
+#: clicked a "Contact" link three times)
+FILLING_TYPES = frozenset({"fill_form"})
 #: the stop answer of an extract_table task: a header and rows of 2+ cells, cells split by " | " and rows by
 #: " ; " (the notation the teacher prompt asks for). Not put in the answer grammar: llama.cpp's grammar lets
 #: a string run on without ever writing the separator, until the token limit (probed on the local engine)
@@ -345,6 +350,11 @@ def actions_well_formed(candidate: Candidate) -> Check:
             f"a {candidate.instruction_type.replace('_', ' ')} task needs at least one click, type or select "
             "before the stop"
         )
+    if candidate.instruction_type in FILLING_TYPES and acting and not {a.verb for a in acting} - {"click"}:
+        problems.append("a fill form task types or selects the values it is given: clicks alone fill nothing")
+    for before, action in itertools.pairwise(answer.actions):
+        if action.verb in ("click", "type", "select") and action.text == before.text:
+            problems.append(f"line {action.line} {_quote(action.text)} repeats the action right before it")
     stops = [a for a in answer.actions if a.verb == "stop"]
     if (
         candidate.instruction_type == "extract_table"
