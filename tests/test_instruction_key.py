@@ -474,3 +474,19 @@ def test_a_field_pieced_together_from_the_prompts_phrases_is_sent_back() -> None
     # the seed's own words are the material's, not the request's
     seeded = "A community garden on Mill Lane in Fenwick was leased for five years: how many visit it a week?"
     assert copied_scaffold(Question(question=seeded), FERMI_PROMPT, FERMI_MATERIAL) == ""
+
+
+def test_no_guidance_asks_for_a_quoted_phrase_the_copy_check_would_flag():
+    """A quoted phrase of 30 characters or more is the prompt's own example to the copy check, so a guidance
+    that says to write one sends every obedient task back (s30: multi_label's "choose all labels that apply,
+    at least one", three times in a row)."""
+    import re
+
+    from agentinstruct.reply_problems import QUOTED_EXAMPLE
+
+    asked = re.compile(r"\b(?:say|write|include|use|state)\s+$", re.IGNORECASE)
+    for skill in load_skills().values():
+        for itype in skill.instruction_types:
+            for found in QUOTED_EXAMPLE.finditer(itype.guidance):
+                before = itype.guidance[: found.start()]
+                assert not asked.search(before), (skill.name, itype.name, found.group(1))
