@@ -73,6 +73,7 @@ def test_a_word_of_the_notes_may_carry_an_ending_either_way() -> None:
         ({"word": "lamp"}, "the word 'lamp' has 4 letters: pick a word of 5 to 12 letters from the notes"),
         ({"word": "lighthousekeeper"}, "has 16 letters: pick a word of 5 to 12 letters"),
         ({"word": "tower"}, "the notes do not use the word 'tower': pick a word that stands in the notes"),
+        ({"word": "Alder"}, "the notes use 'Alder' only with a capital, as a name: pick a common word"),
         ({"clue": "  "}, "the clue is empty: write one sentence that describes the word without writing it"),
         ({"clue": "A Lighthouse warns ships."}, "the clue holds the word 'lighthouse', the answer: describe"),
         (

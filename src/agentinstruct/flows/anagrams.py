@@ -8,7 +8,8 @@ the local 1.5B model keyed "I am a garden where lots are printed..." as "lottery
 rejected almost every pair. Here the key is the word itself, and the letters the solver unscrambles are
 that word's, so the key is right by construction. Code sends back, with how to fix it, a word that is
 not one word of 5 to 12 letters, one the notes do not use, and a clue that is empty or gives the word (or
-its first five letters) away. It writes "Unscramble the 10 letters E-S-U-O-H-T-H-G-I-L to find one word.
+its first five letters) away, and one the notes only write with a capital (a name). It writes
+"Unscramble the 10 letters E-S-U-O-H-T-H-G-I-L to find one word.
 Clue: <clue> What is the word?", the letters mixed in an order drawn from the word (so runs reproduce)
 that is neither the word, nor the word reversed, nor starts as the word does.
 How a shaped task is asked for and read back is `flows.task_shapes`'; checking the teacher's answer is
@@ -76,6 +77,11 @@ def parse_anagram(data: Any, material: str = "") -> Anagram:
         )
     if material.strip() and not in_material(word, material):
         raise ValueError(f"the notes do not use the word {word!r}: pick a word that stands in the notes")
+    if material.strip() and not in_material(word, material, common=True):
+        raise ValueError(
+            f"the notes use {word!r} only with a capital, as a name: pick a common word (a noun, verb or "
+            "adjective) that the notes write in lower case, one a solver can know"
+        )
     clue = whole_sentences(data.get("clue"), CLUE_LIMIT, "clue")
     if not clue:
         raise ValueError("the clue is empty: write one sentence that describes the word without writing it")
@@ -91,10 +97,12 @@ def parse_anagram(data: Any, material: str = "") -> Anagram:
     return Anagram(word, clue)
 
 
-def in_material(word: str, material: str) -> bool:
+def in_material(word: str, material: str, common: bool = False) -> bool:
     """Whether the notes use the word, case aside: as it is, or either of them with an ending ("keepers"
-    for "keeper", "lighthouse" for "lighthouses")."""
-    used = set().union(*(_forms(w) for w in re.findall(r"[a-z]+", material.casefold())))
+    for "keeper", "lighthouse" for "lighthouses"); with `common`, written in lower case at least once
+    (s30 keyed an anagram "inver", which the notes held only in a place name, and no solver could know)."""
+    words = re.findall(r"[A-Za-z]+", material)
+    used = set().union(*(_forms(w.casefold()) for w in words if not common or w[0].islower()))
     return bool(_forms(word.casefold()) & used)
 
 
