@@ -490,3 +490,21 @@ def test_no_guidance_asks_for_a_quoted_phrase_the_copy_check_would_flag():
             for found in QUOTED_EXAMPLE.finditer(itype.guidance):
                 before = itype.guidance[: found.start()]
                 assert not asked.search(before), (skill.name, itype.name, found.group(1))
+
+
+def test_every_fallback_task_is_a_task_about_the_material_the_user_shows():
+    """A fallback task stands in for an agent's copied one (`InstructionType.fallback_task`): it must
+    speak of the material the user turn shows above it and obey its type's phrase rule."""
+    from agentinstruct.flows.outputs import contains_phrase, user_turn_shows_material
+
+    with_fallback = 0
+    for skill in load_skills().values():
+        for itype in skill.instruction_types:
+            if not itype.fallback_task:
+                continue
+            with_fallback += 1
+            assert user_turn_shows_material(skill), skill.name
+            assert " above" in itype.fallback_task, (skill.name, itype.name)
+            phrases = itype.task_must_contain_any
+            assert not phrases or any(contains_phrase(itype.fallback_task, p) for p in phrases), itype.name
+    assert with_fallback == 12

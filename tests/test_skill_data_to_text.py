@@ -290,3 +290,24 @@ def test_a_size_the_answer_states_must_be_the_tables() -> None:
     assert miscounted("There are five rows.", "a: 1\nb: 2") == []  # not a table: no claim is judged
     check = grounded_in_data(Candidate("data_to_text", "table_summary", csv_data, "Summarise.", wrong, False))
     assert not check.ok and "sizes the table does not have: five rows (it has 6), four" in check.detail
+
+
+def test_a_third_copy_of_the_intent_gets_the_types_fallback_task() -> None:
+    """s15-s18 and s30: report_generation, record_to_biography and chart_description requests were the
+    type's intent line, copied three times; the type's fallback task takes the third copy's place."""
+    skill = load("data_to_text")
+    report = skill.types_by_name["report_generation"]
+    single = skill.model_copy(update={"instruction_types": [report]})
+    base = reply_with([GOOD])
+
+    def reply(request: ModelRequest) -> object:
+        if stage(request)[0] == "instruct":
+            return {"user_request": f"Kind of request: report generation — {report.intent}", "suitable": True}
+        return base(request)
+
+    sink, model = run_flow(single, reply, 1, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.messages[1]["content"].endswith(report.fallback_task)
+    assert sum("/instruct/" in r.tag for r in model.requests) == 3
+    for name in ("report_generation", "record_to_biography", "chart_description"):
+        assert "the data above" in skill.types_by_name[name].fallback_task

@@ -183,3 +183,31 @@ def test_a_single_label_is_sent_back_before_the_teacher(skill) -> None:
     assert "'topic' is one label, and the field is not the answer" in rejection.detail
     assert "at least 2, separated by commas" in rejection.detail
     assert not any("/teacher/" in r.tag for r in model.requests)
+
+
+def test_a_third_copy_of_the_prompt_gets_the_types_fallback_task(skill) -> None:
+    """s30: the local agent wrote its type's intent line, or the field's description, as the task three
+    times in a row; with good labels, the type's fallback task (the user's words) takes the copy's place."""
+    sentiment = skill.types_by_name["sentiment"]
+    single = skill.model_copy(update={"instruction_types": [sentiment]})
+    copy = f"Task type: sentiment — {sentiment.intent}"
+    model = scripted(single, {"classification_task": copy, "labels": LABELS}, lambda r: GOOD)
+    [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 3  # the copy is sent back twice first: the agent's own task is always preferred
+    assert pair.messages[1]["content"].endswith(f"{sentiment.fallback_task}\nAllowed labels: {LABELS}.")
+    assert pair.lineage.seed_instruction.text.startswith(sentiment.fallback_task)
+    # labels that break their rule leave the copy rejected: the fallback replaces the task alone
+    model = scripted(single, {"classification_task": copy, "labels": "sentiment"}, lambda r: GOOD)
+    [rejection] = run(single, model, refinement_rounds=0, instructions_per_seed=1).rejections
+    assert rejection.reason == "agent_failed:seed_instruction"
+
+
+def test_every_fallback_task_passes_its_types_rules(skill) -> None:
+    from agentinstruct.flows.outputs import contains_phrase
+
+    for itype in skill.instruction_types:
+        if itype.fallback_task:
+            assert "the text above" in itype.fallback_task
+            phrases = itype.task_must_contain_any
+            assert not phrases or any(contains_phrase(itype.fallback_task, p) for p in phrases), itype.name

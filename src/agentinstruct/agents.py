@@ -110,8 +110,12 @@ class Agent:
         temperature: float = 0.7,
         max_tokens: int = 1024,
         reconsider_declines: bool = False,
+        fallback: tuple[str, str, str] | None = None,
     ):
         self.name = name
+        #: (the task's JSON key, a task in the user's words, the type's intent): what replaces a third
+        #: reply's copy of the prompt when its other fields pass (`InstructionType.fallback_task`)
+        self.fallback = fallback
         #: ask once more after a not-suitable exit (small models decline material that plainly fits)
         self.reconsider_declines = reconsider_declines
         self.template = template
@@ -263,6 +267,8 @@ class Agent:
                 copied = copied_scaffold(result.output, scaffold or prompt, variables)
                 if copied:
                     result = self._without_copies(response, scaffold or prompt, variables)
+                if copied and result is None and attempt == 3:
+                    result = self._with_fallback_task(response, scaffold or prompt, variables)
                 error = copied if result is None else echoed_seed(result.output, variables)
                 result = None if error else result
             if result is not None:
@@ -375,6 +381,30 @@ class Agent:
             return None
         result, _ = self._parse(json.dumps(mended), response.finish_reason, variables)
         if result is None or not result.ok or copied_scaffold(result.output, scaffold, variables):
+            return None
+        return result
+
+    def _with_fallback_task(
+        self, response: ModelResponse, scaffold: str, variables: dict[str, Any]
+    ) -> AgentResult | None:
+        """The last reply with the type's fallback task in place of its copied one, when every other field
+        passes; None without a fallback or when the reply still fails. The intent is no copy here: the
+        fallback task says what the intent says, in the user's words."""
+        if self.fallback is None:
+            return None
+        key, task, intent = self.fallback
+        try:
+            data = extract_json(response.text)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("suitable") in (False, "false"):
+            return None
+        result, _ = self._parse(json.dumps({**data, key: task}), response.finish_reason, variables)
+        if (
+            result is None
+            or not result.ok
+            or copied_scaffold(result.output, scaffold.replace(intent, ""), variables)
+        ):
             return None
         return result
 

@@ -115,6 +115,7 @@ class SkillFlow(TeachingStage):
         *,
         teacher: bool = False,
         reconsider_declines: bool = False,
+        fallback: tuple[str, str, str] | None = None,
     ) -> Agent:
         """An agent of this skill with the run's sampling settings (the teacher's when `teacher`)."""
         settings = self.settings
@@ -126,6 +127,7 @@ class SkillFlow(TeachingStage):
             temperature=settings.teacher_temperature if teacher else settings.temperature,
             max_tokens=settings.teacher_max_tokens if teacher else settings.max_tokens,
             reconsider_declines=reconsider_declines,
+            fallback=fallback,
         )
 
     def _agents(self, skill: Skill, settings: FlowSettings) -> None:
@@ -162,6 +164,7 @@ class SkillFlow(TeachingStage):
                     length_growth(skill, t),
                 ),
                 reconsider_declines=True,
+                fallback=(skill.instruction_key, t.fallback_task, t.intent) if t.fallback_task else None,
             )
             for t in skill.instruction_types
         }

@@ -172,6 +172,13 @@ class InstructionType(Named):
         "then hold one (multi_select: 'Select all that apply.'); a task that asks for exactly one answer is "
         "still sent back",
     )
+    fallback_task: str = Field(
+        default="",
+        description="a task of this type in the user's words, used when the instruction agent's third reply "
+        "still copies the prompt but its other fields pass every rule (text_classification: the labels); "
+        "the local agents copied their type's intent or field description as the task, 3 times in a row, "
+        "in about one unit in six of text_classification, text_extraction and data_to_text",
+    )
     max_growth: float | None = Field(
         default=None,
         gt=0,
