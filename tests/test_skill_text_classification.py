@@ -211,3 +211,14 @@ def test_every_fallback_task_passes_its_types_rules(skill) -> None:
             assert "the text above" in itype.fallback_task
             phrases = itype.task_must_contain_any
             assert not phrases or any(contains_phrase(itype.fallback_task, p) for p in phrases), itype.name
+
+
+def test_a_third_task_that_copies_the_text_gets_the_fallback_task_too(skill) -> None:
+    """s31: a register task was the seed's paragraph itself, three times, its labels fine the last time."""
+    register = skill.types_by_name["register"]
+    single = skill.model_copy(update={"instruction_types": [register]})
+    copied = f"{SEED} {SEED}"
+    labels = "formal, informal, technical"
+    model = scripted(single, {"classification_task": copied, "labels": labels}, lambda r: "Label: formal")
+    [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    assert pair.messages[1]["content"].endswith(f"{register.fallback_task}\nAllowed labels: {labels}.")

@@ -267,10 +267,10 @@ class Agent:
                 copied = copied_scaffold(result.output, scaffold or prompt, variables)
                 if copied:
                     result = self._without_copies(response, scaffold or prompt, variables)
-                if copied and result is None and attempt == 3:
-                    result = self._with_fallback_task(response, scaffold or prompt, variables)
                 error = copied if result is None else echoed_seed(result.output, variables)
                 result = None if error else result
+            if result is None and attempt == 3:  # the last reply's task may give way to the type's fallback
+                result = self._with_fallback_task(response, scaffold or prompt, variables)
             if result is not None:
                 result.call_ids, result.prompt = call_ids, prompt
                 result.tool_calls, result.trace = records, trace
@@ -387,9 +387,9 @@ class Agent:
     def _with_fallback_task(
         self, response: ModelResponse, scaffold: str, variables: dict[str, Any]
     ) -> AgentResult | None:
-        """The last reply with the type's fallback task in place of its copied one, when every other field
-        passes; None without a fallback or when the reply still fails. The intent is no copy here: the
-        fallback task says what the intent says, in the user's words."""
+        """The last reply with the type's fallback task in place of its own (a copy of the prompt or of the
+        material, a fragment), when every other field passes; None without a fallback, for a decline, or
+        when the reply still fails. The intent is no copy here: the fallback says it in the user's words."""
         if self.fallback is None:
             return None
         key, task, intent = self.fallback
