@@ -25,6 +25,8 @@ STATED = [
     ("Give it as a bullet list of 5 points.", dict(kind="bullet_list", text="-", number=5)),
     ("Start with 'Dear neighbours'.", dict(kind="starts_with", text="Dear neighbours,")),
     ('End with the words "see you there".', dict(kind="ends_with", text="See you there!")),
+    ("Begin the poem with The lot on Mill Lane.", dict(kind="starts_with", text="The lot on Mill Lane")),
+    ("Sign off with Yours faithfully, Priya", dict(kind="ends_with", text="Yours faithfully, Priya")),
     ("Translate it into French.", dict(kind="language", text="fr")),
 ]
 
@@ -38,6 +40,9 @@ UNSTATED = [
     ("Avoid the word very.", dict(kind="banned_words", words=["very", "really"])),
     ("Write a list.", dict(kind="bullet_list", number=4)),
     ("Write a letter.", dict(kind="starts_with", text="Dear friend")),
+    # s31: the request's own "The answer must..." is no opening the answer must start with
+    ("Write a song. The answer must contain at least 200 words.", dict(kind="starts_with", text="The")),
+    ("Write a note and mention the end of the lease.", dict(kind="ends_with", text="lease")),
     ("Rewrite it formally.", dict(kind="language", text="de")),
     ("Rewrite it formally.", dict(kind="case", text="title")),
 ]

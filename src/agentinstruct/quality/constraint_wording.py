@@ -80,11 +80,30 @@ def is_stated(instruction: str, constraint: Constraint) -> bool:
                 not c.number or number_stated(c.number, instruction)
             )
         case "starts_with" | "ends_with":
-            return _squeezed(c.text).strip(" .,;:!?\"'") in _squeezed(instruction)
+            return _edge_stated(instruction, c.kind, c.text)
         case "language":
             name = LANGUAGES.get(c.text, c.text)
             return _has(rf"\b(?:{re.escape(name)}|{re.escape(c.text)})\b", instruction)
     return False
+
+
+#: the verbs a request uses for where the answer starts or ends
+EDGE_VERBS = {
+    "starts_with": r"(?:start|begin|open)(?:s|ing)?|first (?:words?|line)",
+    "ends_with": r"(?:end|close|finish|conclude)(?:s|ing)?|last (?:words?|line)|sign(?:ed)? off",
+}
+
+
+def _edge_stated(instruction: str, kind: str, text: str) -> bool:
+    """Whether the request gives the opening or closing text: quoted anywhere, or right after a start or end
+    word and "with", "on", "by" or a colon. s31's starts_with "The" counted as stated because the request's
+    own "The answer must contain..." held the word, and the song that did not start with "The" failed."""
+    wanted = re.escape(_squeezed(text).strip(" .,;:!?\"'"))
+    request = _squeezed(instruction)
+    quoted = rf"['\"“‘]{wanted}[\s.,;:!?]*['\"”’]"
+    joint = r"(?:\s+[\w']+){0,4}?\s*(?:\bwith\b|\bon\b|\bby\b|:)\s*['\"“‘]?"
+    named = rf"\b(?:{EDGE_VERBS[kind]})\b{joint}{wanted}(?!\w)"
+    return _has(quoted, request) or _has(named, request)
 
 
 def with_constraints_stated(instruction: str, constraints: list[Constraint]) -> str:
