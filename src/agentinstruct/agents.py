@@ -113,8 +113,8 @@ class Agent:
         fallback: tuple[str, str, str] | None = None,
     ):
         self.name = name
-        #: (the task's JSON key, a task in the user's words, the type's intent): what replaces a third
-        #: reply's copy of the prompt when its other fields pass (`InstructionType.fallback_task`)
+        #: (the task's JSON key, a task in the user's words, the type's intent): what replaces the task of
+        #: an unusable third reply whose other fields pass (`InstructionType.fallback_task`)
         self.fallback = fallback
         #: ask once more after a not-suitable exit (small models decline material that plainly fits)
         self.reconsider_declines = reconsider_declines
