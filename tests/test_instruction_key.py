@@ -507,4 +507,4 @@ def test_every_fallback_task_is_a_task_about_the_material_the_user_shows():
             assert " above" in itype.fallback_task, (skill.name, itype.name)
             phrases = itype.task_must_contain_any
             assert not phrases or any(contains_phrase(itype.fallback_task, p) for p in phrases), itype.name
-    assert with_fallback == 13
+    assert with_fallback == 23

@@ -272,3 +272,25 @@ def test_cli_lists_the_taxonomy() -> None:
     assert "checks: constraints" in shown.output
     listing = runner.invoke(app, ["skills"], env={"COLUMNS": "200"})
     assert listing.exit_code == 0 and "text_modification" in listing.output
+
+
+def test_a_third_copy_of_the_intent_line_gets_the_fallback_task_with_its_constraints_stated(skill) -> None:
+    """s31: the local agent sent its "Kind of request: text simplification — ..." line three times; the
+    type's fallback task takes its place, and the reply's constraints are still stated in the request."""
+    from keyed_skills_support import SEED as TEXT
+    from keyed_skills_support import run, scripted
+
+    simple = skill.types_by_name["text_simplification"]
+    single = skill.model_copy(update={"instruction_types": [simple]})
+    copy = f"Kind of request: text simplification — {simple.intent}"
+    constraints = [{"kind": "sentence_count", "relation": "at_most", "number": 6}]
+    model = scripted(
+        single,
+        {"user_request": copy, "constraints": constraints},
+        lambda request: "The keepers lit the lamp each night. They climbed many steps.",
+    )
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    request = pair.messages[1]["content"].removeprefix(TEXT).strip()
+    assert request.startswith(simple.fallback_task) and "at most 6 sentences" in request
+    assert sum("/instruct/" in r.tag for r in model.requests) == 3
