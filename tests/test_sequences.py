@@ -171,3 +171,16 @@ def test_the_request_asks_for_the_structure_alone_under_the_grammars_bounds() ->
     assert all(f"{rule}: {meaning}" in puzzle["description"] for rule, (meaning, _) in RULES.items())
     reply = output.model_validate({"puzzle": structure(), "suitable": True, "reason": ""})
     assert reply.instruction.endswith("13, 16. What number comes next?") and reply.answer_key == "19"
+
+
+def test_a_programs_terms_are_read_against_the_shown_ones_the_hidden_one_aside() -> None:
+    from agentinstruct.flows.sequences import shown_terms, terms_problem
+
+    task = "Steps. The sequence is 4, ?, 10, 13, 16. Which number stands in place of the question mark?"
+    shown = shown_terms(task)
+    assert shown == ["4", "?", "10", "13", "16"]
+    program = "terms = [4 + 3 * n for n in range(5)]\nprint(', '.join(map(str, terms)))\nprint(terms[1])"
+    assert terms_problem(shown, program, "4, 7, 10, 13, 16") == ""
+    assert terms_problem(shown, program, "4, 8, 10, 13, 16") == ""  # the hidden one is the answer
+    assert "do not reproduce" in terms_problem(shown, program, "4, 7, 10, 14, 16")
+    assert shown_terms("What number comes next: 4, 7?") is None

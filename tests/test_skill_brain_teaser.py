@@ -421,14 +421,51 @@ def test_a_sequence_the_teachers_programs_work_out_is_kept(skill) -> None:
 
     def teacher(request: ModelRequest) -> object:
         if request.tag.endswith("/computed_answer"):
-            program = "terms = [20, 35, 50, 65, 80]\nprint(terms[-1] + (terms[1] - terms[0]))"
-            return {"reasoning": "The steps grow by 15 a night.", "program": program, "unit": "steps"}
+            assert (
+                "first it prints, on one line separated by commas, the terms the task shows (20, 35, 50"
+                in (request.messages[-1]["content"])
+            )
+            return {"reasoning": "The steps grow by 15 a night.", "program": RULE_PROGRAM, "unit": "steps"}
         return "The steps double.\nAnswer: 160"
 
     sink = run(single, scripted(single, {"puzzle": SEQUENCE}, teacher), refinement_rounds=0)
     [pair] = sink.pairs
     assert pair.messages[-1]["content"].endswith("Answer: 95 steps")
     assert [c.name for c in pair.verification.checks] == ["answers_agree", "program_aided"]
+
+
+RULE_PROGRAM = (
+    "start, step = 20, 15\nterms = [start + step * n for n in range(6)]\n"
+    "print(', '.join(map(str, terms[:5])))\nprint(terms[5])"
+)
+
+
+@pytest.mark.parametrize(
+    ("program", "problem"),
+    [
+        # s31: for 4, 7, 11, 16, 22, 29, 37 the local teacher's program printed 29 + 37
+        ("print(65 + 80)", "the program's terms (none) do not reproduce the sequence the task shows"),
+        (
+            "terms = [20, 35, 50, 65, 80]\nprint(', '.join(map(str, terms)))\nprint(terms[-1] + 80)",
+            "the program holds the shown terms 20, 35, 50, 65, 80 as numbers",
+        ),
+        (
+            "terms = [20 * 2**n for n in range(6)]\nprint(', '.join(map(str, terms[:5])))\nprint(terms[5])",
+            "the program's terms (20, 40, 80, 160, 320) do not reproduce",
+        ),
+    ],
+)
+def test_a_sequence_program_must_give_the_shown_terms_by_its_rule(skill, program, problem) -> None:
+    single = only(skill, "sequence_pattern")
+
+    def teacher(request: ModelRequest) -> object:
+        if request.tag.endswith("/computed_answer"):
+            return {"reasoning": "A rule.", "program": program, "unit": "steps"}
+        return "The steps double.\nAnswer: 160"
+
+    sink = run(single, scripted(single, {"puzzle": SEQUENCE}, teacher), refinement_rounds=0)
+    assert not sink.pairs
+    assert all(problem in r.detail for r in sink.rejections), sink.rejections[0].detail
 
 
 def test_an_unfair_sequence_goes_back_before_any_teacher_call(skill) -> None:

@@ -12,6 +12,7 @@ reproduces what the task shows: each check means what its author's check means, 
 every example's output (a function that misses examples is shown them and asked for a fix, in turn with
 fresh functions: the examples stand in the task already). The teacher never sees the key, the second
 query's answer or the author's checks, so a wrong program gives a wrong answer, which the checks reject.
+A sequence's program must also print the terms the task shows, computed by its rule, before its answer.
 A Fermi estimate, checked step by step by `arithmetic_verified` rather than against a key, is written as
 named assumptions and expressions whose arithmetic code does (`flows.estimates`). `flows.teaching` decides
 when to ask and verifies the result like any other answer.
@@ -30,6 +31,7 @@ from agentinstruct.agents import PROMPTS_DIR, Agent, render
 from agentinstruct.flows.estimates import EstimateProgram, by_estimate
 from agentinstruct.flows.held_out import mapping_lines
 from agentinstruct.flows.rule_checks import CheckedAnswer, author_checks, checked_answer, read_puzzle
+from agentinstruct.flows.sequences import shown_terms, terms_problem
 from agentinstruct.flows.state import Chain, derive_seed
 from agentinstruct.quality.agreement import (
     CASE_SENSITIVE_TYPES,
@@ -118,8 +120,9 @@ async def _by_program(request: AidRequest) -> AidedAnswer | list[str] | None:
     problems: list[str] = []
     ran: list[tuple[Any, str]] = []
     call_ids: list[str] = []
+    terms = shown_terms(request.prompt)
     for attempt in range(PROGRAM_ATTEMPTS):
-        written = await _ask(request, {"task": request.prompt}, "computed_answer", attempt)
+        written = await _ask(request, {"task": request.prompt, "terms": terms}, "computed_answer", attempt)
         call_ids += written.call_ids
         if not written.ok:
             problems.append(written.reason)
@@ -133,6 +136,9 @@ async def _by_program(request: AidRequest) -> AidedAnswer | list[str] | None:
         lines = await _execute(python, program)
         if isinstance(lines, str):
             problems.append(f"the program could not be run: {lines}")
+            continue
+        if terms and (problem := terms_problem(terms, program, lines[-2] if len(lines) > 1 else "")):
+            problems.append(problem)  # a sequence's program must give the terms shown before its answer
             continue
         ran.append((written, lines[-1]))
         if len(ran) == 2:

@@ -16,6 +16,7 @@ is `quality.agreement`'s, and answering through programs `flows.program_aided`'s
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 from collections.abc import Callable, Iterator
@@ -242,3 +243,41 @@ def sequence_fields(data: Any, material: str = "") -> dict[str, str]:
     The notes (`material`) are not needed: the theme ties the numbers to them."""
     task, answer = sequence_puzzle(parse_sequence(data))
     return {"task": task, "answer_key": str(answer)}
+
+
+#: the terms a sequence task shows, as `_task_text` writes them ("?" for the hidden one)
+SHOWN_TERMS = re.compile(r"The sequence (?:begins|is) ((?:-?\d+|\?)(?:, (?:-?\d+|\?))+)\.")
+
+
+def shown_terms(task: str) -> list[str] | None:
+    """The terms a sequence task shows, in order ("?" where one is hidden), or None for another task."""
+    found = SHOWN_TERMS.search(task)
+    return found.group(1).split(", ") if found else None
+
+
+#: shown terms a program may hold as numbers of its own: a rule needs its first term or two
+GIVEN_TERMS = 2
+
+
+def terms_problem(shown: list[str], program: str, printed: str) -> str:
+    """Why a program is no evidence for a sequence's next or hidden term ("" when it is): it holds more of
+    the shown terms than a rule's first two, or the terms it prints are not the ones the task shows. The
+    local teacher's program for 4, 7, 11, 16, 22, 29, 37 printed 29 + 37 (s31), a rule none of them obeys."""
+    try:
+        literals = {node.value for node in ast.walk(ast.parse(program)) if isinstance(node, ast.Constant)}
+    except SyntaxError:
+        literals = set()
+    held = [t for t in dict.fromkeys(shown) if t != "?" and int(t) in literals]
+    if len(held) > GIVEN_TERMS:
+        return (
+            f"the program holds the shown terms {', '.join(held)} as numbers: compute every term from the "
+            "first one or two and the rule, so the printed terms show that the rule is the sequence's"
+        )
+    terms = [t.strip() for t in printed.replace(" ", ",").split(",") if t.strip()]
+    given = [(n, t) for n, t in enumerate(shown) if t != "?"]
+    if len(terms) < len(shown) or any(terms[n] != t for n, t in given):
+        return (
+            f"the program's terms ({', '.join(terms[: len(shown) + 1]) or 'none'}) do not reproduce the "
+            f"sequence the task shows ({', '.join(shown)}): its rule is not the sequence's rule"
+        )
+    return ""
