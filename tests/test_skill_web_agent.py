@@ -891,3 +891,15 @@ def test_a_form_page_without_form_fields_is_asked_again(skill: Skill) -> None:
 def test_clicks_alone_fill_no_form_and_a_repeated_action_is_no_step(answer: str, itype: str, expected: str):
     result = run_check("actions_well_formed", answer, itype)
     assert not result.ok and expected in result.detail, result.detail
+
+
+def test_a_fill_form_answer_types_only_values_the_task_gives() -> None:
+    """s31: the task named the fields but gave no values; the teacher typed a date and a price of its own."""
+    invented = (
+        'Reason: The email is needed.\nAction: type [11] "bob@example.com"\n'
+        'Reason: Send it.\nAction: click [19]\nReason: Sent.\nAction: stop "Sent."'
+    )
+    result = run_check("actions_well_formed", invented, "fill_form")
+    assert not result.ok and "it types 'bob@example.com', which the task does not give" in result.detail
+    given = invented.replace("bob@example.com", "ADA@example.com")
+    assert run_check("actions_well_formed", given, "fill_form").ok

@@ -352,6 +352,11 @@ def actions_well_formed(candidate: Candidate) -> Check:
         )
     if candidate.instruction_type in FILLING_TYPES and acting and not {a.verb for a in acting} - {"click"}:
         problems.append("a fill form task types or selects the values it is given: clicks alone fill nothing")
+    if candidate.instruction_type in FILLING_TYPES and (invented := _invented_values(answer, candidate)):
+        problems.append(
+            f"it types {_listing(invented, 3)}, which the task does not give: type only the values the user "
+            "gives, as the task writes them"
+        )
     for before, action in itertools.pairwise(answer.actions):
         if action.verb in ("click", "type", "select") and action.text == before.text:
             problems.append(f"line {action.line} {_quote(action.text)} repeats the action right before it")
@@ -369,6 +374,19 @@ def actions_well_formed(candidate: Candidate) -> Check:
         ok=True,
         detail=f"{len(answer.actions)} well-formed 'Action:' lines, each right after its 'Reason:' line",
     )
+
+
+def _invented_values(answer: Answer, candidate: Candidate) -> list[str]:
+    """The typed texts that neither the task nor the page holds (s31's fill_form task named the fields but
+    gave no values, and the teacher typed "2023-10-15" and "Garden is valued at $5000.")."""
+    given = _squashed(f"{candidate.instruction}\n{candidate.content}")
+    typed = [a.value for a in answer.actions if a.verb == "type" and a.value]
+    return [_quote(value) for value in typed if _squashed(value) not in given]
+
+
+def _squashed(text: str) -> str:
+    """Letters and digits alone, in lower case: a card number typed without the task's spaces is given."""
+    return re.sub(r"[\W_]+", "", text.casefold())
 
 
 def table_problem(value: str | None, page: str = "") -> str:
