@@ -33,8 +33,9 @@ Two checks:
 - `actions_well_formed`: every line is a reason or an action in the grammar above, each action has a
   reason line right before it, type/select/stop carry a non-empty quoted text, stop comes once and
   nothing follows it, and tasks that ask for something to be done (`ACTING_TYPES`) have at least one
-  click, type or select before the stop, a fill_form task at least one type or select, and no click,
-  type or select repeats the action right before it (a click on the same link three times fills nothing).
+  click, type or select before the stop, a fill_form task at least one type or select and only values
+  the task or the page gives (separators aside), and no click, type or select repeats the action right
+  before it (a click on the same link three times fills nothing).
 """
 
 from __future__ import annotations
