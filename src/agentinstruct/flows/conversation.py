@@ -141,7 +141,7 @@ class ConversationFlow(SkillFlow):
             message,
             variables,
             tag=f"{tag}/unrepeated",
-            seed=derive_seed(sample_seed, "unrepeated"),
+            seed=derive_seed(sample_seed, tag, "unrepeated"),
             discourage_repeats=True,
         )
         return again if again.ok else result
