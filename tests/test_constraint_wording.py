@@ -142,3 +142,17 @@ def test_a_count_beyond_one_answer_only_the_list_asks_for_is_left_out():
     assert not ConstrainedInstructionOutput.model_validate(
         {"instruction": "Write the scene.", "constraints": [exact]}
     ).constraints
+
+
+def test_a_translation_request_gets_the_language_it_names_as_a_constraint():
+    """s31: "Translate the text into Spanish" listed only an upper-case constraint, and an English answer in
+    upper case passed every check."""
+    from agentinstruct.quality.constraint_wording import asked_language
+
+    [spanish] = asked_language("Translate the text into Spanish, in title case.", [])
+    assert (spanish.kind, spanish.text) == ("language", "es")
+    assert asked_language("Give a translation of the second paragraph to German.", [])[0].text == "de"
+    listed = [Constraint(kind="language", text="fr")]
+    assert asked_language("Translate the text into Spanish.", listed) == []
+    assert asked_language("Turn the text into Bullet points.", []) == []
+    assert asked_language("Rewrite it into a formal letter.", []) == []

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from agentinstruct.field_formats import lettered
-from agentinstruct.quality.constraint_wording import number_stated, with_constraints_stated
+from agentinstruct.quality.constraint_wording import asked_language, number_stated, with_constraints_stated
 from agentinstruct.quality.constraints import Constraint, conflicts, describe, unfair_count
 from agentinstruct.reply_problems import task_problem
 
@@ -217,6 +217,7 @@ class ConstrainedOutput(AgentOutput):
         self.constraints = [
             c for c in self.constraints if not (unfair_count(c) and not number_stated(c.number, instruction))
         ]
+        self.constraints += asked_language(instruction, self.constraints)
         problems = conflicts(self.constraints)
         if problems:
             raise ValueError("; ".join(problems))

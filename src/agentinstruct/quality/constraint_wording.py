@@ -112,3 +112,20 @@ def with_constraints_stated(instruction: str, constraints: list[Constraint]) -> 
     if not missing:
         return instruction
     return f"{instruction.rstrip()}\n\n{' '.join(missing)}"
+
+
+#: a request to translate: "translate the text into Spanish", "a translation to German"
+TRANSLATE_INTO = re.compile(r"\b(?i:translat)\w*\b[^.\n]{0,80}?\b(?:into|to)\s+([A-Z][a-z]+)\b")
+
+
+def asked_language(instruction: str, constraints: list[Constraint]) -> list[Constraint]:
+    """A language constraint for the language a request asks a translation into, when none is listed: s31's
+    "Translate the text into Spanish" listed only an upper-case constraint, and an answer in English upper
+    case passed every check."""
+    if any(c.kind == "language" for c in constraints):
+        return []
+    found = TRANSLATE_INTO.search(instruction)
+    codes = {name: code for code, name in LANGUAGES.items()}
+    if not found or found.group(1) not in codes:
+        return []
+    return [Constraint(kind="language", text=codes[found.group(1)])]
