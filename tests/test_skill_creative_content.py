@@ -59,7 +59,8 @@ def test_taxonomy_matches_the_spec_row(skill) -> None:
     assert identity.verbatim and (identity.min_words, identity.max_words) == (30, None)
     assert [t.name for t in skill.instruction_types] == TYPES
     assert [g.name for g in skill.refinement.goals] == ["form", "meter", "point_of_view", "length"]
-    assert skill.constraints is True and skill.repair_rounds == 1 and skill.checks == ["constraints"]
+    assert skill.constraints is True and skill.repair_rounds == 1
+    assert skill.checks == ["constraints", "in_verse"]
     assert skill.instruction_fields == {}
     for itype in skill.instruction_types:
         assert "constraints" in itype.guidance.lower(), itype.name
@@ -101,8 +102,10 @@ def test_the_flow_checks_the_constraints_of_each_piece(skill) -> None:
     assert len(sink.pairs) == len(TYPES) * 3 and not sink.rejections
     for pair in sink.pairs:
         assert_pair_shape(pair, skill, REQUEST)
-        [result] = pair.verification.checks
+        result, *verse = pair.verification.checks
         assert result.name == "constraints" and result.ok and result.detail == "all 2 met"
+        verse_type = pair.instruction_type in ("poem", "song_lyrics")
+        assert [c.name for c in verse if c.ok] == (["in_verse"] if verse_type else [])
     assert {s.goal for p in sink.pairs for s in p.lineage.refinement} == {
         "form",
         "meter",
@@ -126,7 +129,7 @@ def test_a_piece_that_breaks_a_constraint_is_repaired_or_rejected(skill) -> None
     )
     sink = run(single, model, refinement_rounds=0)
     [rejection] = sink.rejections
-    assert rejection.reason == "verification_failed:constraints"
+    assert rejection.reason == "verification_failed:constraints,in_verse"  # two lines are no poem either
     assert "paragraph_count: 2 paragraphs, exactly 3 required" in rejection.detail
 
 
@@ -239,3 +242,20 @@ def test_a_piece_that_goes_round_in_circles_is_written_again_with_repeats_discou
     model = scripted(single, {"instruction": request, "constraints": [CONSTRAINTS[1]]}, lambda _: fresh)
     run(single, model, refinement_rounds=0)
     assert not [r for r in model.requests if r.tag.endswith("/unlooped")]
+
+
+def test_a_poem_written_as_prose_paragraphs_is_not_in_verse() -> None:
+    """s31: a "poem" of four prose paragraphs passed its word and paragraph constraints."""
+    from agentinstruct.quality.forms import in_verse
+
+    prose = "\n\n".join(
+        ["Mill Lane, a vibrant green corner in the heart of Fenwick, is a place where families grow food."]
+        * 4
+    )
+    result = in_verse(
+        Candidate("creative_content", "poem", SEED, REQUEST, f"Title: Mill Lane\n\n{prose}", False)
+    )
+    assert not result.ok and "only 0 of its 4 lines are" in result.detail
+    song = "Verse 1:\nThe lamp burns low\nsix wicks trimmed\n\nChorus:\nLight the sea\nlight the reef"
+    assert in_verse(Candidate("creative_content", "song_lyrics", SEED, REQUEST, song, False)).ok
+    assert in_verse(Candidate("creative_content", "story", SEED, REQUEST, prose, False)) is None
