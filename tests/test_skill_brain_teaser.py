@@ -140,20 +140,25 @@ def test_a_puzzle_that_states_its_answer_is_asked_again(skill) -> None:
 
 def test_a_puzzle_whose_only_number_is_its_key_is_asked_again(skill) -> None:
     """A local math puzzle asked the weight of a lot whose soil "has a weight of 400,000 pounds" (run s18)."""
-    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["math_puzzle"]]})
     given = "The soil of the lot weighs 1,440 steps. What does the lot weigh?"
-    puzzles = iter([given, PUZZLE])
+    asks, sink = math_puzzle_written_twice(skill, given)
+    assert (
+        len(asks) == 2 and "the only number in the task is its answer_key" in asks[1].messages[-1]["content"]
+    )
+    assert sink.pairs and sink.pairs[0].messages[1]["content"] == PUZZLE
+
+
+def math_puzzle_written_twice(skill, first: str) -> tuple[list[ModelRequest], object]:
+    """A math puzzle whose author writes `first`, then PUZZLE: the instruction requests and the sink."""
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["math_puzzle"]]})
+    puzzles = iter([first, PUZZLE])
     model = scripted(
         single,
         lambda name: {"answer_key": KEY, "instruction": next(puzzles)},
         teacher_answers(SOLUTION, SOLUTION),
     )
     sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
-    asks = [r for r in model.requests if "/instruct/" in r.tag]
-    assert (
-        len(asks) == 2 and "the only number in the task is its answer_key" in asks[1].messages[-1]["content"]
-    )
-    assert sink.pairs and sink.pairs[0].messages[1]["content"] == PUZZLE
+    return [r for r in model.requests if "/instruct/" in r.tag], sink
 
 
 @pytest.mark.parametrize(
@@ -681,16 +686,8 @@ def test_a_second_key_that_reads_back_the_tasks_only_number_is_no_solution() -> 
 def test_a_puzzle_that_asks_nothing_is_asked_again(skill) -> None:
     """s30: a riddle that was one sentence of facts, keyed with a name in it."""
     assert skill.task_asks
-    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["math_puzzle"]]})
     statement = "A keeper climbs 120 steps each night, 6 nights a week, for 2 weeks in a row."
-    puzzles = iter([statement, PUZZLE])
-    model = scripted(
-        single,
-        lambda name: {"answer_key": KEY, "instruction": next(puzzles)},
-        teacher_answers(SOLUTION, SOLUTION),
-    )
-    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
-    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    asks, sink = math_puzzle_written_twice(skill, statement)
     assert len(asks) == 2 and "the task states facts but asks nothing" in asks[1].messages[-1]["content"]
     assert sink.pairs and sink.pairs[0].messages[1]["content"] == PUZZLE
 
