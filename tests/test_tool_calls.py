@@ -79,7 +79,7 @@ BOOKING = ApiSpec(
 SPECS = specs_by_name([WEATHER, BOOKING])
 SUNNY = {"temperature": 21.5, "conditions": "sunny"}
 SUNNY_TEXT = json.dumps(SUNNY)
-USER = "What's the weather in Paris, and book Chez Léon at 8 pm tonight for 2?"
+USER = "What's the weather in Paris (and in Lyon), and book Chez Léon at 8 pm tonight for 2?"
 
 
 # -- definitions ----------------------------------------------------------------------------------------
@@ -829,3 +829,17 @@ def test_a_final_message_that_narrates_the_assistant_is_rejected():
     direct = say("I cannot book flights with these tools; I can only book restaurant tables.")
     messages = trace_to_messages(TraceOutput(steps=[TraceStep(**direct)]), "Book me a flight.")
     assert validate_trace(messages, SPECS, "api_not_available") == []
+
+
+def test_an_argument_the_user_never_gave_is_invented_where_the_user_gives_everything():
+    """s31: a single_api_all_params trace sent an inventory ["SKU123", "SKU456"], the second item made up."""
+    made_up = messages_of(call("get_weather", city="Berlin"), result("get_weather", SUNNY), say("Sunny."))
+    problems = validate_trace(made_up, SPECS, "single_api_all_params")
+    assert problems == [
+        "get_weather: argument 'city' holds 'Berlin', which neither the user nor a tool result gave: "
+        "use only the values given"
+    ]
+    given = messages_of(call("get_weather", city="PARIS"), result("get_weather", SUNNY), say("Sunny."))
+    assert validate_trace(given, SPECS, "single_api_all_params") == []
+    # where values may be missing, asking for them is the rule (`missing`), not this one
+    assert not [p for p in validate_trace(made_up, SPECS, "api_not_available") if "neither the user" in p]

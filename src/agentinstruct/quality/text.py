@@ -45,6 +45,12 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
+def squashed(text: str) -> str:
+    """Letters and digits alone, in lower case: whether a value stands in a text, separators aside (a card
+    number typed without the spaces it was given with, "SKU-123" for "SKU123")."""
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
 def stable_hash64(text: str) -> int:
     """A process-independent 64-bit hash of a string (unlike `hash()`, which is salted per process)."""
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from agentinstruct.quality.text import squashed
 from agentinstruct.quality.tool_calls import ApiSpec, show_value, validate_tool_call, validate_tool_result
 
 #: the instruction types of the tool_use skill (SPEC §2 row 3); each has its rules in `validate_trace`
@@ -58,6 +59,8 @@ def validate_trace(
 
     Variant rules (unknown variants, e.g. a user skill's own types, get only the structural checks):
     - single_api_all_params, single_api_extra_params: at least one call, all to one and the same function.
+    - every *_all_params and *_extra_params variant: a text argument holds only what the user, a tool
+      result or the API's schema gave (separators aside), never a value made up.
     - single_api_missing_params: calls (if any) go to at most one function, and the final message asks
       for the missing information (contains a question mark).
     - multi_api_all_params: calls to at least two distinct functions.
@@ -113,6 +116,10 @@ def validate_trace(
     if variant not in VARIANTS or variant.endswith("_missing_params"):
         problems += _missing_problems(calls, missing)
     problems += _variant_problems(variant, [name for name, _, _ in calls], final_text)
+    if variant.endswith(("_all_params", "_extra_params")):
+        given = [_text(m.get("content")) for m in messages if m.get("role") in ("user", "tool")]
+        given += [json.dumps(spec.parameters) for spec in specs.values()]  # enum values, defaults
+        problems += _invented_problems(calls, squashed("\n".join(given)))
     if variant == "api_not_available":
         request = next((_text(m.get("content")) for m in messages if m.get("role") == "user"), "")
         offered = offered_by(request, specs)
@@ -212,6 +219,35 @@ def _missing_problems(calls: list[tuple[str, Any, int]], missing: Iterable[str])
                 if problem not in problems:
                     problems.append(problem)
     return problems
+
+
+#: a date or time in the form an API takes it, which the user gives in words
+DATE_OR_TIME = re.compile(r"^\s*(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2})")
+
+
+def _invented_problems(calls: list[tuple[str, Any, int]], given: str) -> list[str]:
+    """Text arguments that neither the user, a tool result nor the API's schema gave, in a variant where the
+    user gives every value: s31's single_api_all_params trace called update_inventory with an inventory
+    ["SKU123", "SKU456"], the second item made up."""
+    problems: list[str] = []
+    for name, arguments, _ in calls:
+        if not isinstance(arguments, Mapping):
+            continue
+        for key, value in arguments.items():
+            texts = value if isinstance(value, list) else [value]
+            for text in texts:
+                if (
+                    isinstance(text, str)
+                    and len(squashed(text)) > 1
+                    and not DATE_OR_TIME.match(text)  # "8 pm tonight" is rightly sent as 2025-06-01T20:00
+                    and squashed(text) not in given
+                ):
+                    problem = (
+                        f"{name}: argument '{key}' holds {text!r}, which neither the user nor a tool result "
+                        "gave: use only the values given"
+                    )
+                    problems.append(problem)
+    return list(dict.fromkeys(problems))
 
 
 #: words of a function name ("create_item", "getWeather"), split at underscores, dashes and case changes

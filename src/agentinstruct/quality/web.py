@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.checks import Candidate, check
+from agentinstruct.quality.text import squashed
 
 #: roles that can take typed text
 TYPE_ROLES = frozenset({"textbox", "searchbox", "combobox", "spinbutton", "textarea", "input", "textfield"})
@@ -380,14 +381,9 @@ def actions_well_formed(candidate: Candidate) -> Check:
 def _invented_values(answer: Answer, candidate: Candidate) -> list[str]:
     """The typed texts that neither the task nor the page holds (s31's fill_form task named the fields but
     gave no values, and the teacher typed "2023-10-15" and "Garden is valued at $5000.")."""
-    given = _squashed(f"{candidate.instruction}\n{candidate.content}")
+    given = squashed(f"{candidate.instruction}\n{candidate.content}")
     typed = [a.value for a in answer.actions if a.verb == "type" and a.value]
-    return [_quote(value) for value in typed if _squashed(value) not in given]
-
-
-def _squashed(text: str) -> str:
-    """Letters and digits alone, in lower case: a card number typed without the task's spaces is given."""
-    return re.sub(r"[\W_]+", "", text.casefold())
+    return [_quote(value) for value in typed if squashed(value) not in given]
 
 
 def table_problem(value: str | None, page: str = "") -> str:
