@@ -508,3 +508,17 @@ def test_every_fallback_task_is_a_task_about_the_material_the_user_shows():
             phrases = itype.task_must_contain_any
             assert not phrases or any(contains_phrase(itype.fallback_task, p) for p in phrases), itype.name
     assert with_fallback == 23
+
+
+def test_a_task_sent_alone_that_speaks_of_code_it_does_not_show_is_sent_back():
+    """s31: "Implement the `reorder_quantity` function as described in the given code." with code "-"."""
+    from types import SimpleNamespace
+
+    from agentinstruct.flows.outputs import check_no_unseen_material
+
+    task = "Implement the `reorder_quantity` function as described in the given code."
+    with pytest.raises(ValueError, match='the task says "the given code", but shows no code'):
+        check_no_unseen_material(SimpleNamespace(instruction=task, code="-"))
+    check_no_unseen_material(SimpleNamespace(instruction=task, code="def reorder_quantity(items): ..."))
+    check_no_unseen_material(SimpleNamespace(instruction=f"{task}\n```python\ndef f(): ...\n```"))
+    check_no_unseen_material(SimpleNamespace(instruction="Write a function that sorts products by quantity."))

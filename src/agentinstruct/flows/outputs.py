@@ -260,12 +260,29 @@ UNSEEN_MATERIAL = re.compile(
 )
 
 
+#: a task sent alone that speaks of code it does not show: s31's coding task was "Implement the
+#: `reorder_quantity` function as described in the given code.", its code field "-"
+UNSEEN_CODE = re.compile(
+    r"\b(?:the|this)\s+(?:given|provided|above|following|existing|attached)\s+(?:code|snippet|program|script)\b"
+    r"|\b(?:code|snippet)\s+(?:above|below)\b",
+    re.IGNORECASE,
+)
+
+
 def check_no_unseen_material(reply: Any) -> None:
-    """A task sent alone names no text its user would have to see (`UNSEEN_MATERIAL`)."""
-    if found := UNSEEN_MATERIAL.search(str(getattr(reply, "instruction", ""))):
+    """A task sent alone names no text its user would have to see (`UNSEEN_MATERIAL`), nor code it does not
+    show (`UNSEEN_CODE`, unless the reply's `code` field holds the code shown with the task)."""
+    task = str(getattr(reply, "instruction", ""))
+    if found := UNSEEN_MATERIAL.search(task):
         raise ValueError(
             f'the task says "{found.group(0)}", but its user sees the task alone, without any text: ask '
             "about the facts themselves, naming who or what they concern, and give any figure the task needs"
+        )
+    shown = str(getattr(reply, "code", "") or "").strip().lower() not in EMPTY_VALUES or "```" in task
+    if not shown and (found := UNSEEN_CODE.search(task)):
+        raise ValueError(
+            f'the task says "{found.group(0)}", but shows no code: put the code in "code", or describe '
+            "in the task everything a solution needs (signature, behaviour, examples)"
         )
 
 
