@@ -117,7 +117,8 @@ def validate_trace(
         problems += _missing_problems(calls, missing)
     problems += _variant_problems(variant, [name for name, _, _ in calls], final_text)
     if variant.endswith(("_all_params", "_extra_params")):
-        given = [_text(m.get("content")) for m in messages if m.get("role") in ("user", "tool")]
+        said = [m for m in messages if isinstance(m, Mapping) and m.get("role") in ("user", "tool")]
+        given = [_text(m.get("content")) for m in said]
         given += [json.dumps(spec.parameters) for spec in specs.values()]  # enum values, defaults
         problems += _invented_problems(calls, squashed("\n".join(given)))
     if variant == "api_not_available":
@@ -229,25 +230,25 @@ def _invented_problems(calls: list[tuple[str, Any, int]], given: str) -> list[st
     """Text arguments that neither the user, a tool result nor the API's schema gave, in a variant where the
     user gives every value: s31's single_api_all_params trace called update_inventory with an inventory
     ["SKU123", "SKU456"], the second item made up."""
-    problems: list[str] = []
-    for name, arguments, _ in calls:
-        if not isinstance(arguments, Mapping):
-            continue
-        for key, value in arguments.items():
-            texts = value if isinstance(value, list) else [value]
-            for text in texts:
-                if (
-                    isinstance(text, str)
-                    and len(squashed(text)) > 1
-                    and not DATE_OR_TIME.match(text)  # "8 pm tonight" is rightly sent as 2025-06-01T20:00
-                    and squashed(text) not in given
-                ):
-                    problem = (
-                        f"{name}: argument '{key}' holds {text!r}, which neither the user nor a tool result "
-                        "gave: use only the values given"
-                    )
-                    problems.append(problem)
+    problems = [
+        f"{name}: argument '{key}' holds {text!r}, which neither the user nor a tool result gave: use only "
+        "the values given"
+        for name, key, text in _text_arguments(calls)
+        if len(squashed(text)) > 1
+        and not DATE_OR_TIME.match(text)  # "8 pm tonight" is rightly sent as 2025-06-01T20:00
+        and squashed(text) not in given
+    ]
     return list(dict.fromkeys(problems))
+
+
+def _text_arguments(calls: list[tuple[str, Any, int]]) -> Iterable[tuple[str, str, str]]:
+    """(function, argument, text) for every text argument, and every text item of a list argument."""
+    for name, arguments, _ in calls:
+        if isinstance(arguments, Mapping):
+            for key, value in arguments.items():
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str):
+                        yield name, key, text
 
 
 #: words of a function name ("create_item", "getWeather"), split at underscores, dashes and case changes
