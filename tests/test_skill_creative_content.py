@@ -259,3 +259,23 @@ def test_a_poem_written_as_prose_paragraphs_is_not_in_verse() -> None:
     song = "Verse 1:\nThe lamp burns low\nsix wicks trimmed\n\nChorus:\nLight the sea\nlight the reef"
     assert in_verse(Candidate("creative_content", "song_lyrics", SEED, REQUEST, song, False)).ok
     assert in_verse(Candidate("creative_content", "story", SEED, REQUEST, prose, False)) is None
+
+
+def test_an_answer_cut_mid_sentence_is_written_again_with_another_seed(skill) -> None:
+    """s32: an answer closed its JSON string at "...often referred to as a" and the truncation filter
+    rejected the pair; one fresh answer (another sampling seed) is asked for first."""
+    request = "Write a speech for the lighthouse's last night, starting with 'The lamp'."
+    cut = "The lamp burns on the rock tonight, and its keeper climbs the stair to a"
+    whole = "The lamp burns on the rock tonight. Its keeper climbs the stair one final time."
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["speech"]]})
+    model = scripted(
+        single,
+        {"instruction": request, "constraints": [CONSTRAINTS[1]]},
+        lambda request_: whole if request_.tag.endswith("/whole") else cut,
+    )
+    [pair] = run(single, model, refinement_rounds=0).pairs
+    assert pair.messages[-1]["content"] == whole
+    [first] = [r for r in model.requests if r.tag.endswith("/teacher/speech")]
+    [again] = [r for r in model.requests if r.tag.endswith("/whole")]
+    assert again.seed == first.seed + 1 and not again.discourage_repeats
+    assert cut not in str(again.messages)

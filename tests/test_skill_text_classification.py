@@ -222,3 +222,36 @@ def test_a_third_task_that_copies_the_text_gets_the_fallback_task_too(skill) -> 
     model = scripted(single, {"classification_task": copied, "labels": labels}, lambda r: "Label: formal")
     [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
     assert pair.messages[1]["content"].endswith(f"{register.fallback_task}\nAllowed labels: {labels}.")
+
+
+def test_a_task_listing_other_labels_than_its_field_goes_back(skill) -> None:
+    """s31: a safety task listed "safe, harassment, hate, ..." while its labels field held "safe,
+    information"; the teacher saw two label sets and the check knew only one."""
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["safety"]]})
+    listed = "Classify the text into one of these categories: safe, harassment, hate, violence."
+    replies = iter(
+        [
+            {"instruction": listed, "labels": "safe, information"},
+            {"instruction": listed, "labels": "safe, harassment, hate, violence"},
+        ]
+    )
+    model = scripted(single, lambda type_name: next(replies), lambda r: "Nothing harmful.\nLabel: safe")
+    [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2
+    sent_back = asks[1].messages[-1]["content"]
+    assert (
+        "the task lists the labels safe, harassment, hate, violence, and the field holds safe, information"
+        in sent_back
+    )
+    assert pair.messages[1]["content"].endswith(listed)
+
+
+def test_lists_that_are_not_label_lists_leave_the_task_alone() -> None:
+    from agentinstruct.field_formats import task_conflict
+
+    # other things listed (no label among them), a list of two, and a list the field matches in any case
+    assert not task_conflict("label_list", "Weigh the tone, word choice, and context. Pick one.", LABELS)
+    assert not task_conflict("label_list", "Is it positive or negative? Answer.", LABELS)
+    assert not task_conflict("label_list", TASK.upper(), LABELS)
+    assert task_conflict("label_list", TASK, "positive, negative, neutral")

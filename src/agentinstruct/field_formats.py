@@ -38,6 +38,12 @@ def normalised(format_name: FieldFormat, value: str | dict) -> tuple[str, str]:
     return NORMALISERS[format_name](value)
 
 
+def task_conflict(format_name: FieldFormat, task: str, value: str) -> str:
+    """Why the field's normalised value contradicts the task, or "" (the agent then writes both again)."""
+    conflict = CONFLICTS.get(format_name)
+    return conflict(task, value) if conflict and value else ""
+
+
 def shown_in_task(format_name: FieldFormat, task: str, value: str) -> str:
     """The task with the field's value shown in it as the format wants (unchanged when it has no way)."""
     show = SHOWERS.get(format_name)
@@ -252,6 +258,38 @@ def _labels_line(task: str, labels: str) -> str:
     return f"{task.rstrip()}\nAllowed labels: {labels}."
 
 
+#: the text between sentence ends and colons, where a task lists its labels ("...: safe, hate, spam.")
+_CLAUSE = re.compile(r"[^.:;?!\n]+")
+
+
+def _labels_conflict(task: str, labels: str) -> str:
+    """Why a label list the task writes differs from the `labels` field, or "".
+
+    Run s31: a safety task listed "safe, harassment, hate, self-harm, ..." and the field held "safe,
+    information", so the teacher was shown two label sets and the check knew only the second one. A list is
+    three or more short comma-separated items, and it counts only when it shares a label with the field
+    (a task may list other things: "consider the tone, word choice and context").
+    """
+    allowed = label_set(labels)
+    for clause in _CLAUSE.findall(task):
+        items = [_label_item(part) for part in re.split(r",|\s+(?:and|or)\s+", clause)]
+        listed = {key: item for item in items if item and (key := _comparable(item))}
+        if len(listed) < 3 or not set(listed) & {_comparable(a) for a in allowed.values()}:
+            continue
+        if set(listed) != {_comparable(a) for a in allowed.values()}:
+            return (
+                f"the task lists the labels {', '.join(listed.values())}, and the field holds {labels}: "
+                "write the same labels in both, every label the solver may choose from"
+            )
+    return ""
+
+
+def _label_item(part: str) -> str:
+    """A list item as a label (at most 3 words, without a leading "and"/"or"), or "" for longer text."""
+    item = re.sub(r"^\s*(?:and|or)\s+", "", part).strip(" \t\"'“”‘’()[]")
+    return item if 0 < len(item.split()) <= MAX_LABEL_WORDS else ""
+
+
 def _comparable(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
@@ -319,6 +357,7 @@ NORMALISERS: dict[str, Callable[[Any], tuple[str, str]]] = {
     "code_block": _code,
     "option_list": _option_list,
 }
+CONFLICTS: dict[str, Callable[[str, str], str]] = {"label_list": _labels_conflict}
 SHOWERS: dict[str, Callable[[str, str], str]] = {
     "json_schema": _schema_block,
     "label_list": _labels_line,

@@ -20,7 +20,13 @@ import jinja2.meta as jinja2_meta
 from pydantic import AliasChoices, Field, ValidationInfo, WithJsonSchema, create_model, model_validator
 
 from agentinstruct.agent_outputs import AgentOutput
-from agentinstruct.field_formats import EMPTY_VALUES, FIELD_SCHEMAS, FieldFormat, normalised
+from agentinstruct.field_formats import (
+    EMPTY_VALUES,
+    FIELD_SCHEMAS,
+    FieldFormat,
+    normalised,
+    task_conflict,
+)
 from agentinstruct.quality.agreement import final_answer, normalise, numbers
 from agentinstruct.quality.constraint_wording import number_stated
 from agentinstruct.quality.constraints import Constraint, describe, paragraphs, sentences, words
@@ -81,6 +87,7 @@ def _format_validator(formats: dict[str, FieldFormat]) -> Any:
                 given = getattr(self, name, "")
                 structured = isinstance(given, dict | list)
                 value, problem = normalised(format_name, given if structured else str(given))
+                problem = problem or task_conflict(format_name, self.instruction, value)
                 if problem:
                     raise ValueError(f"'{name}': {problem}")
                 setattr(self, name, value)

@@ -23,7 +23,7 @@ from agentinstruct.pairs import Check, Lineage, Pair, Verification
 from agentinstruct.quality.agreement import stated_answer
 from agentinstruct.quality.checks import Candidate, run_checks
 from agentinstruct.quality.constraints import COUNT_KINDS, sentences, words
-from agentinstruct.quality.filters import Answer, repetition, without_framing
+from agentinstruct.quality.filters import Answer, repetition, truncated, without_framing
 from agentinstruct.quality.gate import deliver
 from agentinstruct.quality.settings import DEFAULT_FRAMING_SKILLS, FilterSettings
 from agentinstruct.reply_problems import without_repair_preamble
@@ -348,24 +348,28 @@ class TeachingStage(FlowRecords):
     async def _unlooped(
         self, result: AgentResult, variables: dict[str, Any], system: str, tag: str, options: dict[str, Any]
     ) -> AgentResult:
-        """An answer that goes round in circles, written once more afresh with repeats discouraged.
+        """An answer that goes round in circles or stops mid-sentence, written once more afresh.
 
         s18's poem sang one pair of stanzas six times and its song one verse as verse, bridge and chorus:
         62% of their 4-grams repeated an earlier one, and the repetition filter rejected both after the
         checks. The engine's loop detector ends a loop of a few tokens, not one of whole stanzas, so the
         answer is measured here as the filter measures it (its default bound: the flow does not see the
-        quality settings); the second answer stands whatever it holds, and the filter still judges it.
+        quality settings); it is asked again with repeats discouraged. s32's open-domain answer closed its
+        JSON string at "...often referred to as a" (finish reason "stop"): it is asked again with another
+        sampling seed. The second answer stands whatever it holds, and the filters still judge it.
         """
         text = result.output if result.ok and isinstance(result.output, str) else None
-        if text is None or not _goes_round(self.skill.name, text):
+        looping = text is not None and _goes_round(self.skill.name, text)
+        if text is None or not (looping or _cut_short(self.skill.name, text)):
             return result
+        seed = options.get("seed")
         again = await self.teacher.run(
             self.teacher_model,
             variables,
             system=system,
-            tag=f"{tag}/unlooped",
-            discourage_repeats=True,
-            **options,
+            tag=f"{tag}/{'unlooped' if looping else 'whole'}",
+            discourage_repeats=looping,
+            **{**options, "seed": seed if looping or seed is None else seed + 1},
         )
         if not again.ok:
             return replace(result, call_ids=[*result.call_ids, *again.call_ids])
@@ -435,3 +439,8 @@ class TeachingStage(FlowRecords):
 def _goes_round(skill: str, answer: str) -> bool:
     """Whether a text answer fails the repetition filter at its default settings."""
     return repetition(Answer(skill, False, "", answer), FilterSettings()) is not None
+
+
+def _cut_short(skill: str, answer: str) -> bool:
+    """Whether a text answer fails the truncation filter at its default settings."""
+    return truncated(Answer(skill, False, "", answer), FilterSettings()) is not None
