@@ -72,7 +72,7 @@ def test_top_level_settings(skill: Skill) -> None:
     assert skill.flow == "standard"
     assert skill.constraints is True
     assert skill.repair_rounds == 1
-    assert skill.checks == ["constraints"]
+    assert skill.checks == ["constraints", "kept_text"]
     assert resolve_checks(skill.checks)
     assert skill.instructions_per_seed == 1
     assert skill.unanswerable_share == 0.0
@@ -264,7 +264,7 @@ def test_cli_lists_the_taxonomy() -> None:
     assert all(t["intent"] and t["source"] == "paper" for t in summary["instruction_types"])
     assert [t["name"] for t in summary["transformations"]] == ["identity", "excerpt"]
     assert [g["name"] for g in summary["refinement_goals"]] == GOALS
-    assert summary["checks"] == ["constraints"]
+    assert summary["checks"] == ["constraints", "kept_text"]
     shown = runner.invoke(app, ["skills", "text_modification"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0
     for name in ("18 instruction types", "vocabulary_limited_rewriting", "stack_constraints", "excerpt"):
@@ -294,3 +294,58 @@ def test_a_third_copy_of_the_intent_line_gets_the_fallback_task_with_its_constra
     request = pair.messages[1]["content"].removeprefix(TEXT).strip()
     assert request.startswith(simple.fallback_task) and "at most 6 sentences" in request
     assert sum("/instruct/" in r.tag for r in model.requests) == 3
+
+
+def kept(itype: str, task: str, answer: str, constraints: tuple = ()):
+    from agentinstruct.quality.checks import Candidate
+    from agentinstruct.quality.forms import kept_text
+
+    text = "The keepers lit the lamp at dusk and trimmed its wicks at midnight. " * 4  # 52 words
+    return kept_text(Candidate("text_modification", itype, text, task, answer, False, constraints))
+
+
+def test_a_rewrite_of_the_whole_text_keeps_most_of_it() -> None:
+    """s31: a "translation into Spanish" of a passage was its last line in English capitals."""
+    short = kept("text_translation", "Translate the text above into Spanish.", "FENWICK WEEKLY GAZETTE.")
+    assert not short.ok
+    assert "holds 3 words, and the text it works on 52" in short.detail and "at least 26" in short.detail
+    whole = "Los fareros encendían la lámpara al anochecer y recortaban sus mechas a medianoche. " * 4
+    assert kept("text_translation", "Translate the text above into Spanish.", whole).ok
+    chinese = "守灯人黄昏时点亮灯，午夜修剪灯芯。" * 4
+    assert kept("text_translation", "Translate the text above into Chinese.", chinese).ok
+    # an expansion holds more than its text; a simplification may hold much less
+    assert not kept("text_expansion", "Expand the text above.", whole[: len(whole) // 2]).ok
+    assert kept("text_simplification", "Simplify the text above.", "The keepers lit the lamp. " * 4).ok
+
+
+def test_kept_text_leaves_parts_caps_and_other_types_alone() -> None:
+    one_line = "The keepers lit the lamp."
+    assert kept("paraphrasing", "Paraphrase the first sentence of the text above.", one_line) is None
+    assert kept("text_capitalization", "Put only the heading in capitals.", one_line) is None
+    assert (
+        kept("text_styling", 'Rewrite "The keepers lit the lamp at dusk and trimmed it" as a poet.', "x")
+        is None
+    )
+    cap = (Constraint(kind="word_count", relation="at_most", number=10),)
+    assert kept("paraphrasing", "Paraphrase the text above in at most 10 words.", one_line, cap) is None
+    floor = (Constraint(kind="word_count", relation="at_least", number=5),)
+    assert not kept("paraphrasing", "Paraphrase the text above in at least 5 words.", one_line, floor).ok
+    for itype in ("text_removal", "textual_entailment", "content_rewriting"):
+        assert kept(itype, "Remove the dates from the text above.", one_line) is None
+
+
+def test_a_short_rewrite_goes_back_to_the_teacher_once(skill) -> None:
+    from keyed_skills_support import SEED as TEXT
+    from keyed_skills_support import run, scripted
+
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["paraphrasing"]]})
+    answers = iter(["The lamp was lit.", f"In other words: {TEXT}"])
+    model = scripted(
+        single, {"user_request": "Paraphrase the text above.", "constraints": []}, lambda r: next(answers)
+    )
+    [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    checks = {c.name: c for c in pair.verification.checks}
+    assert (
+        checks["kept_text"].ok
+        and "the first answer failed: the answer holds 4 words" in checks["repaired"].detail
+    )
