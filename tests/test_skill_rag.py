@@ -262,6 +262,10 @@ def test_a_good_answer_passes() -> None:
             "cites no source: put the number of the source after each claim",
         ),
         (
+            "The sources do not contain the year the lighthouse was built.",
+            "says the sources do not contain the answer, but they do: read each source again",
+        ),
+        (
             'The town "built its second lighthouse in 1852" [1].',
             'the quote "built its second lighthouse in 1852" does not occur in [1] or any other source',
         ),

@@ -279,7 +279,14 @@ def verify_citations(candidate: Candidate) -> Check:
     unanswerable = candidate.unanswerable or candidate.instruction_type == UNANSWERABLE_TYPE
     available = f"the sources are {_listed(list(sources))}"
     problems = [f"cites [{n}], but {available}" for n in sorted(set(cited_all) - set(sources))]
-    if not unanswerable and not cited:
+    if not unanswerable and not cited and NOT_IN_SOURCES.search(answer.translate(_FOLD)):
+        # s32: "The sources do not contain ... the cost of mowing", which source [1] gave (2,100 pounds); told
+        # only to cite, the teacher wrote the same sentence again
+        problems.append(
+            "says the sources do not contain the answer, but they do: read each source again for what the "
+            "question asks, answer it from them and put the number of the source after each claim, like [1]"
+        )
+    elif not unanswerable and not cited:
         which = "no existing source" if cited_all else "no source"
         problems.append(f"cites {which}: put the number of the source after each claim, like [1]")
     needed = min(2, len(sources)) if candidate.instruction_type in MULTI_SOURCE_TYPES else 1
