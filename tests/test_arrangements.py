@@ -22,6 +22,7 @@ from agentinstruct.flows.arrangements import (
     arrangement_fields,
     arrangement_puzzle,
     parse_arrangement,
+    with_split_names_renamed,
 )
 from agentinstruct.flows.resources import FlowResources, build_tools
 from agentinstruct.models import ModelRequest, ScriptedModel
@@ -326,15 +327,24 @@ def test_a_puzzle_written_as_text_keeps_its_own_key_and_program(tools) -> None:
     assert pair.messages[1]["content"] == PUZZLE and pair.verification.status == "passed"
 
 
-def test_entities_that_the_material_writes_as_one_name_are_sent_back() -> None:
-    # run s16 arranged "Councillor", "Deborah" and "Mwangi", one councillor, as three entities
+def test_entities_that_the_material_writes_as_one_name_are_renamed() -> None:
+    # runs s16 and s32 arranged "Councillor", "Deborah" and "Mwangi", one councillor, as three entities, and
+    # sent back the local model returned the same entities three times in a row
     material = "Setting: the council meeting\nEntities: Councillor Deborah Mwangi, Gareth Pryce, Priya Ansel"
-    split = {**ORDER, "entities": ["Deborah", "Mwangi", "Gareth", "Priya", "Ed"]}
-    with pytest.raises(ValueError, match=r"'Deborah' and 'Mwangi' are one name in the material"):
-        arrangement_fields(split, material)
-    rules = [{"text": "Deborah watches before Gareth.", "check": "Deborah < Gareth"}]
-    apart = {**ORDER, "entities": ["Deborah", "Gareth", "Priya", "Ed", "Cy"], "rules": rules}
-    assert arrangement_fields(apart, material)["answer_key"]
+    rules = [
+        {"text": "Councillor watches before Gareth.", "check": "Councillor < Gareth"},
+        {"text": "Deborah is not first.", "check": "Deborah != 1"},
+    ]
+    split = {**ORDER, "entities": ["Councillor", "Deborah", "Mwangi", "Gareth", "Priya"], "rules": rules}
+    renamed = with_split_names_renamed(split, material)
+    assert renamed["entities"] == ["Nora", "Owen", "Mwangi", "Gareth", "Priya"]
+    assert renamed["rules"][0] == {"text": "Nora watches before Gareth.", "check": "Nora < Gareth"}
+    assert renamed["rules"][1]["check"] == "Owen != 1" and split["rules"][0]["check"] == "Councillor < Gareth"
+    fields = arrangement_fields(split, material)
+    assert fields["answer_key"] and "Councillor" not in fields["task"] and "Nora" in fields["task"]
+    # entities the material writes apart are left as they are
+    apart = {**ORDER, "entities": ["Deborah", "Gareth", "Priya", "Ed", "Cy"], "rules": rules[1:]}
+    assert with_split_names_renamed(apart, material)["entities"] == apart["entities"]
 
 
 @pytest.mark.parametrize(

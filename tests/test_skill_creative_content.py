@@ -249,7 +249,10 @@ def test_a_poem_written_as_prose_paragraphs_is_not_in_verse() -> None:
     from agentinstruct.quality.forms import in_verse
 
     prose = "\n\n".join(
-        ["Mill Lane, a vibrant green corner in the heart of Fenwick, is a place where families grow food."]
+        [
+            "Mill Lane, a vibrant green corner in the heart of Fenwick, is a place where families grow food "
+            "and where the council, after two hours of debate, leased the lot for one pound a year."
+        ]
         * 4
     )
     result = in_verse(
@@ -258,6 +261,14 @@ def test_a_poem_written_as_prose_paragraphs_is_not_in_verse() -> None:
     assert not result.ok and "only 0 of its 4 lines are" in result.detail
     song = "Verse 1:\nThe lamp burns low\nsix wicks trimmed\n\nChorus:\nLight the sea\nlight the reef"
     assert in_verse(Candidate("creative_content", "song_lyrics", SEED, REQUEST, song, False)).ok
+    # s32: two short sentences a line (15 to 19 words) are still verse
+    lines = [
+        "Aardvark, we need to go to the garden, to get our allotment. Aardvark, you know the rules.",
+        "Aardvark, let's take a look, to see if we're qualified. Aardvark, our soil is good, why wait?",
+        "Aardvark, aardvark, why are you waiting? Aardvark, aardvark, we need your help!",
+        "Aardvark, let's use the funds we've saved, to improve our garden. Aardvark, we need you!",
+    ]
+    assert in_verse(Candidate("creative_content", "song_lyrics", SEED, REQUEST, "\n".join(lines), False)).ok
     assert in_verse(Candidate("creative_content", "story", SEED, REQUEST, prose, False)) is None
 
 

@@ -435,16 +435,38 @@ def split_name(entities: tuple[str, ...], material: str) -> tuple[str, str] | No
     return None
 
 
+#: names given to an entity that was one word of a longer name in the material (not the guidance's examples)
+FRESH_NAMES = ("Nora", "Owen", "Rita", "Sam", "Tess", "Vic", "Wade", "Zoe", "Lars", "Mei")
+
+
 def arrangement_fields(data: Any, material: str = "") -> dict[str, str]:
     """The task shape's fields from an arrangement: the puzzle text (under "task"), its key and program.
 
     The scenario (`material`) is not needed: the puzzle may invent what the scenario lacks; but two entities
-    that stand together in it as one name are sent back."""
-    arrangement = parse_arrangement(data)
-    if split := split_name(arrangement.entities, material):
-        raise ValueError(
-            f"the entities {split[0]!r} and {split[1]!r} are one name in the material ('{split[0]} "
-            f"{split[1]}'): take one word for each person or thing, and other people or things for the rest"
-        )
+    that stand together in it as one name are told apart first (`with_split_names_renamed`)."""
+    arrangement = parse_arrangement(with_split_names_renamed(data, material))
     puzzle, answer_key, program = arrangement_puzzle(arrangement)
     return {"task": puzzle, "answer_key": answer_key, "solver_program": program}
+
+
+def with_split_names_renamed(data: Any, material: str) -> Any:
+    """The reply with each entity that the material writes just before another one, as one name, renamed
+    to a fresh name in the entities and in every rule's text and check.
+
+    s16 and s32 arranged "Councillor", "Deborah" and "Mwangi", one councillor, as three entities; sent back,
+    the local model returned the same entities three times in a row. The first word of such a name goes
+    ("Councillor", then "Deborah" of "Deborah Mwangi"), so the last one stays as the person's name.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("entities"), list):
+        return data  # parse_arrangement says what is wrong
+    entities = [str(e).strip() for e in data["entities"]]
+    rules = [dict(r) if isinstance(r, dict) else r for r in data.get("rules") or []]
+    free = [n for n in FRESH_NAMES if n not in entities and not re.search(rf"\b{n}\b", material)]
+    while free and (split := split_name(tuple(entities), material)):
+        old, new = split[0], free.pop(0)
+        entities = [new if e == old else e for e in entities]
+        for rule in rules:
+            if isinstance(rule, dict):
+                for key in ("text", "check"):
+                    rule[key] = re.sub(rf"\b{re.escape(old)}\b", new, str(rule.get(key, "")))
+    return {**data, "entities": entities, "rules": rules}

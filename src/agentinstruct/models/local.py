@@ -12,6 +12,8 @@ waiting out up to `max_tokens` of CPU time.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 import threading
 import time
@@ -175,7 +177,7 @@ class LocalModel(Model):
         server = self._running_server()
         # JSON replies are held by a grammar and rightly repeat blocks (the same "sku" parameter in three API
         # specs): they are watched with a window long enough to take in what differs between such blocks
-        free_text = "response_format" not in payload and not payload.get("tools")
+        free_text = not ({"response_format", "grammar"} & set(payload)) and not payload.get("tools")
         reply = StreamedReply(
             loop_window=LOOP_WINDOW if free_text else JSON_LOOP_WINDOW, keep_unparsed=not payload.get("tools")
         )
@@ -360,14 +362,56 @@ def _payload(request: ModelRequest) -> dict[str, Any]:
     if request.tools:
         payload["tools"] = request.tools
     if request.json_schema:
-        payload["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {
-                "name": request.json_schema.get("name", "output"),
-                "schema": request.json_schema.get("schema", {}),
-            },
-        }
+        schema = request.json_schema.get("schema", {})
+        grammar = _compact_grammar(json.dumps(schema))
+        if grammar:
+            payload["grammar"] = grammar
+        else:
+            payload["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": request.json_schema.get("name", "output"), "schema": schema},
+            }
     return payload
+
+
+#: JSON replies are written on one line: under the engine's own grammar, which lets whitespace go anywhere,
+#: the local 1.5B model pretty-printed every reply, and written compact the same API definitions took 40%
+#: fewer tokens and half the time (334 vs 574 and 430 vs 719 tokens on s31's library_reconstruction prompt,
+#: with as many APIs and parameters; its 1,024-token replies had been cut off in 2 of 6 tool_use units)
+COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+
+@functools.lru_cache(maxsize=256)
+def _compact_grammar(schema_json: str) -> str | None:
+    """The llguidance grammar of a JSON schema, written without layout whitespace; None when the schema
+    cannot be read here (the engine then gets it as `response_format` and reports what is wrong)."""
+    schema = json.loads(schema_json)
+    if not isinstance(schema, dict) or not _schema_types_known(schema):
+        return None
+    guidance = {**COMPACT_JSON, **(schema.get("x-guidance") or {})}
+    try:
+        return str(_import_engine().json_schema_to_grammar(json.dumps({**schema, "x-guidance": guidance})))
+    except (ValueError, RuntimeError, TypeError):
+        return None
+
+
+_JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
+
+
+def _schema_types_known(schema: Any) -> bool:
+    """Whether every "type" in the schema is a JSON type (the engine names an unknown one precisely)."""
+    if isinstance(schema, list):
+        return all(_schema_types_known(item) for item in schema)
+    if not isinstance(schema, dict):
+        return True
+    kinds = schema.get("type", [])
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if any(not isinstance(k, str) or k not in _JSON_TYPES for k in kinds):
+        return False
+    named = ("properties", "$defs", "definitions", "patternProperties")  # name -> schema, not a schema
+    nested = [v for k, v in schema.items() if k not in named and k not in ("enum", "const", "default")]
+    nested += [v for k in named if isinstance(schema.get(k), dict) for v in schema[k].values()]
+    return all(_schema_types_known(value) for value in nested)
 
 
 def _engine_error(name: str, error: Any) -> ModelError:
