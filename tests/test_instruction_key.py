@@ -13,7 +13,7 @@ from agentinstruct.flows import FlowSettings, SkillFlow
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.reply_problems import copied_scaffold, without_scaffold
 from agentinstruct.skills import SkillError, load_skill_file, load_skills
-from test_flows import ListSink, make_seed, rc_reply
+from test_flows import PASSAGE, ListSink, make_seed, rc_reply
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -336,8 +336,8 @@ def test_the_agent_keeps_the_request_of_its_own_without_asking_again():
             prompt_line = request.messages[-1]["content"].split("Rules for the request:")[0].splitlines()[-3]
             task = f"Rewrite the lighthouse paragraph in the future tense.\n{prompt_line}"
             return {"user_request": task, "constraints": [], "suitable": True, "reason": ""}
-        if "/teach/" in request.tag:
-            return "The keepers will light the lamp every night."
+        if "/teacher/" in request.tag:  # the passage, as its rewrite (kept_text wants all of it)
+            return PASSAGE
         return {"suitable": True, "reason": ""}
 
     skill = load_skills()["text_modification"]

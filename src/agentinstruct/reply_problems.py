@@ -94,9 +94,10 @@ def _lists_choices(after_stem: str, other_fields: str) -> bool:
 ASKS_FOR_A_REQUEST = re.compile(
     r"\b(?:creative[- ]writing|user)\s+request\b|\brequest\s+(?:that|which)\s+a\s+user\b", re.IGNORECASE
 )
-#: the agents' system prompt ("one agent in a pipeline that writes high-quality training data for language
-#: models") written into a task: a local screenplay request was to focus "on one agent in a pipeline that
-#: writes high-quality training data for language models" (run s16 probe)
+#: the agents' former system prompt ("one agent in a pipeline that writes high-quality training data for
+#: language models") written into a task: a local screenplay request was to focus "on one agent in a pipeline
+#: that writes high-quality training data for language models" (run s16 probe; s30, s31 and s32 wrote it
+#: into screenplay requests and a conversation's user, so the system prompt no longer says it)
 PIPELINE_WORDS = re.compile(
     r"\bagents?\s+in\s+a\s+pipeline\b|\btraining\s+data\s+for\s+language\s+models\b", re.IGNORECASE
 )
