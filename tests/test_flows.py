@@ -223,6 +223,31 @@ def test_a_reply_ended_in_a_loop_is_asked_again():
     assert all("The keepers lit the lamp. The keepers" not in str(r.messages) for r in teacher)
 
 
+def test_a_reply_cut_off_at_the_token_limit_is_asked_again_afresh():
+    """The cut reply is not shown back: with its prompt and the next reply it overflowed a small slot."""
+    from agentinstruct.models import ModelResponse
+
+    cut = ModelResponse(text='{"content": "Keeper: We lit the lamp. ' * 30, finish_reason="length")
+
+    def reply(request: ModelRequest):
+        if (
+            "/transform/" in request.tag
+            and len(request.messages) == 2
+            and "cut off" not in str(request.messages)
+        ):
+            return cut
+        return rc_reply(request)
+
+    model = ScriptedModel(reply)
+    sink = run_flow(model, [make_seed()], refinement_rounds=0)
+    assert sink.pairs and not sink.rejections
+    [first, again] = [r for r in model.requests if "/transform/" in r.tag]
+    assert (
+        len(again.messages) == len(first.messages) == 2 and "cut off at the" in again.messages[-1]["content"]
+    )
+    assert "We lit the lamp" not in str(again.messages) and not again.discourage_repeats
+
+
 def test_invalid_output_is_reasked_once_with_the_error():
     calls = {"n": 0}
 

@@ -278,7 +278,8 @@ class Agent:
                 return result
             replies.append(response.text)
             looped = looped or response.finish_reason == "repetition"
-            retry = self._retry_messages(original, messages, replies, error, looped)
+            cut = response.finish_reason == "length"
+            retry = self._retry_messages(original, messages, replies, error, looped, cut)
             if retry is None:
                 break
             messages = retry
@@ -318,6 +319,7 @@ class Agent:
         replies: list[str],
         error: str,
         looped: bool = False,
+        cut: bool = False,
     ) -> list[dict[str, Any]] | None:
         """The conversation for the next attempt after an unusable reply, or None to give up.
 
@@ -327,11 +329,13 @@ class Agent:
         another line of the prompt, 4 of 12 rejections in run s12a, which gave up after two replies). A reply
         that went into a loop is never shown back (shown it, the local teacher wrote the same looping speech
         twice more); each attempt after it starts afresh, and the request asks the engine to discourage
-        repeats.
+        repeats. A reply `cut` off at the token limit starts afresh too: shown back, its tokens filled the
+        context (SmolLM2's 700-token transcript, its prompt and the next reply overflowed a 2,048-token slot)
+        and are paid for again as prompt.
         """
         fresh_start = [*original[:-1], {**original[-1], "content": f"{original[-1]['content']}\n\n"}]
         fresh_start[-1]["content"] += render(PROMPTS_DIR, "retry_note.j2", error=error)
-        if looped and len(replies) < 3:
+        if (looped or cut) and len(replies) < 3:
             return fresh_start
         if len(replies) == 1:
             reask = render(PROMPTS_DIR, "reask.j2", error=error, structured=self.output is not None)
