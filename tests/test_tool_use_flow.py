@@ -396,9 +396,33 @@ APIS = {"add_item": ["sku", "name", "price"], "add_stock": ["sku", "quantity"], 
     ],
 )
 def test_a_request_that_contradicts_its_variant_is_named(variant, needed, missing, problem):
-    reply = ToolInstructionOutput(instruction="...", apis_needed=needed, missing_information=missing)
+    request = "Add 5 of SKU123 to the stock."
+    reply = ToolInstructionOutput(instruction=request, apis_needed=needed, missing_information=missing)
     found = request_problem(reply, APIS, variant)
     assert (problem in found and found) if problem else found == ""
+
+
+@pytest.mark.parametrize(
+    ("request_text", "gives_values"),
+    [
+        # s31: the teacher then called add_item with "name1" and 5, values no one gave
+        ("Add a new item to the inventory, specifying its name, price, and initial quantity.", False),
+        ("I'd like to know what's in stock, and how much.", False),  # apostrophes are no quotes
+        ("Add 5 of SKU123 to the stock.", True),
+        ('Add "Blue Pens" to the catalogue.', True),
+        ("Add blue pens from Acme to the catalogue.", True),
+    ],
+)
+def test_a_request_that_must_give_every_value_gives_some(request_text, gives_values):
+    reply = ToolInstructionOutput(instruction=request_text, apis_needed=["add_item"])
+    found = request_problem(reply, APIS, "single_api_all_params")
+    assert (found == "") == gives_values
+    if not gives_values:
+        assert "gives none (no number, name or quoted text)" in found and "add_item.price" in found
+    # a request that rightly leaves a value out, or an API without required parameters, needs none
+    leaves_out = reply.model_copy(update={"missing_information": ["add_item.price"]})
+    assert request_problem(leaves_out, APIS, "single_api_missing_params") == ""
+    assert request_problem(reply, {"add_item": []}, "single_api_all_params") == ""
 
 
 def test_a_request_that_contradicts_its_variant_is_asked_for_again():

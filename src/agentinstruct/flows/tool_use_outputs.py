@@ -12,6 +12,7 @@ module registers no flow; the flow that drives these agents imports it.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -46,6 +47,8 @@ class ToolInstructionOutput(AgentOutput):
     )
 
 
+#: a value a user types into a request: a number, a quoted text, or a name in capitals inside a sentence
+TYPED_VALUE = re.compile(r"\d|(?<!\w)[\"“'‘][^\"“”'‘’\n]{1,60}[\"”'’](?!\w)|(?<=[a-z,;:] )[A-Z][\w-]+")
 #: what a request of each bundled variant needs: (fewest APIs, most APIs or None, leaves a required value
 #: out). 7 of 8 requests the local model wrote in s15-s18 contradicted their own variant here (a
 #: multi-API request needing one API, an extra-params request missing two values, an unavailable-API
@@ -91,6 +94,15 @@ def request_problem(reply: ToolInstructionOutput, apis: dict[str, list[str]], va
             'missing_information as "function.parameter"'
         )
     required = {(name, parameter) for name in needed for parameter in apis[name]}
+    if not leaves_out and required and not TYPED_VALUE.search(reply.instruction):
+        # s31: "Add a new item to the inventory, specifying its name, price, and initial quantity." gave no
+        # value, and the teacher called add_item with "name1" and 5
+        wanted = ", ".join(sorted(f"{n}.{p}" for n, p in required))
+        return (
+            f"a request of this type ({variant}) gives every required value, and this one gives none (no "
+            f"number, name or quoted text): write the values for {wanted} into the request as the user "
+            "types them (not 'specifying its name and price' but 'add \"Blue Pens\" at 2.50 each')"
+        )
     for entry in missing:
         function, _, parameter = entry.rpartition(".")
         if not any(p == parameter and function in ("", n) for n, p in required):
