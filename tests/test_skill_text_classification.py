@@ -255,3 +255,27 @@ def test_lists_that_are_not_label_lists_leave_the_task_alone() -> None:
     assert not task_conflict("label_list", "Is it positive or negative? Answer.", LABELS)
     assert not task_conflict("label_list", TASK.upper(), LABELS)
     assert task_conflict("label_list", TASK, "positive, negative, neutral")
+
+
+def test_a_repair_that_repeats_the_answer_is_asked_afresh_at_another_seed(skill) -> None:
+    """s30-s33: shown its answer and the failed check, the local teacher sent the same answer back in 8 of 17
+    repairs; the answer is then asked once more without the earlier one, the failure in the system prompt."""
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["sentiment"]]})
+
+    def teacher(request: ModelRequest) -> str:
+        return GOOD if request.tag.endswith("/repair_fresh") else "Label: hopeful"
+
+    model = scripted(single, {"instruction": TASK, "labels": LABELS}, teacher)
+    [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    first, repair, fresh = [r for r in model.requests if "/teacher/" in r.tag]
+    assert repair.tag.endswith("/repair") and fresh.seed == first.seed + 1
+    assert len(fresh.messages) == 2 and "Label: hopeful" not in str(fresh.messages)
+    assert "An earlier answer to this task was rejected:" in fresh.messages[0]["content"]
+    assert "chose 'hopeful', not among the allowed labels" in fresh.messages[0]["content"]
+    assert pair.messages[-1]["content"] == GOOD and pair.messages[0]["content"] == skill.system_prompt
+    assert len(pair.lineage.call_ids) == len(model.requests)
+    # a repair that changes the answer is taken as it is
+    answers = iter(["Label: hopeful", "Label: hopeful, really"])
+    model = scripted(single, {"instruction": TASK, "labels": LABELS}, lambda r: next(answers))
+    run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    assert not [r for r in model.requests if r.tag.endswith("/repair_fresh")]

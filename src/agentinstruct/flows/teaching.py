@@ -141,10 +141,7 @@ class TeachingStage(FlowRecords):
                 break
             failures = [c for c in verification.checks if not c.ok]
             first_failures = first_failures or "; ".join(c.detail for c in failures)
-            feedback = render(PROMPTS_DIR, "repair.j2", failures=failures)
-            result = await self.teacher.revise(
-                self.teacher_model, result, feedback, variables, tag=f"{tag}/repair", **options
-            )
+            result = await self._repaired(result, failures, variables, system, tag, options)
             if result.ok and isinstance(result.output, str):  # the pair's user never saw the feedback
                 result = self._unframed(replace(result, output=without_repair_preamble(result.output)))
             result = await self._finish_answer(result, variables, tag, options)
@@ -163,6 +160,39 @@ class TeachingStage(FlowRecords):
             detail = f"passed after {repair} repair round(s); the first answer failed: {first_failures}"
             verification.checks.append(Check(name="repaired", ok=True, detail=detail))
         return result, verification
+
+    async def _repaired(
+        self,
+        result: AgentResult,
+        failures: list[Check],
+        variables: dict[str, Any],
+        system: str,
+        tag: str,
+        options: dict[str, Any],
+    ) -> AgentResult:
+        """The teacher's answer again after the checks named what failed; a repair that only repeats the
+        answer is asked once more afresh, at another seed, with the failures in the system prompt.
+
+        Shown its answer and the failures, the local teacher sent the same answer back in 8 of 17 repairs
+        (runs s30-s33: "The sources do not contain..." twice, a coding answer's tests block unchanged).
+        """
+        feedback = render(PROMPTS_DIR, "repair.j2", failures=failures)
+        repaired = await self.teacher.revise(
+            self.teacher_model, result, feedback, variables, tag=f"{tag}/repair", **options
+        )
+        if not (repaired.ok and _same_answer(repaired.output, result.output)):
+            return repaired
+        seed = options.get("seed")
+        note = render(PROMPTS_DIR, "repair_fresh.j2", failures=failures)
+        fresh = await self.teacher.run(
+            self.teacher_model,
+            variables,
+            system=f"{system}\n\n{note}",
+            tag=f"{tag}/repair_fresh",
+            **{**options, "seed": None if seed is None else seed + 1},
+        )
+        call_ids = [*repaired.call_ids, *fresh.call_ids]  # the repair's hold the first answer's
+        return replace(fresh if fresh.ok else repaired, call_ids=call_ids)
 
     async def _recheck_key(
         self,
@@ -439,6 +469,11 @@ class TeachingStage(FlowRecords):
 def _goes_round(skill: str, answer: str) -> bool:
     """Whether a text answer fails the repetition filter at its default settings."""
     return repetition(Answer(skill, False, "", answer), FilterSettings()) is not None
+
+
+def _same_answer(first: Any, second: Any) -> bool:
+    """Whether two answers are the same text but for whitespace."""
+    return " ".join(str(first).split()) == " ".join(str(second).split())
 
 
 def _cut_short(skill: str, answer: str) -> bool:
