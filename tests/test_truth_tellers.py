@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 
 import pytest
@@ -27,7 +28,9 @@ from agentinstruct.flows.truth_tellers import (
     QUESTIONS,
     Claim,
     _group,
+    mended,
     parse_truth_tellers,
+    the_assignment,
     truth_tellers_fields,
 )
 from agentinstruct.models import ScriptedModel
@@ -179,30 +182,50 @@ def test_wrong_options_break_statements_the_fewest_first() -> None:
     assert worst_shown <= sorted(listed.values())[3]
 
 
-def test_two_fitting_assignments_are_sent_back_with_a_statement_that_settles_them() -> None:
-    """Only is_liar and is_truthful: turning every knight into a knave keeps them fitting."""
+def test_two_fitting_assignments_get_a_deciding_statement_of_codes_own() -> None:
+    """Only is_liar and is_truthful: turning every knight into a knave keeps them fitting. Sent back with a
+    statement that would settle it, the local model returned the same structure (s31), so code adds it."""
     flippable = [
         said("Ana", "is_liar", "Ben"),
         said("Ben", "is_liar", "Cal"),
         said("Cal", "is_truthful", "Ana"),
     ]
     data = {**PUZZLE, "statements": flippable}
+    fields = truth_tellers_fields(data)
+    assert fields["answer_key"] in "ABCDE" and fields["solver_program"].count("(written by code)") >= 1
+    mended_puzzle = mended(parse_truth_tellers(data), random.Random(1))
+    assert (
+        len(mended_puzzle.fitting()) == 1
+        and mended_puzzle.statements[:3] == parse_truth_tellers(data).statements
+    )
+    # the message that explains it stays for a puzzle code cannot mend (its statements at their most)
     with pytest.raises(
         ValueError, match=r"^2 assignments fit the statements \(Ana knight, Ben knave, Cal knight; "
     ) as err:
-        truth_tellers_fields(data)
+        the_assignment(parse_truth_tellers(data), random.Random(1))
     message = str(err.value)
     assert "which differ on Ana, Ben, Cal: add or change a statement so that only one fits" in message
     assert "turning every knight into a knave" in message
     suggested = json.loads(message.split(", such as ")[1])
     fixed = truth_tellers_fields({**data, "statements": [*flippable, suggested]})
-    assert fixed["answer_key"] in "ABCDE"
+    assert fixed["answer_key"] in "ABCDE" and "(written by code)" not in fixed["solver_program"]
 
 
-def test_no_fitting_assignment_is_sent_back_naming_the_statement_to_change() -> None:
-    paradox = [said("Ana", "is_liar", "Ben"), said("Ben", "is_liar", "Ben")]
-    with pytest.raises(ValueError, match=r'statement 2 \(Ben: "I am a knave."\) can be made by no one'):
-        truth_tellers_fields({**PUZZLE, "statements": paradox})
+def test_statements_no_one_can_make_or_that_decide_nothing_are_left_out() -> None:
+    # s31: Inver said "Inver is a knave" (no one can) and Agnes "Agnes is a knight" (anyone can)
+    statements = [
+        said("Ana", "is_liar", "Ana"),
+        said("Ben", "is_truthful", "Ben"),
+        said("Cal", "is_liar", "Ben"),
+    ]
+    fields = truth_tellers_fields({**PUZZLE, "statements": statements})
+    program = fields["solver_program"]
+    assert '# left out: Ana: "I am a knave." can be made by no one' in program
+    assert '# left out: Ben: "I am a knight." fits every assignment' in program
+    assert "I am a knave" not in fields["task"] and "Ben is a knave" in fields["task"]
+
+
+def test_no_fitting_assignment_is_sent_back_naming_the_statements_to_change() -> None:
     # an odd ring of "is a knave": no one statement is impossible, and dropping any one leaves some fitting
     ring = [said("Ana", "is_liar", "Ben"), said("Ben", "is_liar", "Cal"), said("Cal", "is_liar", "Ana")]
     with pytest.raises(ValueError, match=r"^no assignment of knights and knaves fits every statement") as err:

@@ -7,7 +7,7 @@ knave", "Ben and I are of the same kind", "exactly two of us are knaves"...) and
 Asked for the whole puzzle, its key and a program, the local 1.5B model gave no usable truth-tellers
 puzzle in any recent run (invalid or unusable output, or declined as not suitable). Code tries every
 assignment of knights and knaves (a statement is true exactly when its speaker is a knight), keeps the
-structure only when exactly one fits (else it says how to fix it, with a statement that would), and
+structure only when exactly one fits (mending it where code can, else saying how to fix it), and
 writes the puzzle, lettered options of which exactly one is right (the others from other assignments,
 those that break the fewest statements first), the key and the solver program `unique_solution` runs in
 the sandbox (`quality.execution`). Asking for and reading back a shaped task is `flows.task_shapes`'.
@@ -20,7 +20,7 @@ import itertools
 import json
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -150,6 +150,9 @@ class TruthTellers:
     people: tuple[str, ...]
     statements: tuple[Claim, ...]
     question: str
+    #: statements code added so that one assignment fits, and why statements of the reply were left out
+    by_code: tuple[Claim, ...] = ()
+    dropped: tuple[str, ...] = ()
 
     def assignments(self) -> list[dict[str, bool]]:
         """Every assignment of knights (True) and knaves (False), as name -> bool."""
@@ -265,6 +268,21 @@ def _none_fit(puzzle: TruthTellers) -> str:
 
 def _deciding_claim(puzzle: TruthTellers, fitting: list[dict[str, bool]], rng: random.Random) -> Claim | None:
     """A statement that, added, leaves exactly one of the fitting assignments (the fix offered)."""
+    return next((c for c in _new_claims(puzzle, rng) if sum(c.fits(k) for k in fitting) == 1), None)
+
+
+def _narrowing_claim(
+    puzzle: TruthTellers, fitting: list[dict[str, bool]], rng: random.Random
+) -> Claim | None:
+    """A statement that, added, leaves as few of the fitting assignments as it can, one at least (None when
+    every new statement leaves them all or none)."""
+    counted = [(sum(c.fits(k) for k in fitting), c) for c in _new_claims(puzzle, rng)]
+    useful = [(n, c) for n, c in counted if 0 < n < len(fitting)]
+    return min(useful, key=lambda item: item[0])[1] if useful else None
+
+
+def _new_claims(puzzle: TruthTellers, rng: random.Random) -> list[Claim]:
+    """Every statement the puzzle does not hold yet, in an order drawn from `rng`."""
     n = len(puzzle.people)
     counted = [
         Claim(speaker, form, n=count)
@@ -276,7 +294,7 @@ def _deciding_claim(puzzle: TruthTellers, fitting: list[dict[str, bool]], rng: r
     about = [Claim(s, form, o) for (s, o), form in itertools.product(pairs, sorted(set(FORMS) - COUNTING))]
     candidates = [c for c in counted + about if c not in puzzle.statements]
     rng.shuffle(candidates)
-    return next((c for c in candidates if sum(c.fits(k) for k in fitting) == 1), None)
+    return candidates
 
 
 def _as_reply(c: Claim) -> str:
@@ -338,8 +356,9 @@ def _solver_program(puzzle: TruthTellers, options: list[Any]) -> str:
     """A program that tries every assignment, keeps those every statement fits and tests each option."""
     body = []
     for number, claim in enumerate(puzzle.statements, 1):
+        origin = "  (written by code)" if claim in puzzle.by_code else ""
         body += [
-            f'    # {number}. {claim.speaker} says: "{claim.words(len(puzzle.people))}"',
+            f'    # {number}. {claim.speaker} says: "{claim.words(len(puzzle.people))}"{origin}',
             f"    if knight[{claim.speaker!r}] != ({claim.expression()}):",
             "        return False",
         ]
@@ -352,6 +371,7 @@ def _solver_program(puzzle: TruthTellers, options: list[Any]) -> str:
         header, unpack = f"# the {kind} each option names", "option"
     return "\n".join(
         [
+            *[f"# left out: {reason}" for reason in puzzle.dropped],
             "import itertools",
             "import json",
             "",
@@ -377,10 +397,41 @@ def _solver_program(puzzle: TruthTellers, options: list[Any]) -> str:
     )
 
 
+def mended(puzzle: TruthTellers, rng: random.Random) -> TruthTellers:
+    """The puzzle given one answer where code can: a statement no one can make ("I am a knave") or that
+    decides nothing ("I am a knight") is left out, and while several assignments still fit, statements of
+    code's own that narrow them are added (6 statements at most). Unchanged unless that leaves exactly one
+    assignment (`the_assignment` then says what to fix).
+
+    s31's structure had Inver say "Inver is a knave" and Agnes "Agnes is a knight"; sent back with the
+    reason and a statement that would settle it, the local model returned the same structure three times.
+    """
+    every = len(puzzle.assignments())
+    statements = tuple(c for c in puzzle.statements if 0 < len(puzzle.fitting((c,))) < every)
+    fitting, added = puzzle.fitting(statements), ()
+    while statements and len(fitting) > 1 and len(statements) < MAX_STATEMENTS:
+        claim = _narrowing_claim(replace(puzzle, statements=statements), fitting, rng)
+        if claim is None:
+            break
+        statements, added = (*statements, claim), (*added, claim)
+        fitting = puzzle.fitting(statements)
+    if len(fitting) != 1 or len(statements) < MIN_STATEMENTS:
+        return puzzle
+    people = len(puzzle.people)
+    dropped = tuple(
+        f'{c.speaker}: "{c.words(people)}" '
+        + ("can be made by no one" if not puzzle.fitting((c,)) else "fits every assignment")
+        for c in puzzle.statements
+        if c not in statements
+    )
+    return replace(puzzle, statements=statements, by_code=added, dropped=dropped)
+
+
 def truth_tellers_puzzle(puzzle: TruthTellers) -> tuple[str, str, str]:
     """(puzzle text, answer key, solver program); a ValueError says how to give the puzzle one answer."""
     # seeded by the structure, so the same reply always makes the same puzzle (runs are reproducible)
     rng = random.Random(hashlib.sha256(repr(puzzle).encode()).digest())
+    puzzle = mended(puzzle, rng)
     answer = the_assignment(puzzle, rng)
     right, *options = _options(puzzle, answer, rng)
     key = OPTION_LETTERS[options.index(right)]
