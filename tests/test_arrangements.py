@@ -383,3 +383,15 @@ def test_a_conditional_rule_needs_a_check_that_is_a_condition(check: str, misrea
 
     assert conditional_misread("If Bo is not on night 1, then Cy is not on night 2.", check) == misread
     assert not conditional_misread("Bo is not on night 1 and Cy is not on night 2.", check)
+
+
+def test_a_repeated_rule_is_left_out() -> None:
+    # s36 stated "Deborah should not be assigned to the same day as the 7th slot" as rules 1 and 3
+    repeated = [*ORDER["rules"][:2], {"text": "Cy does not watch on night 5.", "check": "Cy  !=  5"}]
+    repeated.append(
+        {"text": "Ada watches before Bo.", "check": "Bo > Ada"}
+    )  # the same sentence, reworded check
+    fields = arrangement_fields({**ORDER, "rules": repeated})
+    assert fields["task"].count("Cy does not watch on night 5.") == 1
+    assert fields["task"].count("Ada watches before Bo.") == 1
+    assert fields["solver_program"].count("it repeats a rule before it") == 2

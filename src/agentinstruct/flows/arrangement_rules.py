@@ -85,8 +85,8 @@ def standing_rules(
 
     A rule is dropped when its sentence only permits (`permits_only`), states a condition its check does not
     (`conditional_misread`), its check fails to evaluate, holds
-    everywhere, holds nowhere, uses an entity its sentence does not name, or leaves no arrangement together
-    with the rules kept before it.
+    everywhere, holds nowhere, uses an entity its sentence does not name, leaves no arrangement together
+    with the rules kept before it, or repeats one of them (its sentence or its check).
     """
     kept: list[Rule] = []
     dropped: list[str] = []
@@ -117,6 +117,9 @@ def standing_rules(
             dropped.append(f"{label}: its check {rule.check!r} holds in no arrangement")
         elif not (remaining := [a for a in valid if a in holds]):
             dropped.append(f"{label}: no arrangement obeys it together with the rules before it")
+        elif any(_same_rule(rule, earlier) for earlier in kept):
+            # s36 stated "Deborah should not be ... the 7th slot" twice, as rules 1 and 3
+            dropped.append(f"{label}: it repeats a rule before it")
         else:
             kept.append(rule)
             valid = remaining
@@ -191,3 +194,9 @@ def _candidates(entities: tuple[str, ...], slots: tuple[Any, ...], one_each: boo
             noun = "of them takes" if n == 1 else "of them take"
             rules.append((f"Exactly {n} {noun} {slot}.", f"count({slot!r}) == {n}"))
     return rules
+
+
+def _same_rule(rule: Rule, other: Rule) -> bool:
+    """Whether two rules say the same: one sentence, or one check (spacing aside)."""
+    text = " ".join(rule.text.lower().split()) == " ".join(other.text.lower().split())
+    return text or "".join(rule.check.split()) == "".join(other.check.split())
