@@ -114,6 +114,13 @@ def test_programming_material_without_working_code_says_what_it_lacks(change, ne
     assert needs in problem("programming", PROGRAMMING | change)
 
 
+def test_an_example_that_does_not_parse_is_left_out_when_two_others_do() -> None:
+    # s36: one of six calls lost its closing quote, and the whole material was sent back twice
+    cut = ["rent_owed('five years", "5.0"]
+    text = written("programming", PROGRAMMING | {"examples": [*PROGRAMMING["examples"], cut]})
+    assert "rent_owed('five years" not in text and "- rent_owed(0, 1.0) -> 0.0" in text
+
+
 def test_a_scenario_without_a_cast_to_arrange_says_what_it_lacks() -> None:
     """The local scenario_builder gave back the seed's prose, then its own description, as the scenario."""
     scenario = {"setting": "A council lease.", "entities": ["Ana", "ana", "Ben"], "slots": ["x"], "rules": []}

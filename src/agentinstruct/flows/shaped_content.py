@@ -328,6 +328,10 @@ def programming_lines(material: dict[str, Any]) -> str:
     problem = " ".join(str(material.get("problem", "")).split())
     functions, rules = _texts(material.get("functions")), _texts(material.get("edge_cases"))
     examples = [(c.strip(), r.strip()) for c, r in _lists(material.get("examples", []), 2) if c.strip()]
+    parsed = [(call, result) for call, result in examples if _parses(call)]
+    if len(parsed) >= MIN_ITEMS:
+        # s36: one of six calls lost its closing quote, and the whole material went back twice
+        examples = parsed
     code = strip_fence(str(material.get("reference_code", ""))).strip("\n")
     problems = [] if problem else ["the problem in 2-4 sentences"]
     if not functions:
