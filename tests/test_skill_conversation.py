@@ -492,3 +492,29 @@ def test_a_reply_that_repeats_an_earlier_one_is_asked_again_with_repeats_discour
     assert answers[0] == first and answers[1] == "Assistant reply 2." and answers.count(first) == 1
     again = [r for r in model.requests if r.tag.endswith("/unrepeated")]
     assert len(again) == 1 and again[0].discourage_repeats
+
+
+def test_a_last_reply_that_only_closes_still_ends_the_talk_on_an_answer(monkeypatch):
+    """s36: the reply to the last planned user turn only closed the talk; the nudged user turn that
+    followed was the loop's last, its answer was never added, and the pair ended on a user turn."""
+    from agentinstruct.flows import conversation
+
+    monkeypatch.setattr(conversation, "MAX_USER_TURNS", MIN_USER_TURNS)  # the loop's last turn is the 3rd
+    closing = "You're welcome! I'm glad I could help. If you have any further questions, just ask."
+
+    def teacher(request: ModelRequest) -> str:
+        count = sum(m["role"] == "user" for m in request.messages)
+        nudged = "ASKED" in str(request.messages[-1]["content"])
+        return closing if count == MIN_USER_TURNS and not nudged else f"Assistant reply {count}."
+
+    def simulator(turn: int, request: ModelRequest) -> dict:
+        nudged = "ended the conversation too early" in request.messages[1]["content"]
+        message = f"ASKED {turn}?" if nudged else f"User message {turn}?"
+        return {"message": message, "finished": False, "suitable": True, "reason": ""}
+
+    model = ScriptedModel(conversation_reply(simulator=simulator, teacher=teacher))
+    sink = run_flow(model, count=2, refinement_rounds=0)
+    assert not sink.rejections, sink.rejections
+    for pair in sink.pairs:
+        assert pair.messages[-1]["role"] == "assistant" and closing not in str(pair.messages)
+        assert len(user_turns(pair)) == MIN_USER_TURNS and user_turns(pair)[-1].startswith("ASKED")

@@ -113,6 +113,7 @@ class ConversationFlow(SkillFlow):
             messages.append({"role": "user", "content": user.result.output.message})
             chain.call_ids.extend(user.result.call_ids)
             result = await self._reply(result, messages, variables, f"{tag}/turn{turn}", sample_seed)
+        result = _last_answer(messages, result, answered)
         lineage = self._lineage(context, chain, result)
         user_turns = _user_turns(messages)
         if user_turns < MIN_USER_TURNS:
@@ -268,3 +269,16 @@ def _courtesy(sentence: str) -> bool:
 
 
 register_flow("conversation", ConversationFlow)
+
+
+def _last_answer(messages: list[dict], result: AgentResult, answered: AgentResult) -> AgentResult:
+    """The answer the talk ends on: when the loop ran out on a user turn (a nudged turn after a closing
+    reply to the last planned one, s36), its reply is added if usable, else that user turn goes."""
+    if messages[-1]["role"] != "user":
+        return result
+    text = str(result.output) if result.ok else ""
+    if text and not (repeated_turn(messages, text, "assistant") or closing_turn(text, "assistant")):
+        messages.append({"role": "assistant", "content": text})
+        return result
+    messages.pop()
+    return answered
