@@ -235,3 +235,14 @@ def test_an_option_picked_under_a_task_without_options_is_a_phantom():
     assert verdict(summary, instruction=OPTIONS) is None
     assert verdict("Storms doubled.\n**Final answer:** (A)", instruction=OPTIONS) is None
     assert verdict("The next letter is G.\nAnswer: G") is None  # a letter, not a marked option
+
+
+def test_outline_labels_kept_in_the_piece_are_filtered():
+    """s36: an advertisement ran "**[Title: ...]**", "**[Paragraph 1: ...]**", "[Sentence 1: ...]"."""
+    outline = (
+        "**[Title: Green Earth Gardens]**\n\n**[Opening Line: Welcome to Green Earth!]**\n\n"
+        "**[Paragraph 1: Discover the benefits]**\n[Sentence 1: Our gardens are green.]"
+    )
+    assert verdict(outline) == "filter:template_labels"
+    assert verdict("Green Earth gardens are green [Note: in spring]. Visit us [1].") is None
+    assert verdict("[Verse 1]\nThe lamp burns low\n[Chorus]\nLight the sea") is None

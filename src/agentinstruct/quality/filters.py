@@ -309,6 +309,24 @@ def too_long(answer: Answer, settings: FilterSettings) -> str | None:
     return None
 
 
+#: a bracketed outline label written into the piece: "[Opening Line: ...]", "[Paragraph 1: ...]"
+TEMPLATE_LABEL = re.compile(r"\[(?:[A-Z][A-Za-z]*(?: [A-Za-z]+){0,2})(?: \d+)?:")
+#: the fewest such labels that make an outline (one "[Note: ...]" is an aside)
+MIN_TEMPLATE_LABELS = 3
+
+
+def template_labels(answer: Answer, settings: FilterSettings) -> str | None:
+    """An answer that keeps its outline's labels in the piece: s36's advertisement ran "**[Title: ...]**",
+    "**[Paragraph 1: ...]**", "[Sentence 1: ...]", 20 labels, and its constraints passed."""
+    if answer.tool_call_only:
+        return None
+    found = TEMPLATE_LABEL.findall(answer.text)
+    if len(found) < MIN_TEMPLATE_LABELS:
+        return None
+    shown = ", ".join(f"{label} ...]" for label in list(dict.fromkeys(found))[:3])
+    return f"the answer keeps {len(found)} outline labels ({shown}): write the piece itself, without them"
+
+
 FilterFunction = Callable[[Answer, FilterSettings], "str | None"]
 FILTERS: dict[str, FilterFunction] = {
     "empty_answer": empty_answer,
@@ -318,6 +336,7 @@ FILTERS: dict[str, FilterFunction] = {
     "echo": echo,
     "framing": framing,
     "phantom_option": phantom_option,
+    "template_labels": template_labels,
     "too_short": too_short,
     "too_long": too_long,
 }

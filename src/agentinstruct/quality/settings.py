@@ -20,6 +20,7 @@ FilterName = Literal[
     "echo",
     "framing",
     "phantom_option",
+    "template_labels",
     "too_short",
     "too_long",
 ]
