@@ -70,7 +70,22 @@ def test_generate_with_the_embedded_model(tmp_path, monkeypatch, smollm2_path):
     assert run["models"][0]["weights_sha256"].startswith("b179c952")
 
 
-def test_generate_against_the_engines_own_http_server(tmp_path, local_smollm):
+@pytest.fixture
+def own_engine(smollm2_path, model_cache_dir):
+    """An engine of this test's own: the run stops at its pair limit and abandons HTTP requests in flight,
+    and on the session's shared engine the tests after it then saw replies that ignored their grammar and
+    their DRY settings (a JSON string with quotes its pattern forbids), so it is not shared."""
+    from agentinstruct.models.local import LocalModel
+    from conftest import SMOLLM2
+
+    model = LocalModel(SMOLLM2, slots=2, ctx_per_slot=2048, threads=1, cache_dir=model_cache_dir)
+    model.start()
+    yield model
+    model.close()
+
+
+def test_generate_against_the_engines_own_http_server(tmp_path, own_engine):
+    local_smollm = own_engine
     config = tmp_path / "run.yaml"
     config.write_text(SMALL_RUN)
     out = tmp_path / "out"
