@@ -217,6 +217,21 @@ def test_a_piece_short_of_its_sentence_minimum_is_continued_too(skill) -> None:
     assert "write about 2 more sentences" in prompt
 
 
+def speech_answered_again(skill, suffix: str, first: str, second: str):
+    """A speech whose teacher answers `first`, and `second` when asked again under a tag ending `suffix`;
+    the pair must end on `second`."""
+    request = "Write a speech for the lighthouse's last night, starting with 'The lamp'."
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["speech"]]})
+    model = scripted(
+        single,
+        {"instruction": request, "constraints": [CONSTRAINTS[1]]},
+        lambda request_: second if request_.tag.endswith(suffix) else first,
+    )
+    [pair] = run(single, model, refinement_rounds=0).pairs
+    assert pair.messages[-1]["content"] == second
+    return pair, model
+
+
 def test_a_piece_that_goes_round_in_circles_is_written_again_with_repeats_discouraged(skill) -> None:
     """s18's poem sang one pair of stanzas six times (62% of its 4-grams repeated) and was rejected."""
     request = "Write a speech for the lighthouse's last night, starting with 'The lamp'."
@@ -227,13 +242,7 @@ def test_a_piece_that_goes_round_in_circles_is_written_again_with_repeats_discou
         "steps worn smooth by boots of men long gone, and the glass turns above the harbour."
     )
     single = skill.model_copy(update={"instruction_types": [skill.types_by_name["speech"]]})
-    model = scripted(
-        single,
-        {"instruction": request, "constraints": [CONSTRAINTS[1]]},
-        lambda request_: fresh if request_.tag.endswith("/unlooped") else looping,
-    )
-    [pair] = run(single, model, refinement_rounds=0).pairs
-    assert pair.messages[-1]["content"] == fresh
+    pair, model = speech_answered_again(skill, "/unlooped", looping, fresh)
     [again] = [r for r in model.requests if r.tag.endswith("/unlooped")]
     assert again.discourage_repeats and looping not in str(again.messages)  # afresh: the loop is not shown
     assert len(pair.lineage.call_ids) == len(model.requests)  # the looping answer's call is in it too
@@ -275,17 +284,9 @@ def test_a_poem_written_as_prose_paragraphs_is_not_in_verse() -> None:
 def test_an_answer_cut_mid_sentence_is_written_again_with_another_seed(skill) -> None:
     """s32: an answer closed its JSON string at "...often referred to as a" and the truncation filter
     rejected the pair; one fresh answer (another sampling seed) is asked for first."""
-    request = "Write a speech for the lighthouse's last night, starting with 'The lamp'."
     cut = "The lamp burns on the rock tonight, and its keeper climbs the stair to a"
     whole = "The lamp burns on the rock tonight. Its keeper climbs the stair one final time."
-    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["speech"]]})
-    model = scripted(
-        single,
-        {"instruction": request, "constraints": [CONSTRAINTS[1]]},
-        lambda request_: whole if request_.tag.endswith("/whole") else cut,
-    )
-    [pair] = run(single, model, refinement_rounds=0).pairs
-    assert pair.messages[-1]["content"] == whole
+    _, model = speech_answered_again(skill, "/whole", cut, whole)
     [first] = [r for r in model.requests if r.tag.endswith("/teacher/speech")]
     [again] = [r for r in model.requests if r.tag.endswith("/whole")]
     assert again.seed == first.seed + 1 and not again.discourage_repeats
