@@ -270,13 +270,13 @@ def _labels_conflict(task: str, labels: str) -> str:
     three or more short comma-separated items, and it counts only when it shares a label with the field
     (a task may list other things: "consider the tone, word choice and context").
     """
-    allowed = label_set(labels)
+    allowed = {_comparable(label) for label in label_set(labels).values()}
     for clause in _CLAUSE.findall(task):
         items = [_label_item(part) for part in re.split(r",|\s+(?:and|or)\s+", clause)]
         listed = {key: item for item in items if item and (key := _comparable(item))}
-        if len(listed) < 3 or not set(listed) & {_comparable(a) for a in allowed.values()}:
+        if len(listed) < 3 or not set(listed) & allowed:
             continue
-        if set(listed) != {_comparable(a) for a in allowed.values()}:
+        if set(listed) != allowed:
             return (
                 f"the task lists the labels {', '.join(listed.values())}, and the field holds {labels}: "
                 "write the same labels in both, every label the solver may choose from"

@@ -22,7 +22,7 @@ from agentinstruct.flows.state import Chain, SeedContext, Sink, derive_seed
 from agentinstruct.pairs import Check, Lineage, Pair, Verification
 from agentinstruct.quality.agreement import stated_answer
 from agentinstruct.quality.checks import Candidate, run_checks
-from agentinstruct.quality.constraints import COUNT_KINDS, sentences, words
+from agentinstruct.quality.constraints import length_capped, sentences, words
 from agentinstruct.quality.filters import Answer, repetition, truncated, without_framing
 from agentinstruct.quality.gate import deliver
 from agentinstruct.quality.settings import DEFAULT_FRAMING_SKILLS, FilterSettings
@@ -182,14 +182,13 @@ class TeachingStage(FlowRecords):
         )
         if not (repaired.ok and _same_answer(repaired.output, result.output)):
             return repaired
-        seed = options.get("seed")
         note = render(PROMPTS_DIR, "repair_fresh.j2", failures=failures)
         fresh = await self.teacher.run(
             self.teacher_model,
             variables,
             system=f"{system}\n\n{note}",
             tag=f"{tag}/repair_fresh",
-            **{**options, "seed": None if seed is None else seed + 1},
+            **{**options, "seed": _other_seed(options.get("seed"))},
         )
         call_ids = [*repaired.call_ids, *fresh.call_ids]  # the repair's hold the first answer's
         return replace(fresh if fresh.ok else repaired, call_ids=call_ids)
@@ -349,7 +348,7 @@ class TeachingStage(FlowRecords):
         piece as short again. Not for a task that also caps or fixes a count (more paragraphs or sentences
         could break it): those are left to the checks.
         """
-        capped = any(c.kind in COUNT_KINDS and c.relation != "at_least" for c in chain.constraints)
+        capped = length_capped(chain.constraints)
         if not result.ok or capped:
             return result
         short = []
@@ -399,7 +398,7 @@ class TeachingStage(FlowRecords):
             system=system,
             tag=f"{tag}/{'unlooped' if looping else 'whole'}",
             discourage_repeats=looping,
-            **{**options, "seed": seed if looping or seed is None else seed + 1},
+            **{**options, "seed": seed if looping else _other_seed(seed)},
         )
         if not again.ok:
             return replace(result, call_ids=[*result.call_ids, *again.call_ids])
@@ -469,6 +468,11 @@ class TeachingStage(FlowRecords):
 def _goes_round(skill: str, answer: str) -> bool:
     """Whether a text answer fails the repetition filter at its default settings."""
     return repetition(Answer(skill, False, "", answer), FilterSettings()) is not None
+
+
+def _other_seed(seed: int | None) -> int | None:
+    """A sampling seed next to `seed`, for an answer asked afresh (None stays None)."""
+    return None if seed is None else seed + 1
 
 
 def _same_answer(first: Any, second: Any) -> bool:

@@ -133,6 +133,11 @@ MINOR_WORDS = {
 }  # fmt: skip
 
 
+def length_capped(constraints: Iterable[Constraint]) -> bool:
+    """Whether the constraints cap or fix a count (at most or exactly N words, sentences...)."""
+    return any(c.kind in COUNT_KINDS and c.relation != "at_least" for c in constraints)
+
+
 def words(text: str) -> list[str]:
     """Words of a text: numbers like 3.5, abbreviations like e.g., contractions and hyphenated words count
     once; list markers and punctuation do not count; each CJK character counts as a word."""

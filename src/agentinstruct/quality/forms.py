@@ -17,7 +17,7 @@ import re
 
 from agentinstruct.pairs import Check
 from agentinstruct.quality.checks import Candidate, check
-from agentinstruct.quality.constraints import COUNT_KINDS
+from agentinstruct.quality.constraints import length_capped
 
 #: instruction types whose answer is verse
 VERSE_TYPES = frozenset({"poem", "song_lyrics"})
@@ -93,7 +93,7 @@ def kept_text(candidate: Candidate) -> Check | None:
     """A rewrite of the whole text holds at least its type's share of the text's words; None otherwise."""
     share = KEPT_SHARE.get(candidate.instruction_type)
     # a length cap the request states (at most or exactly N words, sentences...) governs the length instead
-    capped = any(c.kind in COUNT_KINDS and c.relation != "at_least" for c in candidate.constraints)
+    capped = length_capped(candidate.constraints)
     if share is None or capped or not candidate.content.strip() or NAMED_PART.search(candidate.instruction):
         return None
     given, written = len(TOKEN.findall(candidate.content)), len(TOKEN.findall(candidate.answer))
