@@ -20,6 +20,7 @@ from agentinstruct.flows.tool_use_apis import ApiDefinition, listed_apis
 from agentinstruct.flows.tool_use_outputs import (
     ToolInstructionOutput,
     convert_apis,
+    refitted_variant,
     render_apis,
     request_problem,
 )
@@ -445,3 +446,56 @@ def test_a_request_that_contradicts_its_variant_is_asked_for_again():
     asked = [r for r in model.requests if "/instruct/" in r.tag]
     assert len(asked) == 2 and "apis_needed lists 1" in str(asked[1].messages)
     assert [p.instruction_type for p in sink.pairs] == ["multi_api_all_params"]
+
+
+@pytest.mark.parametrize(
+    ("variant", "needed", "missing", "fitting"),
+    [
+        # s36: "single API" requests that needed two APIs, sent back alike three times
+        ("single_api_extra_params", ["add_item", "add_stock"], [], "multi_api_all_params"),
+        ("single_api_all_params", ["add_item", "add_stock"], [], "multi_api_all_params"),
+        ("multi_api_all_params", ["add_stock"], [], "single_api_all_params"),
+        ("multi_api_missing_params", ["add_stock"], ["add_stock.quantity"], "single_api_missing_params"),
+        ("single_api_missing_params", ["add_item", "add_stock"], ["quantity"], "multi_api_missing_params"),
+        # what the request leaves out contradicts its variant: it goes back, it is not relabelled
+        ("multi_api_all_params", ["add_stock"], ["add_stock.quantity"], ""),
+        ("single_api_missing_params", ["add_item", "add_stock"], [], ""),
+        # a request for a missing API keeps its variant, and a request that fits is left alone
+        ("api_not_available", ["add_stock"], [], ""),
+        ("single_api_all_params", ["add_stock"], [], ""),
+        ("single_api_all_params", ["add_item", "create_item"], [], ""),  # names an API that is not listed
+    ],
+)
+def test_a_request_whose_api_count_fits_another_variant_is_relabelled(variant, needed, missing, fitting):
+    reply = ToolInstructionOutput(
+        instruction="Add 5 of SKU123 to the stock.", apis_needed=needed, missing_information=missing
+    )
+    assert refitted_variant(reply, APIS, variant) == fitting
+
+
+def test_a_single_api_request_that_needs_two_apis_becomes_a_multi_api_pair():
+    """s36's single_api_extra_params request needed two APIs three times over; the unit was lost."""
+    base = tool_use_reply()
+
+    def reply(request: ModelRequest) -> object:
+        if "/instruct/" in request.tag:
+            asked = {**base(request), "apis_needed": ["get_weather", "get_alerts"], "missing_information": []}
+            return {**asked, "instruction": f"Weather in Oslo, then alerts? ({request.tag})"}
+        if "/teacher/" in request.tag:
+            return {"steps": TRACES["multi_api_all_params"], "suitable": True, "reason": ""}
+        return base(request)
+
+    skill = load_skills()["tool_use"]
+    types = [skill.types_by_name["single_api_extra_params"], skill.types_by_name["multi_api_all_params"]]
+    two = skill.model_copy(update={"instruction_types": types})
+    model = ScriptedModel(reply)
+    sink = ListSink()
+    flow = flow_class(two.flow)(two, model, sink, FlowSettings(refinement_rounds=0, instructions_per_seed=2))
+    asyncio.run(flow.run_seed(code_seed(), 0))
+    assert len([r for r in model.requests if "/instruct/" in r.tag]) == 2  # neither was asked again
+    assert [p.instruction_type for p in sink.pairs] == ["multi_api_all_params"] * 2
+    refitted = next(p for p in sink.pairs if "single_api_extra_params" in p.messages[1]["content"])
+    assert refitted.lineage.seed_instruction.agent == "multi_api_all_params"
+    assert refitted.lineage.seed_instruction.fields["written_for"] == "single_api_extra_params"
+    check = next(c for c in refitted.verification.checks if c.name == "variant_refitted")
+    assert "written as single_api_extra_params" in check.detail

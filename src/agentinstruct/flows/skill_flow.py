@@ -319,6 +319,10 @@ class SkillFlow(TeachingStage):
             self._reject_agent(context.seed, "seed_instruction", itype.name, result, itype.name)
             return 0
         text = self._whole_task(result.output)
+        details = self._details(result.output)
+        written_for, itype = itype, self._type_of_request(context, itype, result.output)
+        if itype.name != written_for.name:
+            details["written_for"] = written_for.name
         chain = Chain(
             itype,
             context.transformed,
@@ -326,7 +330,7 @@ class SkillFlow(TeachingStage):
             text,
             call_ids=list(result.call_ids),
             constraints=tuple(getattr(result.output, "constraints", ())),
-            details=self._details(result.output),
+            details=details,
             key_by_code=getattr(result.output, "key_by_code", False),
         )
         accepted = int(await self._answer(context, chain, chain_seed))
@@ -341,6 +345,11 @@ class SkillFlow(TeachingStage):
             if chain.unanswerable:
                 break  # refining an item that was made unanswerable would only blur it further
         return accepted
+
+    def _type_of_request(self, context: SeedContext, itype: InstructionType, output: Any) -> InstructionType:
+        """The instruction type a written task is recorded under: the one asked for, unless a flow finds
+        that the task fits another of the skill's types (tool_use: `refitted_variant`)."""
+        return itype
 
     def _whole_task(self, output: Any) -> str:
         """The task an instruction or editor agent wrote, with the skill's appended fields (options...)."""

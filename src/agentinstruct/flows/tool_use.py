@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from agentinstruct.agent_outputs import SuggestionOutput
 from agentinstruct.agents import PROMPTS_DIR, AgentResult, render
@@ -34,6 +35,7 @@ from agentinstruct.flows.tool_use_outputs import (
     TraceOutput,
     TraceStep,
     convert_apis,
+    refitted_variant,
     render_apis,
     request_problem,
     tools_of,
@@ -43,7 +45,7 @@ from agentinstruct.pairs import Check, Pair, Rejection, Verification
 from agentinstruct.quality.gate import deliver
 from agentinstruct.quality.tool_calls import ApiSpec, specs_by_name
 from agentinstruct.quality.tool_traces import validate_trace
-from agentinstruct.skills import Skill
+from agentinstruct.skills import InstructionType, Skill
 
 #: how the API list grows after the first transformation, rotated across the run's seeds
 GROWTH = ("api_retrieval", "library_reconstruction")
@@ -70,8 +72,9 @@ class ToolUseFlow(SkillFlow):
             t.name: self.agent(t.name, skill.transformation_prompt(t), ApiListOutput)
             for t in skill.transformations
         }
+        names = frozenset(t.name for t in skill.instruction_types)
         self.instructors = {
-            t.name: self.agent(t.name, t.prompt or skill.prompts.instruction, request_output(t.name))
+            t.name: self.agent(t.name, t.prompt or skill.prompts.instruction, request_output(t.name, names))
             for t in skill.instruction_types
         }
         self.suggester = self.agent("suggester", skill.prompts.suggester, SuggestionOutput)
@@ -169,6 +172,10 @@ class ToolUseFlow(SkillFlow):
                 return hit.text
         return None
 
+    def _type_of_request(self, context: SeedContext, itype: InstructionType, output: Any) -> InstructionType:
+        refitted = refitted_variant(output, listed_apis(context.transformed), itype.name)
+        return self.skill.types_by_name.get(refitted, itype)
+
     # -- teacher traces ------------------------------------------------------------------------------
     async def _answer(self, context: SeedContext, chain: Chain, sample_seed: int) -> bool:
         if self.sink.full or not isinstance(context, ApiContext):
@@ -196,6 +203,9 @@ class ToolUseFlow(SkillFlow):
         calls = sum(len(m.get("tool_calls") or []) for m in messages)
         checks = [Check(name="tool_trace", ok=True, detail=f"{calls} call(s) valid against their schemas")]
         checks += notes
+        if written_for := chain.details.get("written_for"):
+            detail = f"written as {written_for}; its number of APIs fits {chain.instruction_type.name}"
+            checks.append(Check(name="variant_refitted", ok=True, detail=detail))
         pair = Pair.build(
             skill=self.skill.name,
             instruction_type=chain.instruction_type.name,
@@ -249,12 +259,14 @@ class ToolUseFlow(SkillFlow):
         return result, messages, problems, notes
 
 
-def request_output(variant: str) -> type[ToolInstructionOutput]:
-    """The instruction output of a variant: a request whose own needs contradict the variant goes back."""
+def request_output(variant: str, variants: frozenset[str] = frozenset()) -> type[ToolInstructionOutput]:
+    """The instruction output of a variant: a request whose own needs contradict the variant goes back,
+    unless only its number of APIs does and it fits another of the skill's `variants` (`refitted_variant`)."""
 
     def check_shape(reply: ToolInstructionOutput, material: str) -> None:
-        problem = request_problem(reply, listed_apis(material), variant)
-        if problem:
+        apis = listed_apis(material)
+        problem = request_problem(reply, apis, variant)
+        if problem and refitted_variant(reply, apis, variant) not in variants:
             raise ValueError(problem)
 
     return with_validator(ToolInstructionOutput, "_request_shape", check_shape, with_material=True)

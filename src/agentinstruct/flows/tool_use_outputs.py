@@ -113,6 +113,33 @@ def request_problem(reply: ToolInstructionOutput, apis: dict[str, list[str]], va
     return ""
 
 
+#: the bundled variant a request fits by its API count, for (more than one API, leaves a value out)
+VARIANT_BY_COUNT = {
+    (False, False): "single_api_all_params",
+    (False, True): "single_api_missing_params",
+    (True, False): "multi_api_all_params",
+    (True, True): "multi_api_missing_params",
+}
+
+
+def refitted_variant(reply: ToolInstructionOutput, apis: dict[str, list[str]], variant: str) -> str:
+    """The bundled variant a request fits when only its number of APIs contradicts its own ("" if none).
+
+    s31 and s36 wrote 4 "single API" requests that needed two or three APIs, and sent the same request back
+    when told (3 of 3 asks alike): the request is good, only its label is wrong. Whether it leaves a value
+    out is kept as the agent wrote it, and a request for an API that is not available keeps its variant.
+    """
+    shape = REQUEST_SHAPES.get(variant)
+    needed = list(dict.fromkeys(reply.apis_needed))
+    if shape is None or shape[0] == 0 or not needed or not request_problem(reply, apis, variant):
+        return ""
+    leaves_out = shape[2]
+    if leaves_out != any(entry.strip() for entry in reply.missing_information):
+        return ""
+    fitting = VARIANT_BY_COUNT[(len(needed) > 1, leaves_out)]
+    return fitting if fitting != variant and not request_problem(reply, apis, fitting) else ""
+
+
 class ToolEditOutput(ToolInstructionOutput):
     """The editor's reply: the request after the edit, with its updated needs."""
 
