@@ -13,7 +13,15 @@ import pytest
 
 from agentinstruct.flows.held_out import held_out_fields, mapping_pairs
 from agentinstruct.flows.shaped_content import shaped_output
-from agentinstruct.flows.term_patterns import ASKED_TERMS, MIN_TERMS, PATTERNS, TERMS_SCHEMA, term_mapping
+from agentinstruct.flows.term_patterns import (
+    ASKED_TERMS,
+    FALLBACK_PATTERNS,
+    MIN_TERMS,
+    PATTERNS,
+    TERMS_SCHEMA,
+    _usable,
+    term_mapping,
+)
 from agentinstruct.skills import load_skills
 
 GARDEN = [
@@ -80,8 +88,6 @@ def test_a_category_rule_shows_each_class_at_least_twice() -> None:
     odd_once = ["36", "12", "2,100", "140", "9,000", "6,500", "7"]
     parity = PATTERNS["parity"]
     assert sum(parity.output(t) == "odd" for t in odd_once) == 1
-    from agentinstruct.flows.term_patterns import _usable
-
     assert _usable(parity, odd_once) is None and _usable(PATTERNS["double"], odd_once)
 
 
@@ -90,6 +96,23 @@ def test_terms_that_fit_no_rule_are_sent_back_with_what_to_give() -> None:
         written(["Mill Lane", "mill lane", "Old Quay", "Mill  Lane", "Old Quay.", "old quay"])
     with pytest.raises(ValueError, match="it is not terms taken word for word from the text"):
         written("Mill Lane")  # type: ignore[arg-type]
+
+
+def test_terms_of_mixed_kinds_fall_back_to_a_rule_for_any_name() -> None:
+    """s37's terms: four single words, three two-word names and an amount; no rule above fit them."""
+    terms = ["Association", "Station Road", "Residential", "Residents", "Rainwater tank", "Parks budget"]
+    terms += ["6,500 pounds", "March"]
+    assert not any(_usable(p, terms) for p in PATTERNS.values())
+    mapping = term_mapping({"terms": terms})
+    assert mapping["rule"] in {p.rule for p in FALLBACK_PATTERNS.values()}
+    examples = dict(mapping["examples"])
+    assert (len(examples) >= MIN_TERMS and "6,500 pounds" in examples) or "Station Road" in examples
+    if mapping["rule"] == FALLBACK_PATTERNS["capitals"].rule:
+        assert examples["Station Road"] == "STATION ROAD"
+    else:
+        assert examples["Station Road"] == "7" and examples["March"] == "5"
+    # with a rule above that fits, the fallback rules are not among the choices
+    assert term_mapping({"terms": NUMBERS})["rule"] in {p.rule for p in PATTERNS.values()}
 
 
 def test_more_terms_are_asked_for_than_a_pattern_needs_and_no_example_terms_are_given() -> None:
