@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from agentinstruct.models import ModelRequest
+from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.quality.agreement import answer_matches_key, second_query_agrees
 from agentinstruct.quality.checks import Candidate
 from keyed_skills_support import (
@@ -115,6 +115,27 @@ def test_a_mapping_without_its_rule_and_examples_is_asked_again(skill) -> None:
     )
     [pair] = sink.pairs
     assert pair.lineage.transformation.content == MAPPING
+
+
+def test_terms_that_stay_unusable_hand_the_unit_to_pattern_builder(skill) -> None:
+    """s31 and s37 lost a unit each at term_pattern; pattern_builder takes every type term_pattern does."""
+    builder = scripted(skill, FIELDS, teacher, content=MAPPING)
+
+    def reply(request: ModelRequest) -> object:
+        if request.tag.endswith("/transform/term_pattern"):  # one distinct term: no rule fits
+            return {"content": {"terms": ["Mill Lane"] * 8}, "suitable": True, "reason": ""}
+        return builder._function(request)
+
+    model = ScriptedModel(reply)
+    sink = run(skill, model, seeds=2, refinement_rounds=0, instructions_per_seed=1)
+    asked = [r.tag.rsplit("/", 1)[1] for r in model.requests if "/transform/" in r.tag]
+    assert (
+        asked.count("term_pattern") == 3 and asked.count("pattern_builder") == 2
+    )  # one unit each, one stand-in
+    [rejection] = sink.rejections
+    assert rejection.reason == "agent_failed:transformation" and "fit no pattern" in rejection.detail
+    assert len(sink.pairs) == 2
+    assert {p.lineage.transformation.agent for p in sink.pairs} == {"pattern_builder"}
 
 
 def test_a_mapping_written_as_a_structure_reaches_the_instruction_agent_as_rule_and_examples(skill) -> None:

@@ -708,12 +708,15 @@ def test_a_page_too_small_to_act_on_is_asked_again_then_rejects_the_seed(
     model = ScriptedModel(web_reply(written=page))
     sink = run_seeds(skill, model, 1)
     assert not sink.pairs
-    [rejection] = sink.rejections
-    assert rejection.stage == "transformation" and rejection.reason == "agent_failed:transformation"
-    assert expected in rejection.detail, rejection.detail
-    assert f"at least {MIN_ELEMENTS} are needed to act on: write the whole page" in rejection.detail
+    # form_page and settings_page stand in for each other: a seed given one of them tries both
+    assert len(sink.rejections) in (1, 2)
+    for rejection in sink.rejections:
+        assert rejection.stage == "transformation" and rejection.reason == "agent_failed:transformation"
+        assert expected in rejection.detail, rejection.detail
+        assert f"at least {MIN_ELEMENTS} are needed to act on: write the whole page" in rejection.detail
     transforms = [r for r in model.requests if "/transform/" in r.tag]
-    assert len(transforms) == len(model.requests) == 3  # asked again, then afresh; no task was written on it
+    # each asked again, then afresh; no task was written on it
+    assert len(transforms) == len(model.requests) == 3 * len(sink.rejections)
     assert expected in transforms[1].messages[-1]["content"]
 
 

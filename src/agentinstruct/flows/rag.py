@@ -68,7 +68,10 @@ class RagFlow(SkillFlow):
         messages = [*result.messages[:-1], {"role": "assistant", "content": text}]
         return replace(result, output=text, messages=messages, call_ids=call_ids)
 
-    async def _transform(self, seed: Seed, transformation: Transformation) -> SeedContext | None:
+    async def _transform(
+        self, seed: Seed, transformation: Transformation, stand_in: Transformation | None = None
+    ) -> SeedContext | None:
+        """The numbered sources: built by code, so no stand-in is ever needed."""
         distractors = await self._distractors(seed)
         sources = [{"text": _clip(seed.text), "source": seed.document.source, "id": seed.id}]
         sources += [

@@ -231,18 +231,25 @@ class SkillFlow(TeachingStage):
         if count == 0:  # the skill's weight gave this seed no instruction (the planner makes no such unit)
             return 0
         transformation, chosen = self._choose(rng, ordinal, count, seed.kind)
-        context = await self._transform(seed, transformation)
+        stand_in = self._stand_in(transformation, chosen, seed.kind)
+        context = await self._transform(seed, transformation, stand_in=stand_in)
         if context is None:
             return 0
-        chosen = self._fitting(chosen, context.transformed, transformation)
+        chosen = self._fitting(chosen, context.transformed, context.transformation)
         chain_seeds = [rng.getrandbits(32) for _ in chosen]
         counts = await asyncio.gather(
             *(self._run_chain(context, itype, cs) for itype, cs in zip(chosen, chain_seeds, strict=True))
         )
         return sum(counts)
 
-    async def _transform(self, seed: Seed, transformation: Transformation) -> SeedContext | None:
-        """The transformed seed: the agent's rewrite, or the seed's own words if verbatim (None: rejected)."""
+    async def _transform(
+        self, seed: Seed, transformation: Transformation, stand_in: Transformation | None = None
+    ) -> SeedContext | None:
+        """The transformed seed: the agent's rewrite, or the seed's own words if verbatim (None: rejected).
+
+        When the agent fails to write valid output (not when it finds the seed unsuitable), the failure is
+        recorded and `stand_in`, a transformation that suits the same instruction types, is tried instead.
+        """
         if transformation.verbatim:  # the seed's own words: no model call, so no call ids
             kept = seed_words(seed, transformation, self.settings.run_seed)
             if kept.text is None:
@@ -258,8 +265,30 @@ class SkillFlow(TeachingStage):
         )
         if not result.ok:
             self._reject_agent(seed, "transformation", transformation.name, result)
-            return None
+            if stand_in is None or result.status == "not_suitable":
+                return None
+            return await self._transform(seed, stand_in)
         return SeedContext(seed, transformation, result.output.content, tuple(result.call_ids))
+
+    def _stand_in(
+        self, transformation: Transformation, chosen: list[InstructionType], kind: str | None
+    ) -> Transformation | None:
+        """Another transformation for the seed's kind that suits every chosen type (None if there is none).
+
+        s31 and s37 each lost a few_shot_reasoning unit at term_pattern, whose types pattern_builder also
+        takes; a skill with one transformation per seed kind has no stand-in.
+        """
+        names = {t.name for t in chosen}
+        for other in self._transformations_for(kind):
+            if other.name != transformation.name and names <= {t.name for t in self.skill.types_for(other)}:
+                return other
+        return None
+
+    def _transformations_for(self, kind: str | None) -> list[Transformation]:
+        """The skill's transformations that take a seed kind (all, if none declares it)."""
+        return [
+            t for t in self.skill.transformations if kind is None or not t.seed_kinds or kind in t.seed_kinds
+        ] or self.skill.transformations
 
     def _choose(
         self, rng: random.Random, ordinal: int | None, count: int, kind: str | None = None
@@ -268,9 +297,7 @@ class SkillFlow(TeachingStage):
 
         Only transformations that take the seed's `kind` are candidates (all, if none declares it).
         """
-        transformations = [
-            t for t in self.skill.transformations if kind is None or not t.seed_kinds or kind in t.seed_kinds
-        ] or self.skill.transformations
+        transformations = self._transformations_for(kind)
         if ordinal is None:
             transformation = rng.choice(transformations)
             candidates = self.skill.types_for(transformation)
