@@ -15,11 +15,14 @@ world of individuals depends only on which regions have members; and every set o
 (one individual in each). A conclusion true in every region set the premises allow therefore follows in
 every world, and one false in some region set has a counterexample. "All" does not assume its subject has
 members (no existential import); so that a reader who does assume it reads the puzzle the same way, code
-keeps a structure only when exactly one conclusion follows without that assumption and every other one
-fails even in the worlds where each category has members. Otherwise it sends the structure back saying how
-to fix it, with a conclusion that would. It writes the puzzle, its lettered options (the conclusions, in
-an order drawn from the structure), the key and the solver program that `unique_solution` runs in the
-sandbox (`quality.execution`). Asking for and reading back a shaped task is `flows.task_shapes`'.
+makes exactly one conclusion follow without that assumption and every other one fail even in the worlds
+where each category has members: it leaves out repeated conclusions, a second one that follows and one that
+follows only with the assumption, adds one that follows when none does and tops the options up with
+statements that need not be true (`mended`, marked in the solver program). Premises that contradict each
+other, leave a category empty or let nothing new follow are sent back saying how to fix them.
+It writes the puzzle, its lettered options (the conclusions, in an order drawn from the structure), the
+key and the solver program that `unique_solution` runs in the sandbox (`quality.execution`). Asking for
+and reading back a shaped task is `flows.task_shapes`'.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import hashlib
 import itertools
 import json
 import random
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -118,6 +121,9 @@ class Syllogism:
     categories: tuple[str, ...]
     premises: tuple[Statement, ...]
     conclusions: tuple[Statement, ...]
+    #: conclusions code added (`mended`), and why it left out some of the model's (shown in the program)
+    by_code: tuple[Statement, ...] = ()
+    left_out: tuple[str, ...] = ()
 
     def worlds(self) -> list[int]:
         """Every world the premises allow: a set of Venn regions that have members, as bits of an int."""
@@ -172,20 +178,26 @@ def parse_syllogism(data: Any) -> Syllogism:
     conclusions = [
         _statement(f"conclusion {n}", s, spelt) for n, s in enumerate(json_list(data.get("conclusions")), 1)
     ]
-    for number, conclusion in enumerate(conclusions, 1):
-        if conclusion in premises:
-            raise ValueError(
-                f"conclusion {number} ({conclusion.words()}) repeats premise "
-                f"{premises.index(conclusion) + 1}: a conclusion must be a new statement"
-            )
-        if conclusion in conclusions[: number - 1]:
-            raise ValueError(f"conclusions {conclusions.index(conclusion) + 1} and {number} are the same")
     if not MIN_CONCLUSIONS <= len(conclusions) <= MAX_CONCLUSIONS:
         raise ValueError(f"give {MIN_CONCLUSIONS} or {MAX_CONCLUSIONS} conclusions")
+    kept: list[Statement] = []
+    left_out: list[str] = []
+    for number, conclusion in enumerate(conclusions, 1):
+        # s37: "conclusions 1 and 3 are the same" lost the unit; `mended` tops the options up again
+        if conclusion in premises:
+            left_out.append(
+                f"conclusion {number} ({conclusion.words()}) repeats premise {premises.index(conclusion) + 1}"
+            )
+        elif conclusion in kept:
+            left_out.append(
+                f"conclusion {number} ({conclusion.words()}) repeats conclusion {kept.index(conclusion) + 1}"
+            )
+        else:
+            kept.append(conclusion)
     setting = whole_sentences(data.get("setting"), SETTING_LIMIT, "setting")
     if not setting:
         raise ValueError("the setting is empty: write one sentence on where the statements are made")
-    return Syllogism(setting, categories, tuple(premises), tuple(conclusions))
+    return Syllogism(setting, categories, tuple(premises), tuple(kept), left_out=tuple(left_out))
 
 
 def _statement(what: str, data: Any, spelt: dict[str, str]) -> Statement:
@@ -209,6 +221,54 @@ def _statement(what: str, data: Any, spelt: dict[str, str]) -> Statement:
     return Statement(quantifier, spelt[subject.lower()], spelt[predicate.lower()])
 
 
+def _statements(syllogism: Syllogism, rng: random.Random) -> list[Statement]:
+    """Every statement over two of the categories that is neither a premise nor a conclusion, shuffled."""
+    pairs = itertools.permutations(syllogism.categories, 2)
+    others = [Statement(q, s, p) for q, (s, p) in itertools.product(QUANTIFIERS, pairs)]
+    others = [c for c in others if c not in syllogism.premises + syllogism.conclusions]
+    rng.shuffle(others)
+    return others
+
+
+def mended(syllogism: Syllogism, rng: random.Random) -> Syllogism:
+    """The structure with its conclusions mended so that exactly one follows and every other one fails even
+    where each category has members, or unchanged when the premises leave nothing to mend it with.
+
+    Of several conclusions that follow the first is kept; one that follows only if every category has
+    members is left out; when none follows, code adds one that does (`_following`), and it tops the options
+    up to `MIN_CONCLUSIONS` with statements that need not be true. The local model's structures failed on
+    their conclusions alone (s37: two the same), and sent back they came back alike (as truth-tellers' did).
+    """
+    worlds = syllogism.worlds()
+    populated = syllogism.populated(worlds)
+    if not populated:
+        return syllogism  # the premises' problem: `the_conclusion` sends it back
+    kept: list[Statement] = []
+    left_out = list(syllogism.left_out)
+    for conclusion in syllogism.conclusions:
+        if syllogism.follows(conclusion, worlds) and any(syllogism.follows(k, worlds) for k in kept):
+            left_out.append(f"{conclusion.words()} also follows from the premises")
+        elif not syllogism.follows(conclusion, worlds) and syllogism.follows(conclusion, populated):
+            left_out.append(f"{conclusion.words()} follows only if every category has members")
+        else:
+            kept.append(conclusion)
+    others = _statements(syllogism, rng)
+    by_code: list[Statement] = []
+    if not any(syllogism.follows(k, worlds) for k in kept):
+        right = _following(syllogism, others, worlds)
+        if right is None:
+            return syllogism  # nothing new follows: `the_conclusion` asks for another premise
+        by_code.append(right)
+    wrong = (c for c in others if not syllogism.follows(c, populated))
+    while len(kept) + len(by_code) < MIN_CONCLUSIONS:
+        by_code.append(next(wrong))
+    conclusions = kept + by_code
+    rng.shuffle(conclusions)
+    return replace(
+        syllogism, conclusions=tuple(conclusions), by_code=tuple(by_code), left_out=tuple(left_out)
+    )
+
+
 def the_conclusion(syllogism: Syllogism, rng: random.Random) -> int:
     """The index of the one conclusion that follows; a ValueError says how to get to exactly one."""
     worlds = syllogism.worlds()
@@ -227,10 +287,7 @@ def the_conclusion(syllogism: Syllogism, rng: random.Random) -> int:
     loose = [i for i, c in enumerate(conclusions) if i not in follow and syllogism.follows(c, populated)]
     if len(follow) == 1 and not loose:
         return follow[0]
-    pairs = itertools.permutations(syllogism.categories, 2)
-    others = [Statement(q, s, p) for q, (s, p) in itertools.product(QUANTIFIERS, pairs)]
-    others = [c for c in others if c not in syllogism.premises + conclusions]
-    rng.shuffle(others)
+    others = _statements(syllogism, rng)
     wrong = next((c for c in others if not syllogism.follows(c, populated)), None)
     such_as = f", such as {json.dumps(vars(wrong))}" if wrong else ""
 
@@ -255,12 +312,17 @@ def the_conclusion(syllogism: Syllogism, rng: random.Random) -> int:
     raise ValueError("; ".join(problems))
 
 
-def _one_that_follows(syllogism: Syllogism, others: list[Statement], worlds: list[int]) -> str:
-    """How to give the puzzle a conclusion that follows, with one when the premises allow it."""
-    # a conclusion that relates two categories no premise relates is a deduction, not a restatement
+def _following(syllogism: Syllogism, others: list[Statement], worlds: list[int]) -> Statement | None:
+    """A statement that follows from the premises, one relating two categories no premise relates first
+    (a deduction, not a restatement); None when nothing new follows."""
     pairs = {frozenset((p.subject, p.predicate)) for p in syllogism.premises}
     ranked = sorted(others, key=lambda c: frozenset((c.subject, c.predicate)) in pairs)
-    right = next((c for c in ranked if syllogism.follows(c, worlds)), None)
+    return next((c for c in ranked if syllogism.follows(c, worlds)), None)
+
+
+def _one_that_follows(syllogism: Syllogism, others: list[Statement], worlds: list[int]) -> str:
+    """How to give the puzzle a conclusion that follows, with one when the premises allow it."""
+    right = _following(syllogism, others, worlds)
     if right is None:
         return "change a premise so that something new follows (chain them: all A are B, all B are C)"
     return f"replace one with one that does, such as {json.dumps(vars(right))}"
@@ -276,13 +338,18 @@ def _puzzle_text(syllogism: Syllogism, options: list[Statement]) -> str:
 def _solver_program(syllogism: Syllogism, options: list[Statement]) -> str:
     """A program that enumerates every world, keeps those the premises allow and tests each option."""
     premises = [f"    {astuple(p)!r},  # {n}. {p.words()}" for n, p in enumerate(syllogism.premises, 1)]
-    lettered = [f"    {OPTION_LETTERS[i]!r}: {astuple(o)!r},  # {o.words()}" for i, o in enumerate(options)]
+    lettered = [
+        f"    {OPTION_LETTERS[i]!r}: {astuple(o)!r},  # {o.words()}"
+        + (" (written by code)" if o in syllogism.by_code else "")
+        for i, o in enumerate(options)
+    ]
     return "\n".join(
         [
             PROGRAM_HEAD.format(categories=list(syllogism.categories)),
             "PREMISES = [",
             *premises,
             "]",
+            *(f"# left out: {reason}" for reason in syllogism.left_out),
             "# every world: which regions have members (these statements only ask whether a region is empty)",
             "worlds = [w for w in range(1 << len(REGIONS)) if all(holds(w, *p) for p in PREMISES)]",
             "OPTIONS = {",
@@ -328,6 +395,7 @@ def syllogism_puzzle(syllogism: Syllogism) -> tuple[str, str, str]:
     """(puzzle text, answer key, solver program); a ValueError says how to leave exactly one conclusion."""
     # seeded by the structure, so the same reply always makes the same puzzle (runs are reproducible)
     rng = random.Random(hashlib.sha256(repr(syllogism).encode()).digest())
+    syllogism = mended(syllogism, rng)
     right = syllogism.conclusions[the_conclusion(syllogism, rng)]
     options = list(syllogism.conclusions)
     rng.shuffle(options)
