@@ -277,6 +277,32 @@ def test_conclusions_are_mended_until_exactly_one_follows(conclusions, left_out,
     assert good.ok and f"exactly 1 solution ({key})" in good.detail, good.detail
 
 
+def test_premises_from_which_nothing_follows_get_one_that_chains_with_them(tools) -> None:
+    """s37: nothing follows from "all young are sleep" and "all adults are study", sent back twice alike."""
+    young = {
+        "setting": "A group of young adults take part in a sleep study.",
+        "categories": ["young", "adults", "sleep", "study"],
+        "premises": [st("all", "young", "sleep"), st("all", "adults", "study")],
+        "conclusions": [
+            st("some", "young", "adults"),
+            st("no", "sleep", "study"),
+            st("all", "study", "young"),
+            st("some_not", "adults", "sleep"),
+        ],
+    }
+    fields = syllogism_fields(young)
+    task, key, program = fields["task"], fields["answer_key"], fields["solver_program"]
+    premises = re.findall(r"^\d\. (.+)$", task, re.M)
+    assert premises[:2] == ["All young are sleep.", "All adults are study."] and len(premises) == 3
+    assert f"# 3. {premises[2]} (written by code)" in program and premises[2].startswith("All ")
+    good = verified(fields, f"Answer: {key}", tools)
+    assert good.ok and f"exactly 1 solution ({key})" in good.detail, good.detail
+    # with three premises already there is no room for one more: the structure goes back
+    full = {**young, "premises": [*young["premises"], st("no", "young", "adults")]}
+    with pytest.raises(ValueError, match="none of the conclusions must follow"):
+        syllogism_fields(full)
+
+
 def test_categories_are_matched_in_any_case_and_written_as_listed() -> None:
     data = {**PUZZLE, "premises": [st("all", "Keepers", "SAILORS"), st("no", "sailors", " farmers ")]}
     assert syllogism_fields(data) == syllogism_fields(PUZZLE)

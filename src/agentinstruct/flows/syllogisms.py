@@ -18,8 +18,9 @@ members (no existential import); so that a reader who does assume it reads the p
 makes exactly one conclusion follow without that assumption and every other one fail even in the worlds
 where each category has members: it leaves out repeated conclusions, a second one that follows and one that
 follows only with the assumption, adds one that follows when none does and tops the options up with
-statements that need not be true (`mended`, marked in the solver program). Premises that contradict each
-other, leave a category empty or let nothing new follow are sent back saying how to fix them.
+statements that need not be true (`mended`, marked in the solver program); when nothing follows from
+the premises it adds one that chains with them (`_bridged`). Premises that contradict each other, leave a
+category empty or still let nothing follow are sent back saying how to fix them.
 It writes the puzzle, its lettered options (the conclusions, in an order drawn from the structure), the
 key and the solver program that `unique_solution` runs in the sandbox (`quality.execution`). Asking for
 and reading back a shaped task is `flows.task_shapes`'.
@@ -253,20 +254,40 @@ def mended(syllogism: Syllogism, rng: random.Random) -> Syllogism:
         else:
             kept.append(conclusion)
     others = _statements(syllogism, rng)
-    by_code: list[Statement] = []
+    added: list[Statement] = []
     if not any(syllogism.follows(k, worlds) for k in kept):
-        right = _following(syllogism, others, worlds)
-        if right is None:
-            return syllogism  # nothing new follows: `the_conclusion` asks for another premise
-        by_code.append(right)
+        right = _deduction(syllogism, others, worlds)
+        if right is None:  # nothing follows: a premise that chains with the others, if one does
+            bridged = _bridged(syllogism, rng)
+            return mended(bridged, rng) if bridged else syllogism
+        added.append(right)
     wrong = (c for c in others if not syllogism.follows(c, populated))
-    while len(kept) + len(by_code) < MIN_CONCLUSIONS:
-        by_code.append(next(wrong))
-    conclusions = kept + by_code
+    while len(kept) + len(added) < MIN_CONCLUSIONS:
+        added.append(next(wrong))
+    conclusions = kept + added
     rng.shuffle(conclusions)
-    return replace(
-        syllogism, conclusions=tuple(conclusions), by_code=tuple(by_code), left_out=tuple(left_out)
-    )
+    by_code = (*syllogism.by_code, *added)
+    return replace(syllogism, conclusions=tuple(conclusions), by_code=by_code, left_out=tuple(left_out))
+
+
+def _bridged(syllogism: Syllogism, rng: random.Random) -> Syllogism | None:
+    """The structure with one premise more, after which a statement follows that no single premise gives
+    (a deduction), every category still able to have members; None with no room for a premise or none fits.
+
+    s37's premises were "all young are sleep" and "all adults are study": nothing follows from them, and
+    sent back they came back the same. Premises with "all" are tried first, so the added one chains.
+    """
+    if len(syllogism.premises) >= MAX_PREMISES:
+        return None
+    candidates = sorted(_statements(syllogism, rng), key=lambda c: list(QUANTIFIERS).index(c.quantifier))
+    worlds = syllogism.worlds()
+    for premise in candidates:
+        premises = (*syllogism.premises, premise)
+        bridged = replace(syllogism, premises=premises, by_code=(*syllogism.by_code, premise))
+        narrowed = [w for w in worlds if syllogism.holds(premise, w)]
+        if bridged.populated(narrowed) and _deduction(bridged, _statements(bridged, rng), narrowed):
+            return bridged
+    return None
 
 
 def the_conclusion(syllogism: Syllogism, rng: random.Random) -> int:
@@ -320,6 +341,24 @@ def _following(syllogism: Syllogism, others: list[Statement], worlds: list[int])
     return next((c for c in ranked if syllogism.follows(c, worlds)), None)
 
 
+def _deduction(syllogism: Syllogism, others: list[Statement], worlds: list[int]) -> Statement | None:
+    """A statement that follows from the premises together and from no single one of them (a conversion
+    such as "no B are A" from "no A are B" is no deduction); None when there is none."""
+    for statement in others:
+        if syllogism.follows(statement, worlds) and not any(
+            syllogism.follows(statement, _worlds_of(syllogism.categories, p)) for p in syllogism.premises
+        ):
+            return statement
+    return None
+
+
+@cache
+def _worlds_of(categories: tuple[str, ...], premise: Statement) -> list[int]:
+    """Every world in which one premise holds."""
+    alone = Syllogism("", categories, (premise,), ())
+    return alone.worlds()
+
+
 def _one_that_follows(syllogism: Syllogism, others: list[Statement], worlds: list[int]) -> str:
     """How to give the puzzle a conclusion that follows, with one when the premises allow it."""
     right = _following(syllogism, others, worlds)
@@ -337,7 +376,10 @@ def _puzzle_text(syllogism: Syllogism, options: list[Statement]) -> str:
 
 def _solver_program(syllogism: Syllogism, options: list[Statement]) -> str:
     """A program that enumerates every world, keeps those the premises allow and tests each option."""
-    premises = [f"    {astuple(p)!r},  # {n}. {p.words()}" for n, p in enumerate(syllogism.premises, 1)]
+    premises = [
+        f"    {astuple(p)!r},  # {n}. {p.words()}" + (" (written by code)" if p in syllogism.by_code else "")
+        for n, p in enumerate(syllogism.premises, 1)
+    ]
     lettered = [
         f"    {OPTION_LETTERS[i]!r}: {astuple(o)!r},  # {o.words()}"
         + (" (written by code)" if o in syllogism.by_code else "")
