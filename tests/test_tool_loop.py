@@ -118,6 +118,40 @@ def test_a_call_that_only_repeats_an_earlier_one_forces_the_answer():
     assert result.response.text == "counted twice"
 
 
+class WordyTool(Tool):
+    """Returns a long text, as a search for 10 hits does."""
+
+    name: ClassVar[str] = "wordy"
+    description: ClassVar[str] = "Returns a long text."
+    parameters: ClassVar[dict[str, Any]] = CountingTool.parameters
+
+    async def call(self, **arguments: Any) -> dict[str, Any]:
+        return {"text": f"{arguments['label']} " + "word " * 1200}
+
+
+@pytest.mark.parametrize("max_shown", [6000, 3000])
+def test_tool_results_stop_at_the_conversations_budget_and_the_answer_is_forced(max_shown):
+    """s39: two searches for 10 hits, 4,031 characters each, overflowed the local model's 4,096-token slot
+    on the third request; the results shown now stop at a budget, then the model must answer."""
+
+    def keeps_calling(request: ModelRequest) -> str:
+        if "anyOf" in request.json_schema["schema"]:
+            return _step("call", tool="wordy", arguments={"label": f"call {len(request.messages)}"})
+        return _step("answer", answer="enough read")
+
+    model = ScriptedModel(keeps_calling)
+    loop = ToolLoop([WordyTool()], max_steps=4, max_result_chars=4000, max_shown_chars=max_shown)
+    result = asyncio.run(loop.run(model, ModelRequest(messages=QUESTION)))
+    shown = [m["content"] for m in result.trace if m["role"] == "tool"]
+    assert len(shown) == (2 if max_shown == 6000 else 1)
+    assert sum(len(text) for text in shown) == max_shown
+    assert all(text.endswith(" …[truncated]") for text in shown)
+    assert "anyOf" not in model.requests[-1].json_schema["schema"] and len(model.requests) == len(shown) + 1
+    assert result.response.text == "enough read"
+    # what the model read is what the trace records
+    assert model.requests[-1].messages[-1]["content"] == f"Result of wordy: {shown[-1]}"
+
+
 def test_structured_answers_keep_the_agents_schema_inside_the_loop(tmp_path: Path):
     (tmp_path / "t.j2").write_text("Rewrite: {{ seed }}")
     replies = [
