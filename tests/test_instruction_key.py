@@ -507,7 +507,7 @@ def test_every_fallback_task_is_a_task_about_the_material_the_user_shows():
             assert " above" in itype.fallback_task, (skill.name, itype.name)
             phrases = itype.task_must_contain_any
             assert not phrases or any(contains_phrase(itype.fallback_task, p) for p in phrases), itype.name
-    assert with_fallback == 23
+    assert with_fallback == 25
 
 
 def test_a_task_sent_alone_that_speaks_of_code_it_does_not_show_is_sent_back():
