@@ -19,13 +19,17 @@ from agentinstruct.flows.resources import FlowResources
 from agentinstruct.flows.tool_use_apis import ApiDefinition, listed_apis
 from agentinstruct.flows.tool_use_outputs import (
     ToolInstructionOutput,
+    TraceOutput,
     convert_apis,
     refitted_variant,
     render_apis,
     request_problem,
+    trace_to_messages,
 )
 from agentinstruct.models import ModelRequest, ScriptedModel
 from agentinstruct.pipeline import run
+from agentinstruct.quality.tool_calls import specs_by_name
+from agentinstruct.quality.tool_traces import validate_trace
 from agentinstruct.skills import load_skills
 from agentinstruct.testing import OpenAIServer
 from agentinstruct.tools.search import Bm25Search
@@ -499,3 +503,25 @@ def test_a_single_api_request_that_needs_two_apis_becomes_a_multi_api_pair():
     assert refitted.lineage.seed_instruction.fields["written_for"] == "single_api_extra_params"
     check = next(c for c in refitted.verification.checks if c.name == "variant_refitted")
     assert "written as single_api_extra_params" in check.detail
+
+
+def test_a_result_and_a_message_written_into_a_call_step_become_steps_of_their_own():
+    """s39's teacher put add_item's simulated result, and then what it told the user, into the call step
+    (every field of a step is in the grammar), three times over: no tool message answered the call."""
+    written = {
+        **call("get_weather", city="Oslo", days=2),
+        "result": {"temp_c": 4.5},
+        "content": "Oslo: 4.5 °C.",
+    }
+    trace = TraceOutput.model_validate({"steps": [written], "suitable": True, "reason": ""})
+    assert [s.kind for s in trace.steps] == ["call", "result", "say"]
+    assert trace.steps[1].result == {"temp_c": 4.5} and trace.steps[2].content == "Oslo: 4.5 °C."
+    messages = trace_to_messages(trace, "Weather in Oslo for two days?")
+    specs = specs_by_name(convert_apis([ApiDefinition.model_validate(WEATHER)])[0])
+    assert validate_trace(messages, specs, "single_api_all_params") == []
+    # a result step that follows anyway is not doubled, and a say step that follows is the answer
+    steps = [{**call("get_weather", city="Oslo"), "result": "sunny"}, *TRACES["single_api_all_params"][1:]]
+    kept = TraceOutput.model_validate({"steps": steps, "suitable": True, "reason": ""})
+    assert [s.kind for s in kept.steps] == ["call", "result", "say"] and kept.steps[1].result == {
+        "temp_c": 4.5
+    }

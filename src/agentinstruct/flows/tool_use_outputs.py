@@ -199,6 +199,7 @@ class TraceOutput(AgentOutput):
     def _ends_with_answer(self) -> TraceOutput:
         if not self.suitable:
             return self
+        self.steps = _unfolded(self.steps)
         if not self.steps:
             raise ValueError("steps must not be empty when suitable is true")
         for number, step in enumerate(self.steps):
@@ -218,6 +219,29 @@ class TraceOutput(AgentOutput):
             step["required"] = list(step["properties"])
             step["additionalProperties"] = False
         return schema
+
+
+def _unfolded(steps: list[TraceStep]) -> list[TraceStep]:
+    """The steps with what the teacher wrote into a call step's other fields moved into steps of their own.
+
+    Every field of a step is required in the grammar, and s37's and s39's teachers filled a call step's
+    `result` ("ABC123") and `content` (what it then told the user) instead of writing result and say steps;
+    the trace failed as calls without tool messages (twice after its repair) or as ending on a call. A
+    result comes right after its call, unless a result step of that function follows anyway; the content
+    of a last call step becomes the closing say step.
+    """
+    unfolded: list[TraceStep] = []
+    for number, step in enumerate(steps):
+        unfolded.append(step)
+        if step.kind != "call":
+            continue
+        later = steps[number + 1 :]
+        answered = any(s.kind == "result" and s.name == step.name for s in later)
+        if step.result not in (None, "", {}, []) and not answered:
+            unfolded.append(TraceStep(kind="result", name=step.name, result=step.result))
+        if not later and step.content.strip():
+            unfolded.append(TraceStep(kind="say", content=step.content))
+    return unfolded
 
 
 def call_id(number: int) -> str:
