@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from types import SimpleNamespace
 
 import jinja2
 import pytest
@@ -518,3 +519,28 @@ def test_a_last_reply_that_only_closes_still_ends_the_talk_on_an_answer(monkeypa
     for pair in sink.pairs:
         assert pair.messages[-1]["role"] == "assistant" and closing not in str(pair.messages)
         assert len(user_turns(pair)) == MIN_USER_TURNS and user_turns(pair)[-1].startswith("ASKED")
+
+
+@pytest.mark.parametrize("turns", [MIN_USER_TURNS, MIN_USER_TURNS + 1])
+def test_a_declining_last_reply_goes_when_enough_turns_stay(monkeypatch, turns: int):
+    """s39: the closing turn "I'm sorry, but I don't have enough information... the text only mentions"
+    made the `refusal` filter reject a whole conversation; with a turn to spare, the talk ends before it."""
+    from agentinstruct.flows import conversation
+
+    monkeypatch.setattr(conversation, "MAX_USER_TURNS", turns)
+    always_most = SimpleNamespace(Random=lambda seed: SimpleNamespace(randint=lambda low, high: high))
+    monkeypatch.setattr(conversation, "random", always_most)  # every talk plans `turns` user turns
+    decline = "I'm sorry, but I don't have enough information about that: the text only mentions the lamp."
+
+    def teacher(request: ModelRequest) -> str:
+        count = sum(m["role"] == "user" for m in request.messages)
+        return decline if count == turns else f"Assistant reply {count}."
+
+    sink = run_flow(ScriptedModel(conversation_reply(teacher=teacher)), count=1, refinement_rounds=0)
+    [pair] = sink.pairs
+    answers = [m["content"] for m in pair.messages if m["role"] == "assistant"]
+    if turns > MIN_USER_TURNS:
+        assert len(user_turns(pair)) == turns - 1 and decline not in answers
+        assert answers[-1] == f"Assistant reply {turns - 1}." and pair.messages[-1]["role"] == "assistant"
+    else:  # no turn to spare: the talk keeps its decline, and the filters judge it
+        assert len(user_turns(pair)) == turns and answers[-1] == decline

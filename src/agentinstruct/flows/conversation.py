@@ -7,8 +7,9 @@ the simulator (`prompts.extra.user_simulator`, output `UserTurnOutput`) writes t
 the conversation so far, and so on for 3–6 user turns (drawn per chain; the simulator may end the talk
 after the minimum). A turn that repeats an earlier one, or only thanks and offers more help, ends the talk
 before it; a talk that would end so short of 3 user turns gets, once, one more user turn asked to move the
-talk on, and a talk still left with fewer than 3 user turns is rejected. The pair holds the whole
-conversation; checks run on the last assistant turn.
+talk on, and a talk still left with fewer than 3 user turns is rejected. A last assistant turn that
+declines ("I'm sorry, but the text does not say") goes with the user turn it answers when more than 3 user
+turns stay. The pair holds the whole conversation; checks run on the last assistant turn.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agentinstruct.agents import AgentResult, render
 from agentinstruct.flows import register_flow
 from agentinstruct.flows.skill_flow import SkillFlow
 from agentinstruct.flows.state import Chain, FlowSettings, SeedContext, derive_seed
+from agentinstruct.quality.filters import refusal_in
 from agentinstruct.reply_problems import SENTENCE_BREAK, word_pairs
 from agentinstruct.skills import Skill
 
@@ -48,6 +50,10 @@ class UserTurn:
 
 def _user_turns(messages: list[dict]) -> int:
     return sum(m["role"] == "user" for m in messages)
+
+
+def _assistant_turns(messages: list[dict]) -> int:
+    return sum(m["role"] == "assistant" for m in messages)
 
 
 class ConversationFlow(SkillFlow):
@@ -84,6 +90,7 @@ class ConversationFlow(SkillFlow):
         ]
         turns = random.Random(sample_seed).randint(MIN_USER_TURNS, MAX_USER_TURNS)
         answered, ended, nudged = result, "", False
+        answers: list[AgentResult] = []  # one per assistant turn kept
         for turn in range(2, turns + 2):
             if not result.ok:
                 reason = f"turn {turn - 1}: {result.reason}"
@@ -102,6 +109,7 @@ class ConversationFlow(SkillFlow):
             else:
                 messages.append({"role": "assistant", "content": result.output})
                 answered = result
+                answers.append(result)
                 if turn > turns:
                     break
             user, ended = await self._user_turn(
@@ -114,6 +122,9 @@ class ConversationFlow(SkillFlow):
             chain.call_ids.extend(user.result.call_ids)
             result = await self._reply(result, messages, variables, f"{tag}/turn{turn}", sample_seed)
         result = _last_answer(messages, result, answered)
+        if len(answers) < _assistant_turns(messages):
+            answers.append(result)
+        result = _without_declined_ending(messages, answers, result)
         lineage = self._lineage(context, chain, result)
         user_turns = _user_turns(messages)
         if user_turns < MIN_USER_TURNS:
@@ -282,3 +293,19 @@ def _last_answer(messages: list[dict], result: AgentResult, answered: AgentResul
         return result
     messages.pop()
     return answered
+
+
+def _without_declined_ending(
+    messages: list[dict], answers: list[AgentResult], result: AgentResult
+) -> AgentResult:
+    """The answer the talk ends on once a closing turn that declines is dropped with the user turn it
+    answers, while the talk keeps MIN_USER_TURNS: in the middle of a talk "I'm sorry, but the text does not
+    say" is an honest reply, at its end the `refusal` filter rejects the whole conversation (s39: "I'm sorry,
+    but I don't have enough information about the council's reasoning... the text only mentions")."""
+    if messages[-1]["role"] != "assistant" or _user_turns(messages) <= MIN_USER_TURNS:
+        return result
+    if len(answers) < 2 or not refusal_in(str(messages[-1]["content"])):
+        return result
+    del messages[-2:]
+    answers.pop()
+    return answers[-1]

@@ -155,7 +155,13 @@ def _json_closes(text: str) -> bool:
 def refusal(answer: Answer, settings: FilterSettings) -> str | None:
     if answer.unanswerable or answer.tool_call_only:
         return None
-    window = answer.text[:REFUSAL_WINDOW]
+    return refusal_in(answer.text)
+
+
+def refusal_in(text: str) -> str | None:
+    """Why `text` reads as a refusal (None when it does not): the `refusal` filter's test, for flows that
+    look at a turn before the filters see the pair."""
+    window = text[:REFUSAL_WINDOW]
     if window.isascii() and not any(cue in window.lower() for cue in REFUSAL_CUES):
         return None  # exact for ASCII; other text (where case folding goes beyond ASCII) takes the regex
     found = REFUSAL.search(window)
