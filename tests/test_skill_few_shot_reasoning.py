@@ -287,3 +287,22 @@ def test_classification_needs_a_mapping_whose_outputs_are_classes(skill) -> None
     one_class = classes.replace("Output: odd\nInput: 10", "Output: prime\nInput: 10")
     assert not classify.fits(one_class.replace("Input: 3 -> Output: odd", "Input: 3 -> Output: three"))
     assert not classify.fits(classes.replace("-> Output: odd", "-> Output: even"))  # one class only
+
+
+@pytest.mark.parametrize("name", ["pattern_induction", "format_transformation"])
+def test_held_out_rule_types_need_outputs_a_rule_can_decide(skill, name: str) -> None:
+    # runs s37-s39: "Mill Lane -> property", "five years -> period": a lookup of meanings, answered
+    # 'currency' for 'cost' and 'area' for 'size', every such task rejected
+    itype = skill.types_by_name[name]
+    lookup = (
+        "Rule: each input is mapped to what it is.\nExamples:\nInput: Fenwick council voted 7 to 4 -> Output: vote\n"
+        "Input: five years -> Output: period\nInput: a rent of one pound -> Output: cost"
+    )
+    assert not itype.fits(lookup)
+    assert itype.fits(MAPPING)  # numbers
+    kept = {"Mill Lane": "mill-lane", "the Harlow works": "works", "Weir Street": "WEIR STREET"}
+    for given, output in kept.items():  # part of the input kept, in any case
+        assert itype.fits(f"Rule: r\nInput: {given} -> Output: {output}\nInput: five years -> Output: span")
+    assert itype.fits("Rule: initials\nInput: Mill Lane -> Output: ML\nInput: Weir Street -> Output: WS")
+    classes = "Rule: r\nInput: Mill Lane -> Output: place\nInput: 1914 -> Output: time\nInput: Weir -> Output: place"
+    assert itype.fits(classes)
