@@ -295,8 +295,8 @@ def test_held_out_rule_types_need_outputs_a_rule_can_decide(skill, name: str) ->
     # 'currency' for 'cost' and 'area' for 'size', every such task rejected
     itype = skill.types_by_name[name]
     lookup = (
-        "Rule: each input is mapped to what it is.\nExamples:\nInput: Fenwick council voted 7 to 4 -> Output: vote\n"
-        "Input: five years -> Output: period\nInput: a rent of one pound -> Output: cost"
+        "Rule: each input is mapped to what it is.\nExamples:\n"
+        "Input: Fenwick council voted 7 to 4 -> Output: vote\nInput: five years -> Output: period\nInput: a rent of one pound -> Output: cost"
     )
     assert not itype.fits(lookup)
     assert itype.fits(MAPPING)  # numbers
@@ -304,5 +304,6 @@ def test_held_out_rule_types_need_outputs_a_rule_can_decide(skill, name: str) ->
     for given, output in kept.items():  # part of the input kept, in any case
         assert itype.fits(f"Rule: r\nInput: {given} -> Output: {output}\nInput: five years -> Output: span")
     assert itype.fits("Rule: initials\nInput: Mill Lane -> Output: ML\nInput: Weir Street -> Output: WS")
-    classes = "Rule: r\nInput: Mill Lane -> Output: place\nInput: 1914 -> Output: time\nInput: Weir -> Output: place"
+    classes = "Rule: r\nInput: Mill Lane -> Output: place\nInput: 1914 -> Output: time\n"
+    classes += "Input: Weir -> Output: place"
     assert itype.fits(classes)
