@@ -296,7 +296,8 @@ def test_held_out_rule_types_need_outputs_a_rule_can_decide(skill, name: str) ->
     itype = skill.types_by_name[name]
     lookup = (
         "Rule: each input is mapped to what it is.\nExamples:\n"
-        "Input: Fenwick council voted 7 to 4 -> Output: vote\nInput: five years -> Output: period\nInput: a rent of one pound -> Output: cost"
+        "Input: Fenwick council voted 7 to 4 -> Output: vote\nInput: five years -> Output: period\n"
+        "Input: a rent of one pound -> Output: cost"
     )
     assert not itype.fits(lookup)
     assert itype.fits(MAPPING)  # numbers
