@@ -341,6 +341,11 @@ def test_options_are_asked_for_as_a_list_that_code_letters(skill) -> None:
         ("According to the text, which department mows the grass?\nA) Parks\nB) Council\nC) Roads", True),
         ("Based on the passage, who proposed the lease?\nA) Ann\nB) Bo\nC) Cy", True),
         ("Which council in Fenwick voted to lease the Mill Lane lot?\nA) Town\nB) County\nC) Parish", False),
+        # s39: the seed named by its genre
+        ("What is the main point of the explainer?\nA) Sleep\nB) Memory\nC) Both", True),
+        ("Which claim does the essay argue?\nA) Sleep\nB) Memory\nC) Both", True),
+        ("What does the passage suggest about the keepers?\nA) Paid\nB) Unpaid\nC) Both", True),
+        ("What is the main point of the lease vote?\nA) Housing\nB) Gardens\nC) Rent", False),
     ],
 )
 def test_a_question_sent_alone_names_no_text_its_user_cannot_see(task: str, sent_back: bool) -> None:
@@ -359,3 +364,33 @@ def test_a_question_sent_alone_names_no_text_its_user_cannot_see(task: str, sent
         output.model_validate({"instruction": task})
     # where the user turn shows the text, "according to the text" is how a question reads
     with_task_rules(InstructionOutput, skills["reading_comprehension"]).model_validate({"instruction": task})
+
+
+def test_a_multi_select_key_of_one_letter_sends_the_question_back(skill) -> None:
+    """s39: "What is the size of the lot? Select all that apply." had one right option, keyed "B" and then
+    re-derived as "A"; the teacher answered "A, C"."""
+    multi = skill.types_by_name["multi_select"]
+    assert [k for k in ("B", "A, C", "A and C", "a,c,e", "AC", "A, C.") if multi.key_fits(k)] == [
+        "A, C",
+        "A and C",
+        "a,c,e",
+        "AC",
+        "A, C.",
+    ]
+    single = skill.model_copy(update={"instruction_types": [multi]})
+    keys = iter(["B", "A, C"])
+    model = scripted(single, lambda type_name: item(MULTI, next(keys)), by_type)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2
+    sent_back = asks[1].messages[-1]["content"]
+    assert "the answer_key 'B' does not fit a task of this type (multi_select" in sent_back
+    [pair] = sink.pairs
+    assert pair.verification.checks[0].detail == "answered A, C, as the key"
+    # the author's second solve of a disputed key is not taken when it names one letter
+    rekeyed = {"working": "Trimming is nightly.", "answer_key": "A"}
+    model = scripted(single, item(MULTI, "A, E"), by_type, rekey=lambda request: rekeyed)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [rejection] = sink.rejections
+    assert rejection.detail == "answered A, C, the key is A, E"
+    assert any("/key_recheck/" in r.tag for r in model.requests)

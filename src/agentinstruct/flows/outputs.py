@@ -104,7 +104,7 @@ def with_type_rules(output: type[AgentOutput], itype: InstructionType) -> type[A
     EXCEPT in it, and coding's "explain_code" with no code.
     """
     names, phrases, unwanted = itype.required_fields, itype.task_must_contain_any, itype.empty_fields
-    if not names and not phrases and not unwanted:
+    if not names and not phrases and not unwanted and not itype.key_must_match:
         return output
 
     def check_type_rules(reply: Any, material: str) -> None:
@@ -139,6 +139,13 @@ def with_type_rules(output: type[AgentOutput], itype: InstructionType) -> type[A
             raise ValueError(
                 f"a task of this type ({itype.name}) must contain {wanted}, and this one does not: "
                 f"write it again as the type asks ({itype.intent})"
+            )
+        key = str(getattr(reply, "answer_key", "") or "")
+        if key.strip().lower() not in EMPTY_VALUES and not itype.key_fits(key):
+            # s39: a multi_select question with one right option, keyed "B"; the teacher answered "A, C"
+            raise ValueError(
+                f"the answer_key {key.strip()!r} does not fit a task of this type ({itype.name}: "
+                f"{itype.intent}): write the task again so that its key does"
             )
 
     return with_validator(output, "_type_rules", check_type_rules, with_material=True)
@@ -258,11 +265,17 @@ def check_task_asks(reply: Any) -> None:
 
 #: a task that speaks of a text its user never sees: "According to the text, which department is responsible
 #: for mowing the grass?" was a multiple-choice question sent alone (run s16), answered "the text states
-#: that the Town Council is responsible"
+#: that the Town Council is responsible"; s39's "What is the main point of the explainer?" named the seed by
+#: its genre, and its options all began "The explainer is about..."
+_TEXTS = r"(?:text|passage|article|explainer|essay|excerpt|document|notes|material|piece)"
 UNSEEN_MATERIAL = re.compile(
     r"\b(?:according\s+to|based\s+on|(?:described|mentioned|stated|given)\s+in)\s+the\s+"
     r"(?:text|passage|article|scenario|notes|document|report|excerpt|material)\b"
-    r"|\bthe\s+(?:text|passage|article|scenario|notes|document|excerpt)\s+(?:above|below)\b",
+    r"|\bthe\s+(?:text|passage|article|scenario|notes|document|excerpt)\s+(?:above|below)\b"
+    r"|\b(?:main|central|primary)\s+(?:point|idea|purpose|argument|claim|theme|topic|message)\s+of\s+"
+    rf"the\s+{_TEXTS}\b"
+    rf"|\bthe\s+{_TEXTS}\s+(?:says|states|suggests|implies|argues|claims|discusses|mentions|is\s+about)\b"
+    rf"|\b(?:does|did)\s+the\s+{_TEXTS}\s+(?:say|state|suggest|imply|argue|claim|discuss|mention)\b",
     re.IGNORECASE,
 )
 

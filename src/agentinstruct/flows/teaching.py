@@ -229,6 +229,8 @@ class TeachingStage(FlowRecords):
         new = str(getattr(result.output, "answer_key", "")).strip() if result.ok else ""
         if not new or " ".join(new.lower().split()) == " ".join(old.lower().split()):
             return verification  # the author stands by its key (or could not solve it): the failure stands
+        if not chain.instruction_type.key_fits(new):
+            return verification  # s39: a multi_select key re-derived as one letter
         if not key_is_derivable(new, chain):
             return verification  # a name or fact from nowhere: teacher and author may share the invention
         chain.details = {**chain.details, "answer_key": new, "first_answer_key": old}

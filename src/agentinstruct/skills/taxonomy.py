@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 #: how a transformation's content is written: free text, or data (`agentinstruct.flows.shaped_content`)
 ContentShape = Literal[
@@ -166,6 +166,12 @@ class InstructionType(Named):
         description="a regular expression the material must match for this type to be written from it "
         "(quote_extraction: a quotation); a seed it does not match gets another of the types instead",
     )
+    key_must_match: str = Field(
+        default="",
+        description="a regular expression the whole answer_key of a task of this type must match "
+        "(multi_select: two letters or more); a task whose key does not is sent back to the instruction "
+        "agent, and a re-derived key that does not is not taken",
+    )
     task_closing: str = Field(
         default="",
         description="a sentence code appends to a task that holds none of task_must_contain_any, which must "
@@ -186,16 +192,21 @@ class InstructionType(Named):
         "of the skill's",
     )
 
-    @field_validator("material_must_match")
+    @field_validator("material_must_match", "key_must_match")
     @classmethod
-    def _compiles(cls, pattern: str) -> str:
+    def _compiles(cls, pattern: str, info: ValidationInfo) -> str:
         try:
             re.compile(pattern)
         except re.error as exc:
             raise ValueError(
-                f"material_must_match is not a regular expression ({exc}); fix the pattern"
+                f"{info.field_name} is not a regular expression ({exc}); fix the pattern"
             ) from None
         return pattern
+
+    def key_fits(self, key: str) -> bool:
+        """Whether an answer key has the form this type needs (its key_must_match)."""
+        key = key.strip().rstrip(".")
+        return not self.key_must_match or re.fullmatch(self.key_must_match, key) is not None
 
     def fits(self, material: str) -> bool:
         """Whether a task of this type can be written from the material (its material_must_match)."""
