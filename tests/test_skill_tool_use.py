@@ -126,6 +126,11 @@ def _variables(skill: Skill) -> dict[str, dict]:
         "tool_use/editor.j2": {**refine, "suggestion": "Ask for 3 more mugs in a second colour."},
         "tool_use/teacher.j2": {"skill": skill, "instruction_type": itype},
         "tool_use/user_turn.j2": {"content": APIS, "instruction": INSTRUCTION, "instruction_type": itype},
+        "tool_use/suitable_again.j2": {
+            "reason": "One operation at a time.",
+            "needed_apis": ["add_item"],
+            "instruction_type": skill.types_by_name["single_api_extra_params"],
+        },
     }
 
 

@@ -271,9 +271,14 @@ def test_generate_on_real_source_files_gives_openai_request_bodies(
     assert all(r["tools"] == p["tools"] for r, p in zip(openai_server.requests, pairs, strict=True))
 
 
-def declining_teacher(reasons: dict[str, str], repaired: dict[str, list[dict]] | None = None):
+def declining_teacher(
+    reasons: dict[str, str],
+    repaired: dict[str, list[dict]] | None = None,
+    reconsidered: dict[str, list[dict]] | None = None,
+):
     """The scripted agents, except that the teacher exits "not suitable" with `reasons[variant]`; its
-    repair (if any) answers with the `repaired[variant]` steps."""
+    repair (if any) answers with the `repaired[variant]` steps, and asked again after a wrong exit with
+    the `reconsidered[variant]` ones."""
     base = tool_use_reply()
 
     def reply(request: ModelRequest) -> object:
@@ -281,6 +286,8 @@ def declining_teacher(reasons: dict[str, str], repaired: dict[str, list[dict]] |
         if stage == "teacher" and rest[0] in reasons:
             if request.tag.endswith("/repair") and repaired and rest[0] in repaired:
                 return {"steps": repaired[rest[0]], "suitable": True, "reason": ""}
+            if request.tag.endswith("/suitable_again") and reconsidered and rest[0] in reconsidered:
+                return {"steps": reconsidered[rest[0]], "suitable": True, "reason": ""}
             return {"steps": [], "suitable": False, "reason": reasons[rest[0]]}
         return base(request)
 
@@ -525,3 +532,34 @@ def test_a_result_and_a_message_written_into_a_call_step_become_steps_of_their_o
     assert [s.kind for s in kept.steps] == ["call", "result", "say"] and kept.steps[1].result == {
         "temp_c": 4.5
     }
+
+
+def test_a_wrong_exit_on_a_request_that_needs_calls_is_asked_once_more():
+    """s39: the 1.5B teacher exited "not suitable" on a single_api_extra_params request ("the assistant only
+    performs one operation at a time") and on a multi_api_some_missing one; both units were lost."""
+    reasons = {
+        "single_api_extra_params": "The assistant only performs one operation at a time.",
+        "multi_api_some_missing": "You need to use get_alerts before get_weather.",
+        "api_not_available": "I cannot book flights: none of the available tools can do that.",
+    }
+    reconsidered = {"single_api_extra_params": TRACES["single_api_extra_params"]}  # the other exits again
+    model = ScriptedModel(declining_teacher(reasons, reconsidered=reconsidered))
+    sink = run_flow(model, [code_seed(index=i) for i in range(8)], refinement_rounds=0)
+    pairs, rejections = pairs_and_rejections_by_type(sink)
+
+    pair = pairs["single_api_extra_params"]
+    assert [c["function"]["name"] for m in pair.messages for c in m.get("tool_calls") or []] == [
+        "get_weather"
+    ]
+    checks = {c.name: c for c in pair.verification.checks}
+    assert "one operation at a time" in checks["exit_reconsidered"].detail and checks["tool_trace"].ok
+    tag = "tool_use/teacher/single_api_extra_params/suitable_again"
+    feedback = next(r for r in model.requests if r.tag == tag).messages[-1]["content"]
+    said = 'You said this request is not suitable: "The assistant only performs one operation at a time."'
+    assert said in feedback
+    assert "the listed APIs it needs are get_weather" in feedback and "several functions" in feedback
+    # a second exit leaves the first standing; a variant whose answer is a decline is never asked again
+    assert rejections["multi_api_some_missing"].reason == "agent_failed:teacher"
+    assert "get_alerts before" in rejections["multi_api_some_missing"].detail
+    assert "decline_from_exit" in {c.name for c in pairs["api_not_available"].verification.checks}
+    assert not [r for r in model.requests if r.tag == "tool_use/teacher/api_not_available/suitable_again"]

@@ -7,7 +7,8 @@ APIs proposed by the model), rotating between the two across a run. Specs that a
 are rejected with the reason. The teacher writes its whole turn as structured steps (works on servers
 without native tool calls); the steps become OpenAI messages and go through `validate_trace`; a failing
 trace goes back to the teacher once with the problems, then is rejected. On the variants whose answer is a
-refusal or a question (`DECLINED_VARIANTS`), a teacher's "not suitable" exit is taken as that answer.
+refusal or a question (`DECLINED_VARIANTS`), a teacher's "not suitable" exit is taken as that answer; on
+the others it is asked once more with the APIs the request needs (`prompts.extra.suitable_again`).
 Output models and converters live in `flows.tool_use_apis` and `flows.tool_use_outputs`, the
 validators in `quality.tool_calls` and `quality.tool_traces`.
 """
@@ -236,6 +237,7 @@ class ToolUseFlow(SkillFlow):
         problems: list[str] = []
         first_problems = ""
         notes: list[Check] = []
+        result = await self._past_wrong_exit(result, chain, variables, sample_seed, notes)
         for repair in range(self.skill.repair_rounds + 1):
             result, declined = decline_as_answer(result, itype.name)
             if declined:
@@ -257,6 +259,37 @@ class ToolUseFlow(SkillFlow):
             detail = f"passed after {repair} repair round(s); the first trace failed: {first_problems}"
             notes.append(Check(name="repaired", ok=True, detail=detail))
         return result, messages, problems, notes
+
+    async def _past_wrong_exit(
+        self, result: AgentResult, chain: Chain, variables: dict, sample_seed: int, notes: list[Check]
+    ) -> AgentResult:
+        """A "not suitable" exit on a request whose answer makes calls, asked once more with the APIs it
+        needs (`prompts.extra.suitable_again`); the first exit stands when the second reply is no trace.
+
+        s39: the 1.5B teacher exited on a single_api_extra_params request ("the assistant only performs
+        one operation at a time") and on a multi_api_some_missing one ("you need to use get_inventory
+        before adding"), and both units were lost.
+        """
+        itype = chain.instruction_type
+        template = self.skill.prompts.extra.get("suitable_again")
+        if result.status != "not_suitable" or itype.name in DECLINED_VARIANTS or template is None:
+            return result
+        apis = [str(name) for name in chain.details.get("apis_needed") or []]
+        feedback = render(
+            self.skill.directory, template, reason=result.reason, needed_apis=apis, instruction_type=itype
+        )
+        tag = f"{self.skill.name}/teacher/{itype.name}/suitable_again"
+        again = await self.teacher.revise(
+            self.teacher_model, result, feedback, variables, tag=tag, seed=sample_seed
+        )
+        if not again.ok:
+            result.call_ids = again.call_ids
+            return result
+        detail = (
+            f"the teacher first exited as not suitable ({result.reason.strip()}); asked again, it answered"
+        )
+        notes.append(Check(name="exit_reconsidered", ok=True, detail=detail))
+        return again
 
 
 def request_output(variant: str, variants: frozenset[str] = frozenset()) -> type[ToolInstructionOutput]:
