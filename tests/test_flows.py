@@ -361,3 +361,30 @@ def test_an_answerable_item_whose_final_answer_declines_is_rejected():
         "reading_comprehension", "x", PASSAGE, "Who lit the lamp?", "Answer: the keepers", False
     )
     assert unanswerable_declined(answered) is None
+
+
+def test_an_answer_picking_an_option_its_task_never_lists_is_asked_for_the_answer_itself():
+    """s37, s38: reading-comprehension answers to open questions ended "Answer: (B)", and the
+    `phantom_option` filter rejected both; asked once, the teacher may give the answer itself."""
+
+    def reply(request: ModelRequest) -> object:
+        if request.tag.endswith("/unlettered"):
+            return "Step 1: the passage says the keepers lit the lamp.\nAnswer: they kept the light."
+        if request.tag.split("/")[1] == "teacher":
+            return "Step 1: the keepers lit the lamp, which option B says.\nAnswer: (B)"
+        return rc_reply(request)
+
+    model = ScriptedModel(reply)
+    sink = run_flow(model, [make_seed()], refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"].endswith("Answer: they kept the light.")
+    [asked] = [r for r in model.requests if r.tag.endswith("/unlettered")]
+    assert (
+        "ends by picking option (B), but the task lists no lettered options" in asked.messages[-1]["content"]
+    )
+    # asked once only: a second answer that still picks a letter is left to the `phantom_option` filter
+    model = ScriptedModel(lambda r: "Answer: (B)" if r.tag.split("/")[1] == "teacher" else rc_reply(r))
+    sink = run_flow(model, [make_seed()], refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"] == "Answer: (B)"
+    assert len([r for r in model.requests if r.tag.endswith("/unlettered")]) == 1

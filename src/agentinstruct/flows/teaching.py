@@ -23,7 +23,7 @@ from agentinstruct.pairs import Check, Lineage, Pair, Verification
 from agentinstruct.quality.agreement import stated_answer
 from agentinstruct.quality.checks import Candidate, run_checks
 from agentinstruct.quality.constraints import length_capped, sentences, words
-from agentinstruct.quality.filters import Answer, repetition, truncated, without_framing
+from agentinstruct.quality.filters import Answer, phantom_letter, repetition, truncated, without_framing
 from agentinstruct.quality.gate import deliver
 from agentinstruct.quality.settings import DEFAULT_FRAMING_SKILLS, FilterSettings
 from agentinstruct.reply_problems import without_repair_preamble
@@ -304,12 +304,20 @@ class TeachingStage(FlowRecords):
         teacher gave 2 of 2 analytical puzzles) is asked once to be worked out. The request names what is
         missing, never the key, so the checks still judge the teacher's own answer. It is asked in words,
         without tools or the earlier tool turns: given python again, the local teacher's program failed and
-        its whole answer became the error ("There was an error in the Python code...", s13).
+        its whole answer became the error ("There was an error in the Python code...", s13). An answer that
+        ends by picking an option letter its task never lists is asked once for the answer itself.
         """
-        # the answer line the checks read (quality.agreement), so a worked answer is one they accept
-        if not (self.skill.worked_answer and result.ok) or stated_answer(str(result.output)) is not None:
+        if not result.ok:
             return result
-        feedback = render(PROMPTS_DIR, "worked_answer.j2")
+        # the answer line the checks read (quality.agreement), so a worked answer is one they accept
+        if self.skill.worked_answer and stated_answer(str(result.output)) is None:
+            feedback, step = render(PROMPTS_DIR, "worked_answer.j2"), "worked"
+        elif letter := phantom_letter(str(result.output), result.prompt):
+            # s37, s38: reading-comprehension answers to open questions ended "Answer: (B)", and the
+            # `phantom_option` filter rejected them
+            feedback, step = render(PROMPTS_DIR, "phantom_option.j2", letter=letter), "unlettered"
+        else:
+            return result
         traced = {id(turn) for turn in result.trace}  # tool calls and results, native or emulated
         turns = [m for m in result.messages if id(m) not in traced]
         worked = await self.teacher.revise(
@@ -317,7 +325,7 @@ class TeachingStage(FlowRecords):
             replace(result, messages=turns),
             feedback,
             variables,
-            tag=f"{tag}/worked",
+            tag=f"{tag}/{step}",
             **{**options, "tools": None},
         )
         return worked if worked.ok else result

@@ -287,12 +287,17 @@ PICKED_OPTION = re.compile(r"^[*_\s]*(?:final\s+)?answer[*_\s]*[:：][*_\s]*(?:\
 def phantom_option(answer: Answer, settings: FilterSettings) -> str | None:
     """An answer that ends by picking an option the user never listed: s30's reading-comprehension summary
     ended "Answer: (A)" under an open question."""
-    lines = [line for line in answer.text.strip().splitlines() if line.strip()]
+    letter = phantom_letter(answer.text, answer.instruction)
+    return f"the answer ends by picking option ({letter}), but the task lists no options" if letter else None
+
+
+def phantom_letter(text: str, instruction: str) -> str | None:
+    """The option letter an answer ends by picking when its task lists no options (None otherwise)."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
     found = PICKED_OPTION.match(lines[-1]) if lines else None
-    if not found or options_in(answer.instruction):
+    if not found or options_in(instruction):
         return None
-    letter = found.group(1) or found.group(2)
-    return f"the answer ends by picking option ({letter}), but the task lists no options"
+    return found.group(1) or found.group(2)
 
 
 def too_short(answer: Answer, settings: FilterSettings) -> str | None:
