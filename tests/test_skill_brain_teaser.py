@@ -221,7 +221,7 @@ def test_a_key_the_answers_dispute_is_solved_again_by_its_author(skill) -> None:
 def test_a_second_key_from_nowhere_does_not_replace_the_first(skill) -> None:
     """The local author re-solved a question as "Dublin", a city neither the task nor the material names,
     and the teacher had invented the same city."""
-    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["riddle"]]})
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["trick_question"]]})
     question = "What city did the lighthouse at Carrick Point serve?"
     model = scripted(
         single,
@@ -727,3 +727,30 @@ def test_a_second_key_that_restates_the_task_is_no_solution() -> None:
     chain = SimpleNamespace(instruction=task, content="notes")
     assert not key_is_derivable(task.split(" Which")[0], chain)
     assert key_is_derivable("Fenwick town council", chain)
+
+
+def test_a_riddle_keyed_with_a_name_or_a_list_goes_back(skill) -> None:
+    """s38 keyed a riddle "Concrete, steel, wood structure" (the teacher answered "A farm"), s39 "Agnes Rowe"
+    (the teacher: "Statue"); a riddle describes one thing, in one or two words."""
+    riddle = skill.types_by_name["riddle"]
+    fits = ["lighthouse", "A farm", "the keeper's lamp", "Storm lamp", "Agnes Rowe", "Concrete, steel, wood"]
+    assert [k for k in fits if riddle.key_fits(k)] == fits[:4]
+    single = skill.model_copy(update={"instruction_types": [riddle]})
+    question = "I stand on the point and never sleep; my eye turns all night. What am I?"
+    keys = iter(["Agnes Rowe", "lighthouse"])
+    model = scripted(
+        single,
+        lambda name: {"instruction": question, "answer_key": next(keys)},
+        teacher_answers("Answer: lighthouse", "Answer: a lighthouse"),
+    )
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    asks = [r for r in model.requests if "/instruct/" in r.tag]
+    assert len(asks) == 2
+    sent_back = asks[1].messages[-1]["content"]
+    assert (
+        "the answer_key 'Agnes Rowe' does not fit a task of this type (riddle: its key is the one"
+        in sent_back
+    )
+    assert "not a person's name" in sent_back
+    [pair] = sink.pairs
+    assert pair.verification.status == "passed"

@@ -143,9 +143,10 @@ def with_type_rules(output: type[AgentOutput], itype: InstructionType) -> type[A
         key = str(getattr(reply, "answer_key", "") or "")
         if key.strip().lower() not in EMPTY_VALUES and not itype.key_fits(key):
             # s39: a multi_select question with one right option, keyed "B"; the teacher answered "A, C"
+            wanted = f"its key is {itype.key_description}" if itype.key_description else itype.intent
             raise ValueError(
                 f"the answer_key {key.strip()!r} does not fit a task of this type ({itype.name}: "
-                f"{itype.intent}): write the task again so that its key does"
+                f"{wanted}): write the task again so that its key does"
             )
 
     return with_validator(output, "_type_rules", check_type_rules, with_material=True)

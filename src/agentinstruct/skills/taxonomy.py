@@ -172,6 +172,11 @@ class InstructionType(Named):
         "(multi_select: two letters or more); a task whose key does not is sent back to the instruction "
         "agent, and a re-derived key that does not is not taken",
     )
+    key_description: str = Field(
+        default="",
+        description="what a key of this type is, in words, told to an instruction agent whose key does not "
+        "match key_must_match (riddle: 'the one thing the riddle describes, in one or two words')",
+    )
     task_closing: str = Field(
         default="",
         description="a sentence code appends to a task that holds none of task_must_contain_any, which must "
