@@ -394,3 +394,24 @@ def test_a_multi_select_key_of_one_letter_sends_the_question_back(skill) -> None
     [rejection] = sink.rejections
     assert rejection.detail == "answered A, C, the key is A, E"
     assert any("/key_recheck/" in r.tag for r in model.requests)
+
+
+def test_several_letters_for_a_one_answer_question_are_asked_once_for_one(skill) -> None:
+    """s37, s39: "Answer: A, C" to one-answer questions, rejected against one-letter keys. The request
+    names the letters the answer picked, never the key; a select-all question is never asked."""
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["factual_recall"]]})
+
+    def teacher(request: ModelRequest) -> str:
+        return RIGHT if request.tag.endswith("/one_option") else "B and C both fit.\nAnswer: B, C"
+
+    model = scripted(single, item(QUESTION, "B"), teacher)
+    sink = run(single, model, refinement_rounds=0, instructions_per_seed=1)
+    [pair] = sink.pairs
+    assert pair.messages[-1]["content"] == RIGHT and pair.verification.status == "passed"
+    [asked] = [r for r in model.requests if r.tag.endswith("/one_option")]
+    request = asked.messages[-1]["content"]
+    assert "Your answer picks B, C, but the question has exactly one correct option" in request
+    multi = skill.model_copy(update={"instruction_types": [skill.types_by_name["multi_select"]]})
+    model = scripted(multi, item(MULTI, "A, C"), by_type)
+    [pair] = run(multi, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    assert not [r for r in model.requests if r.tag.endswith("/one_option")]

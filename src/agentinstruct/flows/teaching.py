@@ -20,7 +20,7 @@ from agentinstruct.flows.program_aided import AidRequest, aid
 from agentinstruct.flows.records import FlowRecords
 from agentinstruct.flows.state import Chain, SeedContext, Sink, derive_seed
 from agentinstruct.pairs import Check, Lineage, Pair, Verification
-from agentinstruct.quality.agreement import stated_answer
+from agentinstruct.quality.agreement import several_for_one, stated_answer
 from agentinstruct.quality.checks import Candidate, run_checks
 from agentinstruct.quality.constraints import length_capped, sentences, words
 from agentinstruct.quality.filters import Answer, phantom_letter, repetition, truncated, without_framing
@@ -305,7 +305,8 @@ class TeachingStage(FlowRecords):
         missing, never the key, so the checks still judge the teacher's own answer. It is asked in words,
         without tools or the earlier tool turns: given python again, the local teacher's program failed and
         its whole answer became the error ("There was an error in the Python code...", s13). An answer that
-        ends by picking an option letter its task never lists is asked once for the answer itself.
+        ends by picking an option letter its task never lists is asked once for the answer itself, and one
+        that picks several options of a task that asks for one, once for one.
         """
         if not result.ok:
             return result
@@ -316,6 +317,9 @@ class TeachingStage(FlowRecords):
             # s37, s38: reading-comprehension answers to open questions ended "Answer: (B)", and the
             # `phantom_option` filter rejected them
             feedback, step = render(PROMPTS_DIR, "phantom_option.j2", letter=letter), "unlettered"
+        elif letters := several_for_one(str(result.output), result.prompt):
+            # s37, s39: "Answer: A, C" to one-answer questions, rejected against their one-letter keys
+            feedback, step = render(PROMPTS_DIR, "one_option.j2", letters=letters), "one_option"
         else:
             return result
         traced = {id(turn) for turn in result.trace}  # tool calls and results, native or emulated

@@ -285,6 +285,23 @@ def chosen_letters(answer: str, options: dict[str, str]) -> list[str]:
     return letters if plain_letters or committed else []
 
 
+#: a task that lets several options be right
+SEVERAL_ANSWERS = re.compile(
+    r"\b(?:all that apply|select all|choose all|mark all|more than one|one or more|every correct"
+    r"|(?:which|choose|select|pick) (?:two|three|both))\b",
+    re.IGNORECASE,
+)
+
+
+def several_for_one(answer: str, task: str) -> list[str]:
+    """The option letters an answer commits to when they are several and its task asks for one ([] else)."""
+    options = options_in(task)
+    if not options or SEVERAL_ANSWERS.search(task):
+        return []
+    chosen = chosen_letters(answer, options)
+    return chosen if len(chosen) > 1 else []
+
+
 def _option_texts(options: dict[str, str]) -> set[str]:
     return {normalise(text) for text in options.values()}
 
