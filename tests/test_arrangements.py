@@ -116,10 +116,14 @@ def test_each_wrong_option_breaks_a_rule_and_they_break_different_ones() -> None
 
 
 def test_small_slips_are_read_as_meant() -> None:
-    """Bare slot words ("Cal == North") are the slots; one_each with too few slots means sharing."""
+    """Bare slot words ("Cal == North") are the slots; one_each with too few slots means sharing; a
+    condition written "if ... then ..." (s44's teacher) is not (if-part) or (then-part)."""
     quoted, _, _ = arrangement_puzzle(parse_arrangement(GROUPS))
     bare = with_rules(GROUPS, *[(r["text"], r["check"].replace("'", "")) for r in GROUPS["rules"]])
     assert arrangement_puzzle(parse_arrangement(bare))[0] == quoted
+    sentence = "If Bo is not on night 1, then Cy is not on night 2."
+    worded = parse_arrangement(with_rules(ORDER, (sentence, "if Bo != 1, then Cy != 2")))
+    assert [r.check for r in worded.rules] == ["not Bo != 1 or Cy != 2"]
     shared = {**ORDER, "slots": ["1", "2", "3", "4"]}
     assert not parse_arrangement(shared).one_each
 

@@ -224,6 +224,11 @@ def json_list(value: Any) -> list[Any]:
     return value
 
 
+#: a condition written in words around Python: s44's teacher checked "If the Association takes 'of', then
+#: Fenwick takes 'on'" as 'if Association == "of" then Fenwick == "on"', read as not (if-part) or (then-part)
+IF_THEN = re.compile(r"^\s*if\s+(.+?)\s*,?\s+then\s+(.+?)\s*$", re.IGNORECASE | re.DOTALL)
+
+
 def _rule(number: int, rule: Any, entities: set[str], slot_words: set[str]) -> Rule:
     """A rule whose check parses and uses only entities, slot values, constants and allowed operations.
 
@@ -232,6 +237,7 @@ def _rule(number: int, rule: Any, entities: set[str], slot_words: set[str]) -> R
     if not isinstance(rule, dict):
         raise TypeError("a rule is not an object")
     text, check = " ".join(str(rule.get("text", "")).split()), str(rule.get("check", "")).strip()
+    check = IF_THEN.sub(r"not (\1) or (\2)", check)
     try:
         tree = ast.parse(check, mode="eval")
     except SyntaxError:
