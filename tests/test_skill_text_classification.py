@@ -201,6 +201,16 @@ def test_a_third_copy_of_the_prompt_gets_the_types_fallback_task(skill) -> None:
     model = scripted(single, {"classification_task": copy, "labels": "sentiment"}, lambda r: GOOD)
     [rejection] = run(single, model, refinement_rounds=0, instructions_per_seed=1).rejections
     assert rejection.reason == "agent_failed:seed_instruction"
+    # s44: the first two copies came with good labels, the third with one label; the latest reply that
+    # passes with the fallback task is taken
+    labels = iter([LABELS, "negative, neutral", "positive"])
+    model = scripted(
+        single, lambda name: {"classification_task": copy, "labels": next(labels)}, lambda r: GOOD
+    )
+    [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    assert pair.messages[1]["content"].endswith(
+        f"{sentiment.fallback_task}\nAllowed labels: negative, neutral."
+    )
 
 
 def test_every_fallback_task_passes_its_types_rules(skill) -> None:

@@ -241,6 +241,7 @@ class Agent:
         call_ids: list[str] = []
         records: list[ToolCallRecord] = []
         original, replies, error = messages, [], ""
+        finishes: list[str | None] = []
         for attempt in (1, 2, 3):
             sent = messages
             request = ModelRequest(
@@ -269,14 +270,17 @@ class Agent:
                     result = self._without_copies(response, scaffold or prompt, variables)
                 error = copied if result is None else echoed_seed(result.output, variables)
                 result = None if error else result
-            if result is None and attempt == 3:  # the last reply's task may give way to the type's fallback
-                result = self._with_fallback_task(response, scaffold or prompt, variables)
+            used = response.text
+            if result is None and attempt == 3:  # a reply's task may give way to the type's fallback
+                tried = [*zip(replies, finishes, strict=True), (response.text, response.finish_reason)]
+                result, used = self._with_fallback_task(tried, scaffold or prompt, variables)
             if result is not None:
                 result.call_ids, result.prompt = call_ids, prompt
                 result.tool_calls, result.trace = records, trace
-                result.messages = [*messages, *trace, {"role": "assistant", "content": response.text}]
+                result.messages = [*messages, *trace, {"role": "assistant", "content": used}]
                 return result
             replies.append(response.text)
+            finishes.append(response.finish_reason)
             looped = looped or response.finish_reason == "repetition"
             cut = response.finish_reason == "length"
             retry = self._retry_messages(original, messages, replies, error, looped, cut)
@@ -389,28 +393,29 @@ class Agent:
         return result
 
     def _with_fallback_task(
-        self, response: ModelResponse, scaffold: str, variables: dict[str, Any]
-    ) -> AgentResult | None:
-        """The last reply with the type's fallback task in place of its own (a copy of the prompt or of the
-        material, a fragment), when every other field passes; None without a fallback, for a decline, or
-        when the reply still fails. The intent is no copy here: the fallback says it in the user's words."""
+        self, replies: list[tuple[str, str | None]], scaffold: str, variables: dict[str, Any]
+    ) -> tuple[AgentResult | None, str]:
+        """The latest of the (text, finish reason) replies whose fields all pass with the type's fallback
+        task in place of its own (a copy of the prompt or of the material, a fragment), and its text; None
+        without a fallback, or when every reply declines or still fails. The intent is no copy here: the
+        fallback says it in the user's words. An earlier reply counts too: s44's third sentiment reply gave
+        one label, its first two a usable label set under a task that copied the intent."""
         if self.fallback is None:
-            return None
+            return None, ""
         key, task, intent = self.fallback
-        try:
-            data = extract_json(response.text)
-        except ValueError:
-            return None
-        if not isinstance(data, dict) or data.get("suitable") in (False, "false"):
-            return None
-        result, _ = self._parse(json.dumps({**data, key: task}), response.finish_reason, variables)
-        if (
-            result is None
-            or not result.ok
-            or copied_scaffold(result.output, scaffold.replace(intent, ""), variables)
-        ):
-            return None
-        return result
+        for text, finish_reason in reversed(replies):
+            try:
+                data = extract_json(text)
+            except ValueError:
+                continue
+            if not isinstance(data, dict) or data.get("suitable") in (False, "false"):
+                continue
+            result, _ = self._parse(json.dumps({**data, key: task}), finish_reason, variables)
+            if result is None or not result.ok:
+                continue
+            if not copied_scaffold(result.output, scaffold.replace(intent, ""), variables):
+                return result, text
+        return None, ""
 
     def _parse(
         self, text: str, finish_reason: str | None, variables: dict[str, Any]

@@ -186,7 +186,8 @@ class InstructionType(Named):
     fallback_task: str = Field(
         default="",
         description="a task of this type in the user's words, used when the instruction agent's third reply "
-        "still copies the prompt but its other fields pass every rule (text_classification: the labels); "
+        "still fails, in the latest reply that copies the prompt but whose other fields pass every rule "
+        "(text_classification: the labels); "
         "the local agents copied their type's intent or field description as the task, 3 times in a row, "
         "in about one unit in six of text_classification, text_extraction and data_to_text",
     )
