@@ -257,6 +257,24 @@ def test_a_task_listing_other_labels_than_its_field_goes_back(skill) -> None:
     assert pair.messages[1]["content"].endswith(listed)
 
 
+def test_a_field_holding_part_of_the_tasks_label_list_takes_the_whole_list(skill) -> None:
+    """s44: a custom_labels task listed "anecdotal, statistical, expert_opinion, none" and its field held the
+    first three, three times in a row; a field holding only the right label is read the same way."""
+    from agentinstruct.field_formats import read_against_task
+
+    single = skill.model_copy(update={"instruction_types": [skill.types_by_name["custom_labels"]]})
+    listed = "Label the kind of evidence the text gives: anecdotal, statistical, expert_opinion, none."
+    reply = {"instruction": listed, "labels": "anecdotal, statistical, expert_opinion"}
+    model = scripted(single, reply, lambda r: "It gives figures.\nLabel: statistical")
+    [pair] = run(single, model, refinement_rounds=0, instructions_per_seed=1).pairs
+    assert len([r for r in model.requests if "/instruct/" in r.tag]) == 1
+    assert pair.lineage.seed_instruction.fields["labels"] == "anecdotal, statistical, expert_opinion, none"
+    assert read_against_task("label_list", TASK, "positive") == LABELS
+    # another list, or no list, leaves the field as written (and its own rules judge it)
+    assert read_against_task("label_list", "Weigh the tone, word choice, and context.", "tone") == "tone"
+    assert read_against_task("label_list", "Classify the sentiment.", "positive") == "positive"
+
+
 def test_lists_that_are_not_label_lists_leave_the_task_alone() -> None:
     from agentinstruct.field_formats import task_conflict
 

@@ -6,7 +6,8 @@ back to the agent at once, before any teacher call), and how it is shown in the 
 - `json_schema`: a small model writes the schema of a text-extraction answer as YAML about as often as
   JSON, and a request whose schema block differs from the field would leave the teacher and the check
   with two different schemas;
-- `label_list`: the allowed labels of a classification task, which the task must state for the teacher;
+- `label_list`: the allowed labels of a classification task, which the task must state for the teacher (a
+  field holding part of the list the task writes takes the whole list);
 - `code_block`: the code a programming task is about, asked for in a field of its own (a small model
   wrote "Explain the functions in the given code" and left the code out) and shown in the task;
 - `option_list`: the answer options of a multiple-choice item, asked for as a list of 4 to 6 texts that
@@ -36,6 +37,12 @@ FieldFormat = Literal["json_schema", "label_list", "code_block", "option_list"]
 def normalised(format_name: FieldFormat, value: str | dict) -> tuple[str, str]:
     """(the value in its canonical form, "") or ("", why the agent must write it again)."""
     return NORMALISERS[format_name](value)
+
+
+def read_against_task(format_name: FieldFormat, task: str, value: str) -> str:
+    """The field's text completed from the task where the format knows how (unchanged otherwise)."""
+    read = FROM_TASK.get(format_name)
+    return read(task, value) if read and value else value
 
 
 def task_conflict(format_name: FieldFormat, task: str, value: str) -> str:
@@ -284,6 +291,22 @@ def _labels_conflict(task: str, labels: str) -> str:
     return ""
 
 
+def _labels_from_task(task: str, labels: str) -> str:
+    """The label list the task writes, when it holds every label of the field and more; else `labels`.
+
+    s44: a custom_labels task listed "anecdotal, statistical, expert_opinion, none" and the field held the
+    first three, three times in a row; a field holding only the right label ("positive") of a task that
+    lists its labels is read the same way.
+    """
+    given = {_comparable(label) for label in label_set(labels).values()} - {""}
+    for clause in _CLAUSE.findall(task):
+        items = [_label_item(part) for part in re.split(r",|\s+(?:and|or)\s+", clause)]
+        listed = {key: item for item in items if item and (key := _comparable(item))}
+        if len(listed) >= 3 and given and given < set(listed):
+            return ", ".join(listed.values())
+    return labels
+
+
 def _label_item(part: str) -> str:
     """A list item as a label (at most 3 words, without a leading "and"/"or"), or "" for longer text."""
     item = re.sub(r"^\s*(?:and|or)\s+", "", part).strip(" \t\"'“”‘’()[]")
@@ -358,6 +381,8 @@ NORMALISERS: dict[str, Callable[[Any], tuple[str, str]]] = {
     "option_list": _option_list,
 }
 CONFLICTS: dict[str, Callable[[str, str], str]] = {"label_list": _labels_conflict}
+#: how a field's value is first read against the task (the whole list the task writes for a part of it)
+FROM_TASK: dict[str, Callable[[str, str], str]] = {"label_list": _labels_from_task}
 SHOWERS: dict[str, Callable[[str, str], str]] = {
     "json_schema": _schema_block,
     "label_list": _labels_line,

@@ -25,6 +25,7 @@ from agentinstruct.field_formats import (
     FIELD_SCHEMAS,
     FieldFormat,
     normalised,
+    read_against_task,
     task_conflict,
 )
 from agentinstruct.quality.agreement import final_answer, normalise, numbers
@@ -86,7 +87,8 @@ def _format_validator(formats: dict[str, FieldFormat]) -> Any:
             for name, format_name in formats.items():
                 given = getattr(self, name, "")
                 structured = isinstance(given, dict | list)
-                value, problem = normalised(format_name, given if structured else str(given))
+                text = given if structured else read_against_task(format_name, self.instruction, str(given))
+                value, problem = normalised(format_name, text)
                 problem = problem or task_conflict(format_name, self.instruction, value)
                 if problem:
                     raise ValueError(f"'{name}': {problem}")
