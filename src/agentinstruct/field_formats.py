@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from agentinstruct.quality.agreement import label_set, options_in
@@ -278,10 +278,8 @@ def _labels_conflict(task: str, labels: str) -> str:
     (a task may list other things: "consider the tone, word choice and context").
     """
     allowed = {_comparable(label) for label in label_set(labels).values()}
-    for clause in _CLAUSE.findall(task):
-        items = [_label_item(part) for part in re.split(r",|\s+(?:and|or)\s+", clause)]
-        listed = {key: item for item in items if item and (key := _comparable(item))}
-        if len(listed) < 3 or not set(listed) & allowed:
+    for listed in _task_lists(task):
+        if not set(listed) & allowed:
             continue
         if set(listed) != allowed:
             return (
@@ -299,12 +297,20 @@ def _labels_from_task(task: str, labels: str) -> str:
     lists its labels is read the same way.
     """
     given = {_comparable(label) for label in label_set(labels).values()} - {""}
+    for listed in _task_lists(task):
+        if given and given < set(listed):
+            return ", ".join(listed.values())
+    return labels
+
+
+def _task_lists(task: str) -> Iterator[dict[str, str]]:
+    """The lists the task writes, one per clause: three or more short comma-separated items, each keyed by
+    its comparable form."""
     for clause in _CLAUSE.findall(task):
         items = [_label_item(part) for part in re.split(r",|\s+(?:and|or)\s+", clause)]
         listed = {key: item for item in items if item and (key := _comparable(item))}
-        if len(listed) >= 3 and given and given < set(listed):
-            return ", ".join(listed.values())
-    return labels
+        if len(listed) >= 3:
+            yield listed
 
 
 def _label_item(part: str) -> str:
